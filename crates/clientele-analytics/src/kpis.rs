@@ -1,0 +1,333 @@
+//! The KPI report: each key performance indicator with its definition, its value in the
+//! period and the previous period, its target from `kpi_targets` and whether it is met.
+//!
+//! Figures are gathered with one query per source table covering both periods, then every
+//! KPI is a formula over them, so a definition lives in exactly one place (`KPIS`).
+
+use std::collections::HashMap;
+
+use crate::util::{Columns, change, ratio};
+use crate::{AnalyticsError, Engine, Period, Report};
+
+/// How a KPI's value reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Money in the workspace currency.
+    Money,
+    /// A count.
+    Count,
+    /// A fraction shown as a percentage (0.25 = 25 %).
+    Percent,
+    /// A plain number (ratio, score).
+    Number,
+    /// Days.
+    Days,
+}
+
+impl Unit {
+    /// Lower-case name, as written in the report's `unit` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Money => "money",
+            Unit::Count => "count",
+            Unit::Percent => "percent",
+            Unit::Number => "number",
+            Unit::Days => "days",
+        }
+    }
+}
+
+/// Period figures every KPI formula reads, by name.
+type Figures = HashMap<&'static str, Option<f64>>;
+
+/// A KPI: key (as used in `kpi_targets.kpi`), label, unit, direction, definition and the
+/// tables/columns it needs.
+pub struct KpiDef {
+    /// Key, as written in `kpi_targets.kpi`.
+    pub key: &'static str,
+    /// Label.
+    pub name: &'static str,
+    /// Unit.
+    pub unit: Unit,
+    /// Whether a higher value is better (a target is a floor) or worse (a ceiling).
+    pub higher_is_better: bool,
+    /// Definition in words (also in docs/metrics.md).
+    pub definition: &'static str,
+    /// `table` or `table.column` entries that must be present.
+    pub needs: &'static [&'static str],
+    formula: fn(&Figures) -> Option<f64>,
+}
+
+fn f(fig: &Figures, k: &str) -> Option<f64> {
+    fig.get(k).copied().flatten()
+}
+
+/// Every KPI, in report order.
+pub const KPIS: &[KpiDef] = &[
+    KpiDef { key: "sales_revenue", name: "Sales revenue", unit: Unit::Money, higher_is_better: true,
+        definition: "Sum of total_amount of completed orders (status completed or empty) dated in the period.",
+        needs: &["orders"], formula: |x| f(x, "revenue") },
+    KpiDef { key: "orders", name: "Orders", unit: Unit::Count, higher_is_better: true,
+        definition: "Number of completed orders dated in the period.",
+        needs: &["orders"], formula: |x| f(x, "orders") },
+    KpiDef { key: "average_purchase_value", name: "Average purchase value", unit: Unit::Money, higher_is_better: true,
+        definition: "Sales revenue / orders; undefined when there are no orders.",
+        needs: &["orders"], formula: |x| ratio(f(x, "revenue"), f(x, "orders")) },
+    KpiDef { key: "purchase_frequency", name: "Purchase frequency", unit: Unit::Number, higher_is_better: true,
+        definition: "Orders / active customers: completed orders per purchasing customer in the period.",
+        needs: &["orders"], formula: |x| ratio(f(x, "orders"), f(x, "active")) },
+    KpiDef { key: "active_customers", name: "Active customers", unit: Unit::Count, higher_is_better: true,
+        definition: "Distinct customers with at least one completed order in the period.",
+        needs: &["orders"], formula: |x| f(x, "active") },
+    KpiDef { key: "new_customers", name: "New customers", unit: Unit::Count, higher_is_better: true,
+        definition: "Customers whose first completed order ever is dated in the period.",
+        needs: &["orders"], formula: |x| f(x, "new") },
+    KpiDef { key: "churn_rate", name: "Customer churn rate", unit: Unit::Percent, higher_is_better: false,
+        definition: "Share of the customers active in the period before who made no completed order in this period (1 − retention rate); undefined when nobody was active before.",
+        needs: &["orders"], formula: |x| ratio(f(x, "retained"), f(x, "base")).map(|r| 1.0 - r) },
+    KpiDef { key: "retention_rate", name: "Retention rate", unit: Unit::Percent, higher_is_better: true,
+        definition: "Share of the customers active in the period before who made a completed order in this period.",
+        needs: &["orders"], formula: |x| ratio(f(x, "retained"), f(x, "base")) },
+    KpiDef { key: "arpu", name: "ARPU", unit: Unit::Money, higher_is_better: true,
+        definition: "Average revenue per user: sales revenue / active customers.",
+        needs: &["orders"], formula: |x| ratio(f(x, "revenue"), f(x, "active")) },
+    KpiDef { key: "historical_cltv", name: "Historical CLTV", unit: Unit::Money, higher_is_better: true,
+        definition: "Revenue of all completed orders up to the period's end / customers with a completed order by then (average revenue per customer to date).",
+        needs: &["orders"], formula: |x| ratio(f(x, "revenue_to_date"), f(x, "customers_to_date")) },
+    KpiDef { key: "cac", name: "Customer acquisition cost", unit: Unit::Money, higher_is_better: false,
+        definition: "Marketing spend dated in the period / new customers; undefined when there are no new customers.",
+        needs: &["orders", "marketing_spend"], formula: |x| ratio(f(x, "spend"), f(x, "new")) },
+    KpiDef { key: "marketing_roi", name: "Marketing ROI", unit: Unit::Percent, higher_is_better: true,
+        definition: "(Revenue of completed orders in the period that carry a campaign_id − marketing spend in the period) / marketing spend; undefined without spend.",
+        needs: &["orders", "marketing_spend", "orders.campaign_id"],
+        formula: |x| ratio(f(x, "campaign_revenue").zip(f(x, "spend")).map(|(r, s)| r - s), f(x, "spend")) },
+    KpiDef { key: "lead_conversion_rate", name: "Lead conversion rate", unit: Unit::Percent, higher_is_better: true,
+        definition: "Share of the leads created in the period that have converted (converted_at set).",
+        needs: &["leads", "leads.converted_at"], formula: |x| f(x, "lead_conversion") },
+    KpiDef { key: "win_rate", name: "Win rate", unit: Unit::Percent, higher_is_better: true,
+        definition: "Deals won / deals won or lost, among deals closed (closed_at) in the period.",
+        needs: &["deals", "deals.outcome", "deals.closed_at"], formula: |x| f(x, "win_rate") },
+    KpiDef { key: "average_deal_size", name: "Average deal size", unit: Unit::Money, higher_is_better: true,
+        definition: "Mean amount of the deals won that closed in the period.",
+        needs: &["deals", "deals.amount", "deals.outcome", "deals.closed_at"], formula: |x| f(x, "deal_size") },
+    KpiDef { key: "sales_cycle_days", name: "Sales cycle length", unit: Unit::Days, higher_is_better: false,
+        definition: "Mean days from created_at to closed_at of the deals won that closed in the period.",
+        needs: &["deals", "deals.outcome", "deals.closed_at"], formula: |x| f(x, "cycle_days") },
+    KpiDef { key: "csat", name: "CSAT", unit: Unit::Percent, higher_is_better: true,
+        definition: "Share of satisfied ratings (csat 4 or 5 on the 1–5 scale) among tickets opened in the period that have a rating.",
+        needs: &["tickets", "tickets.csat"], formula: |x| f(x, "csat") },
+    KpiDef { key: "nps", name: "NPS", unit: Unit::Number, higher_is_better: true,
+        definition: "Net promoter score of the surveys answered in the period: % promoters (9–10) − % detractors (0–6), from −100 to 100.",
+        needs: &["surveys", "surveys.nps"], formula: |x| f(x, "nps") },
+    KpiDef { key: "first_contact_resolution", name: "First-contact resolution", unit: Unit::Percent, higher_is_better: true,
+        definition: "Share of the resolved tickets opened in the period that took a single contact.",
+        needs: &["tickets", "tickets.contacts", "tickets.resolved_at"], formula: |x| f(x, "fcr") },
+    KpiDef { key: "renewal_rate", name: "Renewal rate", unit: Unit::Percent, higher_is_better: true,
+        definition: "Share of the subscriptions due for renewal (renewal_date) in the period with a known outcome that renewed.",
+        needs: &["subscriptions", "subscriptions.renewed", "subscriptions.renewal_date"], formula: |x| f(x, "renewal") },
+];
+
+/// Figures from orders for the period `cur`, with `prev` its previous period and `base` the
+/// one before that (needed for the previous period's retention).
+async fn order_figures(engine: &Engine, periods: [&Period; 3]) -> Result<[Figures; 2], AnalyticsError> {
+    let [cur, prev, base] = periods;
+    let flag = |p: &Period| format!("MAX(CASE WHEN {} THEN 1 ELSE 0 END)", p.contains_date("order_date"));
+    let sum_in = |p: &Period, e: &str| format!("SUM(CASE WHEN {} THEN {e} ELSE 0 END)", p.contains_date("order_date"));
+    let campaign = if engine.has_column("orders", "campaign_id") {
+        "CASE WHEN campaign_id IS NOT NULL THEN total_amount ELSE 0 END"
+    } else {
+        "0"
+    };
+    let sql = format!(
+        "WITH c AS (
+           SELECT customer_id, MIN(order_date) AS first_date,
+                  {f0} AS a0, {f1} AS a1, {f2} AS a2,
+                  {r1} AS r1, {r2} AS r2, {n1} AS n1, {n2} AS n2, {c1} AS c1, {c2} AS c2,
+                  SUM(CASE WHEN order_date <= DATE '{pt}' THEN total_amount ELSE 0 END) AS td1,
+                  SUM(CASE WHEN order_date <= DATE '{ct}' THEN total_amount ELSE 0 END) AS td2
+           FROM sales WHERE order_date <= DATE '{ct}' GROUP BY customer_id)
+         SELECT CAST(SUM(r2) AS DOUBLE) AS v1, CAST(SUM(n2) AS DOUBLE) AS v2, CAST(SUM(a2) AS DOUBLE) AS v3,
+                CAST(SUM(CASE WHEN {new2} THEN 1 ELSE 0 END) AS DOUBLE) AS v4,
+                CAST(SUM(a1 * a2) AS DOUBLE) AS v5, CAST(SUM(a1) AS DOUBLE) AS v6, CAST(SUM(td2) AS DOUBLE) AS v7,
+                CAST(COUNT(*) AS DOUBLE) AS v8, CAST(SUM(c2) AS DOUBLE) AS v9,
+                CAST(SUM(r1) AS DOUBLE) AS v10, CAST(SUM(n1) AS DOUBLE) AS v11, CAST(SUM(a1) AS DOUBLE) AS v12,
+                CAST(SUM(CASE WHEN {new1} THEN 1 ELSE 0 END) AS DOUBLE) AS v13,
+                CAST(SUM(a0 * a1) AS DOUBLE) AS v14, CAST(SUM(a0) AS DOUBLE) AS v15, CAST(SUM(td1) AS DOUBLE) AS v16,
+                CAST(SUM(CASE WHEN first_date <= DATE '{pt}' THEN 1 ELSE 0 END) AS DOUBLE) AS v17, CAST(SUM(c1) AS DOUBLE) AS v18
+         FROM c",
+        f0 = flag(base), f1 = flag(prev), f2 = flag(cur),
+        r1 = sum_in(prev, "total_amount"), r2 = sum_in(cur, "total_amount"),
+        n1 = sum_in(prev, "1"), n2 = sum_in(cur, "1"),
+        c1 = sum_in(prev, campaign), c2 = sum_in(cur, campaign),
+        pt = prev.to, ct = cur.to,
+        new1 = prev.contains_date("first_date"), new2 = cur.contains_date("first_date"),
+    );
+    let row = row_values(engine, &sql).await?;
+    let names = ["revenue", "orders", "active", "new", "retained", "base", "revenue_to_date", "customers_to_date", "campaign_revenue"];
+    let zero = |v: Option<f64>| Some(v.unwrap_or(0.0));
+    let mut out = [Figures::new(), Figures::new()];
+    for (i, n) in names.iter().enumerate() {
+        out[0].insert(n, zero(row[i]));
+        out[1].insert(n, zero(row[i + names.len()]));
+    }
+    Ok(out)
+}
+
+/// First row of a query as optional f64s.
+async fn row_values(engine: &Engine, sql: &str) -> Result<Vec<Option<f64>>, AnalyticsError> {
+    let batches = engine.query(sql).await?;
+    let b = batches.iter().find(|b| b.num_rows() > 0);
+    let Some(b) = b else { return Ok(vec![]) };
+    Ok((0..b.num_columns())
+        .map(|i| {
+            let c = arrow::compute::cast(b.column(i), &arrow::datatypes::DataType::Float64).ok()?;
+            let c = c.as_any().downcast_ref::<arrow::array::Float64Array>()?;
+            (!arrow::array::Array::is_null(c, 0)).then(|| c.value(0))
+        })
+        .collect())
+}
+
+/// Per-period figures from one table: `(figure name, SQL with {in} for the period predicate)`.
+async fn simple_figures(
+    engine: &Engine,
+    periods: [&Period; 2],
+    out: &mut [Figures; 2],
+    items: &[(&'static str, &str, &str)],
+) -> Result<(), AnalyticsError> {
+    for (i, p) in periods.iter().enumerate() {
+        for (name, table, sql) in items {
+            if !engine.has_table(table) {
+                continue;
+            }
+            let q = sql.replace("{in_date}", &p.contains_date("x_date")).replace("{in_ts}", &p.contains_ts("x_ts"));
+            out[i].insert(name, engine.scalar(&q).await?);
+        }
+    }
+    Ok(())
+}
+
+/// Computes the KPI report for `period` (compared with `period.previous()`).
+pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsError> {
+    let prev = period.previous();
+    let base = prev.previous();
+    let mut figs = if engine.has_table("orders") {
+        order_figures(engine, [period, &prev, &base]).await?
+    } else {
+        [Figures::new(), Figures::new()]
+    };
+    let items: &[(&'static str, &str, &str)] = &[
+        ("spend", "marketing_spend", "SELECT COALESCE(SUM(amount), 0) FROM (SELECT amount, date AS x_date FROM marketing_spend) WHERE {in_date}"),
+        ("lead_conversion", "leads", "SELECT AVG(CASE WHEN converted_at IS NOT NULL THEN 1.0 ELSE 0.0 END) FROM (SELECT *, created_at AS x_ts FROM leads) WHERE {in_ts}"),
+        ("win_rate", "deals", "SELECT AVG(CASE WHEN outcome = 'won' THEN 1.0 ELSE 0.0 END) FROM (SELECT *, closed_at AS x_ts FROM deals) WHERE outcome IN ('won', 'lost') AND {in_ts}"),
+        ("deal_size", "deals", "SELECT AVG(amount) FROM (SELECT *, closed_at AS x_ts FROM deals) WHERE outcome = 'won' AND {in_ts}"),
+        ("cycle_days", "deals", "SELECT AVG((date_part('epoch', closed_at) - date_part('epoch', created_at)) / 86400.0) FROM (SELECT *, closed_at AS x_ts FROM deals) WHERE outcome = 'won' AND {in_ts}"),
+        ("csat", "tickets", "SELECT AVG(CASE WHEN csat >= 4 THEN 1.0 ELSE 0.0 END) FROM (SELECT *, opened_at AS x_ts FROM tickets) WHERE csat IS NOT NULL AND {in_ts}"),
+        ("fcr", "tickets", "SELECT AVG(CASE WHEN contacts = 1 THEN 1.0 ELSE 0.0 END) FROM (SELECT *, opened_at AS x_ts FROM tickets) WHERE resolved_at IS NOT NULL AND contacts IS NOT NULL AND {in_ts}"),
+        ("nps", "surveys", "SELECT 100.0 * AVG(CASE WHEN nps >= 9 THEN 1.0 WHEN nps <= 6 THEN -1.0 ELSE 0.0 END) FROM (SELECT *, responded_at AS x_ts FROM surveys) WHERE nps IS NOT NULL AND {in_ts}"),
+        ("renewal", "subscriptions", "SELECT AVG(CASE WHEN renewed THEN 1.0 ELSE 0.0 END) FROM (SELECT *, renewal_date AS x_date FROM subscriptions) WHERE renewed IS NOT NULL AND {in_date}"),
+    ];
+    simple_figures(engine, [period, &prev], &mut figs, items).await?;
+    let targets = load_targets(engine, &period.label).await?;
+
+    let mut cols: [Vec<Option<String>>; 6] = Default::default();
+    let mut nums: [Vec<Option<f64>>; 4] = Default::default();
+    let mut notes = Vec::new();
+    for k in KPIS {
+        let missing: Vec<&str> = k
+            .needs
+            .iter()
+            .copied()
+            .filter(|n| match n.split_once('.') {
+                Some((t, c)) => !engine.has_column(t, c),
+                None => !engine.has_table(n),
+            })
+            .collect();
+        let (value, previous, target, status, note) = if missing.is_empty() {
+            let v = (k.formula)(&figs[0]);
+            let p = (k.formula)(&figs[1]);
+            let t = targets.get(k.key).copied();
+            let status = match (v, t) {
+                (None, _) => "undefined",
+                (Some(_), None) => "no target",
+                (Some(v), Some(t)) if (v >= t) == k.higher_is_better || v == t => "on target",
+                _ => "off target",
+            };
+            let note = if v.is_none() { "no data in the period to compute it from".to_string() } else { String::new() };
+            (v, p, t, status, note)
+        } else {
+            let why = format!("unavailable: needs {}", missing.iter().map(|m| if m.contains('.') { format!("column {m}") } else { format!("table {m}") }).collect::<Vec<_>>().join(", "));
+            (None, None, None, "unavailable", why)
+        };
+        cols[0].push(Some(k.key.into()));
+        cols[1].push(Some(k.name.into()));
+        cols[2].push(Some(k.unit.as_str().into()));
+        cols[3].push(Some(status.into()));
+        cols[4].push(Some(k.definition.into()));
+        cols[5].push((!note.is_empty()).then_some(note));
+        nums[0].push(value);
+        nums[1].push(previous);
+        nums[2].push(change(value, previous));
+        nums[3].push(target);
+    }
+    let unavailable = cols[3].iter().filter(|s| s.as_deref() == Some("unavailable")).count();
+    if unavailable > 0 {
+        notes.push(format!("{unavailable} KPI(s) unavailable: the workspace lacks the tables or columns they need (see the note column)"));
+    }
+    if !engine.has_table("kpi_targets") {
+        notes.push("no kpi_targets table: targets are not shown".into());
+    }
+    let [key, name, unit, status, definition, note] = cols;
+    let [value, previous, chg, target] = nums;
+    let batch = Columns::default()
+        .text("kpi", key)
+        .text("name", name)
+        .text("unit", unit)
+        .num("value", value)
+        .num("previous", previous)
+        .num("change", chg)
+        .num("target", target)
+        .text("status", status)
+        .text("definition", definition)
+        .text("note", note)
+        .batch();
+    Ok(Report {
+        name: "kpis".into(),
+        title: "Key performance indicators".into(),
+        schema: batch.schema(),
+        batches: vec![batch],
+        period: Some(period.clone()),
+        previous: Some(prev),
+        notes,
+    })
+}
+
+/// Targets that apply to a period labelled `label`: a row whose period equals the label
+/// wins over a row without a period.
+async fn load_targets(engine: &Engine, label: &str) -> Result<HashMap<String, f64>, AnalyticsError> {
+    let mut out = HashMap::new();
+    if !engine.has_table("kpi_targets") {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT kpi, target FROM kpi_targets
+         WHERE period IS NULL OR TRIM(period) = '' OR period = {}
+         ORDER BY CASE WHEN period = {} THEN 1 ELSE 0 END",
+        crate::util::sql_str(label),
+        crate::util::sql_str(label)
+    );
+    for b in engine.query(&sql).await? {
+        let k = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8).map_err(|e| EngineError::Execution(e.to_string()))?;
+        let t = arrow::compute::cast(b.column(1), &arrow::datatypes::DataType::Float64).map_err(|e| EngineError::Execution(e.to_string()))?;
+        let k = k.as_any().downcast_ref::<arrow::array::StringArray>().expect("utf8");
+        let t = t.as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+        for i in 0..b.num_rows() {
+            if !arrow::array::Array::is_null(t, i) {
+                out.insert(k.value(i).trim().to_string(), t.value(i));
+            }
+        }
+    }
+    Ok(out)
+}
+
+use clientele_engine::EngineError;

@@ -1,0 +1,119 @@
+//! The library's front door: every report and analysis of clientele as a function from an
+//! [`Engine`] and plain parameters to a [`Report`] — a titled Arrow table with its period and
+//! notes. The CLI and the server only format what this crate returns.
+//!
+//! **API boundary:** callers outside the workspace use this crate, not the engine's SQL.
+//! Every metric is defined once, in the module that computes it, and in `docs/metrics.md`.
+
+// mod detailed;
+// mod exceptions;
+mod kpis;
+mod period;
+mod pipeline;
+mod sales;
+// mod summary;
+mod util;
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+pub use clientele_engine::{Engine, EngineError};
+
+// pub use detailed::{DetailedOptions, detailed};
+// pub use exceptions::{ExceptionOptions, exceptions};
+pub use kpis::{KPIS, KpiDef, Unit, kpis};
+pub use period::Period;
+pub use pipeline::{PipelineBy, pipeline};
+pub use sales::{SALES_DIMENSIONS, SalesBy, sales, trailing_year};
+// pub use summary::summary;
+
+/// Errors of reports and analyses.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnalyticsError {
+    /// The request is wrong (bad dates, unknown dimension) — the user's to fix.
+    #[error("{0}")]
+    Usage(String),
+    /// The workspace lacks what the report needs, e.g. the orders table.
+    #[error("{0}")]
+    MissingData(String),
+    /// The engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl AnalyticsError {
+    /// Whether the user can fix it by changing the request or the data (exit code 2).
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            AnalyticsError::Usage(_) | AnalyticsError::MissingData(_) => true,
+            AnalyticsError::Engine(e) => e.is_bad_input(),
+        }
+    }
+}
+
+/// A report: one table of rows plus what it covers and what it could not use.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Machine name (`kpis`, `sales` …).
+    pub name: String,
+    /// Human title.
+    pub title: String,
+    /// The period covered, when the report has one.
+    pub period: Option<Period>,
+    /// The period compared against.
+    pub previous: Option<Period>,
+    /// Remarks a reader needs: tables missing, thresholds used.
+    pub notes: Vec<String>,
+    /// Rows (all batches share `schema`).
+    pub batches: Vec<RecordBatch>,
+    /// Column layout.
+    pub schema: SchemaRef,
+}
+
+impl Report {
+    /// Total rows.
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+
+    /// All rows as one batch.
+    pub fn to_batch(&self) -> RecordBatch {
+        arrow::compute::concat_batches(&self.schema, &self.batches)
+            .unwrap_or_else(|_| RecordBatch::new_empty(Arc::clone(&self.schema)))
+    }
+}
+
+/// The period a report covers when the user gave `from`/`to`/`period` or nothing: explicit
+/// dates win; a calendar label (`2025-Q4`) next; by default the calendar quarter holding the
+/// latest order, cut at that order's date.
+pub async fn resolve_period(
+    engine: &Engine,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    calendar: Option<&str>,
+) -> Result<Period, AnalyticsError> {
+    if let Some(label) = calendar {
+        if from.is_some() || to.is_some() {
+            return Err(AnalyticsError::Usage(
+                "give either --period or --from/--to, not both".into(),
+            ));
+        }
+        return Period::parse_calendar(label);
+    }
+    let latest = util::latest_order_date(engine).await?;
+    match (from, to) {
+        (Some(f), Some(t)) => Period::custom(f, t),
+        (Some(f), None) => Period::custom(f, latest.unwrap_or(f).max(f)),
+        (None, Some(t)) => Ok(Period::quarter_to(t)),
+        (None, None) => latest.map(Period::quarter_to).ok_or_else(|| {
+            AnalyticsError::MissingData(
+                "there are no orders to choose a default period from; give --from and --to".into(),
+            )
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

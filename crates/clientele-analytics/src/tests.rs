@@ -1,0 +1,286 @@
+//! Report numbers checked against values computed by hand on a small fixture (the
+//! arithmetic is written next to each expectation), including empty periods and the
+//! division-by-zero cases.
+
+use std::path::Path;
+
+use arrow::array::{Array, Float64Array, StringArray};
+use chrono::NaiveDate;
+
+use crate::*;
+
+const FILES: &[(&str, &str)] = &[
+    ("customers.csv", "customer_id,region\nC1,North\nC2,South\nC3,North\nC4,South\n"),
+    ("products.csv", "product_id,name,category,unit_price\nP1,Widget,A,30\nP2,Gadget,B,40\n"),
+    (
+        "orders.csv",
+        "order_id,customer_id,order_date,total_amount,status,region,campaign_id\n\
+         O1,C1,2024-11-10,100,completed,,\n\
+         O2,C1,2025-02-01,50,completed,,\n\
+         O3,C2,2025-03-15,30,completed,,\n\
+         O4,C1,2025-04-10,70,completed,,K1\n\
+         O5,C3,2025-05-05,40,completed,West,\n\
+         O6,C3,2025-06-20,60,cancelled,,\n\
+         O7,C3,2025-06-25,20,,,\n\
+         O8,C4,2025-07-02,999,completed,,\n",
+    ),
+    (
+        "order_items.csv",
+        "order_id,product_id,quantity,unit_price,discount\n\
+         O4,P1,2,35,\nO5,P2,1,,\nO7,P1,1,25,0.2\nO2,P2,1,50,0\n",
+    ),
+    ("marketing_spend.csv", "date,channel,amount\n2025-04-15,email,50\n2025-02-01,email,20\n"),
+    (
+        "leads.csv",
+        "lead_id,created_at,converted_at\nL1,2025-04-02,2025-05-01\nL2,2025-05-03,\nL3,2025-05-09,\nL4,2025-01-05,2025-01-20\n",
+    ),
+    (
+        "deals.csv",
+        "deal_id,created_at,stage,amount,outcome,closed_at\n\
+         D1,2025-03-01,closed,1000,won,2025-04-30\n\
+         D2,2025-04-01,closed,500,lost,2025-05-01\n\
+         D3,2025-05-01,proposal,300,open,\n",
+    ),
+    (
+        "deal_stage_history.csv",
+        "deal_id,stage,entered_at\n\
+         D1,prospecting,2025-03-01\nD1,proposal,2025-03-11\nD1,closed,2025-04-30\n\
+         D2,prospecting,2025-04-01\nD2,proposal,2025-04-05\nD2,closed,2025-05-01\n\
+         D3,prospecting,2025-05-01\nD3,proposal,2025-05-21\n",
+    ),
+    (
+        "tickets.csv",
+        "ticket_id,customer_id,opened_at,resolved_at,contacts,csat\n\
+         T1,C1,2025-04-03,2025-04-03,1,5\nT2,C2,2025-05-03,2025-05-06,2,3\nT3,C3,2025-06-01,,1,\n",
+    ),
+    (
+        "surveys.csv",
+        "customer_id,responded_at,nps\nC1,2025-04-01,10\nC2,2025-04-02,9\nC3,2025-05-01,7\nC4,2025-06-01,3\n",
+    ),
+    (
+        "subscriptions.csv",
+        "subscription_id,customer_id,started_at,renewal_date,renewed\n\
+         S1,C1,2024-05-01,2025-05-01,true\nS2,C2,2024-06-01,2025-06-01,false\nS3,C3,2024-06-10,2025-06-10,\n",
+    ),
+    (
+        "kpi_targets.csv",
+        "kpi,target,period\nsales_revenue,150,2025-Q2\nsales_revenue,10,\norders,3,2025-Q2\nchurn_rate,0.6,\n",
+    ),
+];
+
+fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    for (name, text) in files {
+        std::fs::write(src.join(name), text).unwrap();
+    }
+    clientele_ingest::ingest(&src, &dir.path().join("ws"), &Default::default(), &mut |_| {})
+        .unwrap_or_else(|e| panic!("fixture ingests: {e:#?}"));
+    dir
+}
+
+async fn open(dir: &Path) -> Engine {
+    Engine::open(&dir.join("ws")).await.unwrap()
+}
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn q2() -> Period {
+    Period::parse_calendar("2025-Q2").unwrap()
+}
+
+fn text(r: &Report, col: &str) -> Vec<Option<String>> {
+    let b = r.to_batch();
+    let a = b.column(b.schema().index_of(col).unwrap()).clone();
+    let a = arrow::compute::cast(&a, &arrow::datatypes::DataType::Utf8).unwrap();
+    let a = a.as_any().downcast_ref::<StringArray>().unwrap();
+    (0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i).to_string())).collect()
+}
+
+fn num(r: &Report, col: &str) -> Vec<Option<f64>> {
+    let b = r.to_batch();
+    let a = b.column(b.schema().index_of(col).unwrap()).clone();
+    let a = arrow::compute::cast(&a, &arrow::datatypes::DataType::Float64).unwrap();
+    let a = a.as_any().downcast_ref::<Float64Array>().unwrap();
+    (0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i))).collect()
+}
+
+fn close(got: Option<f64>, want: Option<f64>, what: &str) {
+    match (got, want) {
+        (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9, "{what}: got {g}, want {w}"),
+        _ => assert_eq!(got, want, "{what}"),
+    }
+}
+
+/// (kpi, this period, previous period)
+type Expect = (&'static str, Option<f64>, Option<f64>);
+
+#[tokio::test]
+async fn kpis_match_hand_computed_values() {
+    let dir = workspace(FILES);
+    let engine = open(dir.path()).await;
+    let r = kpis(&engine, &q2()).await.unwrap();
+    assert_eq!(r.previous.as_ref().unwrap().label, "2025-Q1");
+    let keys = text(&r, "kpi");
+    let value = num(&r, "value");
+    let previous = num(&r, "previous");
+    let expect: &[Expect] = &[
+        // Q2: O4 70 + O5 40 + O7 20 (empty status counts; O6 cancelled does not). Q1: 50 + 30.
+        ("sales_revenue", Some(130.0), Some(80.0)),
+        ("orders", Some(3.0), Some(2.0)),
+        ("average_purchase_value", Some(130.0 / 3.0), Some(40.0)),
+        // Q2 buyers C1, C3; Q1 buyers C1, C2.
+        ("active_customers", Some(2.0), Some(2.0)),
+        ("purchase_frequency", Some(1.5), Some(1.0)),
+        // First orders: C3 in Q2, C2 in Q1.
+        ("new_customers", Some(1.0), Some(1.0)),
+        // Of Q1's {C1, C2} only C1 bought in Q2; of Q4-2024's {C1}, C1 bought in Q1.
+        ("retention_rate", Some(0.5), Some(1.0)),
+        ("churn_rate", Some(0.5), Some(0.0)),
+        ("arpu", Some(65.0), Some(40.0)),
+        // To 2025-06-30: (100+50+30+70+40+20)/3 customers; to 2025-03-31: 180/2.
+        ("historical_cltv", Some(310.0 / 3.0), Some(90.0)),
+        // Spend 50 in Q2, 20 in Q1, one new customer each.
+        ("cac", Some(50.0), Some(20.0)),
+        // Campaign revenue O4 = 70: (70-50)/50; Q1: (0-20)/20.
+        ("marketing_roi", Some(0.4), Some(-1.0)),
+        // Q2 leads L1 (converted), L2, L3; Q1 lead L4 converted.
+        ("lead_conversion_rate", Some(1.0 / 3.0), Some(1.0)),
+        // Closed in Q2: D1 won, D2 lost; nothing closed in Q1.
+        ("win_rate", Some(0.5), None),
+        ("average_deal_size", Some(1000.0), None),
+        // D1: 2025-03-01 to 2025-04-30.
+        ("sales_cycle_days", Some(60.0), None),
+        // Rated tickets T1 (5), T2 (3).
+        ("csat", Some(0.5), None),
+        // 10, 9 promoters; 7 passive; 3 detractor: (2-1)/4.
+        ("nps", Some(25.0), None),
+        // Resolved T1 (1 contact), T2 (2 contacts).
+        ("first_contact_resolution", Some(0.5), None),
+        // S1 renewed, S2 not, S3 unknown.
+        ("renewal_rate", Some(0.5), None),
+    ];
+    assert_eq!(keys.len(), expect.len());
+    for (k, v, p) in expect {
+        let i = keys.iter().position(|x| x.as_deref() == Some(*k)).unwrap_or_else(|| panic!("{k}"));
+        close(value[i], *v, &format!("{k} value"));
+        close(previous[i], *p, &format!("{k} previous"));
+    }
+    let status = text(&r, "status");
+    let target = num(&r, "target");
+    let at = |k: &str| keys.iter().position(|x| x.as_deref() == Some(k)).unwrap();
+    // The quarter's own target (150) wins over the period-less one (10).
+    assert_eq!(target[at("sales_revenue")], Some(150.0));
+    assert_eq!(status[at("sales_revenue")].as_deref(), Some("off target"));
+    assert_eq!(status[at("orders")].as_deref(), Some("on target"));
+    // Churn is better lower: 0.5 under a 0.6 ceiling is on target.
+    assert_eq!(status[at("churn_rate")].as_deref(), Some("on target"));
+    assert_eq!(status[at("nps")].as_deref(), Some("no target"));
+}
+
+#[tokio::test]
+async fn empty_periods_and_missing_tables_are_explicit() {
+    let dir = workspace(&FILES[..3]);
+    let engine = open(dir.path()).await;
+    let p = Period::custom(d("2030-01-01"), d("2030-01-31")).unwrap();
+    let r = kpis(&engine, &p).await.unwrap();
+    let keys = text(&r, "kpi");
+    let value = num(&r, "value");
+    let status = text(&r, "status");
+    let at = |k: &str| keys.iter().position(|x| x.as_deref() == Some(k)).unwrap();
+    assert_eq!(value[at("sales_revenue")], Some(0.0));
+    assert_eq!(value[at("orders")], Some(0.0));
+    // 0 / 0 is undefined, not zero.
+    assert_eq!(value[at("average_purchase_value")], None);
+    assert_eq!(status[at("average_purchase_value")].as_deref(), Some("undefined"));
+    assert_eq!(value[at("retention_rate")], None);
+    assert_eq!(status[at("win_rate")].as_deref(), Some("unavailable"));
+    let note = text(&r, "note")[at("win_rate")].clone().unwrap();
+    assert!(note.contains("table deals"), "{note}");
+    assert!(r.notes.iter().any(|n| n.contains("kpi_targets")));
+}
+
+#[tokio::test]
+async fn sales_by_product_and_region() {
+    let dir = workspace(FILES);
+    let engine = open(dir.path()).await;
+    let r = sales(&engine, &q2(), SalesBy::Product).await.unwrap();
+    assert_eq!(text(&r, "product_id"), vec![Some("P1".into()), Some("P2".into())]);
+    assert_eq!(text(&r, "product_name"), vec![Some("Widget".into()), Some("Gadget".into())]);
+    // P1: O4 2×35 + O7 1×25×0.8 = 90; P2: O5 1×40 (list price) = 40.
+    assert_eq!(num(&r, "revenue"), vec![Some(90.0), Some(40.0)]);
+    assert_eq!(num(&r, "orders"), vec![Some(2.0), Some(1.0)]);
+    assert_eq!(num(&r, "units"), vec![Some(3.0), Some(1.0)]);
+    assert_eq!(num(&r, "customers"), vec![Some(2.0), Some(1.0)]);
+    close(num(&r, "share")[0], Some(90.0 / 130.0), "share");
+    // P2 sold 50 in Q1 (O2): (40-50)/50.
+    assert_eq!(num(&r, "previous_revenue"), vec![None, Some(50.0)]);
+    close(num(&r, "growth")[1], Some(-0.2), "growth");
+
+    let r = sales(&engine, &q2(), SalesBy::Region).await.unwrap();
+    // The order's region (West for O5) wins over the customer's.
+    assert_eq!(text(&r, "region"), vec![Some("North".into()), Some("West".into()), Some("South".into())]);
+    assert_eq!(num(&r, "revenue"), vec![Some(90.0), Some(40.0), Some(0.0)]);
+    assert_eq!(num(&r, "previous_revenue"), vec![Some(50.0), None, Some(30.0)]);
+    assert_eq!(num(&r, "growth"), vec![Some(0.8), None, Some(-1.0)]);
+
+    let r = sales(&engine, &Period::custom(d("2025-02-01"), d("2025-05-31")).unwrap(), SalesBy::Month)
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&r, "period"),
+        vec![Some("2025-02".into()), Some("2025-03".into()), Some("2025-04".into()), Some("2025-05".into())]
+    );
+    assert_eq!(num(&r, "revenue"), vec![Some(50.0), Some(30.0), Some(70.0), Some(40.0)]);
+    close(num(&r, "growth")[3], Some(-30.0 / 70.0), "May vs April");
+    assert_eq!(num(&r, "growth")[0], None);
+}
+
+#[tokio::test]
+async fn sales_by_region_agrees_with_independent_sql() {
+    let dir = workspace(FILES);
+    let engine = open(dir.path()).await;
+    let p = Period::custom(d("2024-01-01"), d("2025-12-31")).unwrap();
+    let r = sales(&engine, &p, SalesBy::Region).await.unwrap();
+    let check = engine
+        .query(
+            "SELECT COALESCE(o.region, c.region) AS region, SUM(o.total_amount) AS revenue
+             FROM orders o LEFT JOIN customers c USING (customer_id)
+             WHERE o.status IS NULL OR o.status <> 'cancelled' AND o.status <> 'returned'
+             GROUP BY 1 ORDER BY 2 DESC",
+        )
+        .await
+        .unwrap();
+    let want = arrow::compute::concat_batches(&check[0].schema(), &check).unwrap();
+    let regions = arrow::compute::cast(want.column(0), &arrow::datatypes::DataType::Utf8).unwrap();
+    let regions = regions.as_any().downcast_ref::<StringArray>().unwrap();
+    let revenue = want.column(1).as_any().downcast_ref::<Float64Array>().unwrap();
+    assert_eq!(text(&r, "region"), regions.iter().map(|s| s.map(String::from)).collect::<Vec<_>>());
+    assert_eq!(num(&r, "revenue"), revenue.iter().collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn pipeline_stages_conversion_and_days() {
+    let dir = workspace(FILES);
+    let engine = open(dir.path()).await;
+    let r = pipeline(&engine, None, None).await.unwrap();
+    assert_eq!(
+        text(&r, "stage"),
+        vec![Some("prospecting".into()), Some("proposal".into()), Some("closed".into())]
+    );
+    assert_eq!(num(&r, "entered"), vec![Some(3.0), Some(3.0), Some(2.0)]);
+    assert_eq!(num(&r, "open_deals"), vec![Some(0.0), Some(1.0), Some(0.0)]);
+    assert_eq!(num(&r, "open_amount"), vec![Some(0.0), Some(300.0), Some(0.0)]);
+    // Of the closed deals that reached proposal (D1 won, D2 lost): 1/2; D3's 300 × 0.5.
+    assert_eq!(num(&r, "win_probability")[1], Some(0.5));
+    assert_eq!(num(&r, "weighted_amount")[1], Some(150.0));
+    assert_eq!(num(&r, "conversion_to_next"), vec![Some(1.0), Some(2.0 / 3.0), None]);
+    // prospecting: 10, 4, 20 days; proposal: 50 (D1), 26 (D2); D3 still in proposal.
+    close(num(&r, "avg_days_in_stage")[0], Some(34.0 / 3.0), "days in prospecting");
+    close(num(&r, "avg_days_in_stage")[1], Some(38.0), "days in proposal");
+    assert_eq!(num(&r, "avg_days_in_stage")[2], None);
+    assert_eq!(num(&r, "win_rate")[0], Some(0.5));
+}

@@ -1,0 +1,64 @@
+//! Small helpers shared by the reports: building result batches and reading scalars.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use chrono::NaiveDate;
+
+use crate::{AnalyticsError, Engine};
+
+/// The date of the latest sale, if there are orders.
+pub async fn latest_order_date(engine: &Engine) -> Result<Option<NaiveDate>, AnalyticsError> {
+    if !engine.has_table("orders") {
+        return Ok(None);
+    }
+    let days = engine.scalar("SELECT CAST(MAX(order_date) AS INT) FROM sales").await?;
+    Ok(days.map(|d| clientele_schema::days_to_date(d as i32)))
+}
+
+/// Column builder for result tables assembled in Rust rather than SQL.
+#[derive(Default)]
+pub struct Columns {
+    fields: Vec<Field>,
+    arrays: Vec<ArrayRef>,
+}
+
+impl Columns {
+    pub fn text(mut self, name: &str, v: Vec<Option<String>>) -> Self {
+        self.fields.push(Field::new(name, DataType::Utf8, true));
+        self.arrays.push(Arc::new(StringArray::from(v)));
+        self
+    }
+    pub fn num(mut self, name: &str, v: Vec<Option<f64>>) -> Self {
+        self.fields.push(Field::new(name, DataType::Float64, true));
+        self.arrays.push(Arc::new(Float64Array::from(v)));
+        self
+    }
+    pub fn batch(self) -> RecordBatch {
+        RecordBatch::try_new(Arc::new(Schema::new(self.fields)), self.arrays)
+            .expect("columns of equal length")
+    }
+}
+
+/// `a / b`, or `None` when either is missing or `b` is zero: a ratio over nothing is
+/// undefined, not zero.
+pub fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b != 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+/// Relative change from `prev` to `cur`; `None` when `prev` is missing or zero.
+pub fn change(cur: Option<f64>, prev: Option<f64>) -> Option<f64> {
+    match (cur, prev) {
+        (Some(c), Some(p)) if p != 0.0 => Some((c - p) / p.abs()),
+        _ => None,
+    }
+}
+
+/// Quotes a string for SQL.
+pub fn sql_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}

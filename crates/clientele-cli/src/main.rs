@@ -1,0 +1,431 @@
+//! `clientele`: the command-line program. It parses arguments, calls the analytics library,
+//! prints results in the chosen format and maps failures to exit codes (0 success,
+//! 1 runtime failure, 2 bad usage or bad input). Only this crate knows about the terminal.
+
+mod output;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow};
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+use clientele_analytics::{AnalyticsError, Engine, EngineError, Period, Report};
+use clientele_ingest::{CsvOptions, IngestError, IngestOptions, Mapping};
+
+use output::{Format, Sink};
+
+#[derive(Parser)]
+#[command(
+    name = "clientele",
+    version,
+    about = "Analytical CRM: unified customer data, KPIs and sales reports from one binary",
+    long_about = "clientele turns exported customer data (orders, customers, products, leads, deals, tickets …) \
+into a workspace of Parquet tables and answers KPI, sales and pipeline questions over it with SQL.\n\n\
+Start with `clientele demo` to see it on a synthetic company, then `clientele ingest ./exports` for your own data."
+)]
+struct Cli {
+    /// Workspace folder holding the ingested tables.
+    #[arg(long, global = true, env = "CLIENTELE_WORKSPACE", default_value = "clientele-data")]
+    workspace: PathBuf,
+    /// Output format: an aligned table, CSV for spreadsheets, or JSON for scripts.
+    #[arg(long, global = true, value_enum, default_value = "table")]
+    format: Format,
+    /// Write the output to this file instead of standard output (written atomically).
+    #[arg(long, global = true)]
+    out: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a synthetic company with known ground truth, ingest it and print the dashboard.
+    Demo {
+        /// Number of customers to generate.
+        #[arg(long, default_value_t = 10_000)]
+        customers: usize,
+        /// Random seed: the same seed gives the same company.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Read a folder of table files (CSV, JSON, Parquet) or one file into the workspace.
+    ///
+    /// Files are named after tables (orders.csv, customers.parquet …). Every problem is
+    /// reported with file, row, column and value; on any error the workspace is left unchanged.
+    Ingest {
+        /// Folder of table files, or a single file.
+        source: PathBuf,
+        /// TOML file renaming tables and columns, e.g. `[orders] customer_id = "CustID"`.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Add rows to the stored tables instead of replacing them (duplicate keys are errors).
+        #[arg(long)]
+        append: bool,
+        /// CSV field delimiter (detected among , ; tab | when not given). Use `tab` for tabs.
+        #[arg(long)]
+        delimiter: Option<String>,
+        /// Whether CSV files have a header row (detected when not given).
+        #[arg(long, value_parser = ["yes", "no"])]
+        header: Option<String>,
+    },
+    /// Print a report: kpis, sales, pipeline, summary, detailed or exceptions.
+    Report {
+        /// kpis | sales | pipeline | summary | detailed | exceptions
+        name: String,
+        /// Grouping: for sales product|category|region|rep|channel|day|week|month|quarter;
+        /// for pipeline rep|region.
+        #[arg(long)]
+        by: Option<String>,
+        /// First day of the period (YYYY-MM-DD). Default: start of the latest order's quarter.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day of the period (YYYY-MM-DD). Default: the latest order's date.
+        #[arg(long)]
+        to: Option<String>,
+        /// A calendar period instead of --from/--to: 2025, 2025-Q4 or 2025-11.
+        #[arg(long)]
+        period: Option<String>,
+        /// exceptions: relative revenue fall that counts as an exception.
+        #[arg(long, default_value_t = 0.2)]
+        threshold: f64,
+        /// detailed: maximum rows (default 100 in table format, all rows otherwise).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// detailed: rows to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+    },
+    /// Run a SQL query over the workspace tables and views.
+    Sql {
+        /// The query, e.g. "SELECT region, SUM(total_amount) FROM orders GROUP BY region".
+        query: String,
+    },
+    /// List the workspace's tables with their row counts and columns.
+    Tables,
+}
+
+/// An error in how the program was called (exit code 2).
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            if let Some(IngestError::Rejected(report)) = e.downcast_ref::<IngestError>() {
+                print_issues(report);
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.to_string().contains("Broken pipe")
+    })
+}
+
+fn exit_code(e: &anyhow::Error) -> u8 {
+    for c in e.chain() {
+        if c.downcast_ref::<Usage>().is_some() {
+            return 2;
+        }
+        if let Some(x) = c.downcast_ref::<IngestError>() {
+            return if x.is_bad_input() { 2 } else { 1 };
+        }
+        if let Some(x) = c.downcast_ref::<AnalyticsError>() {
+            return if x.is_bad_input() { 2 } else { 1 };
+        }
+        if let Some(x) = c.downcast_ref::<EngineError>() {
+            return if x.is_bad_input() { 2 } else { 1 };
+        }
+        if c.downcast_ref::<clientele_demo::DemoError>().is_some() {
+            return 1;
+        }
+    }
+    1
+}
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    anyhow!(Usage(msg.into()))
+}
+
+fn parse_date(flag: &str, v: Option<&str>) -> Result<Option<NaiveDate>> {
+    v.map(|s| {
+        clientele_schema::parse_date(s)
+            .ok_or_else(|| usage(format!("{flag} '{s}' is not a date: expected YYYY-MM-DD")))
+    })
+    .transpose()
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let ws = cli.workspace.clone();
+    match cli.command {
+        Command::Demo { customers, seed } => demo(&cli_ctx(&ws, cli.format, cli.out.as_deref()), customers, seed).await,
+        Command::Ingest { source, mapping, append, delimiter, header } => {
+            let mapping = match mapping {
+                Some(p) => Mapping::load(&p)?,
+                None => Mapping::default(),
+            };
+            let delimiter = delimiter
+                .map(|d| match d.as_str() {
+                    "tab" | "\\t" => Ok(b'\t'),
+                    s if s.len() == 1 => Ok(s.as_bytes()[0]),
+                    s => Err(usage(format!("--delimiter '{s}' must be one character (or `tab`)"))),
+                })
+                .transpose()?;
+            let options = IngestOptions {
+                mapping,
+                csv: CsvOptions { delimiter, header: header.map(|h| h == "yes") },
+                append,
+                ..IngestOptions::default()
+            };
+            ingest(&source, &ws, &options, cli.format, cli.out.as_deref())
+        }
+        Command::Report { name, by, from, to, period, threshold, limit, offset } => {
+            let engine = Engine::open(&ws).await?;
+            let from = parse_date("--from", from.as_deref())?;
+            let to = parse_date("--to", to.as_deref())?;
+            let limit = limit.or((cli.format == Format::Table).then_some(100));
+            let report = report(&engine, &name, by.as_deref(), from, to, period.as_deref(), threshold, limit, offset).await?;
+            let mut sink = Sink::open(cli.out.as_deref())?;
+            output::write_report(&mut sink, &report, cli.format)?;
+            sink.commit()
+        }
+        Command::Sql { query } => {
+            let engine = Engine::open(&ws).await?;
+            let df = engine.sql(&query).await?;
+            let batches = engine.collect(df).await?;
+            let mut sink = Sink::open(cli.out.as_deref())?;
+            match cli.format {
+                Format::Table => output::write_table(sink.writer(), &batches, &[])?,
+                Format::Csv => output::write_csv(sink.writer(), &batches)?,
+                Format::Json => {
+                    serde_json::to_writer_pretty(&mut *sink.writer(), &output::rows_json(&batches)?)?;
+                    writeln!(sink.writer())?;
+                }
+            }
+            sink.commit()
+        }
+        Command::Tables => {
+            let manifest = clientele_ingest::Manifest::read(&ws)?
+                .ok_or_else(|| anyhow!(EngineError::NoWorkspace(ws.clone())))?;
+            let rows: Vec<serde_json::Value> = manifest
+                .tables
+                .iter()
+                .map(|(n, t)| serde_json::json!({"table": n, "rows": t.rows, "columns": t.columns.join(", "), "extra_columns": t.extra_columns.join(", "), "ingested_at": t.ingested_at}))
+                .collect();
+            let mut sink = Sink::open(cli.out.as_deref())?;
+            print_json_rows(&mut sink, &rows, cli.format)?;
+            sink.commit()
+        }
+    }
+}
+
+use std::io::Write;
+
+struct Ctx<'a> {
+    workspace: &'a Path,
+    format: Format,
+    out: Option<&'a Path>,
+}
+
+fn cli_ctx<'a>(workspace: &'a Path, format: Format, out: Option<&'a Path>) -> Ctx<'a> {
+    Ctx { workspace, format, out }
+}
+
+fn print_json_rows(sink: &mut Sink, rows: &[serde_json::Value], format: Format) -> Result<()> {
+    let text = serde_json::to_string(rows)?;
+    let batches = if rows.is_empty() {
+        vec![]
+    } else {
+        let (schema, _) = arrow::json::reader::infer_json_schema_from_iterator(rows.iter().map(|r| Ok(r.clone())))?;
+        let mut decoder = arrow::json::ReaderBuilder::new(std::sync::Arc::new(schema)).build_decoder()?;
+        decoder.serialize(rows)?;
+        decoder.flush()?.into_iter().collect()
+    };
+    match format {
+        Format::Json => writeln!(sink.writer(), "{text}")?,
+        Format::Csv => output::write_csv(sink.writer(), &batches)?,
+        Format::Table => output::write_table(sink.writer(), &batches, &[])?,
+    }
+    Ok(())
+}
+
+fn progress_bar(len: u64, what: &str) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>12} [{bar:40}] {percent:>3}% {elapsed}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    Some(pb)
+}
+
+fn print_issues(report: &clientele_ingest::IngestReport) {
+    for i in &report.issues {
+        eprintln!("{i}");
+    }
+    for o in &report.omitted {
+        eprintln!("… {o}");
+    }
+}
+
+fn ingest(source: &Path, ws: &Path, options: &IngestOptions, format: Format, out: Option<&Path>) -> Result<()> {
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let result = clientele_ingest::ingest(source, ws, options, &mut |p| {
+        let b = bar.get_or_insert_with(|| progress_bar(p.total, "ingesting").unwrap_or_else(indicatif::ProgressBar::hidden));
+        b.set_message(p.table.to_string());
+        b.set_position(p.done);
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let report = result?;
+    print_issues(&report);
+    let mut sink = Sink::open(out)?;
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *sink.writer(), &report)?;
+            writeln!(sink.writer())?;
+        }
+        _ => {
+            let rows: Vec<serde_json::Value> = report
+                .tables
+                .iter()
+                .map(|t| serde_json::json!({"table": t.table, "file": t.file, "rows_read": t.rows, "rows_stored": t.total_rows}))
+                .collect();
+            print_json_rows(&mut sink, &rows, format)?;
+            if format == Format::Table {
+                writeln!(sink.writer(), "ingested into {} ({} warning(s))", ws.display(), report.warnings)?;
+            }
+        }
+    }
+    sink.commit()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn report(
+    engine: &Engine,
+    name: &str,
+    by: Option<&str>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    period: Option<&str>,
+    threshold: f64,
+    limit: Option<usize>,
+    offset: usize,
+) -> Result<Report> {
+    let explicit = from.is_some() || to.is_some() || period.is_some();
+    let resolve = || clientele_analytics::resolve_period(engine, from, to, period);
+    let no_by = |r: &str| -> Result<()> {
+        if by.is_some() {
+            return Err(usage(format!("the {r} report takes no --by")));
+        }
+        Ok(())
+    };
+    Ok(match name {
+        "kpis" => {
+            no_by("kpis")?;
+            clientele_analytics::kpis(engine, &resolve().await?).await?
+        }
+        "sales" => {
+            let dim: clientele_analytics::SalesBy = by.unwrap_or("region").parse()?;
+            let p: Period = if dim.is_time() && !explicit {
+                clientele_analytics::trailing_year(engine).await?
+            } else {
+                resolve().await?
+            };
+            clientele_analytics::sales(engine, &p, dim).await?
+        }
+        other => {
+            let _ = (threshold, limit, offset);
+            return Err(usage(format!(
+                "unknown report '{other}': expected one of kpis, sales, pipeline, summary, detailed, exceptions"
+            )));
+        }
+    })
+}
+
+async fn demo(ctx: &Ctx<'_>, customers: usize, seed: u64) -> Result<()> {
+    let ws = ctx.workspace;
+    let data_dir = ws.join("demo").join("source");
+    let truth_dir = ws.join("demo").join("truth");
+    let config = clientele_demo::DemoConfig { customers, seed, ..Default::default() };
+    let started = std::time::Instant::now();
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let summary = clientele_demo::generate(&config, &data_dir, &truth_dir, &mut |stage, done, total| {
+        let b = bar.get_or_insert_with(|| progress_bar(total, "generating").unwrap_or_else(indicatif::ProgressBar::hidden));
+        b.set_length(total.max(1));
+        b.set_message(stage.to_string());
+        b.set_position(done);
+    })
+    .context("generating the demo company")?;
+    if let Some(b) = bar.take() {
+        b.finish_and_clear();
+    }
+    let rows: usize = summary.tables.iter().map(|(_, n)| n).sum();
+    eprintln!(
+        "generated {} tables, {rows} rows for {customers} customers in {:.1}s ({})",
+        summary.tables.len(),
+        started.elapsed().as_secs_f64(),
+        data_dir.display()
+    );
+    let started = std::time::Instant::now();
+    let report = clientele_ingest::ingest(&data_dir, ws, &IngestOptions::default(), &mut |_| {})
+        .context("ingesting the demo company")?;
+    print_issues(&report);
+    eprintln!("ingested into {} in {:.1}s", ws.display(), started.elapsed().as_secs_f64());
+    let engine = Engine::open(ws).await?;
+    let mut sink = Sink::open(ctx.out)?;
+    let period = clientele_analytics::resolve_period(&engine, None, None, None).await?;
+    let reports = [
+        clientele_analytics::kpis(&engine, &period).await?,
+        clientele_analytics::sales(&engine, &clientele_analytics::trailing_year(&engine).await?, clientele_analytics::SalesBy::Month).await?,
+        clientele_analytics::sales(&engine, &period, clientele_analytics::SalesBy::Region).await?,
+        clientele_analytics::sales(&engine, &period, clientele_analytics::SalesBy::Category).await?,
+    ];
+    for r in &reports {
+        output::write_report(&mut sink, r, ctx.format)?;
+        if ctx.format == Format::Table {
+            writeln!(sink.writer())?;
+        }
+    }
+    if ctx.format == Format::Table {
+        writeln!(
+            sink.writer(),
+            "workspace: {}  ground truth: {}\nnext: clientele report sales --by product, clientele sql \"SELECT * FROM customers LIMIT 5\"",
+            ws.display(),
+            truth_dir.display()
+        )?;
+    }
+    sink.commit()
+}

@@ -1,0 +1,229 @@
+//! Printing results: a readable table on a terminal, CSV for spreadsheets, JSON for scripts.
+//! Files given with `--out` are written to a temporary name and renamed, so a failed run
+//! never leaves half a file.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
+use arrow::datatypes::DataType;
+use clientele_analytics::Report;
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+
+/// Output format chosen with `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned table for reading.
+    Table,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// JSON: an object with the report's metadata and its rows.
+    Json,
+}
+
+/// Where output goes: stdout or a file written atomically.
+pub struct Sink {
+    out: Box<dyn Write>,
+    finish: Option<(tempfile::NamedTempFile, std::path::PathBuf)>,
+}
+
+impl Sink {
+    pub fn open(path: Option<&Path>) -> Result<Sink> {
+        match path {
+            None => Ok(Sink { out: Box::new(std::io::BufWriter::new(std::io::stdout().lock())), finish: None }),
+            Some(p) => {
+                let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let tmp = tempfile::NamedTempFile::new_in(dir)
+                    .with_context(|| format!("cannot write {}", p.display()))?;
+                let file = tmp.reopen()?;
+                Ok(Sink { out: Box::new(std::io::BufWriter::new(file)), finish: Some((tmp, p.to_path_buf())) })
+            }
+        }
+    }
+
+    pub fn writer(&mut self) -> &mut dyn Write {
+        &mut self.out
+    }
+
+    pub fn commit(mut self) -> Result<()> {
+        self.out.flush()?;
+        drop(self.out);
+        if let Some((tmp, path)) = self.finish.take() {
+            tmp.persist(&path).with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        Ok(())
+    }
+}
+
+/// Columns shown as percentages in tables.
+fn is_percent(col: &str) -> bool {
+    matches!(col, "share" | "growth" | "change" | "win_rate" | "win_probability" | "conversion_to_next" | "attainment" | "deviation")
+        || col.ends_with("_rate")
+        || col.ends_with("_share")
+}
+
+fn fmt_num(v: f64, decimals: usize) -> String {
+    let s = format!("{:.*}", decimals, v.abs());
+    let (int, frac) = s.split_once('.').map_or((s.as_str(), None), |(i, f)| (i, Some(f)));
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let sign = if v < 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// Formats one value for a table, by column name and, for KPI rows, by the row's unit.
+fn cell_text(col: &str, array: &ArrayRef, row: usize, unit: Option<&str>) -> String {
+    if array.is_null(row) {
+        return String::new();
+    }
+    if let Some(f) = array.as_any().downcast_ref::<Float64Array>() {
+        let v = f.value(row);
+        let numeric_col = matches!(col, "value" | "previous" | "target");
+        if let (Some(u), true) = (unit, numeric_col) {
+            return match u {
+                "percent" => format!("{}%", fmt_num(v * 100.0, 1)),
+                "count" => fmt_num(v, 0),
+                "days" => format!("{} d", fmt_num(v, 1)),
+                "number" => fmt_num(v, 2),
+                _ => fmt_num(v, 2),
+            };
+        }
+        if is_percent(col) {
+            return format!("{}%", fmt_num(v * 100.0, 1));
+        }
+        if v.fract() == 0.0 && v.abs() < 1e15 {
+            return fmt_num(v, 0);
+        }
+        return fmt_num(v, 2);
+    }
+    match array.data_type() {
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt64 | DataType::UInt32 => {
+            let s = arrow::util::display::array_value_to_string(array, row).unwrap_or_default();
+            s.parse::<f64>().map(|v| fmt_num(v, 0)).unwrap_or(s)
+        }
+        _ => arrow::util::display::array_value_to_string(array, row).unwrap_or_default(),
+    }
+}
+
+fn is_numeric(t: &DataType) -> bool {
+    t.is_numeric()
+}
+
+/// Renders batches as a terminal table, leaving out long text columns named in `skip`.
+pub fn write_table(w: &mut dyn Write, batches: &[RecordBatch], skip: &[&str]) -> Result<()> {
+    let Some(first) = batches.first() else {
+        writeln!(w, "(no rows)")?;
+        return Ok(());
+    };
+    let schema = first.schema();
+    let cols: Vec<usize> = (0..schema.fields().len()).filter(|i| !skip.contains(&schema.field(*i).name().as_str())).collect();
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
+    table.set_header(cols.iter().map(|i| Cell::new(schema.field(*i).name())));
+    let unit_idx = schema.index_of("unit").ok();
+    let mut rows = 0;
+    for b in batches {
+        let units = unit_idx.map(|i| arrow::compute::cast(b.column(i), &DataType::Utf8).expect("utf8"));
+        let units = units.as_ref().and_then(|u| u.as_any().downcast_ref::<StringArray>().cloned());
+        for r in 0..b.num_rows() {
+            let unit = units.as_ref().filter(|u| !u.is_null(r)).map(|u| u.value(r).to_string());
+            table.add_row(cols.iter().map(|&i| {
+                let c = Cell::new(cell_text(schema.field(i).name(), b.column(i), r, unit.as_deref()));
+                if is_numeric(schema.field(i).data_type()) { c.set_alignment(CellAlignment::Right) } else { c }
+            }));
+            rows += 1;
+        }
+    }
+    if rows == 0 {
+        writeln!(w, "(no rows)")?;
+    } else {
+        writeln!(w, "{table}")?;
+    }
+    Ok(())
+}
+
+/// Writes batches as CSV with a header row.
+pub fn write_csv(w: &mut dyn Write, batches: &[RecordBatch]) -> Result<()> {
+    let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(w);
+    for b in batches {
+        writer.write(b)?;
+    }
+    Ok(())
+}
+
+/// Rows as a JSON array of objects.
+pub fn rows_json(batches: &[RecordBatch]) -> Result<serde_json::Value> {
+    let mut buf = Vec::new();
+    {
+        let mut writer = arrow::json::ArrayWriter::new(&mut buf);
+        let refs: Vec<&RecordBatch> = batches.iter().collect();
+        writer.write_batches(&refs)?;
+        writer.finish()?;
+    }
+    if buf.is_empty() {
+        return Ok(serde_json::Value::Array(vec![]));
+    }
+    Ok(serde_json::from_slice(&buf)?)
+}
+
+/// Prints a report in the chosen format.
+pub fn write_report(sink: &mut Sink, report: &Report, format: Format) -> Result<()> {
+    let w = sink.writer();
+    match format {
+        Format::Table => {
+            write!(w, "{}", report.title)?;
+            if let Some(p) = &report.period {
+                write!(w, " — {} ({} to {})", p.label, p.from, p.to)?;
+            }
+            if let Some(p) = &report.previous {
+                write!(w, ", compared with {}", p.label)?;
+            }
+            writeln!(w)?;
+            write_table(w, &report.batches, &["definition", "unit"])?;
+            for n in &report.notes {
+                writeln!(w, "note: {n}")?;
+            }
+        }
+        Format::Csv => write_csv(w, &report.batches)?,
+        Format::Json => {
+            let period = |p: &Option<clientele_analytics::Period>| {
+                p.as_ref().map(|p| serde_json::json!({"from": p.from.to_string(), "to": p.to.to_string(), "label": p.label}))
+            };
+            let v = serde_json::json!({
+                "report": report.name,
+                "title": report.title,
+                "period": period(&report.period),
+                "previous_period": period(&report.previous),
+                "notes": report.notes,
+                "rows": rows_json(&report.batches)?,
+            });
+            serde_json::to_writer_pretty(&mut *w, &v)?;
+            writeln!(w)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped_and_rounded() {
+        assert_eq!(fmt_num(1234567.891, 2), "1,234,567.89");
+        assert_eq!(fmt_num(-1234.5, 0), "-1,234");
+        assert_eq!(fmt_num(999.0, 0), "999");
+        assert_eq!(fmt_num(-0.001, 2), "0.00");
+        assert_eq!(fmt_num(0.5, 1), "0.5");
+    }
+}

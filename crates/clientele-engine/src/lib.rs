@@ -1,0 +1,173 @@
+//! The query engine: a DataFusion `SessionContext` over a workspace, with every stored table
+//! registered under its canonical name and the metric views every report builds on.
+//!
+//! **Architecture invariant:** analytics and serving read data only through this session
+//! (SQL or DataFrames over Arrow), never by opening the workspace's files themselves.
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use clientele_ingest::Manifest;
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::context::SessionContext;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig};
+
+/// Errors of the engine layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// There is no workspace at the path.
+    #[error("no workspace at {}: run `clientele demo` or `clientele ingest SOURCE` first", .0.display())]
+    NoWorkspace(PathBuf),
+    /// The workspace exists but cannot be read.
+    #[error(transparent)]
+    Workspace(#[from] clientele_ingest::IngestError),
+    /// A query is wrong: unknown table or column, syntax error … (the user's fault).
+    #[error("{0}")]
+    Query(String),
+    /// Execution failed for another reason.
+    #[error("query failed: {0}")]
+    Execution(String),
+}
+
+impl EngineError {
+    /// Whether the error is the user's (bad query or no workspace) rather than the system's.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, EngineError::NoWorkspace(_) | EngineError::Query(_))
+    }
+}
+
+fn classify(e: datafusion::error::DataFusionError) -> EngineError {
+    use datafusion::error::DataFusionError as D;
+    match e.find_root() {
+        D::SQL(..) | D::Plan(_) | D::SchemaError(..) | D::NotImplemented(_) => {
+            EngineError::Query(e.find_root().to_string())
+        }
+        _ => EngineError::Execution(e.to_string()),
+    }
+}
+
+/// Views defined over the canonical tables: name, tables it needs, SQL. Every report reads
+/// these rather than repeating the definitions (docs/metrics.md explains each).
+const VIEWS: &[(&str, &[&str], &str)] = &[
+    (
+        // An order counts as a sale unless it was cancelled or returned; a missing status is
+        // taken as completed, since many exports only list successful orders.
+        "sales",
+        &["orders"],
+        "SELECT * FROM orders WHERE status IS NULL OR status = 'completed'",
+    ),
+    (
+        // Line revenue: quantity × price actually charged (the line's price, else the list
+        // price) × (1 − discount).
+        "sales_lines",
+        &["orders", "order_items"],
+        "SELECT s.order_id, s.customer_id, s.order_date, s.region AS order_region, s.channel,
+                s.sales_rep_id, i.product_id, i.quantity,
+                i.unit_price AS charged_unit_price, COALESCE(i.discount, 0) AS discount,
+                CAST(i.quantity AS DOUBLE) * COALESCE(i.unit_price, {list_price}) * (1 - COALESCE(i.discount, 0)) AS line_amount
+         FROM sales s JOIN order_items i ON s.order_id = i.order_id {product_join}",
+    ),
+];
+
+/// A DataFusion session over one workspace.
+pub struct Engine {
+    ctx: SessionContext,
+    workspace: PathBuf,
+    manifest: Manifest,
+}
+
+impl Engine {
+    /// Opens the workspace at `workspace` and registers its tables and views.
+    pub async fn open(workspace: &Path) -> Result<Engine, EngineError> {
+        let manifest = Manifest::read(workspace)?
+            .ok_or_else(|| EngineError::NoWorkspace(workspace.to_path_buf()))?;
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let ctx = SessionContext::new_with_config(config);
+        for (name, entry) in &manifest.tables {
+            let dir = workspace.join(&entry.dir);
+            let url = format!("{}/", dir.display());
+            ctx.register_parquet(name, &url, ParquetReadOptions::default())
+                .await
+                .map_err(classify)?;
+        }
+        let engine = Engine { ctx, workspace: workspace.to_path_buf(), manifest };
+        for (name, needs, sql) in VIEWS {
+            if needs.iter().all(|t| engine.has_table(t)) {
+                let (price, join) = if engine.has_table("products") {
+                    ("p.unit_price", "LEFT JOIN products p ON i.product_id = p.product_id")
+                } else {
+                    ("CAST(NULL AS DOUBLE)", "")
+                };
+                let sql = sql.replace("{list_price}", price).replace("{product_join}", join);
+                engine
+                    .ctx
+                    .sql(&format!("CREATE VIEW {name} AS {sql}"))
+                    .await
+                    .map_err(classify)?;
+            }
+        }
+        Ok(engine)
+    }
+
+    /// Whether a canonical table is stored in the workspace.
+    pub fn has_table(&self, name: &str) -> bool {
+        self.manifest.tables.contains_key(name)
+    }
+
+    /// Whether a table is stored and its source provided this column (columns a source
+    /// lacked are stored as nulls).
+    pub fn has_column(&self, table: &str, column: &str) -> bool {
+        self.manifest.tables.get(table).is_some_and(|t| {
+            t.columns.iter().any(|c| c == column) || t.extra_columns.iter().any(|c| c == column)
+        })
+    }
+
+    /// The workspace's manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The workspace folder.
+    pub fn workspace(&self) -> &Path {
+        &self.workspace
+    }
+
+    /// The underlying DataFusion session, for DataFrame work.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Plans a SQL statement.
+    pub async fn sql(&self, query: &str) -> Result<DataFrame, EngineError> {
+        self.ctx.sql(query).await.map_err(classify)
+    }
+
+    /// Runs a SQL statement and collects its result.
+    pub async fn query(&self, query: &str) -> Result<Vec<RecordBatch>, EngineError> {
+        self.sql(query).await?.collect().await.map_err(classify)
+    }
+
+    /// Collects a DataFrame, with errors classified.
+    pub async fn collect(&self, df: DataFrame) -> Result<Vec<RecordBatch>, EngineError> {
+        df.collect().await.map_err(classify)
+    }
+
+    /// Runs a query returning one numeric value (first column of the first row), as f64;
+    /// `None` when there is no row or the value is NULL.
+    pub async fn scalar(&self, query: &str) -> Result<Option<f64>, EngineError> {
+        let batches = self.query(query).await?;
+        let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok(None) };
+        let col = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Float64)
+            .map_err(|e| EngineError::Execution(e.to_string()))?;
+        let col = col.as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+        Ok((!arrow::array::Array::is_null(col, 0)).then(|| col.value(0)))
+    }
+}
+
+/// Wraps a DataFusion error from DataFrame work done outside this crate.
+pub fn engine_error(e: datafusion::error::DataFusionError) -> EngineError {
+    classify(e)
+}

@@ -1,0 +1,352 @@
+//! Ingestion: reads a folder of exported tables (CSV, JSON, Parquet) or a single file, maps
+//! their names to the canonical model, validates every value and reference, and stores them
+//! as Parquet in a workspace — all or nothing.
+//!
+//! Following rust-analyzer's "parsing never fails" habit, reading collects *every* problem
+//! into an [`IssueLog`] instead of stopping at the first; the ingest is then committed
+//! (warnings only) or rejected (any error) as a whole.
+
+mod coerce;
+mod issues;
+mod mapping;
+mod source;
+pub mod workspace;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::array::{ArrayRef, RecordBatch};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+pub use coerce::{KeyHash, ParentKeys, key_hash};
+pub use issues::{Issue, IssueLog, KEEP_PER_KIND, Severity};
+pub use mapping::{Mapping, TableMapping, known_tables};
+pub use source::{CsvOptions, FileFormat, SourceFile};
+pub use workspace::{MANIFEST, Manifest, TableEntry};
+
+use coerce::TableCoercer;
+use workspace::Staging;
+
+/// What can stop an ingest before or instead of a validation report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngestError {
+    /// A file or folder could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The mapping file is wrong.
+    #[error("mapping file {}: {message}", path.display())]
+    Mapping {
+        /// The mapping file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A source file is not readable in its format at all.
+    #[error("{file}: {message}")]
+    Unreadable {
+        /// File name.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The workspace is not usable.
+    #[error("workspace {}: {message}", path.display())]
+    Workspace {
+        /// The path involved.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The request itself is wrong (no data files, two files for one table …).
+    #[error("{0}")]
+    Usage(String),
+    /// Validation found errors; nothing was written. The report lists them.
+    #[error("{} error(s) in the input; the workspace was left unchanged", .0.errors)]
+    Rejected(Box<IngestReport>),
+    /// Writing Parquet failed.
+    #[error("writing {table}: {message}")]
+    Write {
+        /// Table being written.
+        table: String,
+        /// The writer's message.
+        message: String,
+    },
+}
+
+impl IngestError {
+    /// Whether the error lies in the user's input or request (exit code 2) rather than in
+    /// the environment (exit code 1).
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, IngestError::Io { .. } | IngestError::Write { .. })
+    }
+}
+
+/// How to ingest.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Renames of tables and columns.
+    pub mapping: Mapping,
+    /// CSV delimiter and header; detected when `None`.
+    pub csv: CsvOptions,
+    /// Add rows to the stored tables instead of replacing them; duplicate keys are errors.
+    pub append: bool,
+    /// Rows per batch read and written.
+    pub batch_size: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            mapping: Mapping::default(),
+            csv: CsvOptions::default(),
+            append: false,
+            batch_size: 64 * 1024,
+        }
+    }
+}
+
+/// Rows stored for one table by an ingest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TableReport {
+    /// Canonical table.
+    pub table: String,
+    /// Source file.
+    pub file: String,
+    /// Rows read from the file.
+    pub rows: u64,
+    /// Rows in the table after the ingest (differs from `rows` with `--append`).
+    pub total_rows: u64,
+}
+
+/// The outcome of an ingest.
+#[derive(Debug, serde::Serialize)]
+pub struct IngestReport {
+    /// Tables read, in canonical order.
+    pub tables: Vec<TableReport>,
+    /// Problems found (capped per kind, see [`KEEP_PER_KIND`]).
+    pub issues: Vec<Issue>,
+    /// One line per kind of problem that occurred more often than was kept.
+    pub omitted: Vec<String>,
+    /// Total errors found.
+    pub errors: u64,
+    /// Total warnings found.
+    pub warnings: u64,
+}
+
+/// Progress of an ingest: bytes of source read so far out of the total.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    /// Table being read.
+    pub table: &'a str,
+    /// Bytes read over all files.
+    pub done: u64,
+    /// Bytes of all files.
+    pub total: u64,
+}
+
+/// Ingests `source` (a folder of table files, or one file) into `workspace`. On success the
+/// workspace holds the new tables plus every table it had that the source did not replace;
+/// on any error it is left exactly as it was.
+pub fn ingest(
+    source: &Path,
+    workspace: &Path,
+    options: &IngestOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<IngestReport, IngestError> {
+    let mut log = IssueLog::default();
+    let mut files = source::discover(source, &options.mapping, &mut log)?;
+    if files.is_empty() {
+        return Err(IngestError::Usage(format!(
+            "no data files found in {}: expected files named after tables ({}) ending in .csv, .json or .parquet",
+            source.display(),
+            known_tables()
+        )));
+    }
+    let order = |t: &str| clientele_schema::TABLES.iter().position(|d| d.name == t);
+    files.sort_by_key(|f| order(f.table));
+    let previous = workspace::Manifest::read(workspace)?;
+    let staging = Staging::begin(workspace, previous.as_ref())?;
+    let total_bytes: u64 = files.iter().map(|f| f.bytes).sum();
+    let counter = Arc::new(AtomicU64::new(0));
+    let mut parents = ParentKeys::new();
+    let mut reports = Vec::new();
+    let mut entries: BTreeMap<String, TableEntry> = BTreeMap::new();
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+
+    for file in &files {
+        let def = clientele_schema::table(file.table).expect("discovered table");
+        for r in def.references {
+            if !parents.contains_key(r.table) && !files.iter().any(|f| f.table == r.table) {
+                if let Some(prev) = &previous {
+                    if prev.tables.contains_key(r.table) {
+                        let keys = stored_keys(workspace, prev, r.table)?;
+                        parents.insert(r.table, keys);
+                    }
+                }
+            }
+        }
+        let opened = match source::open(file, options.csv, &options.mapping, options.batch_size, counter.clone()) {
+            Ok(o) => o,
+            Err(IngestError::Unreadable { file, message }) => {
+                log.push(Issue { severity: Severity::Error, file, row: None, column: None, value: None, message });
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let names: Vec<String> = opened
+            .headers
+            .iter()
+            .map(|h| options.mapping.canonical_column(file.table, h))
+            .collect();
+        let Some(mut coercer) = TableCoercer::new(def, &file.name, &names, &opened.types, &mut log) else {
+            continue;
+        };
+        let prev_entry = previous.as_ref().and_then(|m| m.tables.get(file.table)).filter(|_| options.append);
+        let mut part = 0usize;
+        let mut prior_rows = 0u64;
+        if let Some(entry) = prev_entry {
+            if entry.extra_columns != coercer.extra_columns() {
+                log.push(Issue {
+                    severity: Severity::Error,
+                    file: file.name.clone(),
+                    row: None,
+                    column: None,
+                    value: None,
+                    message: format!(
+                        "cannot append: the stored table has extra columns [{}] but this file has [{}]",
+                        entry.extra_columns.join(", "),
+                        coercer.extra_columns().join(", ")
+                    ),
+                });
+                continue;
+            }
+            if !def.primary_key.is_empty() {
+                coercer.add_existing_keys(stored_keys(workspace, previous.as_ref().expect("append"), file.table)?);
+            }
+            staging.carry_over(workspace, file.table, entry)?;
+            part = entry.files.len();
+            prior_rows = entry.rows;
+        }
+        let part_name = format!("part-{part:05}.parquet");
+        let path = staging.table_dir(file.table)?.join(&part_name);
+        let mut writer = new_writer(&path, coercer.schema(), file.table)?;
+        let mut rows = 0u64;
+        for batch in opened.batches {
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    log.push(Issue {
+                        severity: Severity::Error,
+                        file: file.name.clone(),
+                        row: None,
+                        column: None,
+                        value: None,
+                        message: format!("unreadable after row {}: {e}", opened.first_row + rows - 1),
+                    });
+                    break;
+                }
+            };
+            let out = coercer.coerce(&batch, opened.first_row + rows, &parents, &mut log);
+            rows += batch.num_rows() as u64;
+            // Once the ingest is doomed, keep validating but stop paying for writes.
+            if log.errors() == 0 {
+                writer.write(&out).map_err(|e| IngestError::Write { table: file.table.into(), message: e.to_string() })?;
+            }
+            progress(Progress { table: file.table, done: counter.load(Ordering::Relaxed), total: total_bytes });
+        }
+        writer.close().map_err(|e| IngestError::Write { table: file.table.into(), message: e.to_string() })?;
+        let mut files_list = prev_entry.map(|e| e.files.clone()).unwrap_or_default();
+        files_list.push(part_name);
+        let mut sources = prev_entry.map(|e| e.sources.clone()).unwrap_or_default();
+        sources.push(file.path.display().to_string());
+        let mut columns = coercer.present_columns();
+        if let Some(e) = prev_entry {
+            columns.retain(|c| e.columns.contains(c));
+        }
+        entries.insert(
+            file.table.to_string(),
+            TableEntry {
+                dir: String::new(),
+                files: files_list,
+                rows: prior_rows + rows,
+                columns,
+                extra_columns: coercer.extra_columns(),
+                sources,
+                ingested_at: now.clone(),
+            },
+        );
+        reports.push(TableReport { table: file.table.into(), file: file.name.clone(), rows, total_rows: prior_rows + rows });
+        if clientele_schema::TABLES.iter().any(|t| t.references.iter().any(|r| r.table == file.table)) {
+            parents.insert(file.table, coercer.into_keys());
+        }
+    }
+
+    let errors = log.errors();
+    let warnings = log.warnings();
+    let (issues, omitted) = log.into_report();
+    let report = IngestReport { tables: reports, issues, omitted, errors, warnings };
+    if errors > 0 {
+        return Err(IngestError::Rejected(Box::new(report)));
+    }
+    if let Some(prev) = &previous {
+        for (name, entry) in &prev.tables {
+            if !entries.contains_key(name) {
+                staging.carry_over(workspace, name, entry)?;
+                entries.insert(name.clone(), entry.clone());
+            }
+        }
+    }
+    let manifest = Manifest {
+        schema_version: clientele_schema::SCHEMA_VERSION,
+        generation: 0,
+        ingested_at: now,
+        tables: entries,
+    };
+    staging.commit(manifest)?;
+    Ok(report)
+}
+
+fn new_writer(path: &Path, schema: arrow::datatypes::SchemaRef, table: &str) -> Result<ArrowWriter<File>, IngestError> {
+    let f = File::create(path).map_err(|e| IngestError::Io { path: path.to_path_buf(), source: e })?;
+    let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+    ArrowWriter::try_new(f, schema, Some(props))
+        .map_err(|e| IngestError::Write { table: table.into(), message: e.to_string() })
+}
+
+/// Hashes of the primary keys stored for `table`, read from its Parquet files.
+fn stored_keys(workspace: &Path, manifest: &Manifest, table: &str) -> Result<HashSet<KeyHash>, IngestError> {
+    let def = clientele_schema::table(table).expect("canonical table");
+    let mut keys = HashSet::new();
+    let mut buf = Vec::new();
+    for path in manifest.table_files(workspace, table) {
+        let f = File::open(&path).map_err(|e| IngestError::Io { path: path.clone(), source: e })?;
+        let bad = |e: &dyn std::fmt::Display| IngestError::Workspace { path: path.clone(), message: e.to_string() };
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| bad(&e))?;
+        let idx: Vec<usize> = def
+            .primary_key
+            .iter()
+            .map(|k| builder.schema().index_of(k).map_err(|e| bad(&e)))
+            .collect::<Result<_, _>>()?;
+        let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), idx.clone());
+        let reader = builder.with_projection(mask).build().map_err(|e| bad(&e))?;
+        for batch in reader {
+            let batch: RecordBatch = batch.map_err(|e| bad(&e))?;
+            let cols: Vec<&ArrayRef> = batch.columns().iter().collect();
+            for row in 0..batch.num_rows() {
+                keys.insert(key_hash(&cols, row, &mut buf));
+            }
+        }
+    }
+    Ok(keys)
+}
