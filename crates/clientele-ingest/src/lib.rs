@@ -252,7 +252,7 @@ pub fn ingest(
                         row: None,
                         column: None,
                         value: None,
-                        message: format!("unreadable after row {}: {e}", opened.first_row + rows - 1),
+                        message: format!("unreadable at or after row {}: {e}", opened.first_row + rows),
                     });
                     break;
                 }
@@ -350,3 +350,6 @@ fn stored_keys(workspace: &Path, manifest: &Manifest, table: &str) -> Result<Has
     }
     Ok(keys)
 }
+
+#[cfg(test)]
+mod tests;

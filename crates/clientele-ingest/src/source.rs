@@ -184,14 +184,13 @@ pub fn open(
         FileFormat::Json => {
             let mut text = Vec::new();
             Counting { inner: raw, count: counter }.read_to_end(&mut text).map_err(io)?;
-            let lines = json_lines(&text).map_err(|message| IngestError::Unreadable {
+            let (lines, keys) = json_lines(&text).map_err(|message| IngestError::Unreadable {
                 file: file.name.clone(),
                 message,
             })?;
-            let (schema, _) =
-                arrow::json::reader::infer_json_schema(Cursor::new(&lines), None).map_err(
-                    |e| IngestError::Unreadable { file: file.name.clone(), message: e.to_string() },
-                )?;
+            let schema = Schema::new(
+                keys.iter().map(|k| Field::new(k, DataType::Utf8, true)).collect::<Vec<_>>(),
+            );
             let headers = schema.fields().iter().map(|f| f.name().clone()).collect();
             let types = schema.fields().iter().map(|f| f.data_type().clone()).collect();
             let reader = arrow::json::ReaderBuilder::new(Arc::new(schema))
@@ -290,50 +289,75 @@ fn sniff_delimiter(first_line: &str, name: &str) -> u8 {
 }
 
 /// A first row is a header when one of its fields names a column of the table (directly or
-/// through the mapping), or when none of its fields is a number or a date.
+/// through the mapping), or when none of its fields looks like data (a number, date,
+/// boolean, email or id such as `C1`).
 fn looks_like_header(fields: &[String], table: &str, mapping: &Mapping) -> bool {
     let def = clientele_schema::table(table).expect("discovered table");
     let names_a_column =
         fields.iter().any(|f| def.column(&mapping.canonical_column(table, f)).is_some());
+    // Ids such as C1 and emails mark data; column names rarely mix letters and digits.
     let has_data = fields.iter().any(|f| {
         let f = f.trim();
         f.is_empty()
             || f.parse::<f64>().is_ok()
             || clientele_schema::parse_date(f).is_some()
             || clientele_schema::parse_bool(f).is_some()
+            || f.contains('@')
+            || (f.chars().any(|c| c.is_ascii_digit()) && f.chars().any(|c| c.is_alphabetic()))
     });
     names_a_column || !has_data
 }
 
-/// Turns a JSON array of objects into JSON Lines; JSON Lines pass through. Errors name the
-/// line of the first malformed record.
-fn json_lines(text: &[u8]) -> Result<Vec<u8>, String> {
+/// Turns a JSON array of objects, or JSON Lines, into JSON Lines whose values are all text
+/// (numbers and booleans as written, nested values as JSON), with the union of the keys in
+/// order of first appearance. Typing is then the coercer's job, exactly as for CSV, so a
+/// number where text was expected is not a reader error. Errors name the malformed record.
+fn json_lines(text: &[u8]) -> Result<(Vec<u8>, Vec<String>), String> {
     let start = text.iter().position(|b| !b.is_ascii_whitespace());
-    if start.is_some_and(|i| text[i] == b'[') {
-        let values: Vec<serde_json::Value> = serde_json::from_slice(text)
-            .map_err(|e| format!("not valid JSON: {e}"))?;
-        let mut out = Vec::with_capacity(text.len());
+    let records: Vec<serde_json::Value> = if start.is_some_and(|i| text[i] == b'[') {
+        let values: Vec<serde_json::Value> =
+            serde_json::from_slice(text).map_err(|e| format!("not valid JSON: {e}"))?;
         for (i, v) in values.iter().enumerate() {
             if !v.is_object() {
                 return Err(format!("element {} of the JSON array is not an object", i + 1));
             }
-            serde_json::to_writer(&mut out, v).map_err(|e| e.to_string())?;
-            out.push(b'\n');
         }
-        return Ok(out);
+        values
+    } else {
+        let mut out = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.map_err(|e| e.to_string())?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<serde_json::Value>(&line) {
+                Ok(v) if v.is_object() => out.push(v),
+                Ok(_) => return Err(format!("line {} is not a JSON object", i + 1)),
+                Err(e) => return Err(format!("line {} is not valid JSON: {e}", i + 1)),
+            }
+        }
+        out
+    };
+    let mut keys: Vec<String> = Vec::new();
+    let mut out = Vec::with_capacity(text.len());
+    for r in records {
+        let serde_json::Value::Object(map) = r else { continue };
+        let mut flat = serde_json::Map::new();
+        for (k, v) in map {
+            if !keys.contains(&k) {
+                keys.push(k.clone());
+            }
+            let v = match v {
+                serde_json::Value::Null => serde_json::Value::Null,
+                serde_json::Value::String(s) => serde_json::Value::String(s),
+                other => serde_json::Value::String(other.to_string()),
+            };
+            flat.insert(k, v);
+        }
+        serde_json::to_writer(&mut out, &flat).map_err(|e| e.to_string())?;
+        out.push(b'\n');
     }
-    for (i, line) in text.lines().enumerate() {
-        let line = line.map_err(|e| e.to_string())?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<serde_json::Value>(&line) {
-            Ok(v) if v.is_object() => {}
-            Ok(_) => return Err(format!("line {} is not a JSON object", i + 1)),
-            Err(e) => return Err(format!("line {} is not valid JSON: {e}", i + 1)),
-        }
-    }
-    Ok(text.to_vec())
+    Ok((out, keys))
 }
 
 #[cfg(test)]
@@ -356,12 +380,14 @@ mod tests {
         assert!(looks_like_header(&s(&["order_id", "Customer ID"]), "orders", &m));
         assert!(looks_like_header(&s(&["Ref", "Who", "When"]), "orders", &m));
         assert!(!looks_like_header(&s(&["O1", "C1", "2024-01-01", "12.5"]), "orders", &m));
+        assert!(!looks_like_header(&s(&["C1", "a@x.com"]), "customers", &m));
     }
 
     #[test]
     fn json_arrays_become_lines() {
-        let out = json_lines(br#"[{"a":1},{"a":2}]"#).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "{\"a\":1}\n{\"a\":2}\n");
+        let (out, keys) = json_lines(br#"[{"a":1},{"a":"x","b":true}]"#).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "{\"a\":\"1\"}\n{\"a\":\"x\",\"b\":\"true\"}\n");
+        assert_eq!(keys, vec!["a", "b"]);
         assert!(json_lines(b"{\"a\":1}\n{oops}\n").unwrap_err().contains("line 2"));
         assert!(json_lines(b"[1,2]").unwrap_err().contains("element 1"));
     }
