@@ -1,1 +1,201 @@
-//! placeholder
+//! The exceptions report: what deviates and needs a look — KPIs off target, reps below
+//! their (prorated) quota, regions and products whose revenue fell by more than a threshold
+//! against the previous period, and customers whose purchase frequency dropped sharply.
+
+use crate::util::Columns;
+use crate::{AnalyticsError, Engine, Period, Report, SalesBy, kpis, sales};
+
+/// Thresholds of the exceptions report.
+#[derive(Debug, Clone, Copy)]
+pub struct ExceptionOptions {
+    /// A region or product is an exception when its revenue fell by more than this fraction
+    /// (0.2 = 20 %) against the previous period.
+    pub revenue_drop: f64,
+    /// A customer is an exception when they made at least this many completed orders in the
+    /// previous period …
+    pub min_previous_orders: u32,
+    /// … and at most this fraction of that number in this period.
+    pub frequency_ratio: f64,
+    /// At most this many customer rows (the largest drops first).
+    pub max_customers: usize,
+}
+
+impl Default for ExceptionOptions {
+    fn default() -> Self {
+        ExceptionOptions { revenue_drop: 0.2, min_previous_orders: 3, frequency_ratio: 0.5, max_customers: 100 }
+    }
+}
+
+#[derive(Default)]
+struct Rows {
+    kind: Vec<Option<String>>,
+    subject: Vec<Option<String>>,
+    metric: Vec<Option<String>>,
+    value: Vec<Option<f64>>,
+    expected: Vec<Option<f64>>,
+    deviation: Vec<Option<f64>>,
+    note: Vec<Option<String>>,
+}
+
+impl Rows {
+    #[allow(clippy::too_many_arguments)]
+    fn push(&mut self, kind: &str, subject: String, metric: &str, value: Option<f64>, expected: Option<f64>, note: String) {
+        self.kind.push(Some(kind.into()));
+        self.subject.push(Some(subject));
+        self.metric.push(Some(metric.into()));
+        self.deviation.push(crate::util::change(value, expected));
+        self.value.push(value);
+        self.expected.push(expected);
+        self.note.push((!note.is_empty()).then_some(note));
+    }
+}
+
+/// Lists the exceptions of `period` (compared with `period.previous()`). `deviation` is
+/// value / expected − 1.
+pub async fn exceptions(engine: &Engine, period: &Period, opts: ExceptionOptions) -> Result<Report, AnalyticsError> {
+    if !(opts.revenue_drop > 0.0 && opts.revenue_drop < 1.0) {
+        return Err(AnalyticsError::Usage(format!(
+            "--threshold {} must be a fraction between 0 and 1 (0.2 means a 20% fall)",
+            opts.revenue_drop
+        )));
+    }
+    let mut rows = Rows::default();
+    let mut notes = vec![format!(
+        "revenue falls of more than {:.0}% against {}; customers with at least {} orders before and at most {:.0}% as many now",
+        opts.revenue_drop * 100.0,
+        period.previous().label,
+        opts.min_previous_orders,
+        opts.frequency_ratio * 100.0
+    )];
+
+    let k = kpis(engine, period).await?.to_batch();
+    let s = |n: &str| {
+        let a = arrow::compute::cast(k.column(k.schema().index_of(n).expect("kpi col")), &arrow::datatypes::DataType::Utf8).expect("utf8");
+        a.as_any().downcast_ref::<arrow::array::StringArray>().expect("utf8").clone()
+    };
+    let f = |n: &str| k.column(k.schema().index_of(n).expect("kpi col")).as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64").clone();
+    let (name, status, value, target) = (s("name"), s("status"), f("value"), f("target"));
+    for i in 0..k.num_rows() {
+        if status.value(i) == "off target" {
+            let def = crate::KPIS.iter().find(|d| d.name == name.value(i)).expect("kpi");
+            let dir = if def.higher_is_better { "below" } else { "above" };
+            rows.push("kpi_off_target", name.value(i).to_string(), def.key, Some(value.value(i)), Some(target.value(i)), format!("{dir} target"));
+        }
+    }
+
+    if engine.has_table("sales_reps") && engine.has_column("sales_reps", "quota") && engine.has_column("orders", "sales_rep_id") {
+        // Quotas are annual: the period's share is quota × days / 365.
+        let sql = format!(
+            "SELECT r.sales_rep_id, COALESCE(r.name, r.sales_rep_id) AS name, COALESCE(SUM(s.total_amount), 0) AS revenue,
+                    r.quota * {days} / 365.0 AS expected
+             FROM sales_reps r LEFT JOIN sales s ON s.sales_rep_id = r.sales_rep_id AND {in_p}
+             WHERE r.quota > 0 GROUP BY r.sales_rep_id, r.name, r.quota
+             HAVING COALESCE(SUM(s.total_amount), 0) < r.quota * {days} / 365.0
+             ORDER BY COALESCE(SUM(s.total_amount), 0) / (r.quota * {days} / 365.0), 1",
+            days = period.days(),
+            in_p = period.contains_date("s.order_date"),
+        );
+        for b in engine.query(&sql).await? {
+            let name = arrow::compute::cast(b.column(1), &arrow::datatypes::DataType::Utf8).expect("utf8");
+            let name = name.as_any().downcast_ref::<arrow::array::StringArray>().expect("utf8");
+            let rev = b.column(2).as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+            let exp = b.column(3).as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+            for i in 0..b.num_rows() {
+                rows.push("rep_below_quota", name.value(i).to_string(), "revenue", Some(rev.value(i)), Some(exp.value(i)), format!("annual quota prorated to {} days", period.days()));
+            }
+        }
+    } else {
+        notes.push("reps below quota: needs sales_reps with quota and orders.sales_rep_id".into());
+    }
+
+    for (by, kind, id_col, label_col) in [
+        (SalesBy::Region, "region_revenue_drop", "region", None),
+        (SalesBy::Product, "product_revenue_drop", "product_id", Some("product_name")),
+    ] {
+        let r = match sales(engine, period, by).await {
+            Ok(r) => r.to_batch(),
+            Err(AnalyticsError::MissingData(why)) => {
+                notes.push(why);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let txt = |n: &str| arrow::compute::cast(r.column(r.schema().index_of(n).expect("col")), &arrow::datatypes::DataType::Utf8).expect("utf8");
+        let id = txt(id_col);
+        let id = id.as_any().downcast_ref::<arrow::array::StringArray>().expect("utf8");
+        let label = label_col.filter(|c| r.schema().index_of(c).is_ok()).map(txt);
+        let label = label.as_ref().map(|l| l.as_any().downcast_ref::<arrow::array::StringArray>().expect("utf8").clone());
+        let rev = r.column(r.schema().index_of("revenue").expect("revenue")).as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64").clone();
+        let prev = r.column(r.schema().index_of("previous_revenue").expect("prev")).as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64").clone();
+        for i in 0..r.num_rows() {
+            if arrow::array::Array::is_null(&prev, i) || prev.value(i) <= 0.0 {
+                continue;
+            }
+            let fall = 1.0 - rev.value(i) / prev.value(i);
+            if fall > opts.revenue_drop {
+                let mut subject = id.value(i).to_string();
+                if let Some(l) = label.as_ref().filter(|l| !arrow::array::Array::is_null(*l, i)) {
+                    subject = format!("{subject} ({})", l.value(i));
+                }
+                rows.push(kind, subject, "revenue", Some(rev.value(i)), Some(prev.value(i)), "vs previous period".into());
+            }
+        }
+    }
+
+    if engine.has_table("orders") {
+        let prev = period.previous();
+        let sql = format!(
+            "SELECT customer_id, CAST(SUM(CASE WHEN {cur} THEN 1 ELSE 0 END) AS DOUBLE) AS now,
+                    CAST(SUM(CASE WHEN {before} THEN 1 ELSE 0 END) AS DOUBLE) AS before
+             FROM sales WHERE order_date BETWEEN DATE '{from}' AND DATE '{to}'
+             GROUP BY customer_id
+             HAVING SUM(CASE WHEN {before} THEN 1 ELSE 0 END) >= {min}
+                AND SUM(CASE WHEN {cur} THEN 1 ELSE 0 END) <= {ratio} * SUM(CASE WHEN {before} THEN 1 ELSE 0 END)
+             ORDER BY before - now DESC, customer_id",
+            cur = period.contains_date("order_date"),
+            before = prev.contains_date("order_date"),
+            from = prev.from,
+            to = period.to,
+            min = opts.min_previous_orders,
+            ratio = opts.frequency_ratio,
+        );
+        let batches = engine.query(&sql).await?;
+        let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+        let mut shown = 0;
+        'outer: for b in batches {
+            let id = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8).expect("utf8");
+            let id = id.as_any().downcast_ref::<arrow::array::StringArray>().expect("utf8");
+            let now = b.column(1).as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+            let before = b.column(2).as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+            for i in 0..b.num_rows() {
+                if shown == opts.max_customers {
+                    break 'outer;
+                }
+                rows.push("customer_frequency_drop", id.value(i).to_string(), "orders", Some(now.value(i)), Some(before.value(i)), "vs previous period".into());
+                shown += 1;
+            }
+        }
+        if total > shown {
+            notes.push(format!("{total} customers' purchase frequency dropped; the {shown} largest drops are listed"));
+        }
+    }
+
+    let batch = Columns::default()
+        .text("kind", rows.kind)
+        .text("subject", rows.subject)
+        .text("metric", rows.metric)
+        .num("value", rows.value)
+        .num("expected", rows.expected)
+        .num("deviation", rows.deviation)
+        .text("note", rows.note)
+        .batch();
+    Ok(Report {
+        name: "exceptions".into(),
+        title: "Exceptions".into(),
+        schema: batch.schema(),
+        batches: vec![batch],
+        period: Some(period.clone()),
+        previous: Some(period.previous()),
+        notes,
+    })
+}

@@ -5,13 +5,13 @@
 //! **API boundary:** callers outside the workspace use this crate, not the engine's SQL.
 //! Every metric is defined once, in the module that computes it, and in `docs/metrics.md`.
 
-// mod detailed;
-// mod exceptions;
+mod detailed;
+mod exceptions;
 mod kpis;
 mod period;
 mod pipeline;
 mod sales;
-// mod summary;
+mod summary;
 mod util;
 
 use std::sync::Arc;
@@ -20,13 +20,13 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 pub use clientele_engine::{Engine, EngineError};
 
-// pub use detailed::{DetailedOptions, detailed};
-// pub use exceptions::{ExceptionOptions, exceptions};
+pub use detailed::{DetailedOptions, detailed, detailed_frame};
+pub use exceptions::{ExceptionOptions, exceptions};
 pub use kpis::{KPIS, KpiDef, Unit, kpis};
 pub use period::Period;
 pub use pipeline::{PipelineBy, pipeline};
 pub use sales::{SALES_DIMENSIONS, SalesBy, sales, trailing_year};
-// pub use summary::summary;
+pub use summary::summary;
 
 /// Errors of reports and analyses.
 #[derive(Debug, thiserror::Error)]

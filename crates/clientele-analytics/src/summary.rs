@@ -1,1 +1,119 @@
-//! placeholder
+//! The summary report: one page of headline numbers for a period — the main KPIs, the best
+//! region, category, product and rep, and the open pipeline.
+
+use arrow::array::Array;
+
+use crate::util::{Columns, change};
+use crate::{AnalyticsError, Engine, Period, Report, SalesBy, kpis, sales};
+
+/// Headline KPIs shown on the summary, by key.
+const HEADLINES: &[&str] = &[
+    "sales_revenue",
+    "orders",
+    "active_customers",
+    "new_customers",
+    "average_purchase_value",
+    "churn_rate",
+    "win_rate",
+    "nps",
+    "csat",
+];
+
+/// One page of headline numbers for `period`: rows of (metric, unit, value, previous,
+/// change, detail). "Top" rows name the leader in `detail` and give its revenue.
+pub async fn summary(engine: &Engine, period: &Period) -> Result<Report, AnalyticsError> {
+    let k = kpis(engine, period).await?;
+    let batch = k.to_batch();
+    let col = |n: &str| batch.column(batch.schema().index_of(n).expect("kpi column")).clone();
+    let key = arrow::compute::cast(&col("kpi"), &arrow::datatypes::DataType::Utf8).expect("utf8");
+    let key = key.as_any().downcast_ref::<arrow::array::StringArray>().expect("utf8");
+    let status = col("status");
+    let status = status.as_any().downcast_ref::<arrow::array::StringArray>().expect("utf8");
+    let value = col("value");
+    let value = value.as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+    let prev = col("previous");
+    let prev = prev.as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+    let get = |a: &arrow::array::Float64Array, i: usize| (!a.is_null(i)).then(|| a.value(i));
+
+    let mut metric = Vec::new();
+    let mut unit = Vec::new();
+    let mut values = Vec::new();
+    let mut previous = Vec::new();
+    let mut detail = Vec::new();
+    for h in HEADLINES {
+        let Some(i) = (0..key.len()).find(|i| key.value(*i) == *h) else { continue };
+        if status.value(i) == "unavailable" {
+            continue;
+        }
+        let def = crate::KPIS.iter().find(|d| d.key == *h).expect("kpi");
+        metric.push(Some(def.name.to_string()));
+        unit.push(Some(def.unit.as_str().to_string()));
+        values.push(get(value, i));
+        previous.push(get(prev, i));
+        detail.push(None);
+    }
+    let mut notes = Vec::new();
+    for (label, by, id_col) in [
+        ("Top region", SalesBy::Region, "region"),
+        ("Top category", SalesBy::Category, "category"),
+        ("Top product", SalesBy::Product, "product_name"),
+        ("Top sales rep", SalesBy::Rep, "rep_name"),
+    ] {
+        let r = match sales(engine, period, by).await {
+            Ok(r) => r,
+            Err(AnalyticsError::MissingData(why)) => {
+                notes.push(format!("{label}: {why}"));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let b = r.to_batch();
+        if b.num_rows() == 0 {
+            continue;
+        }
+        let name_idx = b.schema().index_of(id_col).or_else(|_| b.schema().index_of(if by == SalesBy::Rep { "sales_rep_id" } else { "product_id" }));
+        let Ok(name_idx) = name_idx else { continue };
+        let name = arrow::util::display::array_value_to_string(b.column(name_idx), 0).unwrap_or_default();
+        if name.is_empty() || name == "(none)" {
+            continue;
+        }
+        let rev = b.column(b.schema().index_of("revenue").expect("revenue"));
+        let rev = arrow::compute::cast(rev, &arrow::datatypes::DataType::Float64).expect("f64");
+        let rev = rev.as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+        let p = b.column(b.schema().index_of("previous_revenue").expect("previous"));
+        let p = p.as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+        metric.push(Some(label.to_string()));
+        unit.push(Some("money".into()));
+        values.push(get(rev, 0));
+        previous.push(get(p, 0));
+        detail.push(Some(name));
+    }
+    if engine.has_table("deals") {
+        let open = "FROM deals WHERE COALESCE(outcome, 'open') = 'open' AND closed_at IS NULL";
+        let n = engine.scalar(&format!("SELECT CAST(COUNT(*) AS DOUBLE) {open}")).await?;
+        let amount = engine.scalar(&format!("SELECT COALESCE(SUM(amount), 0) {open}")).await?;
+        metric.push(Some("Open pipeline".into()));
+        unit.push(Some("money".into()));
+        values.push(amount);
+        previous.push(None);
+        detail.push(n.map(|n| format!("{n:.0} open deals (current snapshot)")));
+    }
+    let changes: Vec<Option<f64>> = values.iter().zip(&previous).map(|(v, p)| change(*v, *p)).collect();
+    let batch = Columns::default()
+        .text("metric", metric)
+        .text("unit", unit)
+        .num("value", values)
+        .num("previous", previous)
+        .num("change", changes)
+        .text("detail", detail)
+        .batch();
+    Ok(Report {
+        name: "summary".into(),
+        title: "Summary".into(),
+        schema: batch.schema(),
+        batches: vec![batch],
+        period: Some(period.clone()),
+        previous: Some(period.previous()),
+        notes,
+    })
+}

@@ -284,3 +284,73 @@ async fn pipeline_stages_conversion_and_days() {
     assert_eq!(num(&r, "avg_days_in_stage")[2], None);
     assert_eq!(num(&r, "win_rate")[0], Some(0.5));
 }
+
+#[tokio::test]
+async fn exceptions_list_what_deviates() {
+    let dir = workspace(FILES);
+    let engine = open(dir.path()).await;
+    let r = exceptions(&engine, &q2(), ExceptionOptions::default()).await.unwrap();
+    assert_eq!(text(&r, "kind"), vec![Some("kpi_off_target".into()), Some("region_revenue_drop".into())]);
+    assert_eq!(text(&r, "subject"), vec![Some("Sales revenue".into()), Some("South".into())]);
+    assert_eq!(num(&r, "value"), vec![Some(130.0), Some(0.0)]);
+    assert_eq!(num(&r, "expected"), vec![Some(150.0), Some(30.0)]);
+    close(num(&r, "deviation")[0], Some(130.0 / 150.0 - 1.0), "deviation");
+    // P2 fell exactly 20% (50 → 40): an exception only with a lower threshold.
+    let opts = ExceptionOptions { revenue_drop: 0.1, ..ExceptionOptions::default() };
+    let r = exceptions(&engine, &q2(), opts).await.unwrap();
+    assert_eq!(text(&r, "subject").last().unwrap().as_deref(), Some("P2 (Gadget)"));
+    let bad = ExceptionOptions { revenue_drop: 1.5, ..ExceptionOptions::default() };
+    assert!(matches!(exceptions(&engine, &q2(), bad).await, Err(AnalyticsError::Usage(_))));
+}
+
+#[tokio::test]
+async fn customers_whose_frequency_dropped() {
+    let mut files = FILES.to_vec();
+    files[2] = (
+        "orders.csv",
+        "order_id,customer_id,order_date,total_amount\n\
+         A1,C1,2025-01-05,1\nA2,C1,2025-02-05,1\nA3,C1,2025-03-05,1\nA4,C1,2025-04-05,1\n\
+         B1,C2,2025-01-05,1\nB2,C2,2025-02-05,1\nB3,C2,2025-03-05,1\nB4,C2,2025-04-05,1\nB5,C2,2025-05-05,1\n",
+    );
+    files.retain(|(n, _)| *n != "order_items.csv");
+    let dir = workspace(&files);
+    let engine = open(dir.path()).await;
+    let r = exceptions(&engine, &q2(), ExceptionOptions::default()).await.unwrap();
+    let kinds = text(&r, "kind");
+    let i = kinds.iter().position(|k| k.as_deref() == Some("customer_frequency_drop")).unwrap();
+    // C1: 3 orders in Q1, 1 in Q2 (≤ half); C2: 3 then 2 (not a sharp drop).
+    assert_eq!(text(&r, "subject")[i].as_deref(), Some("C1"));
+    assert_eq!((num(&r, "value")[i], num(&r, "expected")[i]), (Some(1.0), Some(3.0)));
+    assert_eq!(kinds.iter().filter(|k| k.as_deref() == Some("customer_frequency_drop")).count(), 1);
+}
+
+#[tokio::test]
+async fn detailed_rows_are_paged() {
+    let dir = workspace(FILES);
+    let engine = open(dir.path()).await;
+    let r = detailed(&engine, &q2(), DetailedOptions::default()).await.unwrap();
+    assert_eq!(text(&r, "order_id"), ["O4", "O5", "O6", "O7"].map(|s| Some(s.to_string())).to_vec());
+    assert_eq!(num(&r, "line_amount"), vec![Some(70.0), Some(40.0), None, Some(20.0)]);
+    assert_eq!(text(&r, "region")[1].as_deref(), Some("West"));
+    let page = detailed(&engine, &q2(), DetailedOptions { limit: Some(2), offset: 1 }).await.unwrap();
+    assert_eq!(text(&page, "order_id"), vec![Some("O5".into()), Some("O6".into())]);
+    assert_eq!(page.notes, vec!["rows 2–3 of 4; use --offset/--limit to page, or --format csv --out FILE for all".to_string()]);
+}
+
+#[tokio::test]
+async fn summary_page() {
+    let dir = workspace(FILES);
+    let engine = open(dir.path()).await;
+    let r = summary(&engine, &q2()).await.unwrap();
+    let metric = text(&r, "metric");
+    let value = num(&r, "value");
+    let at = |m: &str| metric.iter().position(|x| x.as_deref() == Some(m)).unwrap_or_else(|| panic!("{m}"));
+    assert_eq!(value[at("Sales revenue")], Some(130.0));
+    assert_eq!(value[at("Top region")], Some(90.0));
+    assert_eq!(text(&r, "detail")[at("Top region")].as_deref(), Some("North"));
+    assert_eq!(text(&r, "detail")[at("Top product")].as_deref(), Some("Widget"));
+    assert_eq!(text(&r, "detail")[at("Top category")].as_deref(), Some("A"));
+    assert_eq!(value[at("Open pipeline")], Some(300.0));
+    // No order has a rep, so there is no top rep rather than a "(none)" one.
+    assert!(!metric.iter().any(|m| m.as_deref() == Some("Top sales rep")));
+}
