@@ -19,14 +19,14 @@ pub struct DetailedOptions {
 /// order of the period is included whatever its status (the `status` column tells).
 pub async fn detailed_frame(engine: &Engine, period: &Period) -> Result<DataFrame, AnalyticsError> {
     if !engine.has_table("orders") {
-        return Err(AnalyticsError::MissingData("the detailed report needs the orders table, and the workspace has none".into()));
+        return Err(AnalyticsError::MissingData(
+            "the detailed report needs the orders table, and the workspace has none".into(),
+        ));
     }
     let customers = engine.has_table("customers");
     let items = engine.has_table("order_items");
     let products = items && engine.has_table("products");
-    let mut cols = vec![
-        "o.order_id", "o.order_date", "o.status", "o.customer_id",
-    ];
+    let mut cols = vec!["o.order_id", "o.order_date", "o.status", "o.customer_id"];
     let mut joins = String::new();
     if customers {
         cols.push("concat_ws(' ', c.first_name, c.last_name) AS customer_name");
@@ -50,8 +50,19 @@ pub async fn detailed_frame(engine: &Engine, period: &Period) -> Result<DataFram
         };
         cols.push("i.quantity");
         let unit_price = format!("{price} AS unit_price");
-        let line = format!("CAST(i.quantity AS DOUBLE) * {price} * (1 - COALESCE(i.discount, 0)) AS line_amount");
-        let sql_cols: Vec<String> = cols.iter().map(|s| s.to_string()).chain([unit_price, "COALESCE(i.discount, 0) AS discount".into(), line, "o.total_amount AS order_total".into()]).collect();
+        let line = format!(
+            "CAST(i.quantity AS DOUBLE) * {price} * (1 - COALESCE(i.discount, 0)) AS line_amount"
+        );
+        let sql_cols: Vec<String> = cols
+            .iter()
+            .map(|s| s.to_string())
+            .chain([
+                unit_price,
+                "COALESCE(i.discount, 0) AS discount".into(),
+                line,
+                "o.total_amount AS order_total".into(),
+            ])
+            .collect();
         let sql = format!(
             "SELECT {} FROM orders o {joins} WHERE {} ORDER BY o.order_date, o.order_id, i.product_id",
             sql_cols.join(", "),
@@ -69,10 +80,20 @@ pub async fn detailed_frame(engine: &Engine, period: &Period) -> Result<DataFram
 }
 
 /// A page of the detailed report.
-pub async fn detailed(engine: &Engine, period: &Period, opts: DetailedOptions) -> Result<Report, AnalyticsError> {
+pub async fn detailed(
+    engine: &Engine,
+    period: &Period,
+    opts: DetailedOptions,
+) -> Result<Report, AnalyticsError> {
     let df = detailed_frame(engine, period).await?;
-    let total = df.clone().count().await.map_err(clientele_engine::engine_error)?;
-    let df = df.limit(opts.offset, opts.limit).map_err(clientele_engine::engine_error)?;
+    let total = df
+        .clone()
+        .count()
+        .await
+        .map_err(clientele_engine::engine_error)?;
+    let df = df
+        .limit(opts.offset, opts.limit)
+        .map_err(clientele_engine::engine_error)?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
     let batches = engine.collect(df).await?;
     let shown: usize = batches.iter().map(|b| b.num_rows()).sum();

@@ -22,7 +22,12 @@ pub struct ExceptionOptions {
 
 impl Default for ExceptionOptions {
     fn default() -> Self {
-        ExceptionOptions { revenue_drop: 0.2, min_previous_orders: 3, frequency_ratio: 0.5, max_customers: 100 }
+        ExceptionOptions {
+            revenue_drop: 0.2,
+            min_previous_orders: 3,
+            frequency_ratio: 0.5,
+            max_customers: 100,
+        }
     }
 }
 
@@ -39,7 +44,15 @@ struct Rows {
 
 impl Rows {
     #[allow(clippy::too_many_arguments)]
-    fn push(&mut self, kind: &str, subject: String, metric: &str, value: Option<f64>, expected: Option<f64>, note: String) {
+    fn push(
+        &mut self,
+        kind: &str,
+        subject: String,
+        metric: &str,
+        value: Option<f64>,
+        expected: Option<f64>,
+        note: String,
+    ) {
         self.kind.push(Some(kind.into()));
         self.subject.push(Some(subject));
         self.metric.push(Some(metric.into()));
@@ -52,7 +65,11 @@ impl Rows {
 
 /// Lists the exceptions of `period` (compared with `period.previous()`). `deviation` is
 /// value / expected − 1.
-pub async fn exceptions(engine: &Engine, period: &Period, opts: ExceptionOptions) -> Result<Report, AnalyticsError> {
+pub async fn exceptions(
+    engine: &Engine,
+    period: &Period,
+    opts: ExceptionOptions,
+) -> Result<Report, AnalyticsError> {
     if !(opts.revenue_drop > 0.0 && opts.revenue_drop < 1.0) {
         return Err(AnalyticsError::Usage(format!(
             "--threshold {} must be a fraction between 0 and 1 (0.2 means a 20% fall)",
@@ -70,20 +87,50 @@ pub async fn exceptions(engine: &Engine, period: &Period, opts: ExceptionOptions
 
     let k = kpis(engine, period).await?.to_batch();
     let s = |n: &str| {
-        let a = arrow::compute::cast(k.column(k.schema().index_of(n).expect("kpi col")), &arrow::datatypes::DataType::Utf8).expect("utf8");
-        a.as_any().downcast_ref::<arrow::array::StringArray>().expect("utf8").clone()
+        let a = arrow::compute::cast(
+            k.column(k.schema().index_of(n).expect("kpi col")),
+            &arrow::datatypes::DataType::Utf8,
+        )
+        .expect("utf8");
+        a.as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .expect("utf8")
+            .clone()
     };
-    let f = |n: &str| k.column(k.schema().index_of(n).expect("kpi col")).as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64").clone();
+    let f = |n: &str| {
+        k.column(k.schema().index_of(n).expect("kpi col"))
+            .as_any()
+            .downcast_ref::<arrow::array::Float64Array>()
+            .expect("f64")
+            .clone()
+    };
     let (name, status, value, target) = (s("name"), s("status"), f("value"), f("target"));
     for i in 0..k.num_rows() {
         if status.value(i) == "off target" {
-            let def = crate::KPIS.iter().find(|d| d.name == name.value(i)).expect("kpi");
-            let dir = if def.higher_is_better { "below" } else { "above" };
-            rows.push("kpi_off_target", name.value(i).to_string(), def.key, Some(value.value(i)), Some(target.value(i)), format!("{dir} target"));
+            let def = crate::KPIS
+                .iter()
+                .find(|d| d.name == name.value(i))
+                .expect("kpi");
+            let dir = if def.higher_is_better {
+                "below"
+            } else {
+                "above"
+            };
+            rows.push(
+                "kpi_off_target",
+                name.value(i).to_string(),
+                def.key,
+                Some(value.value(i)),
+                Some(target.value(i)),
+                format!("{dir} target"),
+            );
         }
     }
 
-    if engine.has_table("sales_reps") && engine.has_column("sales_reps", "quota") && engine.has_column("orders", "sales_rep_id") {
+    if engine.has_table("sales_reps")
+        && engine.has_column("sales_reps", "quota")
+        && engine.has_column("orders", "sales_rep_id")
+    {
         // Quotas are annual: the period's share is quota × days / 365.
         let sql = format!(
             "SELECT r.sales_rep_id, COALESCE(r.name, r.sales_rep_id) AS name, COALESCE(SUM(s.total_amount), 0) AS revenue,
@@ -96,12 +143,31 @@ pub async fn exceptions(engine: &Engine, period: &Period, opts: ExceptionOptions
             in_p = period.contains_date("s.order_date"),
         );
         for b in engine.query(&sql).await? {
-            let name = arrow::compute::cast(b.column(1), &arrow::datatypes::DataType::Utf8).expect("utf8");
-            let name = name.as_any().downcast_ref::<arrow::array::StringArray>().expect("utf8");
-            let rev = b.column(2).as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
-            let exp = b.column(3).as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+            let name =
+                arrow::compute::cast(b.column(1), &arrow::datatypes::DataType::Utf8).expect("utf8");
+            let name = name
+                .as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .expect("utf8");
+            let rev = b
+                .column(2)
+                .as_any()
+                .downcast_ref::<arrow::array::Float64Array>()
+                .expect("f64");
+            let exp = b
+                .column(3)
+                .as_any()
+                .downcast_ref::<arrow::array::Float64Array>()
+                .expect("f64");
             for i in 0..b.num_rows() {
-                rows.push("rep_below_quota", name.value(i).to_string(), "revenue", Some(rev.value(i)), Some(exp.value(i)), format!("annual quota prorated to {} days", period.days()));
+                rows.push(
+                    "rep_below_quota",
+                    name.value(i).to_string(),
+                    "revenue",
+                    Some(rev.value(i)),
+                    Some(exp.value(i)),
+                    format!("annual quota prorated to {} days", period.days()),
+                );
             }
         }
     } else {
@@ -110,7 +176,12 @@ pub async fn exceptions(engine: &Engine, period: &Period, opts: ExceptionOptions
 
     for (by, kind, id_col, label_col) in [
         (SalesBy::Region, "region_revenue_drop", "region", None),
-        (SalesBy::Product, "product_revenue_drop", "product_id", Some("product_name")),
+        (
+            SalesBy::Product,
+            "product_revenue_drop",
+            "product_id",
+            Some("product_name"),
+        ),
     ] {
         let r = match sales(engine, period, by).await {
             Ok(r) => r.to_batch(),
@@ -120,13 +191,39 @@ pub async fn exceptions(engine: &Engine, period: &Period, opts: ExceptionOptions
             }
             Err(e) => return Err(e),
         };
-        let txt = |n: &str| arrow::compute::cast(r.column(r.schema().index_of(n).expect("col")), &arrow::datatypes::DataType::Utf8).expect("utf8");
+        let txt = |n: &str| {
+            arrow::compute::cast(
+                r.column(r.schema().index_of(n).expect("col")),
+                &arrow::datatypes::DataType::Utf8,
+            )
+            .expect("utf8")
+        };
         let id = txt(id_col);
-        let id = id.as_any().downcast_ref::<arrow::array::StringArray>().expect("utf8");
-        let label = label_col.filter(|c| r.schema().index_of(c).is_ok()).map(txt);
-        let label = label.as_ref().map(|l| l.as_any().downcast_ref::<arrow::array::StringArray>().expect("utf8").clone());
-        let rev = r.column(r.schema().index_of("revenue").expect("revenue")).as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64").clone();
-        let prev = r.column(r.schema().index_of("previous_revenue").expect("prev")).as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64").clone();
+        let id = id
+            .as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .expect("utf8");
+        let label = label_col
+            .filter(|c| r.schema().index_of(c).is_ok())
+            .map(txt);
+        let label = label.as_ref().map(|l| {
+            l.as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .expect("utf8")
+                .clone()
+        });
+        let rev = r
+            .column(r.schema().index_of("revenue").expect("revenue"))
+            .as_any()
+            .downcast_ref::<arrow::array::Float64Array>()
+            .expect("f64")
+            .clone();
+        let prev = r
+            .column(r.schema().index_of("previous_revenue").expect("prev"))
+            .as_any()
+            .downcast_ref::<arrow::array::Float64Array>()
+            .expect("f64")
+            .clone();
         for i in 0..r.num_rows() {
             if arrow::array::Array::is_null(&prev, i) || prev.value(i) <= 0.0 {
                 continue;
@@ -134,10 +231,20 @@ pub async fn exceptions(engine: &Engine, period: &Period, opts: ExceptionOptions
             let fall = 1.0 - rev.value(i) / prev.value(i);
             if fall > opts.revenue_drop {
                 let mut subject = id.value(i).to_string();
-                if let Some(l) = label.as_ref().filter(|l| !arrow::array::Array::is_null(*l, i)) {
+                if let Some(l) = label
+                    .as_ref()
+                    .filter(|l| !arrow::array::Array::is_null(*l, i))
+                {
                     subject = format!("{subject} ({})", l.value(i));
                 }
-                rows.push(kind, subject, "revenue", Some(rev.value(i)), Some(prev.value(i)), "vs previous period".into());
+                rows.push(
+                    kind,
+                    subject,
+                    "revenue",
+                    Some(rev.value(i)),
+                    Some(prev.value(i)),
+                    "vs previous period".into(),
+                );
             }
         }
     }
@@ -163,15 +270,34 @@ pub async fn exceptions(engine: &Engine, period: &Period, opts: ExceptionOptions
         let total: usize = batches.iter().map(|b| b.num_rows()).sum();
         let mut shown = 0;
         'outer: for b in batches {
-            let id = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8).expect("utf8");
-            let id = id.as_any().downcast_ref::<arrow::array::StringArray>().expect("utf8");
-            let now = b.column(1).as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
-            let before = b.column(2).as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+            let id =
+                arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8).expect("utf8");
+            let id = id
+                .as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .expect("utf8");
+            let now = b
+                .column(1)
+                .as_any()
+                .downcast_ref::<arrow::array::Float64Array>()
+                .expect("f64");
+            let before = b
+                .column(2)
+                .as_any()
+                .downcast_ref::<arrow::array::Float64Array>()
+                .expect("f64");
             for i in 0..b.num_rows() {
                 if shown == opts.max_customers {
                     break 'outer;
                 }
-                rows.push("customer_frequency_drop", id.value(i).to_string(), "orders", Some(now.value(i)), Some(before.value(i)), "vs previous period".into());
+                rows.push(
+                    "customer_frequency_drop",
+                    id.value(i).to_string(),
+                    "orders",
+                    Some(now.value(i)),
+                    Some(before.value(i)),
+                    "vs previous period".into(),
+                );
                 shown += 1;
             }
         }

@@ -65,75 +65,218 @@ fn f(fig: &Figures, k: &str) -> Option<f64> {
 
 /// Every KPI, in report order.
 pub const KPIS: &[KpiDef] = &[
-    KpiDef { key: "sales_revenue", name: "Sales revenue", unit: Unit::Money, higher_is_better: true,
+    KpiDef {
+        key: "sales_revenue",
+        name: "Sales revenue",
+        unit: Unit::Money,
+        higher_is_better: true,
         definition: "Sum of total_amount of completed orders (status completed or empty) dated in the period.",
-        needs: &["orders"], formula: |x| f(x, "revenue") },
-    KpiDef { key: "orders", name: "Orders", unit: Unit::Count, higher_is_better: true,
+        needs: &["orders"],
+        formula: |x| f(x, "revenue"),
+    },
+    KpiDef {
+        key: "orders",
+        name: "Orders",
+        unit: Unit::Count,
+        higher_is_better: true,
         definition: "Number of completed orders dated in the period.",
-        needs: &["orders"], formula: |x| f(x, "orders") },
-    KpiDef { key: "average_purchase_value", name: "Average purchase value", unit: Unit::Money, higher_is_better: true,
+        needs: &["orders"],
+        formula: |x| f(x, "orders"),
+    },
+    KpiDef {
+        key: "average_purchase_value",
+        name: "Average purchase value",
+        unit: Unit::Money,
+        higher_is_better: true,
         definition: "Sales revenue / orders; undefined when there are no orders.",
-        needs: &["orders"], formula: |x| ratio(f(x, "revenue"), f(x, "orders")) },
-    KpiDef { key: "purchase_frequency", name: "Purchase frequency", unit: Unit::Number, higher_is_better: true,
+        needs: &["orders"],
+        formula: |x| ratio(f(x, "revenue"), f(x, "orders")),
+    },
+    KpiDef {
+        key: "purchase_frequency",
+        name: "Purchase frequency",
+        unit: Unit::Number,
+        higher_is_better: true,
         definition: "Orders / active customers: completed orders per purchasing customer in the period.",
-        needs: &["orders"], formula: |x| ratio(f(x, "orders"), f(x, "active")) },
-    KpiDef { key: "active_customers", name: "Active customers", unit: Unit::Count, higher_is_better: true,
+        needs: &["orders"],
+        formula: |x| ratio(f(x, "orders"), f(x, "active")),
+    },
+    KpiDef {
+        key: "active_customers",
+        name: "Active customers",
+        unit: Unit::Count,
+        higher_is_better: true,
         definition: "Distinct customers with at least one completed order in the period.",
-        needs: &["orders"], formula: |x| f(x, "active") },
-    KpiDef { key: "new_customers", name: "New customers", unit: Unit::Count, higher_is_better: true,
+        needs: &["orders"],
+        formula: |x| f(x, "active"),
+    },
+    KpiDef {
+        key: "new_customers",
+        name: "New customers",
+        unit: Unit::Count,
+        higher_is_better: true,
         definition: "Customers whose first completed order ever is dated in the period.",
-        needs: &["orders"], formula: |x| f(x, "new") },
-    KpiDef { key: "churn_rate", name: "Customer churn rate", unit: Unit::Percent, higher_is_better: false,
+        needs: &["orders"],
+        formula: |x| f(x, "new"),
+    },
+    KpiDef {
+        key: "churn_rate",
+        name: "Customer churn rate",
+        unit: Unit::Percent,
+        higher_is_better: false,
         definition: "Share of the customers active in the period before who made no completed order in this period (1 − retention rate); undefined when nobody was active before.",
-        needs: &["orders"], formula: |x| ratio(f(x, "retained"), f(x, "base")).map(|r| 1.0 - r) },
-    KpiDef { key: "retention_rate", name: "Retention rate", unit: Unit::Percent, higher_is_better: true,
+        needs: &["orders"],
+        formula: |x| ratio(f(x, "retained"), f(x, "base")).map(|r| 1.0 - r),
+    },
+    KpiDef {
+        key: "retention_rate",
+        name: "Retention rate",
+        unit: Unit::Percent,
+        higher_is_better: true,
         definition: "Share of the customers active in the period before who made a completed order in this period.",
-        needs: &["orders"], formula: |x| ratio(f(x, "retained"), f(x, "base")) },
-    KpiDef { key: "arpu", name: "ARPU", unit: Unit::Money, higher_is_better: true,
+        needs: &["orders"],
+        formula: |x| ratio(f(x, "retained"), f(x, "base")),
+    },
+    KpiDef {
+        key: "arpu",
+        name: "ARPU",
+        unit: Unit::Money,
+        higher_is_better: true,
         definition: "Average revenue per user: sales revenue / active customers.",
-        needs: &["orders"], formula: |x| ratio(f(x, "revenue"), f(x, "active")) },
-    KpiDef { key: "historical_cltv", name: "Historical CLTV", unit: Unit::Money, higher_is_better: true,
+        needs: &["orders"],
+        formula: |x| ratio(f(x, "revenue"), f(x, "active")),
+    },
+    KpiDef {
+        key: "historical_cltv",
+        name: "Historical CLTV",
+        unit: Unit::Money,
+        higher_is_better: true,
         definition: "Revenue of all completed orders up to the period's end / customers with a completed order by then (average revenue per customer to date).",
-        needs: &["orders"], formula: |x| ratio(f(x, "revenue_to_date"), f(x, "customers_to_date")) },
-    KpiDef { key: "cac", name: "Customer acquisition cost", unit: Unit::Money, higher_is_better: false,
+        needs: &["orders"],
+        formula: |x| ratio(f(x, "revenue_to_date"), f(x, "customers_to_date")),
+    },
+    KpiDef {
+        key: "cac",
+        name: "Customer acquisition cost",
+        unit: Unit::Money,
+        higher_is_better: false,
         definition: "Marketing spend dated in the period / new customers; undefined when there are no new customers.",
-        needs: &["orders", "marketing_spend"], formula: |x| ratio(f(x, "spend"), f(x, "new")) },
-    KpiDef { key: "marketing_roi", name: "Marketing ROI", unit: Unit::Percent, higher_is_better: true,
+        needs: &["orders", "marketing_spend"],
+        formula: |x| ratio(f(x, "spend"), f(x, "new")),
+    },
+    KpiDef {
+        key: "marketing_roi",
+        name: "Marketing ROI",
+        unit: Unit::Percent,
+        higher_is_better: true,
         definition: "(Revenue of completed orders in the period that carry a campaign_id − marketing spend in the period) / marketing spend; undefined without spend.",
         needs: &["orders", "marketing_spend", "orders.campaign_id"],
-        formula: |x| ratio(f(x, "campaign_revenue").zip(f(x, "spend")).map(|(r, s)| r - s), f(x, "spend")) },
-    KpiDef { key: "lead_conversion_rate", name: "Lead conversion rate", unit: Unit::Percent, higher_is_better: true,
+        formula: |x| {
+            ratio(
+                f(x, "campaign_revenue")
+                    .zip(f(x, "spend"))
+                    .map(|(r, s)| r - s),
+                f(x, "spend"),
+            )
+        },
+    },
+    KpiDef {
+        key: "lead_conversion_rate",
+        name: "Lead conversion rate",
+        unit: Unit::Percent,
+        higher_is_better: true,
         definition: "Share of the leads created in the period that have converted (converted_at set).",
-        needs: &["leads", "leads.converted_at"], formula: |x| f(x, "lead_conversion") },
-    KpiDef { key: "win_rate", name: "Win rate", unit: Unit::Percent, higher_is_better: true,
+        needs: &["leads", "leads.converted_at"],
+        formula: |x| f(x, "lead_conversion"),
+    },
+    KpiDef {
+        key: "win_rate",
+        name: "Win rate",
+        unit: Unit::Percent,
+        higher_is_better: true,
         definition: "Deals won / deals won or lost, among deals closed (closed_at) in the period.",
-        needs: &["deals", "deals.outcome", "deals.closed_at"], formula: |x| f(x, "win_rate") },
-    KpiDef { key: "average_deal_size", name: "Average deal size", unit: Unit::Money, higher_is_better: true,
+        needs: &["deals", "deals.outcome", "deals.closed_at"],
+        formula: |x| f(x, "win_rate"),
+    },
+    KpiDef {
+        key: "average_deal_size",
+        name: "Average deal size",
+        unit: Unit::Money,
+        higher_is_better: true,
         definition: "Mean amount of the deals won that closed in the period.",
-        needs: &["deals", "deals.amount", "deals.outcome", "deals.closed_at"], formula: |x| f(x, "deal_size") },
-    KpiDef { key: "sales_cycle_days", name: "Sales cycle length", unit: Unit::Days, higher_is_better: false,
+        needs: &["deals", "deals.amount", "deals.outcome", "deals.closed_at"],
+        formula: |x| f(x, "deal_size"),
+    },
+    KpiDef {
+        key: "sales_cycle_days",
+        name: "Sales cycle length",
+        unit: Unit::Days,
+        higher_is_better: false,
         definition: "Mean days from created_at to closed_at of the deals won that closed in the period.",
-        needs: &["deals", "deals.outcome", "deals.closed_at"], formula: |x| f(x, "cycle_days") },
-    KpiDef { key: "csat", name: "CSAT", unit: Unit::Percent, higher_is_better: true,
+        needs: &["deals", "deals.outcome", "deals.closed_at"],
+        formula: |x| f(x, "cycle_days"),
+    },
+    KpiDef {
+        key: "csat",
+        name: "CSAT",
+        unit: Unit::Percent,
+        higher_is_better: true,
         definition: "Share of satisfied ratings (csat 4 or 5 on the 1–5 scale) among tickets opened in the period that have a rating.",
-        needs: &["tickets", "tickets.csat"], formula: |x| f(x, "csat") },
-    KpiDef { key: "nps", name: "NPS", unit: Unit::Number, higher_is_better: true,
+        needs: &["tickets", "tickets.csat"],
+        formula: |x| f(x, "csat"),
+    },
+    KpiDef {
+        key: "nps",
+        name: "NPS",
+        unit: Unit::Number,
+        higher_is_better: true,
         definition: "Net promoter score of the surveys answered in the period: % promoters (9–10) − % detractors (0–6), from −100 to 100.",
-        needs: &["surveys", "surveys.nps"], formula: |x| f(x, "nps") },
-    KpiDef { key: "first_contact_resolution", name: "First-contact resolution", unit: Unit::Percent, higher_is_better: true,
+        needs: &["surveys", "surveys.nps"],
+        formula: |x| f(x, "nps"),
+    },
+    KpiDef {
+        key: "first_contact_resolution",
+        name: "First-contact resolution",
+        unit: Unit::Percent,
+        higher_is_better: true,
         definition: "Share of the resolved tickets opened in the period that took a single contact.",
-        needs: &["tickets", "tickets.contacts", "tickets.resolved_at"], formula: |x| f(x, "fcr") },
-    KpiDef { key: "renewal_rate", name: "Renewal rate", unit: Unit::Percent, higher_is_better: true,
+        needs: &["tickets", "tickets.contacts", "tickets.resolved_at"],
+        formula: |x| f(x, "fcr"),
+    },
+    KpiDef {
+        key: "renewal_rate",
+        name: "Renewal rate",
+        unit: Unit::Percent,
+        higher_is_better: true,
         definition: "Share of the subscriptions due for renewal (renewal_date) in the period with a known outcome that renewed.",
-        needs: &["subscriptions", "subscriptions.renewed", "subscriptions.renewal_date"], formula: |x| f(x, "renewal") },
+        needs: &[
+            "subscriptions",
+            "subscriptions.renewed",
+            "subscriptions.renewal_date",
+        ],
+        formula: |x| f(x, "renewal"),
+    },
 ];
 
 /// Figures from orders for the period `cur`, with `prev` its previous period and `base` the
 /// one before that (needed for the previous period's retention).
-async fn order_figures(engine: &Engine, periods: [&Period; 3]) -> Result<[Figures; 2], AnalyticsError> {
+async fn order_figures(
+    engine: &Engine,
+    periods: [&Period; 3],
+) -> Result<[Figures; 2], AnalyticsError> {
     let [cur, prev, base] = periods;
-    let flag = |p: &Period| format!("MAX(CASE WHEN {} THEN 1 ELSE 0 END)", p.contains_date("order_date"));
-    let sum_in = |p: &Period, e: &str| format!("SUM(CASE WHEN {} THEN {e} ELSE 0 END)", p.contains_date("order_date"));
+    let flag = |p: &Period| {
+        format!(
+            "MAX(CASE WHEN {} THEN 1 ELSE 0 END)",
+            p.contains_date("order_date")
+        )
+    };
+    let sum_in = |p: &Period, e: &str| {
+        format!(
+            "SUM(CASE WHEN {} THEN {e} ELSE 0 END)",
+            p.contains_date("order_date")
+        )
+    };
     let campaign = if engine.has_column("orders", "campaign_id") {
         "CASE WHEN campaign_id IS NOT NULL THEN total_amount ELSE 0 END"
     } else {
@@ -164,7 +307,17 @@ async fn order_figures(engine: &Engine, periods: [&Period; 3]) -> Result<[Figure
         new1 = prev.contains_date("first_date"), new2 = cur.contains_date("first_date"),
     );
     let row = row_values(engine, &sql).await?;
-    let names = ["revenue", "orders", "active", "new", "retained", "base", "revenue_to_date", "customers_to_date", "campaign_revenue"];
+    let names = [
+        "revenue",
+        "orders",
+        "active",
+        "new",
+        "retained",
+        "base",
+        "revenue_to_date",
+        "customers_to_date",
+        "campaign_revenue",
+    ];
     let zero = |v: Option<f64>| Some(v.unwrap_or(0.0));
     let mut out = [Figures::new(), Figures::new()];
     for (i, n) in names.iter().enumerate() {
@@ -200,7 +353,9 @@ async fn simple_figures(
             if !engine.has_table(table) {
                 continue;
             }
-            let q = sql.replace("{in_date}", &p.contains_date("x_date")).replace("{in_ts}", &p.contains_ts("x_ts"));
+            let q = sql
+                .replace("{in_date}", &p.contains_date("x_date"))
+                .replace("{in_ts}", &p.contains_ts("x_ts"));
             out[i].insert(name, engine.scalar(&q).await?);
         }
     }
@@ -217,15 +372,51 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
         [Figures::new(), Figures::new()]
     };
     let items: &[(&'static str, &str, &str)] = &[
-        ("spend", "marketing_spend", "SELECT COALESCE(SUM(amount), 0) FROM (SELECT amount, date AS x_date FROM marketing_spend) WHERE {in_date}"),
-        ("lead_conversion", "leads", "SELECT AVG(CASE WHEN converted_at IS NOT NULL THEN 1.0 ELSE 0.0 END) FROM (SELECT *, created_at AS x_ts FROM leads) WHERE {in_ts}"),
-        ("win_rate", "deals", "SELECT AVG(CASE WHEN outcome = 'won' THEN 1.0 ELSE 0.0 END) FROM (SELECT *, closed_at AS x_ts FROM deals) WHERE outcome IN ('won', 'lost') AND {in_ts}"),
-        ("deal_size", "deals", "SELECT AVG(amount) FROM (SELECT *, closed_at AS x_ts FROM deals) WHERE outcome = 'won' AND {in_ts}"),
-        ("cycle_days", "deals", "SELECT AVG((date_part('epoch', closed_at) - date_part('epoch', created_at)) / 86400.0) FROM (SELECT *, closed_at AS x_ts FROM deals) WHERE outcome = 'won' AND {in_ts}"),
-        ("csat", "tickets", "SELECT AVG(CASE WHEN csat >= 4 THEN 1.0 ELSE 0.0 END) FROM (SELECT *, opened_at AS x_ts FROM tickets) WHERE csat IS NOT NULL AND {in_ts}"),
-        ("fcr", "tickets", "SELECT AVG(CASE WHEN contacts = 1 THEN 1.0 ELSE 0.0 END) FROM (SELECT *, opened_at AS x_ts FROM tickets) WHERE resolved_at IS NOT NULL AND contacts IS NOT NULL AND {in_ts}"),
-        ("nps", "surveys", "SELECT 100.0 * AVG(CASE WHEN nps >= 9 THEN 1.0 WHEN nps <= 6 THEN -1.0 ELSE 0.0 END) FROM (SELECT *, responded_at AS x_ts FROM surveys) WHERE nps IS NOT NULL AND {in_ts}"),
-        ("renewal", "subscriptions", "SELECT AVG(CASE WHEN renewed THEN 1.0 ELSE 0.0 END) FROM (SELECT *, renewal_date AS x_date FROM subscriptions) WHERE renewed IS NOT NULL AND {in_date}"),
+        (
+            "spend",
+            "marketing_spend",
+            "SELECT COALESCE(SUM(amount), 0) FROM (SELECT amount, date AS x_date FROM marketing_spend) WHERE {in_date}",
+        ),
+        (
+            "lead_conversion",
+            "leads",
+            "SELECT AVG(CASE WHEN converted_at IS NOT NULL THEN 1.0 ELSE 0.0 END) FROM (SELECT *, created_at AS x_ts FROM leads) WHERE {in_ts}",
+        ),
+        (
+            "win_rate",
+            "deals",
+            "SELECT AVG(CASE WHEN outcome = 'won' THEN 1.0 ELSE 0.0 END) FROM (SELECT *, closed_at AS x_ts FROM deals) WHERE outcome IN ('won', 'lost') AND {in_ts}",
+        ),
+        (
+            "deal_size",
+            "deals",
+            "SELECT AVG(amount) FROM (SELECT *, closed_at AS x_ts FROM deals) WHERE outcome = 'won' AND {in_ts}",
+        ),
+        (
+            "cycle_days",
+            "deals",
+            "SELECT AVG((date_part('epoch', closed_at) - date_part('epoch', created_at)) / 86400.0) FROM (SELECT *, closed_at AS x_ts FROM deals) WHERE outcome = 'won' AND {in_ts}",
+        ),
+        (
+            "csat",
+            "tickets",
+            "SELECT AVG(CASE WHEN csat >= 4 THEN 1.0 ELSE 0.0 END) FROM (SELECT *, opened_at AS x_ts FROM tickets) WHERE csat IS NOT NULL AND {in_ts}",
+        ),
+        (
+            "fcr",
+            "tickets",
+            "SELECT AVG(CASE WHEN contacts = 1 THEN 1.0 ELSE 0.0 END) FROM (SELECT *, opened_at AS x_ts FROM tickets) WHERE resolved_at IS NOT NULL AND contacts IS NOT NULL AND {in_ts}",
+        ),
+        (
+            "nps",
+            "surveys",
+            "SELECT 100.0 * AVG(CASE WHEN nps >= 9 THEN 1.0 WHEN nps <= 6 THEN -1.0 ELSE 0.0 END) FROM (SELECT *, responded_at AS x_ts FROM surveys) WHERE nps IS NOT NULL AND {in_ts}",
+        ),
+        (
+            "renewal",
+            "subscriptions",
+            "SELECT AVG(CASE WHEN renewed THEN 1.0 ELSE 0.0 END) FROM (SELECT *, renewal_date AS x_date FROM subscriptions) WHERE renewed IS NOT NULL AND {in_date}",
+        ),
     ];
     simple_figures(engine, [period, &prev], &mut figs, items).await?;
     let targets = load_targets(engine, &period.label).await?;
@@ -253,10 +444,25 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
                 (Some(v), Some(t)) if (v >= t) == k.higher_is_better || v == t => "on target",
                 _ => "off target",
             };
-            let note = if v.is_none() { "no data in the period to compute it from".to_string() } else { String::new() };
+            let note = if v.is_none() {
+                "no data in the period to compute it from".to_string()
+            } else {
+                String::new()
+            };
             (v, p, t, status, note)
         } else {
-            let why = format!("unavailable: needs {}", missing.iter().map(|m| if m.contains('.') { format!("column {m}") } else { format!("table {m}") }).collect::<Vec<_>>().join(", "));
+            let why = format!(
+                "unavailable: needs {}",
+                missing
+                    .iter()
+                    .map(|m| if m.contains('.') {
+                        format!("column {m}")
+                    } else {
+                        format!("table {m}")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             (None, None, None, "unavailable", why)
         };
         cols[0].push(Some(k.key.into()));
@@ -270,7 +476,10 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
         nums[2].push(change(value, previous));
         nums[3].push(target);
     }
-    let unavailable = cols[3].iter().filter(|s| s.as_deref() == Some("unavailable")).count();
+    let unavailable = cols[3]
+        .iter()
+        .filter(|s| s.as_deref() == Some("unavailable"))
+        .count();
     if unavailable > 0 {
         notes.push(format!("{unavailable} KPI(s) unavailable: the workspace lacks the tables or columns they need (see the note column)"));
     }
@@ -304,7 +513,10 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
 
 /// Targets that apply to a period labelled `label`: a row whose period equals the label
 /// wins over a row without a period.
-async fn load_targets(engine: &Engine, label: &str) -> Result<HashMap<String, f64>, AnalyticsError> {
+async fn load_targets(
+    engine: &Engine,
+    label: &str,
+) -> Result<HashMap<String, f64>, AnalyticsError> {
     let mut out = HashMap::new();
     if !engine.has_table("kpi_targets") {
         return Ok(out);
@@ -317,10 +529,18 @@ async fn load_targets(engine: &Engine, label: &str) -> Result<HashMap<String, f6
         crate::util::sql_str(label)
     );
     for b in engine.query(&sql).await? {
-        let k = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8).map_err(|e| EngineError::Execution(e.to_string()))?;
-        let t = arrow::compute::cast(b.column(1), &arrow::datatypes::DataType::Float64).map_err(|e| EngineError::Execution(e.to_string()))?;
-        let k = k.as_any().downcast_ref::<arrow::array::StringArray>().expect("utf8");
-        let t = t.as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+        let k = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)
+            .map_err(|e| EngineError::Execution(e.to_string()))?;
+        let t = arrow::compute::cast(b.column(1), &arrow::datatypes::DataType::Float64)
+            .map_err(|e| EngineError::Execution(e.to_string()))?;
+        let k = k
+            .as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .expect("utf8");
+        let t = t
+            .as_any()
+            .downcast_ref::<arrow::array::Float64Array>()
+            .expect("f64");
         for i in 0..b.num_rows() {
             if !arrow::array::Array::is_null(t, i) {
                 out.insert(k.value(i).trim().to_string(), t.value(i));

@@ -29,7 +29,13 @@ impl Period {
                 "--from {from} is after --to {to}: the period must start before it ends"
             )));
         }
-        Ok(Period { from, to, label: format!("{from}..{to}"), unit_months: None, cut: false })
+        Ok(Period {
+            from,
+            to,
+            label: format!("{from}..{to}"),
+            unit_months: None,
+            cut: false,
+        })
     }
 
     /// The calendar quarter holding `day`, cut at `day` when `day` is before its end.
@@ -54,7 +60,13 @@ impl Period {
                 unit_months: Some(months),
                 cut: true,
             },
-            None => Period { from: start, to: end, label, unit_months: Some(months), cut: false },
+            None => Period {
+                from: start,
+                to: end,
+                label,
+                unit_months: Some(months),
+                cut: false,
+            },
         }
     }
 
@@ -106,19 +118,32 @@ impl Period {
                 let start = self.from - Months::new(m);
                 let full = Period::calendar(start, m, None);
                 let cut = start + chrono::Days::new(self.days() as u64 - 1);
-                if self.cut && cut < full.to { Period::calendar(start, m, Some(cut)) } else { full }
+                if self.cut && cut < full.to {
+                    Period::calendar(start, m, Some(cut))
+                } else {
+                    full
+                }
             }
             None => {
                 let to = self.from - chrono::Days::new(1);
                 let from = self.from - chrono::Days::new(self.days() as u64);
-                Period { from, to, label: format!("{from}..{to}"), unit_months: None, cut: false }
+                Period {
+                    from,
+                    to,
+                    label: format!("{from}..{to}"),
+                    unit_months: None,
+                    cut: false,
+                }
             }
         }
     }
 
     /// SQL predicate that a DATE expression lies in the period.
     pub fn contains_date(&self, expr: &str) -> String {
-        format!("({expr} BETWEEN DATE '{}' AND DATE '{}')", self.from, self.to)
+        format!(
+            "({expr} BETWEEN DATE '{}' AND DATE '{}')",
+            self.from, self.to
+        )
     }
 
     /// SQL predicate that a TIMESTAMP expression falls on a day of the period (UTC).
@@ -138,16 +163,25 @@ mod tests {
     #[test]
     fn quarters_and_their_predecessors() {
         let p = Period::quarter_to(d("2025-12-31"));
-        assert_eq!((p.from, p.to, p.label.as_str()), (d("2025-10-01"), d("2025-12-31"), "2025-Q4"));
+        assert_eq!(
+            (p.from, p.to, p.label.as_str()),
+            (d("2025-10-01"), d("2025-12-31"), "2025-Q4")
+        );
         let q = p.previous();
-        assert_eq!((q.from, q.to, q.label.as_str()), (d("2025-07-01"), d("2025-09-30"), "2025-Q3"));
+        assert_eq!(
+            (q.from, q.to, q.label.as_str()),
+            (d("2025-07-01"), d("2025-09-30"), "2025-Q3")
+        );
         let cut = Period::quarter_to(d("2025-11-15"));
         assert_eq!(cut.label, "2025-Q4 to 2025-11-15");
         assert_eq!(cut.days(), 46);
         let prev = cut.previous();
         assert_eq!((prev.from, prev.to), (d("2025-07-01"), d("2025-08-15")));
         let jan = Period::parse_calendar("2025-Q1").unwrap().previous();
-        assert_eq!((jan.from, jan.to, jan.label.as_str()), (d("2024-10-01"), d("2024-12-31"), "2024-Q4"));
+        assert_eq!(
+            (jan.from, jan.to, jan.label.as_str()),
+            (d("2024-10-01"), d("2024-12-31"), "2024-Q4")
+        );
     }
 
     #[test]
@@ -161,9 +195,15 @@ mod tests {
     #[test]
     fn calendar_labels_parse() {
         assert_eq!(Period::parse_calendar("2024").unwrap().to, d("2024-12-31"));
-        assert_eq!(Period::parse_calendar("2024-02").unwrap().to, d("2024-02-29"));
+        assert_eq!(
+            Period::parse_calendar("2024-02").unwrap().to,
+            d("2024-02-29")
+        );
         let m = Period::parse_calendar("2024-03").unwrap().previous();
-        assert_eq!((m.from, m.to, m.label.as_str()), (d("2024-02-01"), d("2024-02-29"), "2024-02"));
+        assert_eq!(
+            (m.from, m.to, m.label.as_str()),
+            (d("2024-02-01"), d("2024-02-29"), "2024-02")
+        );
         for bad in ["24", "2024-Q5", "2024-13", "Q4", "2024-Qx"] {
             assert!(Period::parse_calendar(bad).is_err(), "{bad}");
         }

@@ -59,7 +59,11 @@ pub async fn pipeline(
             "LEFT JOIN sales_reps r ON d0.sales_rep_id = r.sales_rep_id",
             vec!["sales_rep_id", "rep_name"],
         ),
-        Some(PipelineBy::Rep) => ("COALESCE(d0.sales_rep_id, '(none)')", "", vec!["sales_rep_id"]),
+        Some(PipelineBy::Rep) => (
+            "COALESCE(d0.sales_rep_id, '(none)')",
+            "",
+            vec!["sales_rep_id"],
+        ),
         Some(PipelineBy::Region) if has_reps => (
             "COALESCE(r.region, '(none)')",
             "LEFT JOIN sales_reps r ON d0.sales_rep_id = r.sales_rep_id",
@@ -71,7 +75,11 @@ pub async fn pipeline(
             ));
         }
     };
-    let rep_name = if has_reps && by == Some(PipelineBy::Rep) { "MAX(r.name)" } else { "CAST(NULL AS VARCHAR)" };
+    let rep_name = if has_reps && by == Some(PipelineBy::Rep) {
+        "MAX(r.name)"
+    } else {
+        "CAST(NULL AS VARCHAR)"
+    };
     let scope = period.map_or("TRUE".to_string(), |p| p.contains_ts("d0.created_at"));
     let has_history = engine.has_table("deal_stage_history");
     let history = if has_history {

@@ -29,7 +29,8 @@ pub enum SalesBy {
 }
 
 /// The accepted `--by` values, for messages.
-pub const SALES_DIMENSIONS: &str = "product, category, region, rep, channel, day, week, month, quarter";
+pub const SALES_DIMENSIONS: &str =
+    "product, category, region, rep, channel, day, week, month, quarter";
 
 impl FromStr for SalesBy {
     type Err = AnalyticsError;
@@ -56,7 +57,10 @@ impl FromStr for SalesBy {
 impl SalesBy {
     /// Whether the dimension is time (growth is then against the previous bucket).
     pub fn is_time(self) -> bool {
-        matches!(self, SalesBy::Day | SalesBy::Week | SalesBy::Month | SalesBy::Quarter)
+        matches!(
+            self,
+            SalesBy::Day | SalesBy::Week | SalesBy::Month | SalesBy::Quarter
+        )
     }
 
     fn time_unit(self) -> &'static str {
@@ -73,9 +77,12 @@ impl SalesBy {
 pub async fn trailing_year(engine: &Engine) -> Result<Period, AnalyticsError> {
     let latest = crate::util::latest_order_date(engine)
         .await?
-        .ok_or_else(|| AnalyticsError::MissingData("there are no orders; nothing to report".into()))?;
+        .ok_or_else(|| {
+            AnalyticsError::MissingData("there are no orders; nothing to report".into())
+        })?;
     use chrono::Datelike;
-    let first = chrono::NaiveDate::from_ymd_opt(latest.year(), latest.month(), 1).expect("month start")
+    let first = chrono::NaiveDate::from_ymd_opt(latest.year(), latest.month(), 1)
+        .expect("month start")
         - chrono::Months::new(11);
     Period::custom(first, latest)
 }
@@ -83,28 +90,47 @@ pub async fn trailing_year(engine: &Engine) -> Result<Period, AnalyticsError> {
 /// Sales by `by` in `period`. Order-level dimensions count each completed order's
 /// total_amount; product and category count line amounts (quantity × price × (1 − discount)),
 /// which can differ from order totals when an export's totals include shipping or tax.
-pub async fn sales(engine: &Engine, period: &Period, by: SalesBy) -> Result<Report, AnalyticsError> {
+pub async fn sales(
+    engine: &Engine,
+    period: &Period,
+    by: SalesBy,
+) -> Result<Report, AnalyticsError> {
     if !engine.has_table("orders") {
-        return Err(AnalyticsError::MissingData("the sales report needs the orders table, and the workspace has none".into()));
+        return Err(AnalyticsError::MissingData(
+            "the sales report needs the orders table, and the workspace has none".into(),
+        ));
     }
     let mut notes = Vec::new();
     let prev = period.previous();
     let span_from = if by.is_time() { period.from } else { prev.from };
-    let window = format!("order_date BETWEEN DATE '{span_from}' AND DATE '{}'", period.to);
+    let window = format!(
+        "order_date BETWEEN DATE '{span_from}' AND DATE '{}'",
+        period.to
+    );
     let item_dim = matches!(by, SalesBy::Product | SalesBy::Category);
     if item_dim && !engine.has_table("order_items") {
         return Err(AnalyticsError::MissingData(format!(
             "sales by {} needs the order_items table, and the workspace has none; try --by region or --by month",
-            if by == SalesBy::Product { "product" } else { "category" }
+            if by == SalesBy::Product {
+                "product"
+            } else {
+                "category"
+            }
         )));
     }
     if by == SalesBy::Category && !engine.has_table("products") {
-        return Err(AnalyticsError::MissingData("sales by category needs the products table, and the workspace has none".into()));
+        return Err(AnalyticsError::MissingData(
+            "sales by category needs the products table, and the workspace has none".into(),
+        ));
     }
     let has_products = engine.has_table("products");
     // (key expression, extra label columns, joins, base source)
     let (labels, base): (Vec<(&str, String)>, String) = if item_dim {
-        let join = if has_products { "LEFT JOIN products p ON l.product_id = p.product_id" } else { "" };
+        let join = if has_products {
+            "LEFT JOIN products p ON l.product_id = p.product_id"
+        } else {
+            ""
+        };
         let (key, label_sel, labels) = match by {
             SalesBy::Product if has_products => (
                 "l.product_id",
@@ -118,7 +144,10 @@ pub async fn sales(engine: &Engine, period: &Period, by: SalesBy) -> Result<Repo
             "SELECT l.order_id, l.customer_id, l.order_date, l.line_amount AS amount, CAST(l.quantity AS DOUBLE) AS units, {key} AS k{label_sel}
              FROM sales_lines l {join} WHERE {window}"
         );
-        (labels.iter().map(|n| (*n, format!("MAX({n})"))).collect(), base)
+        (
+            labels.iter().map(|n| (*n, format!("MAX({n})"))).collect(),
+            base,
+        )
     } else {
         let units = if engine.has_table("order_items") {
             "LEFT JOIN (SELECT order_id, CAST(SUM(quantity) AS DOUBLE) AS units FROM order_items GROUP BY order_id) u ON s.order_id = u.order_id"
@@ -126,7 +155,11 @@ pub async fn sales(engine: &Engine, period: &Period, by: SalesBy) -> Result<Repo
             notes.push("no order_items table: units are not available".into());
             ""
         };
-        let units_col = if units.is_empty() { "CAST(NULL AS DOUBLE)" } else { "u.units" };
+        let units_col = if units.is_empty() {
+            "CAST(NULL AS DOUBLE)"
+        } else {
+            "u.units"
+        };
         let mut joins = units.to_string();
         let mut labels = vec![];
         let key = match by {
@@ -144,16 +177,31 @@ pub async fn sales(engine: &Engine, period: &Period, by: SalesBy) -> Result<Repo
                 "s.sales_rep_id".to_string()
             }
             SalesBy::Channel => "s.channel".to_string(),
-            _ => format!("CAST(date_trunc('{}', s.order_date) AS DATE)", by.time_unit()),
+            _ => format!(
+                "CAST(date_trunc('{}', s.order_date) AS DATE)",
+                by.time_unit()
+            ),
         };
-        let label_sel: String = labels.iter().map(|(n, e)| format!(", {e} AS {n}")).collect();
+        let label_sel: String = labels
+            .iter()
+            .map(|(n, e)| format!(", {e} AS {n}"))
+            .collect();
         let base = format!(
             "SELECT s.order_id, s.customer_id, s.order_date, s.total_amount AS amount, {units_col} AS units, {key} AS k{label_sel}
              FROM sales s {joins} WHERE s.{window}"
         );
-        (labels.iter().map(|(n, _)| (*n, format!("MAX({n})"))).collect(), base)
+        (
+            labels
+                .iter()
+                .map(|(n, _)| (*n, format!("MAX({n})")))
+                .collect(),
+            base,
+        )
     };
-    let label_aggs: String = labels.iter().map(|(n, agg)| format!(", {agg} AS {n}")).collect();
+    let label_aggs: String = labels
+        .iter()
+        .map(|(n, agg)| format!(", {agg} AS {n}"))
+        .collect();
     let label_out: String = labels.iter().map(|(n, _)| format!(", cur.{n}")).collect();
     let agg = |pred: &str| {
         format!(
@@ -174,7 +222,10 @@ pub async fn sales(engine: &Engine, period: &Period, by: SalesBy) -> Result<Repo
         let unit = by.time_unit();
         let label = match by {
             SalesBy::Month => "to_char(cur.k, '%Y-%m')".to_string(),
-            SalesBy::Quarter => "concat(to_char(cur.k, '%Y'), '-Q', CAST(date_part('quarter', cur.k) AS INT))".to_string(),
+            SalesBy::Quarter => {
+                "concat(to_char(cur.k, '%Y'), '-Q', CAST(date_part('quarter', cur.k) AS INT))"
+                    .to_string()
+            }
             _ => "to_char(cur.k, '%Y-%m-%d')".to_string(),
         };
         format!(
@@ -206,7 +257,10 @@ pub async fn sales(engine: &Engine, period: &Period, by: SalesBy) -> Result<Repo
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
     let batches = engine.collect(df).await?;
     if batches.iter().all(|b| b.num_rows() == 0) {
-        notes.push(format!("no completed orders between {} and {}", span_from, period.to));
+        notes.push(format!(
+            "no completed orders between {} and {}",
+            span_from, period.to
+        ));
     }
     let dim = format!("{by:?}").to_lowercase();
     Ok(Report {

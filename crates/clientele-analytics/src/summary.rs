@@ -24,15 +24,31 @@ const HEADLINES: &[&str] = &[
 pub async fn summary(engine: &Engine, period: &Period) -> Result<Report, AnalyticsError> {
     let k = kpis(engine, period).await?;
     let batch = k.to_batch();
-    let col = |n: &str| batch.column(batch.schema().index_of(n).expect("kpi column")).clone();
+    let col = |n: &str| {
+        batch
+            .column(batch.schema().index_of(n).expect("kpi column"))
+            .clone()
+    };
     let key = arrow::compute::cast(&col("kpi"), &arrow::datatypes::DataType::Utf8).expect("utf8");
-    let key = key.as_any().downcast_ref::<arrow::array::StringArray>().expect("utf8");
+    let key = key
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .expect("utf8");
     let status = col("status");
-    let status = status.as_any().downcast_ref::<arrow::array::StringArray>().expect("utf8");
+    let status = status
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .expect("utf8");
     let value = col("value");
-    let value = value.as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+    let value = value
+        .as_any()
+        .downcast_ref::<arrow::array::Float64Array>()
+        .expect("f64");
     let prev = col("previous");
-    let prev = prev.as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+    let prev = prev
+        .as_any()
+        .downcast_ref::<arrow::array::Float64Array>()
+        .expect("f64");
     let get = |a: &arrow::array::Float64Array, i: usize| (!a.is_null(i)).then(|| a.value(i));
 
     let mut metric = Vec::new();
@@ -41,7 +57,9 @@ pub async fn summary(engine: &Engine, period: &Period) -> Result<Report, Analyti
     let mut previous = Vec::new();
     let mut detail = Vec::new();
     for h in HEADLINES {
-        let Some(i) = (0..key.len()).find(|i| key.value(*i) == *h) else { continue };
+        let Some(i) = (0..key.len()).find(|i| key.value(*i) == *h) else {
+            continue;
+        };
         if status.value(i) == "unavailable" {
             continue;
         }
@@ -71,17 +89,30 @@ pub async fn summary(engine: &Engine, period: &Period) -> Result<Report, Analyti
         if b.num_rows() == 0 {
             continue;
         }
-        let name_idx = b.schema().index_of(id_col).or_else(|_| b.schema().index_of(if by == SalesBy::Rep { "sales_rep_id" } else { "product_id" }));
+        let name_idx = b.schema().index_of(id_col).or_else(|_| {
+            b.schema().index_of(if by == SalesBy::Rep {
+                "sales_rep_id"
+            } else {
+                "product_id"
+            })
+        });
         let Ok(name_idx) = name_idx else { continue };
-        let name = arrow::util::display::array_value_to_string(b.column(name_idx), 0).unwrap_or_default();
+        let name =
+            arrow::util::display::array_value_to_string(b.column(name_idx), 0).unwrap_or_default();
         if name.is_empty() || name == "(none)" {
             continue;
         }
         let rev = b.column(b.schema().index_of("revenue").expect("revenue"));
         let rev = arrow::compute::cast(rev, &arrow::datatypes::DataType::Float64).expect("f64");
-        let rev = rev.as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+        let rev = rev
+            .as_any()
+            .downcast_ref::<arrow::array::Float64Array>()
+            .expect("f64");
         let p = b.column(b.schema().index_of("previous_revenue").expect("previous"));
-        let p = p.as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+        let p = p
+            .as_any()
+            .downcast_ref::<arrow::array::Float64Array>()
+            .expect("f64");
         metric.push(Some(label.to_string()));
         unit.push(Some("money".into()));
         values.push(get(rev, 0));
@@ -90,15 +121,23 @@ pub async fn summary(engine: &Engine, period: &Period) -> Result<Report, Analyti
     }
     if engine.has_table("deals") {
         let open = "FROM deals WHERE COALESCE(outcome, 'open') = 'open' AND closed_at IS NULL";
-        let n = engine.scalar(&format!("SELECT CAST(COUNT(*) AS DOUBLE) {open}")).await?;
-        let amount = engine.scalar(&format!("SELECT COALESCE(SUM(amount), 0) {open}")).await?;
+        let n = engine
+            .scalar(&format!("SELECT CAST(COUNT(*) AS DOUBLE) {open}"))
+            .await?;
+        let amount = engine
+            .scalar(&format!("SELECT COALESCE(SUM(amount), 0) {open}"))
+            .await?;
         metric.push(Some("Open pipeline".into()));
         unit.push(Some("money".into()));
         values.push(amount);
         previous.push(None);
         detail.push(n.map(|n| format!("{n:.0} open deals (current snapshot)")));
     }
-    let changes: Vec<Option<f64>> = values.iter().zip(&previous).map(|(v, p)| change(*v, *p)).collect();
+    let changes: Vec<Option<f64>> = values
+        .iter()
+        .zip(&previous)
+        .map(|(v, p)| change(*v, *p))
+        .collect();
     let batch = Columns::default()
         .text("metric", metric)
         .text("unit", unit)

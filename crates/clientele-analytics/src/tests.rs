@@ -10,8 +10,14 @@ use chrono::NaiveDate;
 use crate::*;
 
 const FILES: &[(&str, &str)] = &[
-    ("customers.csv", "customer_id,region\nC1,North\nC2,South\nC3,North\nC4,South\n"),
-    ("products.csv", "product_id,name,category,unit_price\nP1,Widget,A,30\nP2,Gadget,B,40\n"),
+    (
+        "customers.csv",
+        "customer_id,region\nC1,North\nC2,South\nC3,North\nC4,South\n",
+    ),
+    (
+        "products.csv",
+        "product_id,name,category,unit_price\nP1,Widget,A,30\nP2,Gadget,B,40\n",
+    ),
     (
         "orders.csv",
         "order_id,customer_id,order_date,total_amount,status,region,campaign_id\n\
@@ -29,7 +35,10 @@ const FILES: &[(&str, &str)] = &[
         "order_id,product_id,quantity,unit_price,discount\n\
          O4,P1,2,35,\nO5,P2,1,,\nO7,P1,1,25,0.2\nO2,P2,1,50,0\n",
     ),
-    ("marketing_spend.csv", "date,channel,amount\n2025-04-15,email,50\n2025-02-01,email,20\n"),
+    (
+        "marketing_spend.csv",
+        "date,channel,amount\n2025-04-15,email,50\n2025-02-01,email,20\n",
+    ),
     (
         "leads.csv",
         "lead_id,created_at,converted_at\nL1,2025-04-02,2025-05-01\nL2,2025-05-03,\nL3,2025-05-09,\nL4,2025-01-05,2025-01-20\n",
@@ -75,8 +84,13 @@ fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
     for (name, text) in files {
         std::fs::write(src.join(name), text).unwrap();
     }
-    clientele_ingest::ingest(&src, &dir.path().join("ws"), &Default::default(), &mut |_| {})
-        .unwrap_or_else(|e| panic!("fixture ingests: {e:#?}"));
+    clientele_ingest::ingest(
+        &src,
+        &dir.path().join("ws"),
+        &Default::default(),
+        &mut |_| {},
+    )
+    .unwrap_or_else(|e| panic!("fixture ingests: {e:#?}"));
     dir
 }
 
@@ -97,7 +111,9 @@ fn text(r: &Report, col: &str) -> Vec<Option<String>> {
     let a = b.column(b.schema().index_of(col).unwrap()).clone();
     let a = arrow::compute::cast(&a, &arrow::datatypes::DataType::Utf8).unwrap();
     let a = a.as_any().downcast_ref::<StringArray>().unwrap();
-    (0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i).to_string())).collect()
+    (0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| a.value(i).to_string()))
+        .collect()
 }
 
 fn num(r: &Report, col: &str) -> Vec<Option<f64>> {
@@ -105,7 +121,9 @@ fn num(r: &Report, col: &str) -> Vec<Option<f64>> {
     let a = b.column(b.schema().index_of(col).unwrap()).clone();
     let a = arrow::compute::cast(&a, &arrow::datatypes::DataType::Float64).unwrap();
     let a = a.as_any().downcast_ref::<Float64Array>().unwrap();
-    (0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i))).collect()
+    (0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| a.value(i)))
+        .collect()
 }
 
 fn close(got: Option<f64>, want: Option<f64>, what: &str) {
@@ -165,7 +183,10 @@ async fn kpis_match_hand_computed_values() {
     ];
     assert_eq!(keys.len(), expect.len());
     for (k, v, p) in expect {
-        let i = keys.iter().position(|x| x.as_deref() == Some(*k)).unwrap_or_else(|| panic!("{k}"));
+        let i = keys
+            .iter()
+            .position(|x| x.as_deref() == Some(*k))
+            .unwrap_or_else(|| panic!("{k}"));
         close(value[i], *v, &format!("{k} value"));
         close(previous[i], *p, &format!("{k} previous"));
     }
@@ -195,7 +216,10 @@ async fn empty_periods_and_missing_tables_are_explicit() {
     assert_eq!(value[at("orders")], Some(0.0));
     // 0 / 0 is undefined, not zero.
     assert_eq!(value[at("average_purchase_value")], None);
-    assert_eq!(status[at("average_purchase_value")].as_deref(), Some("undefined"));
+    assert_eq!(
+        status[at("average_purchase_value")].as_deref(),
+        Some("undefined")
+    );
     assert_eq!(value[at("retention_rate")], None);
     assert_eq!(status[at("win_rate")].as_deref(), Some("unavailable"));
     let note = text(&r, "note")[at("win_rate")].clone().unwrap();
@@ -208,8 +232,14 @@ async fn sales_by_product_and_region() {
     let dir = workspace(FILES);
     let engine = open(dir.path()).await;
     let r = sales(&engine, &q2(), SalesBy::Product).await.unwrap();
-    assert_eq!(text(&r, "product_id"), vec![Some("P1".into()), Some("P2".into())]);
-    assert_eq!(text(&r, "product_name"), vec![Some("Widget".into()), Some("Gadget".into())]);
+    assert_eq!(
+        text(&r, "product_id"),
+        vec![Some("P1".into()), Some("P2".into())]
+    );
+    assert_eq!(
+        text(&r, "product_name"),
+        vec![Some("Widget".into()), Some("Gadget".into())]
+    );
     // P1: O4 2×35 + O7 1×25×0.8 = 90; P2: O5 1×40 (list price) = 40.
     assert_eq!(num(&r, "revenue"), vec![Some(90.0), Some(40.0)]);
     assert_eq!(num(&r, "orders"), vec![Some(2.0), Some(1.0)]);
@@ -222,19 +252,41 @@ async fn sales_by_product_and_region() {
 
     let r = sales(&engine, &q2(), SalesBy::Region).await.unwrap();
     // The order's region (West for O5) wins over the customer's.
-    assert_eq!(text(&r, "region"), vec![Some("North".into()), Some("West".into()), Some("South".into())]);
+    assert_eq!(
+        text(&r, "region"),
+        vec![
+            Some("North".into()),
+            Some("West".into()),
+            Some("South".into())
+        ]
+    );
     assert_eq!(num(&r, "revenue"), vec![Some(90.0), Some(40.0), Some(0.0)]);
-    assert_eq!(num(&r, "previous_revenue"), vec![Some(50.0), None, Some(30.0)]);
+    assert_eq!(
+        num(&r, "previous_revenue"),
+        vec![Some(50.0), None, Some(30.0)]
+    );
     assert_eq!(num(&r, "growth"), vec![Some(0.8), None, Some(-1.0)]);
 
-    let r = sales(&engine, &Period::custom(d("2025-02-01"), d("2025-05-31")).unwrap(), SalesBy::Month)
-        .await
-        .unwrap();
+    let r = sales(
+        &engine,
+        &Period::custom(d("2025-02-01"), d("2025-05-31")).unwrap(),
+        SalesBy::Month,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         text(&r, "period"),
-        vec![Some("2025-02".into()), Some("2025-03".into()), Some("2025-04".into()), Some("2025-05".into())]
+        vec![
+            Some("2025-02".into()),
+            Some("2025-03".into()),
+            Some("2025-04".into()),
+            Some("2025-05".into())
+        ]
     );
-    assert_eq!(num(&r, "revenue"), vec![Some(50.0), Some(30.0), Some(70.0), Some(40.0)]);
+    assert_eq!(
+        num(&r, "revenue"),
+        vec![Some(50.0), Some(30.0), Some(70.0), Some(40.0)]
+    );
     close(num(&r, "growth")[3], Some(-30.0 / 70.0), "May vs April");
     assert_eq!(num(&r, "growth")[0], None);
 }
@@ -257,8 +309,18 @@ async fn sales_by_region_agrees_with_independent_sql() {
     let want = arrow::compute::concat_batches(&check[0].schema(), &check).unwrap();
     let regions = arrow::compute::cast(want.column(0), &arrow::datatypes::DataType::Utf8).unwrap();
     let regions = regions.as_any().downcast_ref::<StringArray>().unwrap();
-    let revenue = want.column(1).as_any().downcast_ref::<Float64Array>().unwrap();
-    assert_eq!(text(&r, "region"), regions.iter().map(|s| s.map(String::from)).collect::<Vec<_>>());
+    let revenue = want
+        .column(1)
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap();
+    assert_eq!(
+        text(&r, "region"),
+        regions
+            .iter()
+            .map(|s| s.map(String::from))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(num(&r, "revenue"), revenue.iter().collect::<Vec<_>>());
 }
 
@@ -269,18 +331,36 @@ async fn pipeline_stages_conversion_and_days() {
     let r = pipeline(&engine, None, None).await.unwrap();
     assert_eq!(
         text(&r, "stage"),
-        vec![Some("prospecting".into()), Some("proposal".into()), Some("closed".into())]
+        vec![
+            Some("prospecting".into()),
+            Some("proposal".into()),
+            Some("closed".into())
+        ]
     );
     assert_eq!(num(&r, "entered"), vec![Some(3.0), Some(3.0), Some(2.0)]);
     assert_eq!(num(&r, "open_deals"), vec![Some(0.0), Some(1.0), Some(0.0)]);
-    assert_eq!(num(&r, "open_amount"), vec![Some(0.0), Some(300.0), Some(0.0)]);
+    assert_eq!(
+        num(&r, "open_amount"),
+        vec![Some(0.0), Some(300.0), Some(0.0)]
+    );
     // Of the closed deals that reached proposal (D1 won, D2 lost): 1/2; D3's 300 × 0.5.
     assert_eq!(num(&r, "win_probability")[1], Some(0.5));
     assert_eq!(num(&r, "weighted_amount")[1], Some(150.0));
-    assert_eq!(num(&r, "conversion_to_next"), vec![Some(1.0), Some(2.0 / 3.0), None]);
+    assert_eq!(
+        num(&r, "conversion_to_next"),
+        vec![Some(1.0), Some(2.0 / 3.0), None]
+    );
     // prospecting: 10, 4, 20 days; proposal: 50 (D1), 26 (D2); D3 still in proposal.
-    close(num(&r, "avg_days_in_stage")[0], Some(34.0 / 3.0), "days in prospecting");
-    close(num(&r, "avg_days_in_stage")[1], Some(38.0), "days in proposal");
+    close(
+        num(&r, "avg_days_in_stage")[0],
+        Some(34.0 / 3.0),
+        "days in prospecting",
+    );
+    close(
+        num(&r, "avg_days_in_stage")[1],
+        Some(38.0),
+        "days in proposal",
+    );
     assert_eq!(num(&r, "avg_days_in_stage")[2], None);
     assert_eq!(num(&r, "win_rate")[0], Some(0.5));
 }
@@ -289,18 +369,45 @@ async fn pipeline_stages_conversion_and_days() {
 async fn exceptions_list_what_deviates() {
     let dir = workspace(FILES);
     let engine = open(dir.path()).await;
-    let r = exceptions(&engine, &q2(), ExceptionOptions::default()).await.unwrap();
-    assert_eq!(text(&r, "kind"), vec![Some("kpi_off_target".into()), Some("region_revenue_drop".into())]);
-    assert_eq!(text(&r, "subject"), vec![Some("Sales revenue".into()), Some("South".into())]);
+    let r = exceptions(&engine, &q2(), ExceptionOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&r, "kind"),
+        vec![
+            Some("kpi_off_target".into()),
+            Some("region_revenue_drop".into())
+        ]
+    );
+    assert_eq!(
+        text(&r, "subject"),
+        vec![Some("Sales revenue".into()), Some("South".into())]
+    );
     assert_eq!(num(&r, "value"), vec![Some(130.0), Some(0.0)]);
     assert_eq!(num(&r, "expected"), vec![Some(150.0), Some(30.0)]);
-    close(num(&r, "deviation")[0], Some(130.0 / 150.0 - 1.0), "deviation");
+    close(
+        num(&r, "deviation")[0],
+        Some(130.0 / 150.0 - 1.0),
+        "deviation",
+    );
     // P2 fell exactly 20% (50 → 40): an exception only with a lower threshold.
-    let opts = ExceptionOptions { revenue_drop: 0.1, ..ExceptionOptions::default() };
+    let opts = ExceptionOptions {
+        revenue_drop: 0.1,
+        ..ExceptionOptions::default()
+    };
     let r = exceptions(&engine, &q2(), opts).await.unwrap();
-    assert_eq!(text(&r, "subject").last().unwrap().as_deref(), Some("P2 (Gadget)"));
-    let bad = ExceptionOptions { revenue_drop: 1.5, ..ExceptionOptions::default() };
-    assert!(matches!(exceptions(&engine, &q2(), bad).await, Err(AnalyticsError::Usage(_))));
+    assert_eq!(
+        text(&r, "subject").last().unwrap().as_deref(),
+        Some("P2 (Gadget)")
+    );
+    let bad = ExceptionOptions {
+        revenue_drop: 1.5,
+        ..ExceptionOptions::default()
+    };
+    assert!(matches!(
+        exceptions(&engine, &q2(), bad).await,
+        Err(AnalyticsError::Usage(_))
+    ));
 }
 
 #[tokio::test]
@@ -315,26 +422,68 @@ async fn customers_whose_frequency_dropped() {
     files.retain(|(n, _)| *n != "order_items.csv");
     let dir = workspace(&files);
     let engine = open(dir.path()).await;
-    let r = exceptions(&engine, &q2(), ExceptionOptions::default()).await.unwrap();
+    let r = exceptions(&engine, &q2(), ExceptionOptions::default())
+        .await
+        .unwrap();
     let kinds = text(&r, "kind");
-    let i = kinds.iter().position(|k| k.as_deref() == Some("customer_frequency_drop")).unwrap();
+    let i = kinds
+        .iter()
+        .position(|k| k.as_deref() == Some("customer_frequency_drop"))
+        .unwrap();
     // C1: 3 orders in Q1, 1 in Q2 (≤ half); C2: 3 then 2 (not a sharp drop).
     assert_eq!(text(&r, "subject")[i].as_deref(), Some("C1"));
-    assert_eq!((num(&r, "value")[i], num(&r, "expected")[i]), (Some(1.0), Some(3.0)));
-    assert_eq!(kinds.iter().filter(|k| k.as_deref() == Some("customer_frequency_drop")).count(), 1);
+    assert_eq!(
+        (num(&r, "value")[i], num(&r, "expected")[i]),
+        (Some(1.0), Some(3.0))
+    );
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| k.as_deref() == Some("customer_frequency_drop"))
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn detailed_rows_are_paged() {
     let dir = workspace(FILES);
     let engine = open(dir.path()).await;
-    let r = detailed(&engine, &q2(), DetailedOptions::default()).await.unwrap();
-    assert_eq!(text(&r, "order_id"), ["O4", "O5", "O6", "O7"].map(|s| Some(s.to_string())).to_vec());
-    assert_eq!(num(&r, "line_amount"), vec![Some(70.0), Some(40.0), None, Some(20.0)]);
+    let r = detailed(&engine, &q2(), DetailedOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&r, "order_id"),
+        ["O4", "O5", "O6", "O7"]
+            .map(|s| Some(s.to_string()))
+            .to_vec()
+    );
+    assert_eq!(
+        num(&r, "line_amount"),
+        vec![Some(70.0), Some(40.0), None, Some(20.0)]
+    );
     assert_eq!(text(&r, "region")[1].as_deref(), Some("West"));
-    let page = detailed(&engine, &q2(), DetailedOptions { limit: Some(2), offset: 1 }).await.unwrap();
-    assert_eq!(text(&page, "order_id"), vec![Some("O5".into()), Some("O6".into())]);
-    assert_eq!(page.notes, vec!["rows 2–3 of 4; use --offset/--limit to page, or --format csv --out FILE for all".to_string()]);
+    let page = detailed(
+        &engine,
+        &q2(),
+        DetailedOptions {
+            limit: Some(2),
+            offset: 1,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        text(&page, "order_id"),
+        vec![Some("O5".into()), Some("O6".into())]
+    );
+    assert_eq!(
+        page.notes,
+        vec![
+            "rows 2–3 of 4; use --offset/--limit to page, or --format csv --out FILE for all"
+                .to_string()
+        ]
+    );
 }
 
 #[tokio::test]
@@ -344,13 +493,41 @@ async fn summary_page() {
     let r = summary(&engine, &q2()).await.unwrap();
     let metric = text(&r, "metric");
     let value = num(&r, "value");
-    let at = |m: &str| metric.iter().position(|x| x.as_deref() == Some(m)).unwrap_or_else(|| panic!("{m}"));
+    let at = |m: &str| {
+        metric
+            .iter()
+            .position(|x| x.as_deref() == Some(m))
+            .unwrap_or_else(|| panic!("{m}"))
+    };
     assert_eq!(value[at("Sales revenue")], Some(130.0));
     assert_eq!(value[at("Top region")], Some(90.0));
-    assert_eq!(text(&r, "detail")[at("Top region")].as_deref(), Some("North"));
-    assert_eq!(text(&r, "detail")[at("Top product")].as_deref(), Some("Widget"));
+    assert_eq!(
+        text(&r, "detail")[at("Top region")].as_deref(),
+        Some("North")
+    );
+    assert_eq!(
+        text(&r, "detail")[at("Top product")].as_deref(),
+        Some("Widget")
+    );
     assert_eq!(text(&r, "detail")[at("Top category")].as_deref(), Some("A"));
     assert_eq!(value[at("Open pipeline")], Some(300.0));
     // No order has a rep, so there is no top rep rather than a "(none)" one.
     assert!(!metric.iter().any(|m| m.as_deref() == Some("Top sales rep")));
+}
+
+#[test]
+fn docs_state_every_kpi_definition_word_for_word() {
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/metrics.md"
+    ))
+    .unwrap();
+    for k in KPIS {
+        assert!(
+            docs.contains(k.definition),
+            "docs/metrics.md lacks the definition of {}",
+            k.key
+        );
+        assert!(docs.contains(&format!("`{}`", k.key)), "{}", k.key);
+    }
 }

@@ -13,7 +13,9 @@ pub async fn latest_order_date(engine: &Engine) -> Result<Option<NaiveDate>, Ana
     if !engine.has_table("orders") {
         return Ok(None);
     }
-    let days = engine.scalar("SELECT CAST(MAX(order_date) AS INT) FROM sales").await?;
+    let days = engine
+        .scalar("SELECT CAST(MAX(order_date) AS INT) FROM sales")
+        .await?;
     Ok(days.map(|d| clientele_schema::days_to_date(d as i32)))
 }
 

@@ -27,7 +27,12 @@ Start with `clientele demo` to see it on a synthetic company, then `clientele in
 )]
 struct Cli {
     /// Workspace folder holding the ingested tables.
-    #[arg(long, global = true, env = "CLIENTELE_WORKSPACE", default_value = "clientele-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "CLIENTELE_WORKSPACE",
+        default_value = "clientele-data"
+    )]
     workspace: PathBuf,
     /// Output format: an aligned table, CSV for spreadsheets, or JSON for scripts.
     #[arg(long, global = true, value_enum, default_value = "table")]
@@ -120,7 +125,10 @@ impl std::error::Error for Usage {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -144,7 +152,8 @@ fn main() -> ExitCode {
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
             || c.to_string().contains("Broken pipe")
     })
 }
@@ -185,8 +194,21 @@ fn parse_date(flag: &str, v: Option<&str>) -> Result<Option<NaiveDate>> {
 async fn run(cli: Cli) -> Result<()> {
     let ws = cli.workspace.clone();
     match cli.command {
-        Command::Demo { customers, seed } => demo(&cli_ctx(&ws, cli.format, cli.out.as_deref()), customers, seed).await,
-        Command::Ingest { source, mapping, append, delimiter, header } => {
+        Command::Demo { customers, seed } => {
+            demo(
+                &cli_ctx(&ws, cli.format, cli.out.as_deref()),
+                customers,
+                seed,
+            )
+            .await
+        }
+        Command::Ingest {
+            source,
+            mapping,
+            append,
+            delimiter,
+            header,
+        } => {
             let mapping = match mapping {
                 Some(p) => Mapping::load(&p)?,
                 None => Mapping::default(),
@@ -195,23 +217,60 @@ async fn run(cli: Cli) -> Result<()> {
                 .map(|d| match d.as_str() {
                     "tab" | "\\t" => Ok(b'\t'),
                     s if s.len() == 1 => Ok(s.as_bytes()[0]),
-                    s => Err(usage(format!("--delimiter '{s}' must be one character (or `tab`)"))),
+                    s => Err(usage(format!(
+                        "--delimiter '{s}' must be one character (or `tab`)"
+                    ))),
                 })
                 .transpose()?;
             let options = IngestOptions {
                 mapping,
-                csv: CsvOptions { delimiter, header: header.map(|h| h == "yes") },
+                csv: CsvOptions {
+                    delimiter,
+                    header: header.map(|h| h == "yes"),
+                },
                 append,
                 ..IngestOptions::default()
             };
             ingest(&source, &ws, &options, cli.format, cli.out.as_deref())
         }
-        Command::Report { name, by, from, to, period, threshold, limit, offset } => {
+        Command::Report {
+            name,
+            by,
+            from,
+            to,
+            period,
+            threshold,
+            limit,
+            offset,
+        } => {
             let engine = Engine::open(&ws).await?;
             let from = parse_date("--from", from.as_deref())?;
             let to = parse_date("--to", to.as_deref())?;
             let limit = limit.or((cli.format == Format::Table).then_some(100));
-            let report = report(&engine, &name, by.as_deref(), from, to, period.as_deref(), threshold, limit, offset).await?;
+            if name == "detailed" && limit.is_none() && by.is_none() {
+                let period =
+                    clientele_analytics::resolve_period(&engine, from, to, period.as_deref())
+                        .await?;
+                let df = clientele_analytics::detailed_frame(&engine, &period).await?;
+                let df = df
+                    .limit(offset, None)
+                    .map_err(clientele_engine::engine_error)?;
+                let mut sink = Sink::open(cli.out.as_deref())?;
+                output::stream_rows(&mut sink, df, cli.format, &period).await?;
+                return sink.commit();
+            }
+            let report = report(
+                &engine,
+                &name,
+                by.as_deref(),
+                from,
+                to,
+                period.as_deref(),
+                threshold,
+                limit,
+                offset,
+            )
+            .await?;
             let mut sink = Sink::open(cli.out.as_deref())?;
             output::write_report(&mut sink, &report, cli.format)?;
             sink.commit()
@@ -225,7 +284,10 @@ async fn run(cli: Cli) -> Result<()> {
                 Format::Table => output::write_table(sink.writer(), &batches, &[])?,
                 Format::Csv => output::write_csv(sink.writer(), &batches)?,
                 Format::Json => {
-                    serde_json::to_writer_pretty(&mut *sink.writer(), &output::rows_json(&batches)?)?;
+                    serde_json::to_writer_pretty(
+                        &mut *sink.writer(),
+                        &output::rows_json(&batches)?,
+                    )?;
                     writeln!(sink.writer())?;
                 }
             }
@@ -255,7 +317,11 @@ struct Ctx<'a> {
 }
 
 fn cli_ctx<'a>(workspace: &'a Path, format: Format, out: Option<&'a Path>) -> Ctx<'a> {
-    Ctx { workspace, format, out }
+    Ctx {
+        workspace,
+        format,
+        out,
+    }
 }
 
 fn print_json_rows(sink: &mut Sink, rows: &[serde_json::Value], format: Format) -> Result<()> {
@@ -263,8 +329,11 @@ fn print_json_rows(sink: &mut Sink, rows: &[serde_json::Value], format: Format) 
     let batches = if rows.is_empty() {
         vec![]
     } else {
-        let (schema, _) = arrow::json::reader::infer_json_schema_from_iterator(rows.iter().map(|r| Ok(r.clone())))?;
-        let mut decoder = arrow::json::ReaderBuilder::new(std::sync::Arc::new(schema)).build_decoder()?;
+        let (schema, _) = arrow::json::reader::infer_json_schema_from_iterator(
+            rows.iter().map(|r| Ok(r.clone())),
+        )?;
+        let mut decoder =
+            arrow::json::ReaderBuilder::new(std::sync::Arc::new(schema)).build_decoder()?;
         decoder.serialize(rows)?;
         decoder.flush()?.into_iter().collect()
     };
@@ -299,10 +368,18 @@ fn print_issues(report: &clientele_ingest::IngestReport) {
     }
 }
 
-fn ingest(source: &Path, ws: &Path, options: &IngestOptions, format: Format, out: Option<&Path>) -> Result<()> {
+fn ingest(
+    source: &Path,
+    ws: &Path,
+    options: &IngestOptions,
+    format: Format,
+    out: Option<&Path>,
+) -> Result<()> {
     let mut bar: Option<indicatif::ProgressBar> = None;
     let result = clientele_ingest::ingest(source, ws, options, &mut |p| {
-        let b = bar.get_or_insert_with(|| progress_bar(p.total, "ingesting").unwrap_or_else(indicatif::ProgressBar::hidden));
+        let b = bar.get_or_insert_with(|| {
+            progress_bar(p.total, "ingesting").unwrap_or_else(indicatif::ProgressBar::hidden)
+        });
         b.set_message(p.table.to_string());
         b.set_position(p.done);
     });
@@ -325,7 +402,12 @@ fn ingest(source: &Path, ws: &Path, options: &IngestOptions, format: Format, out
                 .collect();
             print_json_rows(&mut sink, &rows, format)?;
             if format == Format::Table {
-                writeln!(sink.writer(), "ingested into {} ({} warning(s))", ws.display(), report.warnings)?;
+                writeln!(
+                    sink.writer(),
+                    "ingested into {} ({} warning(s))",
+                    ws.display(),
+                    report.warnings
+                )?;
             }
         }
     }
@@ -366,8 +448,35 @@ async fn report(
             };
             clientele_analytics::sales(engine, &p, dim).await?
         }
+        "pipeline" => {
+            let dim = by
+                .map(str::parse::<clientele_analytics::PipelineBy>)
+                .transpose()?;
+            let p = if explicit {
+                Some(resolve().await?)
+            } else {
+                None
+            };
+            clientele_analytics::pipeline(engine, p.as_ref(), dim).await?
+        }
+        "summary" => {
+            no_by("summary")?;
+            clientele_analytics::summary(engine, &resolve().await?).await?
+        }
+        "detailed" => {
+            no_by("detailed")?;
+            let opts = clientele_analytics::DetailedOptions { limit, offset };
+            clientele_analytics::detailed(engine, &resolve().await?, opts).await?
+        }
+        "exceptions" => {
+            no_by("exceptions")?;
+            let opts = clientele_analytics::ExceptionOptions {
+                revenue_drop: threshold,
+                ..Default::default()
+            };
+            clientele_analytics::exceptions(engine, &resolve().await?, opts).await?
+        }
         other => {
-            let _ = (threshold, limit, offset);
             return Err(usage(format!(
                 "unknown report '{other}': expected one of kpis, sales, pipeline, summary, detailed, exceptions"
             )));
@@ -379,16 +488,23 @@ async fn demo(ctx: &Ctx<'_>, customers: usize, seed: u64) -> Result<()> {
     let ws = ctx.workspace;
     let data_dir = ws.join("demo").join("source");
     let truth_dir = ws.join("demo").join("truth");
-    let config = clientele_demo::DemoConfig { customers, seed, ..Default::default() };
+    let config = clientele_demo::DemoConfig {
+        customers,
+        seed,
+        ..Default::default()
+    };
     let started = std::time::Instant::now();
     let mut bar: Option<indicatif::ProgressBar> = None;
-    let summary = clientele_demo::generate(&config, &data_dir, &truth_dir, &mut |stage, done, total| {
-        let b = bar.get_or_insert_with(|| progress_bar(total, "generating").unwrap_or_else(indicatif::ProgressBar::hidden));
-        b.set_length(total.max(1));
-        b.set_message(stage.to_string());
-        b.set_position(done);
-    })
-    .context("generating the demo company")?;
+    let summary =
+        clientele_demo::generate(&config, &data_dir, &truth_dir, &mut |stage, done, total| {
+            let b = bar.get_or_insert_with(|| {
+                progress_bar(total, "generating").unwrap_or_else(indicatif::ProgressBar::hidden)
+            });
+            b.set_length(total.max(1));
+            b.set_message(stage.to_string());
+            b.set_position(done);
+        })
+        .context("generating the demo company")?;
     if let Some(b) = bar.take() {
         b.finish_and_clear();
     }
@@ -403,15 +519,25 @@ async fn demo(ctx: &Ctx<'_>, customers: usize, seed: u64) -> Result<()> {
     let report = clientele_ingest::ingest(&data_dir, ws, &IngestOptions::default(), &mut |_| {})
         .context("ingesting the demo company")?;
     print_issues(&report);
-    eprintln!("ingested into {} in {:.1}s", ws.display(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "ingested into {} in {:.1}s",
+        ws.display(),
+        started.elapsed().as_secs_f64()
+    );
     let engine = Engine::open(ws).await?;
     let mut sink = Sink::open(ctx.out)?;
     let period = clientele_analytics::resolve_period(&engine, None, None, None).await?;
     let reports = [
         clientele_analytics::kpis(&engine, &period).await?,
-        clientele_analytics::sales(&engine, &clientele_analytics::trailing_year(&engine).await?, clientele_analytics::SalesBy::Month).await?,
+        clientele_analytics::sales(
+            &engine,
+            &clientele_analytics::trailing_year(&engine).await?,
+            clientele_analytics::SalesBy::Month,
+        )
+        .await?,
         clientele_analytics::sales(&engine, &period, clientele_analytics::SalesBy::Region).await?,
-        clientele_analytics::sales(&engine, &period, clientele_analytics::SalesBy::Category).await?,
+        clientele_analytics::sales(&engine, &period, clientele_analytics::SalesBy::Category)
+            .await?,
     ];
     for r in &reports {
         output::write_report(&mut sink, r, ctx.format)?;

@@ -31,13 +31,22 @@ pub struct Sink {
 impl Sink {
     pub fn open(path: Option<&Path>) -> Result<Sink> {
         match path {
-            None => Ok(Sink { out: Box::new(std::io::BufWriter::new(std::io::stdout().lock())), finish: None }),
+            None => Ok(Sink {
+                out: Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+                finish: None,
+            }),
             Some(p) => {
-                let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let dir = p
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
                 let tmp = tempfile::NamedTempFile::new_in(dir)
                     .with_context(|| format!("cannot write {}", p.display()))?;
                 let file = tmp.reopen()?;
-                Ok(Sink { out: Box::new(std::io::BufWriter::new(file)), finish: Some((tmp, p.to_path_buf())) })
+                Ok(Sink {
+                    out: Box::new(std::io::BufWriter::new(file)),
+                    finish: Some((tmp, p.to_path_buf())),
+                })
             }
         }
     }
@@ -50,7 +59,8 @@ impl Sink {
         self.out.flush()?;
         drop(self.out);
         if let Some((tmp, path)) = self.finish.take() {
-            tmp.persist(&path).with_context(|| format!("cannot write {}", path.display()))?;
+            tmp.persist(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("wrote {}", path.display());
         }
         Ok(())
@@ -59,14 +69,25 @@ impl Sink {
 
 /// Columns shown as percentages in tables.
 fn is_percent(col: &str) -> bool {
-    matches!(col, "share" | "growth" | "change" | "win_rate" | "win_probability" | "conversion_to_next" | "attainment" | "deviation")
-        || col.ends_with("_rate")
+    matches!(
+        col,
+        "share"
+            | "growth"
+            | "change"
+            | "win_rate"
+            | "win_probability"
+            | "conversion_to_next"
+            | "attainment"
+            | "deviation"
+    ) || col.ends_with("_rate")
         || col.ends_with("_share")
 }
 
 fn fmt_num(v: f64, decimals: usize) -> String {
     let s = format!("{:.*}", decimals, v.abs());
-    let (int, frac) = s.split_once('.').map_or((s.as_str(), None), |(i, f)| (i, Some(f)));
+    let (int, frac) = s
+        .split_once('.')
+        .map_or((s.as_str(), None), |(i, f)| (i, Some(f)));
     let mut grouped = String::new();
     for (i, c) in int.chars().enumerate() {
         if i > 0 && (int.len() - i) % 3 == 0 {
@@ -74,7 +95,11 @@ fn fmt_num(v: f64, decimals: usize) -> String {
         }
         grouped.push(c);
     }
-    let sign = if v < 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
+    let sign = if v < 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        "-"
+    } else {
+        ""
+    };
     match frac {
         Some(f) => format!("{sign}{grouped}.{f}"),
         None => format!("{sign}{grouped}"),
@@ -107,7 +132,12 @@ fn cell_text(col: &str, array: &ArrayRef, row: usize, unit: Option<&str>) -> Str
         return fmt_num(v, 2);
     }
     match array.data_type() {
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt64 | DataType::UInt32 => {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt64
+        | DataType::UInt32 => {
             let s = arrow::util::display::array_value_to_string(array, row).unwrap_or_default();
             s.parse::<f64>().map(|v| fmt_num(v, 0)).unwrap_or(s)
         }
@@ -126,20 +156,39 @@ pub fn write_table(w: &mut dyn Write, batches: &[RecordBatch], skip: &[&str]) ->
         return Ok(());
     };
     let schema = first.schema();
-    let cols: Vec<usize> = (0..schema.fields().len()).filter(|i| !skip.contains(&schema.field(*i).name().as_str())).collect();
+    let cols: Vec<usize> = (0..schema.fields().len())
+        .filter(|i| !skip.contains(&schema.field(*i).name().as_str()))
+        .collect();
     let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
     table.set_header(cols.iter().map(|i| Cell::new(schema.field(*i).name())));
     let unit_idx = schema.index_of("unit").ok();
     let mut rows = 0;
     for b in batches {
-        let units = unit_idx.map(|i| arrow::compute::cast(b.column(i), &DataType::Utf8).expect("utf8"));
-        let units = units.as_ref().and_then(|u| u.as_any().downcast_ref::<StringArray>().cloned());
+        let units =
+            unit_idx.map(|i| arrow::compute::cast(b.column(i), &DataType::Utf8).expect("utf8"));
+        let units = units
+            .as_ref()
+            .and_then(|u| u.as_any().downcast_ref::<StringArray>().cloned());
         for r in 0..b.num_rows() {
-            let unit = units.as_ref().filter(|u| !u.is_null(r)).map(|u| u.value(r).to_string());
+            let unit = units
+                .as_ref()
+                .filter(|u| !u.is_null(r))
+                .map(|u| u.value(r).to_string());
             table.add_row(cols.iter().map(|&i| {
-                let c = Cell::new(cell_text(schema.field(i).name(), b.column(i), r, unit.as_deref()));
-                if is_numeric(schema.field(i).data_type()) { c.set_alignment(CellAlignment::Right) } else { c }
+                let c = Cell::new(cell_text(
+                    schema.field(i).name(),
+                    b.column(i),
+                    r,
+                    unit.as_deref(),
+                ));
+                if is_numeric(schema.field(i).data_type()) {
+                    c.set_alignment(CellAlignment::Right)
+                } else {
+                    c
+                }
             }));
             rows += 1;
         }
@@ -209,6 +258,46 @@ pub fn write_report(sink: &mut Sink, report: &Report, format: Format) -> Result<
             });
             serde_json::to_writer_pretty(&mut *w, &v)?;
             writeln!(w)?;
+        }
+    }
+    Ok(())
+}
+
+/// Streams a large result batch by batch as CSV or JSON, without holding it in memory.
+pub async fn stream_rows(
+    sink: &mut Sink,
+    df: datafusion::dataframe::DataFrame,
+    format: Format,
+    period: &clientele_analytics::Period,
+) -> Result<()> {
+    use datafusion::physical_plan::StreamExt;
+    let mut stream = df
+        .execute_stream()
+        .await
+        .map_err(clientele_engine::engine_error)?;
+    let w = sink.writer();
+    match format {
+        Format::Json => {
+            write!(
+                w,
+                "{{\"report\": \"detailed\", \"title\": \"Transactions\", \"period\": {}, \"rows\": ",
+                serde_json::json!({"from": period.from.to_string(), "to": period.to.to_string(), "label": period.label})
+            )?;
+            let mut writer = arrow::json::ArrayWriter::new(&mut *w);
+            while let Some(b) = stream.next().await {
+                writer.write(&b.map_err(clientele_engine::engine_error)?)?;
+            }
+            writer.finish()?;
+            drop(writer);
+            writeln!(w, "}}")?;
+        }
+        _ => {
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut *w);
+            while let Some(b) = stream.next().await {
+                writer.write(&b.map_err(clientele_engine::engine_error)?)?;
+            }
         }
     }
     Ok(())

@@ -93,15 +93,24 @@ impl Engine {
                 .await
                 .map_err(classify)?;
         }
-        let engine = Engine { ctx, workspace: workspace.to_path_buf(), manifest };
+        let engine = Engine {
+            ctx,
+            workspace: workspace.to_path_buf(),
+            manifest,
+        };
         for (name, needs, sql) in VIEWS {
             if needs.iter().all(|t| engine.has_table(t)) {
                 let (price, join) = if engine.has_table("products") {
-                    ("p.unit_price", "LEFT JOIN products p ON i.product_id = p.product_id")
+                    (
+                        "p.unit_price",
+                        "LEFT JOIN products p ON i.product_id = p.product_id",
+                    )
                 } else {
                     ("CAST(NULL AS DOUBLE)", "")
                 };
-                let sql = sql.replace("{list_price}", price).replace("{product_join}", join);
+                let sql = sql
+                    .replace("{list_price}", price)
+                    .replace("{product_join}", join);
                 engine
                     .ctx
                     .sql(&format!("CREATE VIEW {name} AS {sql}"))
@@ -159,10 +168,15 @@ impl Engine {
     /// `None` when there is no row or the value is NULL.
     pub async fn scalar(&self, query: &str) -> Result<Option<f64>, EngineError> {
         let batches = self.query(query).await?;
-        let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok(None) };
+        let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
+            return Ok(None);
+        };
         let col = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Float64)
             .map_err(|e| EngineError::Execution(e.to_string()))?;
-        let col = col.as_any().downcast_ref::<arrow::array::Float64Array>().expect("f64");
+        let col = col
+            .as_any()
+            .downcast_ref::<arrow::array::Float64Array>()
+            .expect("f64");
         Ok((!arrow::array::Array::is_null(col, 0)).then(|| col.value(0)))
     }
 }

@@ -113,8 +113,11 @@ impl TableCoercer {
             .filter(|(_, n)| def.column(n).is_none())
             .map(|(i, n)| (i, n.clone()))
             .collect();
-        let mut fields: Vec<Field> =
-            def.columns.iter().map(|c| Field::new(c.name, c.ty.arrow_type(), true)).collect();
+        let mut fields: Vec<Field> = def
+            .columns
+            .iter()
+            .map(|c| Field::new(c.name, c.ty.arrow_type(), true))
+            .collect();
         for (i, n) in &extras {
             fields.push(Field::new(n, extra_types[*i].clone(), true));
         }
@@ -193,17 +196,23 @@ impl TableCoercer {
         log: &mut IssueLog,
     ) {
         let col_of = |name: &str| {
-            let i = self.def.columns.iter().position(|c| c.name == name).expect("key column");
+            let i = self
+                .def
+                .columns
+                .iter()
+                .position(|c| c.name == name)
+                .expect("key column");
             &columns[i]
         };
         let n = columns.first().map_or(0, |c| c.len());
         if !self.def.primary_key.is_empty() {
             let keys: Vec<&ArrayRef> = self.def.primary_key.iter().map(|k| col_of(k)).collect();
-            let required_nulls = |row| {
-                self.def.primary_key.iter().zip(&keys).any(|(k, c)| {
-                    c.is_null(row) && self.def.column(k).is_some_and(|d| d.required)
-                })
-            };
+            let required_nulls =
+                |row| {
+                    self.def.primary_key.iter().zip(&keys).any(|(k, c)| {
+                        c.is_null(row) && self.def.column(k).is_some_and(|d| d.required)
+                    })
+                };
             for row in 0..n {
                 if required_nulls(row) {
                     continue; // already reported as a missing required value
@@ -230,10 +239,16 @@ impl TableCoercer {
             }
         }
         for fk in self.def.references {
-            let Some(parent) = parents.get(fk.table) else { continue };
+            let Some(parent) = parents.get(fk.table) else {
+                continue;
+            };
             let col = col_of(fk.column);
-            let Some(s) = col.as_any().downcast_ref::<StringArray>() else { continue };
-            let pk = clientele_schema::table(fk.table).expect("parent table").primary_key[0];
+            let Some(s) = col.as_any().downcast_ref::<StringArray>() else {
+                continue;
+            };
+            let pk = clientele_schema::table(fk.table)
+                .expect("parent table")
+                .primary_key[0];
             for row in 0..n {
                 if s.is_null(row) {
                     continue;
@@ -291,7 +306,11 @@ impl TableCoercer {
         }
         let mut out = Builder::new(def.ty, text.len());
         for row in 0..text.len() {
-            let raw = if text.is_null(row) { "" } else { text.value(row) };
+            let raw = if text.is_null(row) {
+                ""
+            } else {
+                text.value(row)
+            };
             let at = first_row + row as u64;
             if raw.trim().is_empty() {
                 if def.required {
@@ -335,7 +354,9 @@ impl TableCoercer {
         first_row: u64,
         log: &mut IssueLog,
     ) -> ArrayRef {
-        let clean = text.iter().all(|v| v.is_none_or(|s| !s.is_empty() && s.trim().len() == s.len()));
+        let clean = text
+            .iter()
+            .all(|v| v.is_none_or(|s| !s.is_empty() && s.trim().len() == s.len()));
         if clean && (!def.required || text.null_count() == 0) {
             return Arc::new(text.clone());
         }
@@ -369,9 +390,7 @@ impl TableCoercer {
 
 fn display_key(keys: &[&ArrayRef], row: usize) -> String {
     keys.iter()
-        .map(|c| {
-            arrow::util::display::array_value_to_string(c, row).unwrap_or_else(|_| "?".into())
-        })
+        .map(|c| arrow::util::display::array_value_to_string(c, row).unwrap_or_else(|_| "?".into()))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -416,9 +435,9 @@ impl Builder {
         match ty {
             ColumnType::Text => Builder::Text(StringBuilder::with_capacity(n, n * 8)),
             ColumnType::Date => Builder::Date(Date32Builder::with_capacity(n)),
-            ColumnType::Timestamp => Builder::Ts(
-                TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC"),
-            ),
+            ColumnType::Timestamp => {
+                Builder::Ts(TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC"))
+            }
             ColumnType::Money | ColumnType::Float => {
                 Builder::Float(Float64Builder::with_capacity(n))
             }

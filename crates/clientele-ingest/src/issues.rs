@@ -72,7 +72,11 @@ impl IssueLog {
             Severity::Error => self.errors += 1,
             Severity::Warning => self.warnings += 1,
         }
-        let key = (issue.file.clone(), issue.column.clone(), issue.message.clone());
+        let key = (
+            issue.file.clone(),
+            issue.column.clone(),
+            issue.message.clone(),
+        );
         let n = self.per_kind.entry(key).or_insert(0);
         *n += 1;
         if *n as usize <= KEEP_PER_KIND {

@@ -187,19 +187,32 @@ pub fn ingest(
     for file in &files {
         let def = clientele_schema::table(file.table).expect("discovered table");
         for r in def.references {
-            if !parents.contains_key(r.table) && !files.iter().any(|f| f.table == r.table) {
-                if let Some(prev) = &previous {
-                    if prev.tables.contains_key(r.table) {
-                        let keys = stored_keys(workspace, prev, r.table)?;
-                        parents.insert(r.table, keys);
-                    }
-                }
+            let needed =
+                !parents.contains_key(r.table) && !files.iter().any(|f| f.table == r.table);
+            if let Some(prev) = previous
+                .as_ref()
+                .filter(|p| needed && p.tables.contains_key(r.table))
+            {
+                parents.insert(r.table, stored_keys(workspace, prev, r.table)?);
             }
         }
-        let opened = match source::open(file, options.csv, &options.mapping, options.batch_size, counter.clone()) {
+        let opened = match source::open(
+            file,
+            options.csv,
+            &options.mapping,
+            options.batch_size,
+            counter.clone(),
+        ) {
             Ok(o) => o,
             Err(IngestError::Unreadable { file, message }) => {
-                log.push(Issue { severity: Severity::Error, file, row: None, column: None, value: None, message });
+                log.push(Issue {
+                    severity: Severity::Error,
+                    file,
+                    row: None,
+                    column: None,
+                    value: None,
+                    message,
+                });
                 continue;
             }
             Err(e) => return Err(e),
@@ -209,10 +222,14 @@ pub fn ingest(
             .iter()
             .map(|h| options.mapping.canonical_column(file.table, h))
             .collect();
-        let Some(mut coercer) = TableCoercer::new(def, &file.name, &names, &opened.types, &mut log) else {
+        let Some(mut coercer) = TableCoercer::new(def, &file.name, &names, &opened.types, &mut log)
+        else {
             continue;
         };
-        let prev_entry = previous.as_ref().and_then(|m| m.tables.get(file.table)).filter(|_| options.append);
+        let prev_entry = previous
+            .as_ref()
+            .and_then(|m| m.tables.get(file.table))
+            .filter(|_| options.append);
         let mut part = 0usize;
         let mut prior_rows = 0u64;
         if let Some(entry) = prev_entry {
@@ -232,7 +249,11 @@ pub fn ingest(
                 continue;
             }
             if !def.primary_key.is_empty() {
-                coercer.add_existing_keys(stored_keys(workspace, previous.as_ref().expect("append"), file.table)?);
+                coercer.add_existing_keys(stored_keys(
+                    workspace,
+                    previous.as_ref().expect("append"),
+                    file.table,
+                )?);
             }
             staging.carry_over(workspace, file.table, entry)?;
             part = entry.files.len();
@@ -252,7 +273,10 @@ pub fn ingest(
                         row: None,
                         column: None,
                         value: None,
-                        message: format!("unreadable at or after row {}: {e}", opened.first_row + rows),
+                        message: format!(
+                            "unreadable at or after row {}: {e}",
+                            opened.first_row + rows
+                        ),
                     });
                     break;
                 }
@@ -261,11 +285,21 @@ pub fn ingest(
             rows += batch.num_rows() as u64;
             // Once the ingest is doomed, keep validating but stop paying for writes.
             if log.errors() == 0 {
-                writer.write(&out).map_err(|e| IngestError::Write { table: file.table.into(), message: e.to_string() })?;
+                writer.write(&out).map_err(|e| IngestError::Write {
+                    table: file.table.into(),
+                    message: e.to_string(),
+                })?;
             }
-            progress(Progress { table: file.table, done: counter.load(Ordering::Relaxed), total: total_bytes });
+            progress(Progress {
+                table: file.table,
+                done: counter.load(Ordering::Relaxed),
+                total: total_bytes,
+            });
         }
-        writer.close().map_err(|e| IngestError::Write { table: file.table.into(), message: e.to_string() })?;
+        writer.close().map_err(|e| IngestError::Write {
+            table: file.table.into(),
+            message: e.to_string(),
+        })?;
         let mut files_list = prev_entry.map(|e| e.files.clone()).unwrap_or_default();
         files_list.push(part_name);
         let mut sources = prev_entry.map(|e| e.sources.clone()).unwrap_or_default();
@@ -286,8 +320,16 @@ pub fn ingest(
                 ingested_at: now.clone(),
             },
         );
-        reports.push(TableReport { table: file.table.into(), file: file.name.clone(), rows, total_rows: prior_rows + rows });
-        if clientele_schema::TABLES.iter().any(|t| t.references.iter().any(|r| r.table == file.table)) {
+        reports.push(TableReport {
+            table: file.table.into(),
+            file: file.name.clone(),
+            rows,
+            total_rows: prior_rows + rows,
+        });
+        if clientele_schema::TABLES
+            .iter()
+            .any(|t| t.references.iter().any(|r| r.table == file.table))
+        {
             parents.insert(file.table, coercer.into_keys());
         }
     }
@@ -295,7 +337,13 @@ pub fn ingest(
     let errors = log.errors();
     let warnings = log.warnings();
     let (issues, omitted) = log.into_report();
-    let report = IngestReport { tables: reports, issues, omitted, errors, warnings };
+    let report = IngestReport {
+        tables: reports,
+        issues,
+        omitted,
+        errors,
+        warnings,
+    };
     if errors > 0 {
         return Err(IngestError::Rejected(Box::new(report)));
     }
@@ -317,22 +365,44 @@ pub fn ingest(
     Ok(report)
 }
 
-fn new_writer(path: &Path, schema: arrow::datatypes::SchemaRef, table: &str) -> Result<ArrowWriter<File>, IngestError> {
-    let f = File::create(path).map_err(|e| IngestError::Io { path: path.to_path_buf(), source: e })?;
-    let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
-    ArrowWriter::try_new(f, schema, Some(props))
-        .map_err(|e| IngestError::Write { table: table.into(), message: e.to_string() })
+fn new_writer(
+    path: &Path,
+    schema: arrow::datatypes::SchemaRef,
+    table: &str,
+) -> Result<ArrowWriter<File>, IngestError> {
+    let f = File::create(path).map_err(|e| IngestError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    ArrowWriter::try_new(f, schema, Some(props)).map_err(|e| IngestError::Write {
+        table: table.into(),
+        message: e.to_string(),
+    })
 }
 
 /// Hashes of the primary keys stored for `table`, read from its Parquet files.
-fn stored_keys(workspace: &Path, manifest: &Manifest, table: &str) -> Result<HashSet<KeyHash>, IngestError> {
+fn stored_keys(
+    workspace: &Path,
+    manifest: &Manifest,
+    table: &str,
+) -> Result<HashSet<KeyHash>, IngestError> {
     let def = clientele_schema::table(table).expect("canonical table");
     let mut keys = HashSet::new();
     let mut buf = Vec::new();
     for path in manifest.table_files(workspace, table) {
-        let f = File::open(&path).map_err(|e| IngestError::Io { path: path.clone(), source: e })?;
-        let bad = |e: &dyn std::fmt::Display| IngestError::Workspace { path: path.clone(), message: e.to_string() };
-        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| bad(&e))?;
+        let f = File::open(&path).map_err(|e| IngestError::Io {
+            path: path.clone(),
+            source: e,
+        })?;
+        let bad = |e: &dyn std::fmt::Display| IngestError::Workspace {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+            .map_err(|e| bad(&e))?;
         let idx: Vec<usize> = def
             .primary_key
             .iter()

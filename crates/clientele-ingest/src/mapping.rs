@@ -32,8 +32,10 @@ impl Mapping {
     /// Reads and checks a mapping file: unknown tables and unknown canonical columns are
     /// errors, since a typo there would silently drop data.
     pub fn load(path: &Path) -> Result<Mapping, IngestError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| IngestError::Io { path: path.to_path_buf(), source: e })?;
+        let text = std::fs::read_to_string(path).map_err(|e| IngestError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
         Mapping::parse(&text).map_err(|message| IngestError::Mapping {
             path: path.to_path_buf(),
             message,
@@ -46,7 +48,10 @@ impl Mapping {
         let mut tables = BTreeMap::new();
         for (name, body) in value {
             let def = clientele_schema::table(&name).ok_or_else(|| {
-                format!("[{name}] is not a canonical table; known tables: {}", known_tables())
+                format!(
+                    "[{name}] is not a canonical table; known tables: {}",
+                    known_tables()
+                )
             })?;
             let body = body
                 .as_table()
@@ -77,7 +82,10 @@ impl Mapping {
     /// The canonical table a file stem holds, if any.
     pub fn table_for_stem(&self, stem: &str) -> Option<&'static str> {
         for (name, m) in &self.tables {
-            if m.source.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(stem)) {
+            if m.source
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(stem))
+            {
                 return clientele_schema::table(name).map(|t| t.name);
             }
         }
@@ -106,7 +114,11 @@ impl Mapping {
 
 /// The canonical table names, comma-separated, for error messages.
 pub fn known_tables() -> String {
-    clientele_schema::TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+    clientele_schema::TABLES
+        .iter()
+        .map(|t| t.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -115,10 +127,8 @@ mod tests {
 
     #[test]
     fn renames_tables_and_columns() {
-        let m = Mapping::parse(
-            "[orders]\nsource = \"Transactions\"\ncustomer_id = \"CustID\"\n",
-        )
-        .unwrap();
+        let m = Mapping::parse("[orders]\nsource = \"Transactions\"\ncustomer_id = \"CustID\"\n")
+            .unwrap();
         assert_eq!(m.table_for_stem("Transactions"), Some("orders"));
         assert_eq!(m.table_for_stem("transactions"), Some("orders"));
         assert_eq!(m.table_for_stem("orders"), None);
@@ -130,7 +140,10 @@ mod tests {
     #[test]
     fn typos_are_errors_that_list_the_alternatives() {
         let e = Mapping::parse("[order]\nx = \"y\"\n").unwrap_err();
-        assert!(e.contains("[order] is not a canonical table") && e.contains("orders"), "{e}");
+        assert!(
+            e.contains("[order] is not a canonical table") && e.contains("orders"),
+            "{e}"
+        );
         let e = Mapping::parse("[orders]\ncustomer = \"CustID\"\n").unwrap_err();
         assert!(e.contains("customer is not a column of orders") && e.contains("customer_id"));
         let e = Mapping::parse("[orders]\ncustomer_id = 3\n").unwrap_err();

@@ -67,13 +67,19 @@ pub fn discover(
     mapping: &Mapping,
     log: &mut IssueLog,
 ) -> Result<Vec<SourceFile>, IngestError> {
-    let io = |e| IngestError::Io { path: source.to_path_buf(), source: e };
+    let io = |e| IngestError::Io {
+        path: source.to_path_buf(),
+        source: e,
+    };
     let meta = std::fs::metadata(source).map_err(io)?;
     let paths: Vec<PathBuf> = if meta.is_dir() {
         let mut v: Vec<PathBuf> = std::fs::read_dir(source)
             .map_err(io)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+            .filter(|p| {
+                !p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
             .collect();
         v.sort();
         v
@@ -82,7 +88,10 @@ pub fn discover(
     };
     let mut out: Vec<SourceFile> = Vec::new();
     for path in paths {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let Some(format) = format_of(&path) else {
             if path.is_file() {
                 log.push(Issue {
@@ -96,7 +105,10 @@ pub fn discover(
             }
             continue;
         };
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let Some(table) = mapping.table_for_stem(&stem) else {
             log.push(Issue {
                 severity: Severity::Warning,
@@ -118,7 +130,13 @@ pub fn discover(
             )));
         }
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        out.push(SourceFile { path, name, table, format, bytes });
+        out.push(SourceFile {
+            path,
+            name,
+            table,
+            format,
+            bytes,
+        });
     }
     Ok(out)
 }
@@ -145,7 +163,8 @@ pub struct Counting<R> {
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -162,7 +181,10 @@ pub fn open(
     batch_size: usize,
     counter: Arc<std::sync::atomic::AtomicU64>,
 ) -> Result<Opened, IngestError> {
-    let io = |e| IngestError::Io { path: file.path.clone(), source: e };
+    let io = |e| IngestError::Io {
+        path: file.path.clone(),
+        source: e,
+    };
     let raw = File::open(&file.path).map_err(io)?;
     match file.format {
         FileFormat::Parquet => {
@@ -173,26 +195,55 @@ pub fn open(
                         file: file.name.clone(),
                         message: format!("not a readable Parquet file ({e})"),
                     })?;
-            let headers = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
-            let types = builder.schema().fields().iter().map(|f| f.data_type().clone()).collect();
+            let headers = builder
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            let types = builder
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.data_type().clone())
+                .collect();
             let reader = builder.with_batch_size(batch_size).build().map_err(|e| {
-                IngestError::Unreadable { file: file.name.clone(), message: e.to_string() }
+                IngestError::Unreadable {
+                    file: file.name.clone(),
+                    message: e.to_string(),
+                }
             })?;
             counted.fetch_add(file.bytes, std::sync::atomic::Ordering::Relaxed);
-            Ok(Opened { headers, types, first_row: 1, batches: Box::new(reader) })
+            Ok(Opened {
+                headers,
+                types,
+                first_row: 1,
+                batches: Box::new(reader),
+            })
         }
         FileFormat::Json => {
             let mut text = Vec::new();
-            Counting { inner: raw, count: counter }.read_to_end(&mut text).map_err(io)?;
+            Counting {
+                inner: raw,
+                count: counter,
+            }
+            .read_to_end(&mut text)
+            .map_err(io)?;
             let (lines, keys) = json_lines(&text).map_err(|message| IngestError::Unreadable {
                 file: file.name.clone(),
                 message,
             })?;
             let schema = Schema::new(
-                keys.iter().map(|k| Field::new(k, DataType::Utf8, true)).collect::<Vec<_>>(),
+                keys.iter()
+                    .map(|k| Field::new(k, DataType::Utf8, true))
+                    .collect::<Vec<_>>(),
             );
             let headers = schema.fields().iter().map(|f| f.name().clone()).collect();
-            let types = schema.fields().iter().map(|f| f.data_type().clone()).collect();
+            let types = schema
+                .fields()
+                .iter()
+                .map(|f| f.data_type().clone())
+                .collect();
             let reader = arrow::json::ReaderBuilder::new(Arc::new(schema))
                 .with_batch_size(batch_size)
                 .build(Cursor::new(lines))
@@ -200,16 +251,33 @@ pub fn open(
                     file: file.name.clone(),
                     message: e.to_string(),
                 })?;
-            Ok(Opened { headers, types, first_row: 1, batches: Box::new(reader) })
+            Ok(Opened {
+                headers,
+                types,
+                first_row: 1,
+                batches: Box::new(reader),
+            })
         }
         FileFormat::Csv => {
-            let mut counted = Counting { inner: raw, count: counter };
+            let mut counted = Counting {
+                inner: raw,
+                count: counter,
+            };
             let mut prefix = Vec::with_capacity(SNIFF_BYTES);
-            (&mut counted).take(SNIFF_BYTES as u64).read_to_end(&mut prefix).map_err(io)?;
+            (&mut counted)
+                .take(SNIFF_BYTES as u64)
+                .read_to_end(&mut prefix)
+                .map_err(io)?;
             let first_line = prefix.split(|&b| b == b'\n').next().unwrap_or(&[]);
-            let first_line = String::from_utf8_lossy(first_line).trim_end_matches('\r').to_string();
-            let delimiter = csv.delimiter.unwrap_or_else(|| sniff_delimiter(&first_line, &file.name));
-            let fmt = Format::default().with_delimiter(delimiter).with_header(true);
+            let first_line = String::from_utf8_lossy(first_line)
+                .trim_end_matches('\r')
+                .to_string();
+            let delimiter = csv
+                .delimiter
+                .unwrap_or_else(|| sniff_delimiter(&first_line, &file.name));
+            let fmt = Format::default()
+                .with_delimiter(delimiter)
+                .with_header(true);
             let (first, _) = fmt
                 .infer_schema(Cursor::new(&prefix), Some(1))
                 .map_err(|e| IngestError::Unreadable {
@@ -241,13 +309,19 @@ pub fn open(
                     .collect()
             };
             let schema = Schema::new(
-                headers.iter().map(|h| Field::new(h, DataType::Utf8, true)).collect::<Vec<_>>(),
+                headers
+                    .iter()
+                    .map(|h| Field::new(h, DataType::Utf8, true))
+                    .collect::<Vec<_>>(),
             );
             let reader = arrow::csv::ReaderBuilder::new(Arc::new(schema))
                 .with_header(header)
                 .with_delimiter(delimiter)
                 .with_batch_size(batch_size)
-                .build(BufReader::with_capacity(1 << 20, Cursor::new(prefix).chain(counted)))
+                .build(BufReader::with_capacity(
+                    1 << 20,
+                    Cursor::new(prefix).chain(counted),
+                ))
                 .map_err(|e| IngestError::Unreadable {
                     file: file.name.clone(),
                     message: e.to_string(),
@@ -293,8 +367,9 @@ fn sniff_delimiter(first_line: &str, name: &str) -> u8 {
 /// boolean, email or id such as `C1`).
 fn looks_like_header(fields: &[String], table: &str, mapping: &Mapping) -> bool {
     let def = clientele_schema::table(table).expect("discovered table");
-    let names_a_column =
-        fields.iter().any(|f| def.column(&mapping.canonical_column(table, f)).is_some());
+    let names_a_column = fields
+        .iter()
+        .any(|f| def.column(&mapping.canonical_column(table, f)).is_some());
     // Ids such as C1 and emails mark data; column names rarely mix letters and digits.
     let has_data = fields.iter().any(|f| {
         let f = f.trim();
@@ -319,7 +394,10 @@ fn json_lines(text: &[u8]) -> Result<(Vec<u8>, Vec<String>), String> {
             serde_json::from_slice(text).map_err(|e| format!("not valid JSON: {e}"))?;
         for (i, v) in values.iter().enumerate() {
             if !v.is_object() {
-                return Err(format!("element {} of the JSON array is not an object", i + 1));
+                return Err(format!(
+                    "element {} of the JSON array is not an object",
+                    i + 1
+                ));
             }
         }
         values
@@ -341,7 +419,9 @@ fn json_lines(text: &[u8]) -> Result<(Vec<u8>, Vec<String>), String> {
     let mut keys: Vec<String> = Vec::new();
     let mut out = Vec::with_capacity(text.len());
     for r in records {
-        let serde_json::Value::Object(map) = r else { continue };
+        let serde_json::Value::Object(map) = r else {
+            continue;
+        };
         let mut flat = serde_json::Map::new();
         for (k, v) in map {
             if !keys.contains(&k) {
@@ -377,18 +457,33 @@ mod tests {
     fn headers_are_told_from_data() {
         let m = Mapping::default();
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert!(looks_like_header(&s(&["order_id", "Customer ID"]), "orders", &m));
+        assert!(looks_like_header(
+            &s(&["order_id", "Customer ID"]),
+            "orders",
+            &m
+        ));
         assert!(looks_like_header(&s(&["Ref", "Who", "When"]), "orders", &m));
-        assert!(!looks_like_header(&s(&["O1", "C1", "2024-01-01", "12.5"]), "orders", &m));
+        assert!(!looks_like_header(
+            &s(&["O1", "C1", "2024-01-01", "12.5"]),
+            "orders",
+            &m
+        ));
         assert!(!looks_like_header(&s(&["C1", "a@x.com"]), "customers", &m));
     }
 
     #[test]
     fn json_arrays_become_lines() {
         let (out, keys) = json_lines(br#"[{"a":1},{"a":"x","b":true}]"#).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "{\"a\":\"1\"}\n{\"a\":\"x\",\"b\":\"true\"}\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"a\":\"1\"}\n{\"a\":\"x\",\"b\":\"true\"}\n"
+        );
         assert_eq!(keys, vec!["a", "b"]);
-        assert!(json_lines(b"{\"a\":1}\n{oops}\n").unwrap_err().contains("line 2"));
+        assert!(
+            json_lines(b"{\"a\":1}\n{oops}\n")
+                .unwrap_err()
+                .contains("line 2")
+        );
         assert!(json_lines(b"[1,2]").unwrap_err().contains("element 1"));
     }
 }

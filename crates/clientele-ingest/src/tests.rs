@@ -33,7 +33,13 @@ fn rejected(f: &Fixture) -> IngestReport {
     }
 }
 
-fn issue(file: &str, row: Option<u64>, column: Option<&str>, value: Option<&str>, message: &str) -> Issue {
+fn issue(
+    file: &str,
+    row: Option<u64>,
+    column: Option<&str>,
+    value: Option<&str>,
+    message: &str,
+) -> Issue {
     Issue {
         severity: Severity::Error,
         file: file.into(),
@@ -56,12 +62,48 @@ fn bad_values_are_all_reported_with_row_column_and_value() {
     )]);
     let r = rejected(&f);
     let want = vec![
-        issue("orders.csv", Some(3), Some("order_date"), Some("2024-02-30"), "expected a date (YYYY-MM-DD, an ISO 8601 timestamp, or YYYYMMDD)"),
-        issue("orders.csv", Some(4), Some("total_amount"), Some("abc"), "expected a decimal amount such as 1234.50"),
-        issue("orders.csv", Some(5), Some("status"), Some("shipped"), "expected one of completed, cancelled, returned"),
-        issue("orders.csv", Some(5), Some("total_amount"), Some("-5"), "must not be negative"),
-        issue("orders.csv", Some(6), Some("customer_id"), None, "required value is empty"),
-        issue("orders.csv", Some(6), Some("order_date"), Some("1850-01-01"), "date out of range: expected a date between 1900-01-01 and 2100-12-31"),
+        issue(
+            "orders.csv",
+            Some(3),
+            Some("order_date"),
+            Some("2024-02-30"),
+            "expected a date (YYYY-MM-DD, an ISO 8601 timestamp, or YYYYMMDD)",
+        ),
+        issue(
+            "orders.csv",
+            Some(4),
+            Some("total_amount"),
+            Some("abc"),
+            "expected a decimal amount such as 1234.50",
+        ),
+        issue(
+            "orders.csv",
+            Some(5),
+            Some("status"),
+            Some("shipped"),
+            "expected one of completed, cancelled, returned",
+        ),
+        issue(
+            "orders.csv",
+            Some(5),
+            Some("total_amount"),
+            Some("-5"),
+            "must not be negative",
+        ),
+        issue(
+            "orders.csv",
+            Some(6),
+            Some("customer_id"),
+            None,
+            "required value is empty",
+        ),
+        issue(
+            "orders.csv",
+            Some(6),
+            Some("order_date"),
+            Some("1850-01-01"),
+            "date out of range: expected a date between 1900-01-01 and 2100-12-31",
+        ),
     ];
     let mut got = r.issues.clone();
     got.sort_by_key(|i| (i.row, i.column.clone()));
@@ -76,15 +118,36 @@ fn missing_required_columns_name_what_was_found() {
     let r = rejected(&f);
     assert_eq!(r.issues.len(), 1);
     let i = &r.issues[0];
-    assert_eq!((i.file.as_str(), i.row, i.column.as_deref()), ("orders.csv", None, Some("order_date")));
-    assert!(i.message.starts_with("required column is missing (found columns: order_id, customer_id, total_amount)"), "{}", i.message);
+    assert_eq!(
+        (i.file.as_str(), i.row, i.column.as_deref()),
+        ("orders.csv", None, Some("order_date"))
+    );
+    assert!(
+        i.message.starts_with(
+            "required column is missing (found columns: order_id, customer_id, total_amount)"
+        ),
+        "{}",
+        i.message
+    );
 }
 
 #[test]
 fn duplicate_keys_point_at_the_first_occurrence() {
-    let f = fixture(&[("customers.csv", "customer_id,email\nC1,a@x\nC2,b@x\nC1,c@x\n")]);
+    let f = fixture(&[(
+        "customers.csv",
+        "customer_id,email\nC1,a@x\nC2,b@x\nC1,c@x\n",
+    )]);
     let r = rejected(&f);
-    assert_eq!(r.issues, vec![issue("customers.csv", Some(4), Some("customer_id"), Some("C1"), "duplicate key: first seen at row 2")]);
+    assert_eq!(
+        r.issues,
+        vec![issue(
+            "customers.csv",
+            Some(4),
+            Some("customer_id"),
+            Some("C1"),
+            "duplicate key: first seen at row 2"
+        )]
+    );
 }
 
 #[test]
@@ -92,14 +155,41 @@ fn references_to_missing_rows_are_errors_or_warnings_as_documented() {
     // Items of an unknown order are errors; orders of an unknown customer only warnings.
     let f = fixture(&[
         ("customers.csv", "customer_id\nC1\n"),
-        ("orders.csv", &format!("{ORDERS_HEAD}O1,C1,2024-01-01,10,\nO2,C9,2024-01-02,5,\n")),
-        ("order_items.csv", "order_id,product_id,quantity\nO1,P1,1\nO7,P1,2\nO1,P1,0\n"),
+        (
+            "orders.csv",
+            &format!("{ORDERS_HEAD}O1,C1,2024-01-01,10,\nO2,C9,2024-01-02,5,\n"),
+        ),
+        (
+            "order_items.csv",
+            "order_id,product_id,quantity\nO1,P1,1\nO7,P1,2\nO1,P1,0\n",
+        ),
     ]);
     let r = rejected(&f);
-    let warn = Issue { severity: Severity::Warning, ..issue("orders.csv", Some(3), Some("customer_id"), Some("C9"), "no row of customers has this customer_id") };
+    let warn = Issue {
+        severity: Severity::Warning,
+        ..issue(
+            "orders.csv",
+            Some(3),
+            Some("customer_id"),
+            Some("C9"),
+            "no row of customers has this customer_id",
+        )
+    };
     assert!(r.issues.contains(&warn), "{:#?}", r.issues);
-    assert!(r.issues.contains(&issue("order_items.csv", Some(3), Some("order_id"), Some("O7"), "no row of orders has this order_id")));
-    assert!(r.issues.contains(&issue("order_items.csv", Some(4), Some("quantity"), Some("0"), "must be greater than zero")));
+    assert!(r.issues.contains(&issue(
+        "order_items.csv",
+        Some(3),
+        Some("order_id"),
+        Some("O7"),
+        "no row of orders has this order_id"
+    )));
+    assert!(r.issues.contains(&issue(
+        "order_items.csv",
+        Some(4),
+        Some("quantity"),
+        Some("0"),
+        "must be greater than zero"
+    )));
     assert_eq!((r.errors, r.warnings), (2, 1));
 
     // Without the bad items the warning alone does not stop the ingest.
@@ -110,11 +200,20 @@ fn references_to_missing_rows_are_errors_or_warnings_as_documented() {
 
 #[test]
 fn unknown_files_are_skipped_with_the_known_names() {
-    let f = fixture(&[("customers.csv", "customer_id\nC1\n"), ("custs.csv", "x\n1\n"), ("notes.md", "hi")]);
+    let f = fixture(&[
+        ("customers.csv", "customer_id\nC1\n"),
+        ("custs.csv", "x\n1\n"),
+        ("notes.md", "hi"),
+    ]);
     let r = run(&f).unwrap();
     assert_eq!(r.warnings, 2);
     let w = r.issues.iter().find(|i| i.file == "custs.csv").unwrap();
-    assert!(w.message.contains("'custs' is not a known table") && w.message.contains("customers, products"), "{}", w.message);
+    assert!(
+        w.message.contains("'custs' is not a known table")
+            && w.message.contains("customers, products"),
+        "{}",
+        w.message
+    );
 }
 
 fn stored_rows(ws: &Path) -> Vec<(String, u64)> {
@@ -124,45 +223,99 @@ fn stored_rows(ws: &Path) -> Vec<(String, u64)> {
 
 #[test]
 fn a_rejected_ingest_leaves_the_previous_workspace_untouched() {
-    let f = fixture(&[("customers.csv", "customer_id\nC1\nC2\n"), ("orders.csv", &format!("{ORDERS_HEAD}O1,C1,2024-01-01,10,\n"))]);
+    let f = fixture(&[
+        ("customers.csv", "customer_id\nC1\nC2\n"),
+        (
+            "orders.csv",
+            &format!("{ORDERS_HEAD}O1,C1,2024-01-01,10,\n"),
+        ),
+    ]);
     run(&f).unwrap();
     let before = std::fs::read_to_string(f.ws.join(MANIFEST)).unwrap();
-    std::fs::write(f.src.join("orders.csv"), format!("{ORDERS_HEAD}O1,C1,2024-01-01,10,\nO2,C1,not-a-date,3,\n")).unwrap();
+    std::fs::write(
+        f.src.join("orders.csv"),
+        format!("{ORDERS_HEAD}O1,C1,2024-01-01,10,\nO2,C1,not-a-date,3,\n"),
+    )
+    .unwrap();
     rejected(&f);
-    assert_eq!(std::fs::read_to_string(f.ws.join(MANIFEST)).unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(f.ws.join(MANIFEST)).unwrap(),
+        before
+    );
     let m = Manifest::read(&f.ws).unwrap().unwrap();
     for path in m.table_files(&f.ws, "orders") {
         assert!(path.exists(), "{}", path.display());
     }
-    let leftovers: Vec<_> = std::fs::read_dir(f.ws.join("tables")).unwrap().flatten().map(|e| e.file_name()).collect();
-    assert_eq!(leftovers.len(), 1, "only the live generation remains: {leftovers:?}");
+    let leftovers: Vec<_> = std::fs::read_dir(f.ws.join("tables"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        1,
+        "only the live generation remains: {leftovers:?}"
+    );
 }
 
 #[test]
 fn reingest_replaces_given_tables_and_keeps_the_others() {
-    let f = fixture(&[("customers.csv", "customer_id\nC1\nC2\n"), ("orders.csv", &format!("{ORDERS_HEAD}O1,C1,2024-01-01,10,\n"))]);
+    let f = fixture(&[
+        ("customers.csv", "customer_id\nC1\nC2\n"),
+        (
+            "orders.csv",
+            &format!("{ORDERS_HEAD}O1,C1,2024-01-01,10,\n"),
+        ),
+    ]);
     run(&f).unwrap();
     std::fs::remove_file(f.src.join("customers.csv")).unwrap();
-    std::fs::write(f.src.join("orders.csv"), format!("{ORDERS_HEAD}O1,C1,2024-01-01,10,\nO2,C2,2024-01-01,10,\n")).unwrap();
+    std::fs::write(
+        f.src.join("orders.csv"),
+        format!("{ORDERS_HEAD}O1,C1,2024-01-01,10,\nO2,C2,2024-01-01,10,\n"),
+    )
+    .unwrap();
     run(&f).unwrap();
-    assert_eq!(stored_rows(&f.ws), vec![("customers".into(), 2), ("orders".into(), 2)]);
+    assert_eq!(
+        stored_rows(&f.ws),
+        vec![("customers".into(), 2), ("orders".into(), 2)]
+    );
     assert_eq!(Manifest::read(&f.ws).unwrap().unwrap().generation, 2);
 }
 
 #[test]
 fn append_adds_rows_and_rejects_keys_already_stored() {
-    let f = fixture(&[("orders.csv", &format!("{ORDERS_HEAD}O1,C1,2024-01-01,10,\n"))]);
+    let f = fixture(&[(
+        "orders.csv",
+        &format!("{ORDERS_HEAD}O1,C1,2024-01-01,10,\n"),
+    )]);
     run(&f).unwrap();
-    let append = IngestOptions { append: true, ..IngestOptions::default() };
-    std::fs::write(f.src.join("orders.csv"), format!("{ORDERS_HEAD}O2,C1,2024-01-02,10,\n")).unwrap();
+    let append = IngestOptions {
+        append: true,
+        ..IngestOptions::default()
+    };
+    std::fs::write(
+        f.src.join("orders.csv"),
+        format!("{ORDERS_HEAD}O2,C1,2024-01-02,10,\n"),
+    )
+    .unwrap();
     let r = ingest(&f.src, &f.ws, &append, &mut |_| {}).unwrap();
     assert_eq!((r.tables[0].rows, r.tables[0].total_rows), (1, 2));
     assert_eq!(stored_rows(&f.ws), vec![("orders".into(), 2)]);
-    std::fs::write(f.src.join("orders.csv"), format!("{ORDERS_HEAD}O3,C1,2024-01-02,10,\nO1,C1,2024-01-02,10,\n")).unwrap();
+    std::fs::write(
+        f.src.join("orders.csv"),
+        format!("{ORDERS_HEAD}O3,C1,2024-01-02,10,\nO1,C1,2024-01-02,10,\n"),
+    )
+    .unwrap();
     match ingest(&f.src, &f.ws, &append, &mut |_| {}) {
         Err(IngestError::Rejected(r)) => assert_eq!(
             r.issues,
-            vec![issue("orders.csv", Some(3), Some("order_id"), Some("O1"), "duplicate key: already in the workspace")]
+            vec![issue(
+                "orders.csv",
+                Some(3),
+                Some("order_id"),
+                Some("O1"),
+                "duplicate key: already in the workspace"
+            )]
         ),
         other => panic!("{other:?}"),
     }
@@ -172,14 +325,20 @@ fn append_adds_rows_and_rejects_keys_already_stored() {
 #[test]
 fn mapping_delimiters_and_headerless_files() {
     let f = fixture(&[
-        ("Transactions.csv", "Ref;CustID;Date;Total;Note\nO1;C1;2024-01-01;10;gift\n"),
+        (
+            "Transactions.csv",
+            "Ref;CustID;Date;Total;Note\nO1;C1;2024-01-01;10;gift\n",
+        ),
         ("customers.csv", "C1,a@x.com\nC2,b@x.com\n"),
     ]);
     let mapping = Mapping::parse(
         "[orders]\nsource = \"Transactions\"\norder_id = \"Ref\"\ncustomer_id = \"CustID\"\norder_date = \"Date\"\ntotal_amount = \"Total\"\n",
     )
     .unwrap();
-    let opts = IngestOptions { mapping, ..IngestOptions::default() };
+    let opts = IngestOptions {
+        mapping,
+        ..IngestOptions::default()
+    };
     let r = ingest(&f.src, &f.ws, &opts, &mut |_| {}).unwrap();
     assert_eq!(r.errors, 0, "{:?}", r.issues);
     let m = Manifest::read(&f.ws).unwrap().unwrap();
@@ -196,7 +355,16 @@ fn json_and_parquet_sources() {
             {"order_id": "O2", "customer_id": "C1", "order_date": "20240102", "total_amount": "x"}]"#,
     )]);
     let r = rejected(&f);
-    assert_eq!(r.issues, vec![issue("orders.json", Some(2), Some("total_amount"), Some("x"), "expected a decimal amount such as 1234.50")]);
+    assert_eq!(
+        r.issues,
+        vec![issue(
+            "orders.json",
+            Some(2),
+            Some("total_amount"),
+            Some("x"),
+            "expected a decimal amount such as 1234.50"
+        )]
+    );
 
     // The workspace's own Parquet output is a valid source.
     let g = fixture(&[("customers.csv", "customer_id,signup_date\nC1,2024-01-01\n")]);
@@ -225,8 +393,15 @@ fn many_identical_problems_are_counted_not_listed() {
 
 #[test]
 fn malformed_csv_is_reported_not_panicked() {
-    let f = fixture(&[("orders.csv", &format!("{ORDERS_HEAD}O1,C1,2024-01-01,10,\nO2,C1,2024-01-01\n"))]);
+    let f = fixture(&[(
+        "orders.csv",
+        &format!("{ORDERS_HEAD}O1,C1,2024-01-01,10,\nO2,C1,2024-01-01\n"),
+    )]);
     let r = rejected(&f);
     assert_eq!(r.issues.len(), 1);
-    assert!(r.issues[0].message.contains("unreadable"), "{}", r.issues[0]);
+    assert!(
+        r.issues[0].message.contains("unreadable"),
+        "{}",
+        r.issues[0]
+    );
 }

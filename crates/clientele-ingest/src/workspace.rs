@@ -82,7 +82,12 @@ impl Manifest {
     pub fn table_files(&self, workspace: &Path, table: &str) -> Vec<PathBuf> {
         self.tables
             .get(table)
-            .map(|t| t.files.iter().map(|f| workspace.join(&t.dir).join(f)).collect())
+            .map(|t| {
+                t.files
+                    .iter()
+                    .map(|f| workspace.join(&t.dir).join(f))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -100,15 +105,20 @@ impl Staging {
     /// interrupted ingests first.
     pub fn begin(workspace: &Path, previous: Option<&Manifest>) -> Result<Staging, IngestError> {
         let tables = workspace.join("tables");
-        fs::create_dir_all(&tables)
-            .map_err(|e| IngestError::Io { path: tables.clone(), source: e })?;
+        fs::create_dir_all(&tables).map_err(|e| IngestError::Io {
+            path: tables.clone(),
+            source: e,
+        })?;
         remove_unreferenced(workspace, previous);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
         let dir = tables.join(format!(".staging-{}-{nanos}", std::process::id()));
-        fs::create_dir_all(&dir).map_err(|e| IngestError::Io { path: dir.clone(), source: e })?;
+        fs::create_dir_all(&dir).map_err(|e| IngestError::Io {
+            path: dir.clone(),
+            source: e,
+        })?;
         Ok(Staging {
             workspace: workspace.to_path_buf(),
             dir,
@@ -120,7 +130,10 @@ impl Staging {
     /// Folder for a table's files inside the staging generation (created).
     pub fn table_dir(&self, table: &str) -> Result<PathBuf, IngestError> {
         let d = self.dir.join(table);
-        fs::create_dir_all(&d).map_err(|e| IngestError::Io { path: d.clone(), source: e })?;
+        fs::create_dir_all(&d).map_err(|e| IngestError::Io {
+            path: d.clone(),
+            source: e,
+        })?;
         Ok(d)
     }
 
@@ -130,13 +143,21 @@ impl Staging {
     }
 
     /// Links (or copies) the files of an unchanged table from the previous generation.
-    pub fn carry_over(&self, workspace: &Path, table: &str, entry: &TableEntry) -> Result<(), IngestError> {
+    pub fn carry_over(
+        &self,
+        workspace: &Path,
+        table: &str,
+        entry: &TableEntry,
+    ) -> Result<(), IngestError> {
         let dst = self.table_dir(table)?;
         for f in &entry.files {
             let src = workspace.join(&entry.dir).join(f);
             let to = dst.join(f);
             if fs::hard_link(&src, &to).is_err() {
-                fs::copy(&src, &to).map_err(|e| IngestError::Io { path: src.clone(), source: e })?;
+                fs::copy(&src, &to).map_err(|e| IngestError::Io {
+                    path: src.clone(),
+                    source: e,
+                })?;
             }
         }
         Ok(())
@@ -148,12 +169,16 @@ impl Staging {
         let final_rel = self.final_dir();
         let final_abs = self.workspace.join(&final_rel);
         if final_abs.exists() {
-            fs::remove_dir_all(&final_abs)
-                .map_err(|e| IngestError::Io { path: final_abs.clone(), source: e })?;
+            fs::remove_dir_all(&final_abs).map_err(|e| IngestError::Io {
+                path: final_abs.clone(),
+                source: e,
+            })?;
         }
         sync_dir_tree(&self.dir);
-        fs::rename(&self.dir, &final_abs)
-            .map_err(|e| IngestError::Io { path: final_abs.clone(), source: e })?;
+        fs::rename(&self.dir, &final_abs).map_err(|e| IngestError::Io {
+            path: final_abs.clone(),
+            source: e,
+        })?;
         self.committed = true;
         manifest.generation = self.generation;
         for (name, t) in manifest.tables.iter_mut() {
@@ -179,7 +204,10 @@ impl Drop for Staging {
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), IngestError> {
     use std::io::Write;
-    let io = |e| IngestError::Io { path: path.to_path_buf(), source: e };
+    let io = |e| IngestError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
     let mut f = fs::File::create(path).map_err(io)?;
     f.write_all(bytes).map_err(io)?;
     f.sync_all().map_err(io)
@@ -202,7 +230,9 @@ fn sync_dir_tree(dir: &Path) {
 /// the next ingest tries again.
 fn remove_unreferenced(workspace: &Path, manifest: Option<&Manifest>) {
     let keep = manifest.map(|m| format!("g{:06}", m.generation));
-    let Ok(rd) = fs::read_dir(workspace.join("tables")) else { return };
+    let Ok(rd) = fs::read_dir(workspace.join("tables")) else {
+        return;
+    };
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let ours = name.starts_with(".staging-") || name.starts_with('g');
@@ -211,7 +241,9 @@ fn remove_unreferenced(workspace: &Path, manifest: Option<&Manifest>) {
             .strip_prefix(".staging-")
             .and_then(|r| r.split('-').next())
             .and_then(|pid| pid.parse::<u32>().ok())
-            .is_some_and(|pid| pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists());
+            .is_some_and(|pid| {
+                pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists()
+            });
         if ours && Some(&name) != keep.as_ref() && !live {
             let _ = fs::remove_dir_all(e.path());
         }

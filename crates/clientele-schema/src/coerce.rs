@@ -138,7 +138,9 @@ pub fn parse_value(ty: crate::ColumnType, s: &str) -> Option<Value> {
     let in_range = |d: NaiveDate| (MIN_DATE..=MAX_DATE).contains(&d);
     match ty {
         T::Text => Some(Value::Text(s.trim().to_string())),
-        T::Date => parse_date(s).filter(|d| in_range(*d)).map(|d| Value::Date(date_to_days(d))),
+        T::Date => parse_date(s)
+            .filter(|d| in_range(*d))
+            .map(|d| Value::Date(date_to_days(d))),
         T::Timestamp => {
             let us = parse_timestamp(s)?;
             let d = DateTime::from_timestamp_micros(us)?.date_naive();
@@ -151,12 +153,14 @@ pub fn parse_value(ty: crate::ColumnType, s: &str) -> Option<Value> {
         }
         T::Integer => {
             let t = s.trim();
-            t.parse::<i64>().ok().or_else(|| {
-                // Spreadsheets export whole numbers as "3.0".
-                let f: f64 = t.parse().ok()?;
-                (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
-            })
-            .map(Value::Integer)
+            t.parse::<i64>()
+                .ok()
+                .or_else(|| {
+                    // Spreadsheets export whole numbers as "3.0".
+                    let f: f64 = t.parse().ok()?;
+                    (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+                })
+                .map(Value::Integer)
         }
         T::Bool => parse_bool(s).map(Value::Bool),
     }
@@ -175,7 +179,10 @@ mod tests {
     fn dates_in_every_accepted_form() {
         assert_eq!(parse_date("2024-03-01"), Some(ymd(2024, 3, 1)));
         assert_eq!(parse_date(" 20240301 "), Some(ymd(2024, 3, 1)));
-        assert_eq!(parse_date("2024-03-01T23:30:00-05:00"), Some(ymd(2024, 3, 1)));
+        assert_eq!(
+            parse_date("2024-03-01T23:30:00-05:00"),
+            Some(ymd(2024, 3, 1))
+        );
         assert_eq!(parse_date("2024-03-01T10:00:00Z"), Some(ymd(2024, 3, 1)));
         assert_eq!(parse_date("2024-02-30"), None);
         assert_eq!(parse_date("03/01/2024"), None);
@@ -224,7 +231,10 @@ mod tests {
         assert_eq!(parse_value(ColumnType::Date, "1899-12-31"), None);
         assert_eq!(parse_value(ColumnType::Date, "2101-01-01"), None);
         assert!(parse_value(ColumnType::Timestamp, "2100-12-31T23:59:59Z").is_some());
-        assert_eq!(parse_value(ColumnType::Integer, "3.0"), Some(Value::Integer(3)));
+        assert_eq!(
+            parse_value(ColumnType::Integer, "3.0"),
+            Some(Value::Integer(3))
+        );
         assert_eq!(parse_value(ColumnType::Integer, "3.5"), None);
         assert_eq!(parse_value(ColumnType::Float, "NaN"), None);
     }

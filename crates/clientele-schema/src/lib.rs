@@ -8,10 +8,10 @@ mod coerce;
 mod tables;
 
 pub use coerce::{
-    MAX_DATE, MIN_DATE, date_to_days, days_to_date, parse_bool, parse_date, parse_money,
-    parse_timestamp, parse_value, Value,
+    MAX_DATE, MIN_DATE, Value, date_to_days, days_to_date, parse_bool, parse_date, parse_money,
+    parse_timestamp, parse_value,
 };
-pub use tables::{Check, ColumnDef, ColumnType, ForeignKey, Severity, TableDef, TABLES, table};
+pub use tables::{Check, ColumnDef, ColumnType, ForeignKey, Severity, TABLES, TableDef, table};
 
 /// Version of the canonical model written into every workspace manifest. Bump it when a
 /// table or column changes meaning, so an old workspace is recognised as such.

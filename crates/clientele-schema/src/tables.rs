@@ -139,17 +139,31 @@ pub fn table(name: &str) -> Option<&'static TableDef> {
 use ColumnType::*;
 
 const fn col(name: &'static str, ty: ColumnType) -> ColumnDef {
-    ColumnDef { name, ty, required: false, check: Check::None }
+    ColumnDef {
+        name,
+        ty,
+        required: false,
+        check: Check::None,
+    }
 }
 const fn req(name: &'static str, ty: ColumnType) -> ColumnDef {
-    ColumnDef { name, ty, required: true, check: Check::None }
+    ColumnDef {
+        name,
+        ty,
+        required: true,
+        check: Check::None,
+    }
 }
 const fn chk(mut c: ColumnDef, check: Check) -> ColumnDef {
     c.check = check;
     c
 }
 const fn fk(column: &'static str, table: &'static str, severity: Severity) -> ForeignKey {
-    ForeignKey { column, table, severity }
+    ForeignKey {
+        column,
+        table,
+        severity,
+    }
 }
 
 const NONNEG: Check = Check::NonNegative;
@@ -225,7 +239,10 @@ pub const TABLES: &[TableDef] = &[
             req("customer_id", Text),
             req("order_date", Date),
             chk(req("total_amount", Money), NONNEG),
-            chk(col("status", Text), Check::OneOf(&["completed", "cancelled", "returned"])),
+            chk(
+                col("status", Text),
+                Check::OneOf(&["completed", "cancelled", "returned"]),
+            ),
             col("channel", Text),
             col("region", Text),
             col("sales_rep_id", Text),
@@ -272,7 +289,10 @@ pub const TABLES: &[TableDef] = &[
             ),
         ],
         primary_key: &[],
-        references: &[fk("customer_id", "customers", W), fk("campaign_id", "campaigns", W)],
+        references: &[
+            fk("customer_id", "customers", W),
+            fk("campaign_id", "campaigns", W),
+        ],
     },
     TableDef {
         name: "leads",
@@ -288,7 +308,10 @@ pub const TABLES: &[TableDef] = &[
             col("customer_id", Text),
         ],
         primary_key: &["lead_id"],
-        references: &[fk("campaign_id", "campaigns", W), fk("customer_id", "customers", W)],
+        references: &[
+            fk("campaign_id", "campaigns", W),
+            fk("customer_id", "customers", W),
+        ],
     },
     TableDef {
         name: "deals",
@@ -312,7 +335,11 @@ pub const TABLES: &[TableDef] = &[
     },
     TableDef {
         name: "deal_stage_history",
-        columns: &[req("deal_id", Text), req("stage", Text), req("entered_at", Timestamp)],
+        columns: &[
+            req("deal_id", Text),
+            req("stage", Text),
+            req("entered_at", Timestamp),
+        ],
         primary_key: &["deal_id", "stage", "entered_at"],
         references: &[fk("deal_id", "deals", E)],
     },
@@ -398,7 +425,10 @@ mod tests {
     fn every_reference_points_to_an_earlier_table_with_a_single_key() {
         for (i, t) in TABLES.iter().enumerate() {
             for r in t.references {
-                let pos = TABLES.iter().position(|p| p.name == r.table).expect(r.table);
+                let pos = TABLES
+                    .iter()
+                    .position(|p| p.name == r.table)
+                    .expect(r.table);
                 assert!(pos < i, "{} references later table {}", t.name, r.table);
                 assert_eq!(TABLES[pos].primary_key.len(), 1, "{}", r.table);
                 assert!(t.column(r.column).is_some());
