@@ -172,8 +172,12 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(x) = c.downcast_ref::<EngineError>() {
             return if x.is_bad_input() { 2 } else { 1 };
         }
-        if c.downcast_ref::<clientele_demo::DemoError>().is_some() {
-            return 1;
+        if let Some(x) = c.downcast_ref::<clientele_demo::DemoError>() {
+            return if matches!(x, clientele_demo::DemoError::InvalidConfig(_)) {
+                2
+            } else {
+                1
+            };
         }
     }
     1
@@ -308,8 +312,6 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-use std::io::Write;
-
 struct Ctx<'a> {
     workspace: &'a Path,
     format: Format,
@@ -329,7 +331,7 @@ fn print_json_rows(sink: &mut Sink, rows: &[serde_json::Value], format: Format) 
     let batches = if rows.is_empty() {
         vec![]
     } else {
-        let (schema, _) = arrow::json::reader::infer_json_schema_from_iterator(
+        let schema = arrow::json::reader::infer_json_schema_from_iterator(
             rows.iter().map(|r| Ok(r.clone())),
         )?;
         let mut decoder =

@@ -161,7 +161,7 @@ pub fn write_table(w: &mut dyn Write, batches: &[RecordBatch], skip: &[&str]) ->
         .collect();
     let mut table = Table::new();
     table
-        .load_preset(UTF8_FULL_CONDENSED)
+        .load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled);
     table.set_header(cols.iter().map(|i| Cell::new(schema.field(*i).name())));
     let unit_idx = schema.index_of("unit").ok();
@@ -232,7 +232,11 @@ pub fn write_report(sink: &mut Sink, report: &Report, format: Format) -> Result<
         Format::Table => {
             write!(w, "{}", report.title)?;
             if let Some(p) = &report.period {
-                write!(w, " — {} ({} to {})", p.label, p.from, p.to)?;
+                if p.label == format!("{}..{}", p.from, p.to) {
+                    write!(w, " — {} to {}", p.from, p.to)?;
+                } else {
+                    write!(w, " — {} ({} to {})", p.label, p.from, p.to)?;
+                }
             }
             if let Some(p) = &report.previous {
                 write!(w, ", compared with {}", p.label)?;
@@ -270,7 +274,7 @@ pub async fn stream_rows(
     format: Format,
     period: &clientele_analytics::Period,
 ) -> Result<()> {
-    use datafusion::physical_plan::StreamExt;
+    use futures::StreamExt;
     let mut stream = df
         .execute_stream()
         .await

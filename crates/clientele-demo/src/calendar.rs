@@ -50,7 +50,13 @@ impl Calendar {
             cum.push(cum.last().copied().unwrap_or(0.0) + m / 7.0);
             date = date.succ_opt().unwrap_or(date);
         }
-        Calendar { start, days, text, season, cum }
+        Calendar {
+            start,
+            days,
+            text,
+            season,
+            cum,
+        }
     }
 
     /// Number of days in the period.
@@ -68,7 +74,8 @@ impl Calendar {
         if day >= 0 {
             self.start.checked_add_days(Days::new(day as u64))
         } else {
-            self.start.checked_sub_days(Days::new(u64::from(day.unsigned_abs())))
+            self.start
+                .checked_sub_days(Days::new(u64::from(day.unsigned_abs())))
         }
         .unwrap_or(self.start)
     }
@@ -211,7 +218,10 @@ mod tests {
         for (x, w) in [(0.0, 0.3), (10.25, 2.0), (100.9, 0.01), (200.0, 10.0)] {
             let y = cal.advance(x, w).unwrap();
             assert!(y >= x);
-            assert!((cal.clock_at(y) - cal.clock_at(x) - w).abs() < 1e-9, "{x} {w}");
+            assert!(
+                (cal.clock_at(y) - cal.clock_at(x) - w).abs() < 1e-9,
+                "{x} {w}"
+            );
         }
         assert_eq!(cal.advance(300.0, 100.0), None);
         assert_eq!(cal.advance(0.0, f64::INFINITY), None);

@@ -3,10 +3,10 @@
 
 use serde_json::{Value, json};
 
+use crate::DemoError;
 use crate::out::Out;
 use crate::sample::{self, DemoRng};
 use crate::world::{CATEGORIES, COMPANIONS};
-use crate::DemoError;
 
 /// Gross margin of each product is drawn uniformly from this range.
 pub(crate) const MARGIN_RANGE: (f64, f64) = (0.30, 0.60);
@@ -18,6 +18,9 @@ pub(crate) const FAVOURITE_SHARE: f64 = 0.6;
 pub(crate) const ZIPF_EXPONENT: f64 = 0.8;
 /// Units per basket are raised while the list value is below order value / this.
 pub(crate) const FILL_RATIO: f64 = 1.6;
+/// A drawn product priced above order value × this is redrawn (up to FIT_TRIES times).
+pub(crate) const PRICE_FIT: f64 = 1.25;
+pub(crate) const FIT_TRIES: usize = 5;
 /// Upper bound on units in one order.
 pub(crate) const MAX_UNITS: u32 = 8;
 
@@ -89,7 +92,12 @@ impl Catalog {
             }
         }
         let category_weights = CATEGORIES.iter().map(|c| c.popularity).collect();
-        Catalog { products, by_category, weights, category_weights }
+        Catalog {
+            products,
+            by_category,
+            weights,
+            category_weights,
+        }
     }
 
     /// Writes the products table (`P0001`, … in catalogue order).
@@ -151,6 +159,7 @@ impl Catalog {
             "basket": {
                 "distinct_products_probabilities_1_to_4": LINES_PROBS,
                 "favourite_category_share": FAVOURITE_SHARE,
+                "price_fit": format!("a drawn product priced above order value × {PRICE_FIT} is redrawn up to {FIT_TRIES} times, keeping the cheapest draw; then, while the basket's list value exceeds order value × {FILL_RATIO}, its dearest line is dropped"),
                 "units": format!(
                     "one unit per line, then one more unit on a random line while the list value is below order value / {FILL_RATIO} (at most {MAX_UNITS} units)"
                 ),
@@ -168,6 +177,23 @@ impl Catalog {
         self.by_category[c][sample::pick(rng, &self.weights[c])]
     }
 
+    /// A product whose list price fits an order worth `value`: people who spend $20 rarely
+    /// buy the $329 stand mixer, so draws priced above `value`·PRICE_FIT are redrawn a few
+    /// times (the cheapest draw wins if none fits).
+    fn draw_fitting(&self, rng: &mut DemoRng, favourite: usize, value: f64) -> usize {
+        let mut best = self.draw_product(rng, favourite);
+        for _ in 0..FIT_TRIES {
+            if self.products[best].price_cents as f64 / 100.0 <= value * PRICE_FIT {
+                break;
+            }
+            let p = self.draw_product(rng, favourite);
+            if self.products[p].price_cents < self.products[best].price_cents {
+                best = p;
+            }
+        }
+        best
+    }
+
     /// Fills a basket worth `value` (currency units) with the given discount, appending its
     /// lines to `lines`; returns the order total in cents computed from the rounded lines.
     pub(crate) fn fill(
@@ -183,20 +209,32 @@ impl Catalog {
         let mut tries = 0;
         while lines.len() - first < n && tries < 20 {
             tries += 1;
-            let p = self.draw_product(rng, favourite);
+            let p = self.draw_fitting(rng, favourite, value);
             if lines[first..].iter().any(|l| usize::from(l.product) == p) {
                 continue;
             }
-            lines.push(Line { product: p as u16, quantity: 1, unit_cents: 0, discount_pct });
+            lines.push(Line {
+                product: p as u16,
+                quantity: 1,
+                unit_cents: 0,
+                discount_pct,
+            });
         }
         // Planted cross-sell rules, while there is room for a fourth line.
         let mut k = first;
         while k < lines.len() && lines.len() - first < 4 {
             if let Some((comp, prob)) = self.products[usize::from(lines[k].product)].companion
-                && !lines[first..].iter().any(|l| usize::from(l.product) == comp)
+                && !lines[first..]
+                    .iter()
+                    .any(|l| usize::from(l.product) == comp)
                 && sample::chance(rng, prob)
             {
-                lines.push(Line { product: comp as u16, quantity: 1, unit_cents: 0, discount_pct });
+                lines.push(Line {
+                    product: comp as u16,
+                    quantity: 1,
+                    unit_cents: 0,
+                    discount_pct,
+                });
             }
             k += 1;
         }
@@ -210,6 +248,13 @@ impl Catalog {
                 / 100.0
                 * keep
         };
+        // A basket worth far more than the order loses its dearest lines.
+        while lines.len() - first > 1 && list_value(&lines[first..]) > value * FILL_RATIO {
+            let dearest = (first..lines.len())
+                .max_by_key(|&i| (self.products[usize::from(lines[i].product)].price_cents, i))
+                .unwrap_or(first);
+            lines.remove(dearest);
+        }
         // Large orders hold more units rather than absurdly priced ones.
         let mut units = (lines.len() - first) as u32;
         while list_value(&lines[first..]) * FILL_RATIO < value && units < MAX_UNITS {

@@ -25,7 +25,10 @@ pub(crate) struct Out {
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".tmp");
     path.with_file_name(name)
 }
@@ -34,11 +37,23 @@ impl Out {
     /// Creates `<path>.tmp` and writes the header.
     pub(crate) fn create(path: PathBuf, header: &[&str]) -> Result<Out, DemoError> {
         let tmp = tmp_path(&path);
-        let file =
-            File::create(&tmp).map_err(|source| DemoError::Io { path: tmp.clone(), source })?;
-        let w = csv::WriterBuilder::new().buffer_capacity(1 << 16).from_writer(file);
-        let mut out =
-            Out { w, path, tmp, buf: String::new(), columns: header.len(), fields: 0, rows: 0, err: None };
+        let file = File::create(&tmp).map_err(|source| DemoError::Io {
+            path: tmp.clone(),
+            source,
+        })?;
+        let w = csv::WriterBuilder::new()
+            .buffer_capacity(1 << 16)
+            .from_writer(file);
+        let mut out = Out {
+            w,
+            path,
+            tmp,
+            buf: String::new(),
+            columns: header.len(),
+            fields: 0,
+            rows: 0,
+            err: None,
+        };
         for h in header {
             out.s(h);
         }
@@ -122,14 +137,6 @@ impl Out {
         self.raw(if b { b"true" } else { b"false" })
     }
 
-    /// An optional boolean.
-    pub(crate) fn opt_bool(&mut self, b: Option<bool>) -> &mut Self {
-        match b {
-            Some(b) => self.bool(b),
-            None => self.empty(),
-        }
-    }
-
     /// A date of the period, by day index.
     pub(crate) fn day(&mut self, cal: &Calendar, day: i32) -> &mut Self {
         let t = cal.date_text(day).as_bytes();
@@ -153,6 +160,22 @@ impl Out {
         self.flush_buf()
     }
 
+    /// An optional calendar date.
+    pub(crate) fn opt_date(&mut self, d: Option<chrono::NaiveDate>) -> &mut Self {
+        match d {
+            Some(d) => self.date(d),
+            None => self.empty(),
+        }
+    }
+
+    /// An optional whole number.
+    pub(crate) fn opt_int(&mut self, v: Option<i64>) -> &mut Self {
+        match v {
+            Some(v) => self.int(v),
+            None => self.empty(),
+        }
+    }
+
     /// A timestamp given in seconds since the start of day 0.
     pub(crate) fn ts(&mut self, cal: &Calendar, secs: i64) -> &mut Self {
         let t = cal.timestamp_text(secs);
@@ -169,7 +192,12 @@ impl Out {
 
     /// Ends the row. Write errors are kept until here so the row code stays one chain.
     pub(crate) fn end(&mut self) -> Result<(), DemoError> {
-        debug_assert_eq!(self.fields, self.columns, "{}: wrong field count", self.path.display());
+        debug_assert_eq!(
+            self.fields,
+            self.columns,
+            "{}: wrong field count",
+            self.path.display()
+        );
         self.fields = 0;
         if self.err.is_none()
             && let Err(e) = self.w.write_record(None::<&[u8]>)
@@ -177,7 +205,10 @@ impl Out {
             self.err = Some(e);
         }
         if let Some(source) = self.err.take() {
-            return Err(DemoError::Csv { path: self.tmp.clone(), source });
+            return Err(DemoError::Csv {
+                path: self.tmp.clone(),
+                source,
+            });
         }
         self.rows += 1;
         Ok(())
@@ -190,10 +221,62 @@ impl Out {
 
     /// Flushes the temporary file; returns (temporary path, final path).
     fn close(mut self) -> Result<(PathBuf, PathBuf), DemoError> {
-        self.w
-            .flush()
-            .map_err(|source| DemoError::Io { path: self.tmp.clone(), source })?;
+        self.w.flush().map_err(|source| DemoError::Io {
+            path: self.tmp.clone(),
+            source,
+        })?;
         Ok((self.tmp, self.path))
+    }
+}
+
+/// Positions of the canonical tables in [`TABLES`], looked up once by name.
+pub(crate) struct Ix {
+    pub customers: usize,
+    pub products: usize,
+    pub campaigns: usize,
+    pub sales_reps: usize,
+    pub orders: usize,
+    pub order_items: usize,
+    pub touchpoints: usize,
+    pub leads: usize,
+    pub deals: usize,
+    pub deal_stage_history: usize,
+    pub tickets: usize,
+    pub surveys: usize,
+    pub web_sessions: usize,
+    pub subscriptions: usize,
+    pub marketing_spend: usize,
+    pub kpi_targets: usize,
+}
+
+impl Ix {
+    /// Finds every table the generator writes; fails if the canonical model lost one.
+    pub(crate) fn new() -> Result<Ix, DemoError> {
+        let f = |name: &str| {
+            TABLES.iter().position(|t| t.name == name).ok_or_else(|| {
+                DemoError::InvalidConfig(format!(
+                    "the canonical model has no table named {name}; this generator needs updating"
+                ))
+            })
+        };
+        Ok(Ix {
+            customers: f("customers")?,
+            products: f("products")?,
+            campaigns: f("campaigns")?,
+            sales_reps: f("sales_reps")?,
+            orders: f("orders")?,
+            order_items: f("order_items")?,
+            touchpoints: f("touchpoints")?,
+            leads: f("leads")?,
+            deals: f("deals")?,
+            deal_stage_history: f("deal_stage_history")?,
+            tickets: f("tickets")?,
+            surveys: f("surveys")?,
+            web_sessions: f("web_sessions")?,
+            subscriptions: f("subscriptions")?,
+            marketing_spend: f("marketing_spend")?,
+            kpi_targets: f("kpi_targets")?,
+        })
     }
 }
 
@@ -250,20 +333,38 @@ impl Sinks {
         let truth = Out::create(path, TRUTH_COLUMNS)?;
         let truth_json = truth_dir.join("ground_truth.json");
         created.push(tmp_path(&truth_json));
-        Ok(Sinks { tables, truth, truth_json, created: std::mem::take(created) })
+        Ok(Sinks {
+            tables,
+            truth,
+            truth_json,
+            created: std::mem::take(created),
+        })
     }
 
-    /// The writer of a canonical table.
-    pub(crate) fn table(&mut self, name: &str) -> Result<&mut Out, DemoError> {
-        let i = TABLES.iter().position(|t| t.name == name).ok_or_else(|| {
-            DemoError::InvalidConfig(format!("the canonical model has no table named {name}"))
-        })?;
-        Ok(&mut self.tables[i])
+    /// The writer of the canonical table at `index` (see [`Ix`]).
+    pub(crate) fn at(&mut self, index: usize) -> &mut Out {
+        &mut self.tables[index]
+    }
+
+    /// Writers of several distinct tables at once.
+    pub(crate) fn several<const N: usize>(
+        &mut self,
+        indices: [usize; N],
+    ) -> Result<[&mut Out; N], DemoError> {
+        self.tables.get_disjoint_mut(indices).map_err(|e| {
+            DemoError::InvalidConfig(format!(
+                "internal error: table writers requested twice ({e})"
+            ))
+        })
     }
 
     /// Rows written per table, in canonical order.
     pub(crate) fn counts(&self) -> Vec<(String, usize)> {
-        TABLES.iter().zip(&self.tables).map(|(t, o)| (t.name.to_string(), o.rows())).collect()
+        TABLES
+            .iter()
+            .zip(&self.tables)
+            .map(|(t, o)| (t.name.to_string(), o.rows()))
+            .collect()
     }
 
     /// Writes the ground truth JSON, flushes everything and renames every file into place.
@@ -282,8 +383,10 @@ impl Sinks {
         let json_tmp = tmp_path(&self.truth_json);
         let mut text = serde_json::to_string_pretty(truth_json).unwrap_or_default();
         text.push('\n');
-        fs::write(&json_tmp, text)
-            .map_err(|source| DemoError::Io { path: json_tmp.clone(), source })?;
+        fs::write(&json_tmp, text).map_err(|source| DemoError::Io {
+            path: json_tmp.clone(),
+            source,
+        })?;
         let mut moves = Vec::with_capacity(self.tables.len() + 2);
         for o in self.tables {
             moves.push(o.close()?);
@@ -291,7 +394,10 @@ impl Sinks {
         moves.push(self.truth.close()?);
         moves.push((json_tmp, self.truth_json));
         for (tmp, path) in moves {
-            fs::rename(&tmp, &path).map_err(|source| DemoError::Io { path: path.clone(), source })?;
+            fs::rename(&tmp, &path).map_err(|source| DemoError::Io {
+                path: path.clone(),
+                source,
+            })?;
         }
         Ok(())
     }

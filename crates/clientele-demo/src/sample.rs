@@ -146,8 +146,12 @@ mod tests {
 
     #[test]
     fn streams_are_deterministic_and_distinct() {
-        let a: Vec<u64> = (0..4).map(|_| stream(7, Stream::Customers).random()).collect();
-        let b: Vec<u64> = (0..4).map(|_| stream(7, Stream::Customers).random()).collect();
+        let a: Vec<u64> = (0..4)
+            .map(|_| stream(7, Stream::Customers).random())
+            .collect();
+        let b: Vec<u64> = (0..4)
+            .map(|_| stream(7, Stream::Customers).random())
+            .collect();
         assert_eq!(a, b);
         let mut c = stream(7, Stream::Leads);
         let mut d = stream(7, Stream::Customers);
@@ -182,7 +186,9 @@ mod tests {
     #[test]
     fn poisson_mean_and_edges() {
         let mut rng = stream(3, Stream::Customers);
-        let xs: Vec<f64> = (0..100_000).map(|_| f64::from(poisson(&mut rng, 2.5))).collect();
+        let xs: Vec<f64> = (0..100_000)
+            .map(|_| f64::from(poisson(&mut rng, 2.5)))
+            .collect();
         let (m, v) = mean_var(&xs);
         assert!((m - 2.5).abs() < 0.03, "{m}");
         assert!((v - 2.5).abs() < 0.08, "{v}");
@@ -194,7 +200,9 @@ mod tests {
     #[test]
     fn lognormal_median_and_pick_frequencies() {
         let mut rng = stream(4, Stream::Customers);
-        let mut xs: Vec<f64> = (0..50_001).map(|_| lognormal(&mut rng, 40.0, 0.6)).collect();
+        let mut xs: Vec<f64> = (0..50_001)
+            .map(|_| lognormal(&mut rng, 40.0, 0.6))
+            .collect();
         xs.sort_by(f64::total_cmp);
         assert!((xs[25_000] - 40.0).abs() < 1.0, "{}", xs[25_000]);
 
