@@ -36,6 +36,7 @@ struct Rows {
     kind: Vec<Option<String>>,
     subject: Vec<Option<String>>,
     metric: Vec<Option<String>>,
+    unit: Vec<Option<String>>,
     value: Vec<Option<f64>>,
     expected: Vec<Option<f64>>,
     deviation: Vec<Option<f64>>,
@@ -53,6 +54,13 @@ impl Rows {
         expected: Option<f64>,
         note: String,
     ) {
+        let unit = crate::KPIS
+            .iter()
+            .find(|k| k.key == metric)
+            .map_or(if metric == "orders" { "count" } else { "money" }, |k| {
+                k.unit.as_str()
+            });
+        self.unit.push(Some(unit.into()));
         self.kind.push(Some(kind.into()));
         self.subject.push(Some(subject));
         self.metric.push(Some(metric.into()));
@@ -310,6 +318,7 @@ pub async fn exceptions(
         .text("kind", rows.kind)
         .text("subject", rows.subject)
         .text("metric", rows.metric)
+        .text("unit", rows.unit)
         .num("value", rows.value)
         .num("expected", rows.expected)
         .num("deviation", rows.deviation)

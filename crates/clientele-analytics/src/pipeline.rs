@@ -36,7 +36,9 @@ impl FromStr for PipelineBy {
 /// - `win_probability`: of the closed deals (won or lost) that ever entered the stage, the
 ///   share won; `weighted_amount` = `open_amount` × `win_probability`.
 /// - `entered`: deals that entered the stage; `conversion_to_next`: entered(next stage) /
-///   entered(stage), stages ordered by their mean position in deals' histories.
+///   entered(stage), stages ordered by their mean position in deals' histories, terminal
+///   stages (never followed by another, such as "closed") last; empty into a terminal stage,
+///   which lost deals reach from anywhere (`win_probability` says how deals end).
 /// - `avg_days_in_stage`: mean days from entering the stage to entering the next one, over
 ///   the stage visits that have a next one.
 /// - `win_rate`: won / (won + lost) over the group's deals.
@@ -97,8 +99,13 @@ pub async fn pipeline(
             FROM deals d0 {join} WHERE {scope}
             GROUP BY d0.deal_id, d0.stage, d0.amount, d0.outcome, d0.closed_at, {grp}),
          h AS ({history}),
-         so AS (SELECT stage, AVG(CAST(pos AS DOUBLE)) AS ord FROM h GROUP BY stage),
-         nx AS (SELECT stage, ord, LEAD(stage) OVER (ORDER BY ord, stage) AS next_stage FROM so),
+         so AS (SELECT stage,
+                       -- Terminal stages (never followed by another) go last, whatever their
+                       -- mean position: deals lost early reach them from any stage.
+                       AVG(CAST(pos AS DOUBLE)) + CASE WHEN COUNT(next_at) = 0 THEN 1000000 ELSE 0 END AS ord
+                FROM h GROUP BY stage),
+         nx AS (SELECT stage, ord, LEAD(stage) OVER (ORDER BY ord, stage) AS next_stage,
+                       LEAD(ord) OVER (ORDER BY ord, stage) AS next_ord FROM so),
          hd AS (SELECT h.*, d.grp, d.outcome FROM h JOIN d ON h.deal_id = d.deal_id),
          en AS (SELECT grp, stage, CAST(COUNT(DISTINCT deal_id) AS DOUBLE) AS entered,
                        AVG((date_part('epoch', next_at) - date_part('epoch', entered_at)) / 86400.0) AS avg_days,
@@ -114,7 +121,7 @@ pub async fn pipeline(
                 COALESCE(op.open_amount, 0) * (en.won / NULLIF(en.closed, 0)) AS weighted_amount,
                 en.won / NULLIF(en.closed, 0) AS win_probability,
                 en.entered AS entered,
-                nen.entered / NULLIF(en.entered, 0) AS conversion_to_next,
+                CASE WHEN nx.next_ord < 1000000 THEN nen.entered / NULLIF(en.entered, 0) END AS conversion_to_next,
                 en.avg_days AS avg_days_in_stage,
                 gw.win_rate AS win_rate
          FROM st

@@ -97,11 +97,25 @@ pub async fn summary(engine: &Engine, period: &Period) -> Result<Report, Analyti
             })
         });
         let Ok(name_idx) = name_idx else { continue };
-        let name =
-            arrow::util::display::array_value_to_string(b.column(name_idx), 0).unwrap_or_default();
-        if name.is_empty() || name == "(none)" {
+        // The leader is the first group with a name: orders without a rep or region form
+        // a "(none)" group that may well be the largest.
+        let key_idx = b.schema().index_of(match by {
+            SalesBy::Region => "region",
+            SalesBy::Category => "category",
+            SalesBy::Product => "product_id",
+            _ => "sales_rep_id",
+        });
+        let Ok(key_idx) = key_idx else { continue };
+        let named = |i: usize| {
+            let k = arrow::util::display::array_value_to_string(b.column(key_idx), i)
+                .unwrap_or_default();
+            !k.is_empty() && k != "(none)"
+        };
+        let Some(row) = (0..b.num_rows()).find(|i| named(*i)) else {
             continue;
-        }
+        };
+        let name = arrow::util::display::array_value_to_string(b.column(name_idx), row)
+            .unwrap_or_default();
         let rev = b.column(b.schema().index_of("revenue").expect("revenue"));
         let rev = arrow::compute::cast(rev, &arrow::datatypes::DataType::Float64).expect("f64");
         let rev = rev
@@ -115,8 +129,8 @@ pub async fn summary(engine: &Engine, period: &Period) -> Result<Report, Analyti
             .expect("f64");
         metric.push(Some(label.to_string()));
         unit.push(Some("money".into()));
-        values.push(get(rev, 0));
-        previous.push(get(p, 0));
+        values.push(get(rev, row));
+        previous.push(get(p, row));
         detail.push(Some(name));
     }
     if engine.has_table("deals") {

@@ -113,7 +113,7 @@ fn cell_text(col: &str, array: &ArrayRef, row: usize, unit: Option<&str>) -> Str
     }
     if let Some(f) = array.as_any().downcast_ref::<Float64Array>() {
         let v = f.value(row);
-        let numeric_col = matches!(col, "value" | "previous" | "target");
+        let numeric_col = matches!(col, "value" | "previous" | "target" | "expected");
         if let (Some(u), true) = (unit, numeric_col) {
             return match u {
                 "percent" => format!("{}%", fmt_num(v * 100.0, 1)),

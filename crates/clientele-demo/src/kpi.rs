@@ -66,7 +66,7 @@ impl Tally {
                 .unwrap_or(0)
         };
         let last_year = (clamp(jan1(year)), cal.days() - 1);
-        let prev_year = if jan1(year) - 1 >= 0 {
+        let prev_year = if jan1(year) > 0 {
             (clamp(jan1(year - 1)), jan1(year) - 1)
         } else {
             (1, 0) // empty
