@@ -2,7 +2,7 @@
 //! their (prorated) quota, regions and products whose revenue fell by more than a threshold
 //! against the previous period, and customers whose purchase frequency dropped sharply.
 
-use crate::util::Columns;
+use crate::util::{Columns, f64_col, str_col};
 use crate::{AnalyticsError, Engine, Period, Report, SalesBy, kpis, sales};
 
 /// Thresholds of the exceptions report.
@@ -94,25 +94,8 @@ pub async fn exceptions(
     )];
 
     let k = kpis(engine, period).await?.to_batch();
-    let s = |n: &str| {
-        let a = arrow::compute::cast(
-            k.column(k.schema().index_of(n).expect("kpi col")),
-            &arrow::datatypes::DataType::Utf8,
-        )
-        .expect("utf8");
-        a.as_any()
-            .downcast_ref::<arrow::array::StringArray>()
-            .expect("utf8")
-            .clone()
-    };
-    let f = |n: &str| {
-        k.column(k.schema().index_of(n).expect("kpi col"))
-            .as_any()
-            .downcast_ref::<arrow::array::Float64Array>()
-            .expect("f64")
-            .clone()
-    };
-    let (name, status, value, target) = (s("name"), s("status"), f("value"), f("target"));
+    let (name, status) = (str_col(&k, "name"), str_col(&k, "status"));
+    let (value, target) = (f64_col(&k, "value"), f64_col(&k, "target"));
     for i in 0..k.num_rows() {
         if status.value(i) == "off target" {
             let def = crate::KPIS
@@ -151,22 +134,11 @@ pub async fn exceptions(
             in_p = period.contains_date("s.order_date"),
         );
         for b in engine.query(&sql).await? {
-            let name =
-                arrow::compute::cast(b.column(1), &arrow::datatypes::DataType::Utf8).expect("utf8");
-            let name = name
-                .as_any()
-                .downcast_ref::<arrow::array::StringArray>()
-                .expect("utf8");
-            let rev = b
-                .column(2)
-                .as_any()
-                .downcast_ref::<arrow::array::Float64Array>()
-                .expect("f64");
-            let exp = b
-                .column(3)
-                .as_any()
-                .downcast_ref::<arrow::array::Float64Array>()
-                .expect("f64");
+            let (name, rev, exp) = (
+                str_col(&b, "name"),
+                f64_col(&b, "revenue"),
+                f64_col(&b, "expected"),
+            );
             for i in 0..b.num_rows() {
                 rows.push(
                     "rep_below_quota",
@@ -199,39 +171,11 @@ pub async fn exceptions(
             }
             Err(e) => return Err(e),
         };
-        let txt = |n: &str| {
-            arrow::compute::cast(
-                r.column(r.schema().index_of(n).expect("col")),
-                &arrow::datatypes::DataType::Utf8,
-            )
-            .expect("utf8")
-        };
-        let id = txt(id_col);
-        let id = id
-            .as_any()
-            .downcast_ref::<arrow::array::StringArray>()
-            .expect("utf8");
+        let id = str_col(&r, id_col);
         let label = label_col
             .filter(|c| r.schema().index_of(c).is_ok())
-            .map(txt);
-        let label = label.as_ref().map(|l| {
-            l.as_any()
-                .downcast_ref::<arrow::array::StringArray>()
-                .expect("utf8")
-                .clone()
-        });
-        let rev = r
-            .column(r.schema().index_of("revenue").expect("revenue"))
-            .as_any()
-            .downcast_ref::<arrow::array::Float64Array>()
-            .expect("f64")
-            .clone();
-        let prev = r
-            .column(r.schema().index_of("previous_revenue").expect("prev"))
-            .as_any()
-            .downcast_ref::<arrow::array::Float64Array>()
-            .expect("f64")
-            .clone();
+            .map(|c| str_col(&r, c));
+        let (rev, prev) = (f64_col(&r, "revenue"), f64_col(&r, "previous_revenue"));
         for i in 0..r.num_rows() {
             if arrow::array::Array::is_null(&prev, i) || prev.value(i) <= 0.0 {
                 continue;
@@ -241,7 +185,7 @@ pub async fn exceptions(
                 let mut subject = id.value(i).to_string();
                 if let Some(l) = label
                     .as_ref()
-                    .filter(|l| !arrow::array::Array::is_null(*l, i))
+                    .filter(|l| !arrow::array::Array::is_null(l, i))
                 {
                     subject = format!("{subject} ({})", l.value(i));
                 }
@@ -278,22 +222,11 @@ pub async fn exceptions(
         let total: usize = batches.iter().map(|b| b.num_rows()).sum();
         let mut shown = 0;
         'outer: for b in batches {
-            let id =
-                arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8).expect("utf8");
-            let id = id
-                .as_any()
-                .downcast_ref::<arrow::array::StringArray>()
-                .expect("utf8");
-            let now = b
-                .column(1)
-                .as_any()
-                .downcast_ref::<arrow::array::Float64Array>()
-                .expect("f64");
-            let before = b
-                .column(2)
-                .as_any()
-                .downcast_ref::<arrow::array::Float64Array>()
-                .expect("f64");
+            let (id, now, before) = (
+                str_col(&b, "customer_id"),
+                f64_col(&b, "now"),
+                f64_col(&b, "before"),
+            );
             for i in 0..b.num_rows() {
                 if shown == opts.max_customers {
                     break 'outer;

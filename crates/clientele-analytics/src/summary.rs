@@ -3,7 +3,7 @@
 
 use arrow::array::Array;
 
-use crate::util::{Columns, change};
+use crate::util::{Columns, change, f64_col, opt, str_col};
 use crate::{AnalyticsError, Engine, Period, Report, SalesBy, kpis, sales};
 
 /// Headline KPIs shown on the summary, by key.
@@ -24,33 +24,10 @@ const HEADLINES: &[&str] = &[
 pub async fn summary(engine: &Engine, period: &Period) -> Result<Report, AnalyticsError> {
     let k = kpis(engine, period).await?;
     let batch = k.to_batch();
-    let col = |n: &str| {
-        batch
-            .column(batch.schema().index_of(n).expect("kpi column"))
-            .clone()
-    };
-    let key = arrow::compute::cast(&col("kpi"), &arrow::datatypes::DataType::Utf8).expect("utf8");
-    let key = key
-        .as_any()
-        .downcast_ref::<arrow::array::StringArray>()
-        .expect("utf8");
-    let status = col("status");
-    let status = status
-        .as_any()
-        .downcast_ref::<arrow::array::StringArray>()
-        .expect("utf8");
-    let value = col("value");
-    let value = value
-        .as_any()
-        .downcast_ref::<arrow::array::Float64Array>()
-        .expect("f64");
-    let prev = col("previous");
-    let prev = prev
-        .as_any()
-        .downcast_ref::<arrow::array::Float64Array>()
-        .expect("f64");
-    let get = |a: &arrow::array::Float64Array, i: usize| (!a.is_null(i)).then(|| a.value(i));
-
+    let key = str_col(&batch, "kpi");
+    let status = str_col(&batch, "status");
+    let value = f64_col(&batch, "value");
+    let prev = f64_col(&batch, "previous");
     let mut metric = Vec::new();
     let mut unit = Vec::new();
     let mut values = Vec::new();
@@ -66,8 +43,8 @@ pub async fn summary(engine: &Engine, period: &Period) -> Result<Report, Analyti
         let def = crate::KPIS.iter().find(|d| d.key == *h).expect("kpi");
         metric.push(Some(def.name.to_string()));
         unit.push(Some(def.unit.as_str().to_string()));
-        values.push(get(value, i));
-        previous.push(get(prev, i));
+        values.push(opt(&value, i));
+        previous.push(opt(&prev, i));
         detail.push(None);
     }
     let mut notes = Vec::new();
@@ -116,21 +93,12 @@ pub async fn summary(engine: &Engine, period: &Period) -> Result<Report, Analyti
         };
         let name = arrow::util::display::array_value_to_string(b.column(name_idx), row)
             .unwrap_or_default();
-        let rev = b.column(b.schema().index_of("revenue").expect("revenue"));
-        let rev = arrow::compute::cast(rev, &arrow::datatypes::DataType::Float64).expect("f64");
-        let rev = rev
-            .as_any()
-            .downcast_ref::<arrow::array::Float64Array>()
-            .expect("f64");
-        let p = b.column(b.schema().index_of("previous_revenue").expect("previous"));
-        let p = p
-            .as_any()
-            .downcast_ref::<arrow::array::Float64Array>()
-            .expect("f64");
+        let rev = f64_col(&b, "revenue");
+        let p = f64_col(&b, "previous_revenue");
         metric.push(Some(label.to_string()));
         unit.push(Some("money".into()));
-        values.push(get(rev, row));
-        previous.push(get(p, row));
+        values.push(opt(&rev, row));
+        previous.push(opt(&p, row));
         detail.push(Some(name));
     }
     if engine.has_table("deals") {

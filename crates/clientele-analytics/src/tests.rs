@@ -347,10 +347,7 @@ async fn pipeline_stages_conversion_and_days() {
     assert_eq!(num(&r, "win_probability")[1], Some(0.5));
     assert_eq!(num(&r, "weighted_amount")[1], Some(150.0));
     // Into the terminal "closed" stage there is no conversion: lost deals reach it from anywhere.
-    assert_eq!(
-        num(&r, "conversion_to_next"),
-        vec![Some(1.0), None, None]
-    );
+    assert_eq!(num(&r, "conversion_to_next"), vec![Some(1.0), None, None]);
     // prospecting: 10, 4, 20 days; proposal: 50 (D1), 26 (D2); D3 still in proposal.
     close(
         num(&r, "avg_days_in_stage")[0],

@@ -64,3 +64,39 @@ pub fn change(cur: Option<f64>, prev: Option<f64>) -> Option<f64> {
 pub fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
+
+/// A column of a result batch as text (casting Utf8View, numbers … to Utf8).
+pub fn str_col(batch: &RecordBatch, name: &str) -> StringArray {
+    let a = batch.column(
+        batch
+            .schema()
+            .index_of(name)
+            .expect("column of a report query"),
+    );
+    let a = arrow::compute::cast(a, &DataType::Utf8).expect("any column casts to text");
+    a.as_any()
+        .downcast_ref::<StringArray>()
+        .expect("utf8")
+        .clone()
+}
+
+/// A column of a result batch as f64.
+pub fn f64_col(batch: &RecordBatch, name: &str) -> Float64Array {
+    let a = batch.column(
+        batch
+            .schema()
+            .index_of(name)
+            .expect("column of a report query"),
+    );
+    let a = arrow::compute::cast(a, &DataType::Float64).expect("numeric column");
+    a.as_any()
+        .downcast_ref::<Float64Array>()
+        .expect("f64")
+        .clone()
+}
+
+/// Value `i` of an f64 column, `None` when null.
+pub fn opt(a: &Float64Array, i: usize) -> Option<f64> {
+    use arrow::array::Array;
+    (!a.is_null(i)).then(|| a.value(i))
+}
