@@ -261,44 +261,71 @@ pub fn ingest(
         }
         let part_name = format!("part-{part:05}.parquet");
         let path = staging.table_dir(file.table)?.join(&part_name);
-        let mut writer = new_writer(&path, coercer.schema(), file.table)?;
-        let mut rows = 0u64;
-        for batch in opened.batches {
-            let batch = match batch {
-                Ok(b) => b,
-                Err(e) => {
-                    log.push(Issue {
-                        severity: Severity::Error,
-                        file: file.name.clone(),
-                        row: None,
-                        column: None,
-                        value: None,
-                        message: format!(
-                            "unreadable at or after row {}: {e}",
-                            opened.first_row + rows
-                        ),
-                    });
-                    break;
-                }
-            };
-            let out = coercer.coerce(&batch, opened.first_row + rows, &parents, &mut log);
-            rows += batch.num_rows() as u64;
-            // Once the ingest is doomed, keep validating but stop paying for writes.
-            if log.errors() == 0 {
-                writer.write(&out).map_err(|e| IngestError::Write {
-                    table: file.table.into(),
-                    message: e.to_string(),
-                })?;
-            }
-            progress(Progress {
-                table: file.table,
-                done: counter.load(Ordering::Relaxed),
-                total: total_bytes,
-            });
-        }
-        writer.close().map_err(|e| IngestError::Write {
+        let writer = new_writer(&path, coercer.schema(), file.table)?;
+        let first_row = opened.first_row;
+        let batches = opened.batches;
+        let write_error = |e: parquet::errors::ParquetError| IngestError::Write {
             table: file.table.into(),
             message: e.to_string(),
+        };
+        // Reading, checking and writing run on three threads, so that on two cores the CSV
+        // decoder and the Parquet encoder overlap with validation. Channels are bounded to
+        // keep at most a few batches in memory.
+        let rows = std::thread::scope(|scope| -> Result<u64, IngestError> {
+            let (read_tx, read_rx) = std::sync::mpsc::sync_channel(2);
+            scope.spawn(move || {
+                for b in batches {
+                    let last = b.is_err();
+                    if read_tx.send(b).is_err() || last {
+                        break;
+                    }
+                }
+            });
+            let (write_tx, write_rx) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+            let written = scope.spawn(move || -> Result<(), parquet::errors::ParquetError> {
+                let mut writer = writer;
+                for b in write_rx {
+                    writer.write(&b)?;
+                }
+                writer.close().map(|_| ())
+            });
+            let mut rows = 0u64;
+            for batch in read_rx {
+                let batch = match batch {
+                    Ok(b) => b,
+                    Err(e) => {
+                        log.push(Issue {
+                            severity: Severity::Error,
+                            file: file.name.clone(),
+                            row: None,
+                            column: None,
+                            value: None,
+                            message: format!(
+                                "unreadable at or after row {}: {e}",
+                                first_row + rows
+                            ),
+                        });
+                        break;
+                    }
+                };
+                let out = coercer.coerce(&batch, first_row + rows, &parents, &mut log);
+                rows += batch.num_rows() as u64;
+                // Once the ingest is doomed, keep validating but stop paying for writes.
+                if log.errors() == 0 && write_tx.send(out).is_err() {
+                    break; // the writer failed; its error is reported below
+                }
+                progress(Progress {
+                    table: file.table,
+                    done: counter.load(Ordering::Relaxed),
+                    total: total_bytes,
+                });
+            }
+            drop(write_tx);
+            written
+                .join()
+                .expect("the Parquet writer thread does not panic")
+                .map_err(write_error)?;
+            Ok(rows)
         })?;
         let mut files_list = prev_entry.map(|e| e.files.clone()).unwrap_or_default();
         files_list.push(part_name);
