@@ -529,3 +529,39 @@ fn docs_state_every_kpi_definition_word_for_word() {
         assert!(docs.contains(&format!("`{}`", k.key)), "{}", k.key);
     }
 }
+
+#[tokio::test]
+async fn views_hold_completed_sales_only() {
+    let dir = workspace(FILES);
+    let engine = open(dir.path()).await;
+    let b = engine
+        .query("SELECT customer_id, CAST(first_order_date AS VARCHAR) AS f, orders, revenue FROM customer_summary ORDER BY customer_id")
+        .await
+        .unwrap();
+    let b = arrow::compute::concat_batches(&b[0].schema(), &b).unwrap();
+    let r = Report {
+        name: String::new(),
+        title: String::new(),
+        period: None,
+        previous: None,
+        notes: vec![],
+        schema: b.schema(),
+        batches: vec![b],
+    };
+    assert_eq!(
+        text(&r, "customer_id"),
+        ["C1", "C2", "C3", "C4"]
+            .map(|s| Some(s.to_string()))
+            .to_vec()
+    );
+    // C3: O5 40 and O7 20 (empty status); O6 was cancelled.
+    assert_eq!(
+        num(&r, "orders"),
+        vec![Some(3.0), Some(1.0), Some(2.0), Some(1.0)]
+    );
+    assert_eq!(
+        num(&r, "revenue"),
+        vec![Some(220.0), Some(30.0), Some(60.0), Some(999.0)]
+    );
+    assert_eq!(text(&r, "f")[2].as_deref(), Some("2025-05-05"));
+}

@@ -243,6 +243,12 @@ pub fn write_report(sink: &mut Sink, report: &Report, format: Format) -> Result<
             }
             writeln!(w)?;
             write_table(w, &report.batches, &["definition", "unit"])?;
+            if report.schema.index_of("definition").is_ok() {
+                writeln!(
+                    w,
+                    "definitions: the definition column of --format csv or json, and docs/metrics.md"
+                )?;
+            }
             for n in &report.notes {
                 writeln!(w, "note: {n}")?;
             }

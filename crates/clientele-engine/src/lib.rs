@@ -68,6 +68,14 @@ const VIEWS: &[(&str, &[&str], &str)] = &[
                 CAST(i.quantity AS DOUBLE) * COALESCE(i.unit_price, {list_price}) * (1 - COALESCE(i.discount, 0)) AS line_amount
          FROM sales s JOIN order_items i ON s.order_id = i.order_id {product_join}",
     ),
+    (
+        // One row per purchasing customer: the purchase history in brief.
+        "customer_summary",
+        &["orders"],
+        "SELECT customer_id, MIN(order_date) AS first_order_date, MAX(order_date) AS last_order_date,
+                COUNT(*) AS orders, SUM(total_amount) AS revenue, AVG(total_amount) AS average_order_value
+         FROM sales GROUP BY customer_id",
+    ),
 ];
 
 /// A DataFusion session over one workspace.
