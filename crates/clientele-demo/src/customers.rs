@@ -264,6 +264,8 @@ struct Scratch {
     tps: Vec<Tp>,
     sessions: Vec<Session>,
     email: String,
+    /// Quarters in which the customer has a completed order, ascending.
+    active_quarters: Vec<usize>,
 }
 
 /// Runs the customer pass.
@@ -474,8 +476,7 @@ pub(crate) fn simulate(
         let dropout = purchase_days(cal, rng, signup, lambda, p, &sc.windows, &mut sc.days);
         let alive_on = |day: i32| dropout.is_none_or(|d| day <= d);
         let first_order = pass.orders.len();
-        let mut quarter_mask = 0u32;
-        let (mut active_ly, mut active_py) = (false, false);
+        sc.active_quarters.clear();
         for (j, &day) in sc.days.iter().enumerate() {
             let u = rng.random::<f64>();
             let status = if u < CANCELLED {
@@ -533,23 +534,21 @@ pub(crate) fn simulate(
                 campaigns[k].orders += 1;
                 if status == 0 {
                     campaigns[k].revenue_cents += total;
-                    tally.campaign_revenue_cents += total;
+                    let q = tally.quarter(day);
+                    tally.quarters[q].campaign_revenue_cents += total;
                 }
             }
             if status == 0 {
+                let q = tally.quarter(day);
                 tally.revenue_cents += total;
-                tally.completed_orders += 1;
-                if let Some(q) = tally.quarter(day) {
-                    tally.quarters[q].revenue_cents += total;
-                    tally.quarters[q].orders += 1;
-                    quarter_mask |= 1 << q;
+                tally.quarters[q].revenue_cents += total;
+                tally.quarters[q].orders += 1;
+                if sc.active_quarters.is_empty() {
+                    tally.quarters[q].new_customers += 1;
                 }
-                if tally.in_last_year(day) {
-                    tally.ly_revenue_cents += total;
-                    tally.ly_orders += 1;
-                    active_ly = true;
+                if sc.active_quarters.last() != Some(&q) {
+                    sc.active_quarters.push(q);
                 }
-                active_py |= tally.in_prev_year(day);
             }
             if ORDER_CHANNELS[channel].0 == "web" {
                 let at = i64::from(day) * DAY + sample::time_of_day(rng, &HOUR_WEIGHTS);
@@ -568,18 +567,7 @@ pub(crate) fn simulate(
             }
         }
         let n_orders = sc.days.len();
-        for (q, quarter) in tally.quarters.iter_mut().enumerate() {
-            if quarter_mask & (1 << q) != 0 {
-                quarter.active += 1;
-            }
-        }
-        if let Some(q) = tally.quarter(signup) {
-            tally.quarters[q].new_customers += 1;
-        }
-        tally.ly_active += u64::from(active_ly);
-        tally.py_active += u64::from(active_py);
-        tally.retained += u64::from(active_py && active_ly);
-        tally.customers += 1;
+        tally.customer_quarters(&sc.active_quarters);
 
         // --- engagement with the campaigns (depends on whether they are still active)
         for e in &sc.exposures {
@@ -733,9 +721,11 @@ pub(crate) fn simulate(
             };
             let comment =
                 sample::chance(rng, SURVEY_COMMENT).then(|| list[sample::below(rng, list.len())]);
-            tally.surveys += 1;
-            tally.promoters += u64::from(nps >= 9);
-            tally.detractors += u64::from(nps <= 6);
+            if tally.in_report(day) {
+                tally.surveys += 1;
+                tally.promoters += u64::from(nps >= 9);
+                tally.detractors += u64::from(nps <= 6);
+            }
             sinks
                 .at(ix.surveys)
                 .id("C", i + 1, 6)
@@ -775,8 +765,10 @@ pub(crate) fn simulate(
                     }
                     let p_renew = if alive_on(renewal) { RENEW.0 } else { RENEW.1 };
                     let renewed = sample::chance(rng, p_renew);
-                    tally.renewals_decided += 1;
-                    tally.renewed += u64::from(renewed);
+                    if tally.in_report(renewal) {
+                        tally.renewals_decided += 1;
+                        tally.renewed += u64::from(renewed);
+                    }
                     out.opt_day(cal, (!renewed).then_some(renewal))
                         .day(cal, renewal)
                         .bool(renewed)
@@ -951,11 +943,15 @@ pub(crate) fn write_tickets(
         text.push_str(
             &templates[t.template].replace("{p}", catalog.products[usize::from(t.product)].name),
         );
-        tally.tickets += 1;
-        tally.tickets_first_contact += u64::from(t.contacts == 1);
-        if let Some(c) = t.csat {
-            tally.csat_responses += 1;
-            tally.csat_satisfied += u64::from(c >= 4);
+        if tally.in_report((t.opened / DAY) as i32) {
+            if t.resolved.is_some() {
+                tally.tickets_resolved += 1;
+                tally.tickets_first_contact += u64::from(t.contacts == 1);
+            }
+            if let Some(c) = t.csat {
+                tally.tickets_rated += 1;
+                tally.tickets_satisfied += u64::from(c >= 4);
+            }
         }
         sinks
             .at(ix.tickets)
@@ -1086,4 +1082,61 @@ pub(crate) fn truth(pass: &CustomerPass, n: usize) -> Value {
         "customers_alive_at_end": pass.alive_at_end,
         "customers_acquired_by_campaign": pass.acquired_by_campaign,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{Stream, stream};
+    use chrono::NaiveDate;
+
+    fn cal() -> Calendar {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        Calendar::new(d(2023, 1, 1), d(2024, 12, 31))
+    }
+
+    #[test]
+    fn dropout_only_follows_a_repeat_purchase() {
+        let cal = cal();
+        let mut rng = stream(1, Stream::Customers);
+        let mut days = Vec::new();
+        for _ in 0..500 {
+            days.clear();
+            let dropout = purchase_days(&cal, &mut rng, 10, 0.5, 1.0, &[], &mut days);
+            // p = 1: inactive right after the first repeat purchase, never before it.
+            match dropout {
+                Some(d) => assert_eq!(days, vec![10, d]),
+                None => assert_eq!(days, vec![10]),
+            }
+            assert!(days.windows(2).all(|w| w[0] < w[1]));
+        }
+    }
+
+    #[test]
+    fn purchase_counts_follow_the_rate_and_the_lift() {
+        let cal = cal();
+        let mut rng = stream(2, Stream::Customers);
+        let mut days = Vec::new();
+        let (mut plain, mut lifted) = (0usize, 0usize);
+        let runs = 400;
+        for _ in 0..runs {
+            days.clear();
+            assert_eq!(
+                purchase_days(&cal, &mut rng, 0, 0.5, 0.0, &[], &mut days),
+                None
+            );
+            plain += days.len() - 1;
+            days.clear();
+            // Double rate during the whole second year.
+            purchase_days(&cal, &mut rng, 0, 0.5, 0.0, &[(365, 730, 2.0)], &mut days);
+            lifted += days.len() - 1;
+        }
+        // Two years at 0.5 a week: about 52 repeat purchases, less the few percent that fall
+        // on a day that already has one; with the second year doubled, about 78 less merges
+        // (which double too), so about 74.
+        let plain = plain as f64 / f64::from(runs);
+        let lifted = lifted as f64 / f64::from(runs);
+        assert!((50.0..54.5).contains(&plain), "{plain}");
+        assert!((71.0..77.0).contains(&lifted), "{lifted}");
+    }
 }

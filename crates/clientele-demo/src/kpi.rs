@@ -1,8 +1,11 @@
 //! KPI targets: what the company's management set as goals. Each target is the value the
-//! generated data actually reaches (by the simple definitions below) times a random factor a
-//! little above or below 1, so a KPI report shows some goals met and some missed.
+//! generated data actually reaches, by the definitions of `docs/metrics.md`, times a random
+//! factor a little above or below 1, so a KPI report shows some goals met and some missed.
+//!
+//! Additive KPIs get one target per quarter of the last calendar year. The others get one
+//! target with an empty period, set from the *report quarter*: the last quarter of the
+//! history (cut at the end date), the period a KPI report shows by default.
 
-use chrono::Datelike;
 use serde_json::{Value, json};
 
 use crate::DemoError;
@@ -15,121 +18,131 @@ use crate::sample::{self, DemoRng};
 /// probability.
 pub(crate) const ABOVE_SHARE: f64 = 0.6;
 pub(crate) const FACTOR_RANGE: (f64, f64) = (0.02, 0.12);
+/// Used for churn when no customer was active in the quarter before the report quarter.
+pub(crate) const DEFAULT_CHURN: f64 = 0.3;
 
-/// One quarter of the last calendar year of the history.
+/// One calendar quarter of the history.
 pub(crate) struct Quarter {
     pub label: String,
+    pub year: i32,
+    /// Completed orders: revenue and count.
     pub revenue_cents: i64,
     pub orders: u64,
+    /// Customers with a completed order in the quarter.
     pub active: u64,
+    /// Customers whose first completed order ever is in the quarter.
     pub new_customers: u64,
+    /// Completed revenue of orders that carry a campaign_id.
+    pub campaign_revenue_cents: i64,
+    /// All marketing spend dated in the quarter.
+    pub spend_cents: i64,
 }
 
 /// Running totals of the generated data, filled in while it is written.
 pub(crate) struct Tally {
-    /// Day index → quarter of the last year (index into `quarters`), or none.
-    quarter_of_day: Vec<Option<u8>>,
+    /// Day index → index into `quarters`.
+    quarter_of_day: Vec<u16>,
     pub quarters: Vec<Quarter>,
-    /// Last calendar year (as far as it lies in the period) and the year before.
-    pub last_year: (i32, i32),
-    pub prev_year: (i32, i32),
-    pub customers: u64,
+    /// Revenue of all completed orders and customers with at least one.
     pub revenue_cents: i64,
-    pub completed_orders: u64,
-    pub ly_revenue_cents: i64,
-    pub ly_orders: u64,
-    pub ly_active: u64,
-    pub py_active: u64,
+    pub buyers: u64,
+    /// Customers active in the quarter before the report quarter, and those of them also
+    /// active in the report quarter.
+    pub prev_active: u64,
     pub retained: u64,
-    pub tickets: u64,
+    /// Report quarter: tickets opened (rated, satisfied, resolved, resolved at first contact).
+    pub tickets_rated: u64,
+    pub tickets_satisfied: u64,
+    pub tickets_resolved: u64,
     pub tickets_first_contact: u64,
-    pub csat_responses: u64,
-    pub csat_satisfied: u64,
+    /// Report quarter: survey answers.
     pub surveys: u64,
     pub promoters: u64,
     pub detractors: u64,
+    /// Report quarter: subscription terms due with a known outcome, and renewed.
     pub renewals_decided: u64,
     pub renewed: u64,
-    pub marketing_cents: i64,
-    pub campaign_cost_cents: i64,
-    pub campaign_revenue_cents: i64,
 }
 
 impl Tally {
     pub(crate) fn new(cal: &Calendar) -> Tally {
-        let end = cal.date(cal.days() - 1);
-        let year = end.year();
-        let clamp = |d: i32| d.clamp(0, cal.days() - 1);
-        let jan1 = |y: i32| {
-            chrono::NaiveDate::from_ymd_opt(y, 1, 1)
-                .map(|d| cal.day_of(d))
-                .unwrap_or(0)
-        };
-        let last_year = (clamp(jan1(year)), cal.days() - 1);
-        let prev_year = if jan1(year) > 0 {
-            (clamp(jan1(year - 1)), jan1(year) - 1)
-        } else {
-            (1, 0) // empty
-        };
-        let mut quarter_of_day = vec![None; cal.days() as usize];
+        let mut quarter_of_day = Vec::with_capacity(cal.days() as usize);
         let mut quarters: Vec<Quarter> = Vec::new();
-        for day in last_year.0..=last_year.1 {
-            let (y, q) = cal.quarter(day);
-            let label = format!("{y}-Q{q}");
-            if quarters.last().map(|l| l.label != label).unwrap_or(true) {
+        for day in 0..cal.days() {
+            let (year, q) = cal.quarter(day);
+            let label = format!("{year}-Q{q}");
+            if quarters.last().is_none_or(|l| l.label != label) {
                 quarters.push(Quarter {
                     label,
+                    year,
                     revenue_cents: 0,
                     orders: 0,
                     active: 0,
                     new_customers: 0,
+                    campaign_revenue_cents: 0,
+                    spend_cents: 0,
                 });
             }
-            quarter_of_day[day as usize] = Some((quarters.len() - 1) as u8);
+            quarter_of_day.push((quarters.len() - 1) as u16);
         }
         Tally {
             quarter_of_day,
             quarters,
-            last_year,
-            prev_year,
-            customers: 0,
             revenue_cents: 0,
-            completed_orders: 0,
-            ly_revenue_cents: 0,
-            ly_orders: 0,
-            ly_active: 0,
-            py_active: 0,
+            buyers: 0,
+            prev_active: 0,
             retained: 0,
-            tickets: 0,
+            tickets_rated: 0,
+            tickets_satisfied: 0,
+            tickets_resolved: 0,
             tickets_first_contact: 0,
-            csat_responses: 0,
-            csat_satisfied: 0,
             surveys: 0,
             promoters: 0,
             detractors: 0,
             renewals_decided: 0,
             renewed: 0,
-            marketing_cents: 0,
-            campaign_cost_cents: 0,
-            campaign_revenue_cents: 0,
         }
     }
 
-    /// Quarter of the last year a day falls in.
-    pub(crate) fn quarter(&self, day: i32) -> Option<usize> {
-        self.quarter_of_day
-            .get(day as usize)
-            .copied()
-            .flatten()
-            .map(usize::from)
+    /// Quarter index of a day of the period.
+    pub(crate) fn quarter(&self, day: i32) -> usize {
+        let d = day.clamp(0, self.quarter_of_day.len() as i32 - 1) as usize;
+        usize::from(self.quarter_of_day[d])
     }
 
-    pub(crate) fn in_last_year(&self, day: i32) -> bool {
-        (self.last_year.0..=self.last_year.1).contains(&day)
+    /// Index of the report quarter (the last one).
+    pub(crate) fn report_quarter(&self) -> usize {
+        self.quarters.len() - 1
     }
 
-    pub(crate) fn in_prev_year(&self, day: i32) -> bool {
-        (self.prev_year.0..=self.prev_year.1).contains(&day)
+    /// Whether a day lies in the report quarter.
+    pub(crate) fn in_report(&self, day: i32) -> bool {
+        (0..self.quarter_of_day.len() as i32).contains(&day)
+            && self.quarter(day) == self.report_quarter()
+    }
+
+    /// First and last day of the report quarter.
+    pub(crate) fn report_days(&self) -> (i32, i32) {
+        let q = self.report_quarter() as u16;
+        let first = self
+            .quarter_of_day
+            .iter()
+            .position(|x| *x == q)
+            .unwrap_or(0);
+        (first as i32, self.quarter_of_day.len() as i32 - 1)
+    }
+
+    /// Records one customer's quarters with a completed order (ascending, deduplicated).
+    pub(crate) fn customer_quarters(&mut self, active: &[usize]) {
+        for q in active {
+            self.quarters[*q].active += 1;
+        }
+        let last = self.report_quarter();
+        if last > 0 && active.contains(&(last - 1)) {
+            self.prev_active += 1;
+            self.retained += u64::from(active.contains(&last));
+        }
+        self.buyers += u64::from(!active.is_empty());
     }
 }
 
@@ -156,32 +169,32 @@ pub(crate) fn write_targets(
 ) -> Result<Value, DemoError> {
     let money = |c: i64| c as f64 / 100.0;
     let mut rows: Vec<(&str, String, f64, Kind)> = Vec::new();
-    for q in &t.quarters {
+    let last = &t.quarters[t.report_quarter()];
+    for q in t.quarters.iter().filter(|q| q.year == last.year) {
+        let label = &q.label;
         rows.push((
             "sales_revenue",
-            q.label.clone(),
+            label.clone(),
             money(q.revenue_cents),
             Kind::Money,
         ));
-        rows.push(("orders", q.label.clone(), q.orders as f64, Kind::Count));
+        rows.push(("orders", label.clone(), q.orders as f64, Kind::Count));
         rows.push((
             "active_customers",
-            q.label.clone(),
+            label.clone(),
             q.active as f64,
             Kind::Count,
         ));
         rows.push((
             "new_customers",
-            q.label.clone(),
+            label.clone(),
             q.new_customers as f64,
             Kind::Count,
         ));
     }
-    let ly_rev = money(t.ly_revenue_cents);
-    let churn = 1.0 - ratio(t.retained as f64, t.py_active as f64, 0.7);
-    let total_rev = money(t.revenue_cents);
-    let marketing = money(t.marketing_cents);
-    let campaign_cost = money(t.campaign_cost_cents);
+    let rev = money(last.revenue_cents);
+    let spend = money(last.spend_cents);
+    let churn = 1.0 - ratio(t.retained as f64, t.prev_active as f64, 1.0 - DEFAULT_CHURN);
     let nps = 100.0
         * ratio(
             t.promoters as f64 - t.detractors as f64,
@@ -191,65 +204,69 @@ pub(crate) fn write_targets(
     let overall: [(&str, f64, Kind); 16] = [
         (
             "average_purchase_value",
-            ratio(ly_rev, t.ly_orders as f64, 0.0),
+            ratio(rev, last.orders as f64, 0.0),
             Kind::Money,
         ),
         (
             "purchase_frequency",
-            ratio(t.ly_orders as f64, t.ly_active as f64, 0.0),
+            ratio(last.orders as f64, last.active as f64, 0.0),
             Kind::Score,
         ),
         ("churn_rate", churn, Kind::Rate),
         ("retention_rate", 1.0 - churn, Kind::Rate),
-        ("arpu", ratio(ly_rev, t.customers as f64, 0.0), Kind::Money),
+        ("arpu", ratio(rev, last.active as f64, 0.0), Kind::Money),
         (
             "historical_cltv",
-            ratio(total_rev, t.customers as f64, 0.0),
+            ratio(money(t.revenue_cents), t.buyers as f64, 0.0),
             Kind::Money,
         ),
         (
             "cac",
-            ratio(marketing, t.customers as f64, 0.0),
+            ratio(spend, last.new_customers as f64, 0.0),
             Kind::Money,
         ),
         (
             "marketing_roi",
-            ratio(
-                money(t.campaign_revenue_cents) - campaign_cost,
-                campaign_cost,
-                0.0,
-            ),
+            ratio(money(last.campaign_revenue_cents) - spend, spend, 0.0),
             Kind::Score,
         ),
         (
             "lead_conversion_rate",
-            ratio(s.leads_converted as f64, s.leads as f64, 0.0),
+            ratio(s.report_leads_converted as f64, s.report_leads as f64, 0.0),
             Kind::Rate,
         ),
         (
             "win_rate",
-            ratio(s.won as f64, (s.won + s.lost) as f64, 0.0),
+            ratio(
+                s.report_won as f64,
+                (s.report_won + s.report_lost) as f64,
+                0.0,
+            ),
             Kind::Rate,
         ),
         (
             "average_deal_size",
-            ratio(money(s.won_cents), s.won as f64, 0.0),
+            ratio(money(s.report_won_cents), s.report_won as f64, 0.0),
             Kind::Money,
         ),
         (
             "sales_cycle_days",
-            ratio(s.won_cycle_days, s.won as f64, 0.0),
+            ratio(s.report_won_cycle_days, s.report_won as f64, 0.0),
             Kind::Days,
         ),
         (
             "csat",
-            ratio(t.csat_satisfied as f64, t.csat_responses as f64, 0.0),
+            ratio(t.tickets_satisfied as f64, t.tickets_rated as f64, 0.0),
             Kind::Rate,
         ),
         ("nps", nps, Kind::Score),
         (
             "first_contact_resolution",
-            ratio(t.tickets_first_contact as f64, t.tickets as f64, 0.0),
+            ratio(
+                t.tickets_first_contact as f64,
+                t.tickets_resolved as f64,
+                0.0,
+            ),
             Kind::Rate,
         ),
         (
@@ -305,28 +322,9 @@ pub(crate) fn write_targets(
     }
     Ok(json!({
         "targets": truth,
+        "report_quarter": last.label,
         "rule": format!("target = actual × (1 ± U({}, {})), above with probability {ABOVE_SHARE}; rates clamped to [0, 1]; the retention_rate target is 1 − the churn_rate target", FACTOR_RANGE.0, FACTOR_RANGE.1),
-        "actual_definitions": {
-            "sales_revenue": "Σ total_amount of completed orders in the quarter",
-            "orders": "completed orders in the quarter",
-            "active_customers": "customers with a completed order in the quarter",
-            "new_customers": "customers whose signup_date is in the quarter",
-            "average_purchase_value": "last calendar year: revenue / completed orders",
-            "purchase_frequency": "last calendar year: completed orders / customers with one",
-            "churn_rate": "share of customers with a completed order in the year before the last who have none in the last",
-            "retention_rate": "1 − churn_rate",
-            "arpu": "last calendar year's revenue / all customers",
-            "historical_cltv": "all-time completed revenue / all customers",
-            "cac": "all marketing spend / all customers",
-            "marketing_roi": "(completed revenue of orders with a campaign_id − campaign costs) / campaign costs",
-            "lead_conversion_rate": "leads with converted_at / leads",
-            "win_rate": "won / (won + lost) deals",
-            "average_deal_size": "mean amount of won deals",
-            "sales_cycle_days": "mean days from created_at to closed_at of won deals",
-            "csat": "share of ticket csat answers that are 4 or 5",
-            "nps": "100 × (promoters (9–10) − detractors (0–6)) / responses",
-            "first_contact_resolution": "share of tickets with contacts = 1",
-            "renewal_rate": "renewed / subscription terms whose renewal date has passed",
-        },
+        "actual_definitions": "as in docs/metrics.md; additive KPIs (sales_revenue, orders, active_customers, new_customers) per quarter of the last calendar year, the others over the report quarter (the last quarter of the history, cut at the end date; its previous period is the quarter before)",
+        "default_churn_when_undefined": DEFAULT_CHURN,
     }))
 }

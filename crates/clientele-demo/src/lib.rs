@@ -196,9 +196,8 @@ fn build(
         scale,
         &mut stream(config.seed, Stream::Spend),
         sinks.at(ix.marketing_spend),
+        &mut tally,
     )?;
-    tally.marketing_cents = always_on + campaign_spend;
-    tally.campaign_cost_cents = campaign_spend;
     progress("catalogue", 1, 1);
 
     let mut pass = customers::simulate(
@@ -227,6 +226,7 @@ fn build(
             &campaigns,
             &mut reps,
             customers::SIGNUP_GROWTH,
+            tally.report_days(),
             &mut stream(config.seed, Stream::Leads),
             sales::SalesOut {
                 leads,
@@ -295,7 +295,7 @@ fn build(
     merge(&mut truth, customers::truth(&pass, config.customers));
     truth.insert(
         "marketing".into(),
-        marketing::truth(&campaigns, scale, always_on),
+        marketing::truth(&campaigns, scale, always_on, campaign_spend),
     );
     merge(&mut truth, sales::truth(&reps, &sales_tally));
     truth.insert("kpi_targets".into(), targets);

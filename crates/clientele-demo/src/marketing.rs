@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::DemoError;
 use crate::calendar::{Calendar, yearly_wave};
+use crate::kpi::Tally;
 use crate::out::Out;
 use crate::sample::{self, DemoRng};
 
@@ -18,8 +19,7 @@ pub(crate) struct ChannelSpec {
     pub name: &'static str,
     /// Duration in days, uniform in this range.
     pub days: (i32, i32),
-    /// Cost at 10,000 customers in the first year, uniform in this range (scaled with the
-    /// customer count and grown with ALWAYS_ON_GROWTH per year, as budgets follow the business).
+    /// Cost at 10,000 customers, uniform in this range (scaled with the customer count).
     pub cost: (f64, f64),
     /// Multiplicative lift of the purchase rate of touched customers, uniform in this range.
     pub lift: (f64, f64),
@@ -101,11 +101,11 @@ const CYCLE: [usize; 8] = [
 
 /// Always-on daily spend per channel at 10,000 customers, before trend and season.
 pub(crate) const ALWAYS_ON: &[(&str, f64)] = &[
-    ("paid_search", 120.0),
-    ("social", 50.0),
-    ("display", 30.0),
+    ("paid_search", 90.0),
+    ("social", 40.0),
+    ("display", 25.0),
     ("email", 5.0),
-    ("affiliate", 25.0),
+    ("affiliate", 20.0),
 ];
 /// Yearly growth of always-on spend (it follows the business).
 pub(crate) const ALWAYS_ON_GROWTH: f64 = 0.30;
@@ -161,8 +161,7 @@ pub(crate) fn campaigns(cal: &Calendar, scale: f64, rng: &mut DemoRng) -> Vec<Ca
             let len =
                 spec.days.0 + sample::below(rng, (spec.days.1 - spec.days.0 + 1) as usize) as i32;
             let end = (start + len - 1).min(cal.days() - 1);
-            let growth = (1.0 + ALWAYS_ON_GROWTH).powf(f64::from(start) / 365.25);
-            let cost = sample::uniform(rng, spec.cost.0, spec.cost.1) * scale * growth;
+            let cost = sample::uniform(rng, spec.cost.0, spec.cost.1) * scale;
             let cost_cents = ((cost / 10.0).round() * 1000.0) as i64;
             let lift = sample::uniform(rng, spec.lift.0, spec.lift.1);
             let date = cal.date(start);
@@ -211,13 +210,15 @@ pub(crate) fn write_campaigns(
 }
 
 /// Writes the daily spend: per day, the always-on rows then one row per running campaign
-/// (its cost spread evenly to the cent). Returns (always-on, campaign) totals in cents.
+/// (its cost spread evenly to the cent), adding each day's spend to its quarter in `tally`.
+/// Returns (always-on, campaign) totals in cents.
 pub(crate) fn write_spend(
     cal: &Calendar,
     campaigns: &[Campaign],
     scale: f64,
     rng: &mut DemoRng,
     out: &mut Out,
+    tally: &mut Tally,
 ) -> Result<(i64, i64), DemoError> {
     let mut always_on = 0i64;
     let mut campaign_total = 0i64;
@@ -233,6 +234,8 @@ pub(crate) fn write_spend(
             let amount = base * scale * trend * sample::lognormal(rng, 1.0, ALWAYS_ON_NOISE);
             let cents = (amount * 100.0).round().max(0.0) as i64;
             always_on += cents;
+            let q = tally.quarter(day);
+            tally.quarters[q].spend_cents += cents;
             out.day(cal, day).s(channel).cents(cents).empty().end()?;
         }
         for (k, c) in campaigns.iter().enumerate() {
@@ -243,6 +246,8 @@ pub(crate) fn write_spend(
             let i = i64::from(day - c.start);
             let cents = c.cost_cents / n + i64::from(i < c.cost_cents % n);
             campaign_total += cents;
+            let q = tally.quarter(day);
+            tally.quarters[q].spend_cents += cents;
             out.day(cal, day)
                 .s(CHANNELS[c.channel].name)
                 .cents(cents)
@@ -254,7 +259,12 @@ pub(crate) fn write_spend(
 }
 
 /// Ground truth of the campaigns and the spend model.
-pub(crate) fn truth(campaigns: &[Campaign], scale: f64, always_on_cents: i64) -> Value {
+pub(crate) fn truth(
+    campaigns: &[Campaign],
+    scale: f64,
+    always_on_cents: i64,
+    campaign_cents: i64,
+) -> Value {
     let list: Vec<Value> = campaigns
         .iter()
         .enumerate()
@@ -280,7 +290,7 @@ pub(crate) fn truth(campaigns: &[Campaign], scale: f64, always_on_cents: i64) ->
             json!({
                 "channel": c.name,
                 "duration_days": [c.days.0, c.days.1],
-                "cost_range_at_10k_customers_first_year": [c.cost.0, c.cost.1],
+                "cost_range_at_10k_customers": [c.cost.0, c.cost.1],
                 "lift_range": [c.lift.0, c.lift.1],
                 "reach_share_of_eligible": c.reach,
                 "engagement_probability": c.engage,
@@ -294,7 +304,7 @@ pub(crate) fn truth(campaigns: &[Campaign], scale: f64, always_on_cents: i64) ->
         "campaigns_per_year": CAMPAIGNS_PER_YEAR,
         "channel_cycle": CYCLE.iter().map(|c| CHANNELS[*c].name).collect::<Vec<_>>(),
         "cost_scale": scale,
-        "cost_rule": "cost = U(cost range) × cost_scale × (1 + always_on_spend.growth_per_year)^(start day / 365.25), rounded to 10",
+        "cost_rule": "cost = U(cost range) × cost_scale, rounded to 10",
         "targeting": "a campaign reaches each customer who signed up before its start with probability reach (email: only customers with consent_email who have not unsubscribed); reached customers' purchase rate is multiplied by lift from their first touch to the campaign's end; overlapping campaigns multiply",
         "touchpoints": "email: email_sent on one of the first two days, email_open within 3 days, click after open, unsubscribe; social/display: 1+Poisson(1.0/1.5) impressions on random days, click after the first; paid_search: impression then click. Churned customers engage at dead_engagement × the probability. Every click also opens a web session with that source.",
         "dead_engagement": DEAD_ENGAGEMENT,
@@ -308,6 +318,7 @@ pub(crate) fn truth(campaigns: &[Campaign], scale: f64, always_on_cents: i64) ->
             "yearly_amplitude": ALWAYS_ON_AMPLITUDE,
             "log_noise_sd": ALWAYS_ON_NOISE,
             "total": always_on_cents as f64 / 100.0,
+            "campaign_rows_total": campaign_cents as f64 / 100.0,
             "note": "rows without campaign_id; campaign rows spread each campaign's cost evenly over its days, to the cent",
         },
     })

@@ -141,6 +141,13 @@ pub(crate) struct SalesTally {
     pub open: u64,
     pub won_cents: i64,
     pub won_cycle_days: f64,
+    /// Report quarter: leads created (and converted), deals closed in it.
+    pub report_leads: u64,
+    pub report_leads_converted: u64,
+    pub report_won: u64,
+    pub report_lost: u64,
+    pub report_won_cents: i64,
+    pub report_won_cycle_days: f64,
 }
 
 struct Lead {
@@ -212,6 +219,7 @@ pub(crate) fn simulate(
     campaigns: &[Campaign],
     reps: &mut [Rep],
     growth: f64,
+    report: (i32, i32),
     rng: &mut DemoRng,
     out: SalesOut<'_>,
     tally: &mut SalesTally,
@@ -325,6 +333,11 @@ pub(crate) fn simulate(
     }
     tally.leads = leads.len() as u64;
     tally.leads_converted = leads.iter().filter(|l| l.converted.is_some()).count() as u64;
+    let in_report = |secs: i64| (report.0..=report.1).contains(&((secs / 86_400) as i32));
+    for lead in leads.iter().filter(|l| in_report(l.created)) {
+        tally.report_leads += 1;
+        tally.report_leads_converted += u64::from(lead.converted.is_some());
+    }
 
     // Deals: qualified leads, then upsell deals with existing customers.
     let mut deals = Vec::new();
@@ -404,17 +417,24 @@ pub(crate) fn simulate(
             }
         }
         tally.deals += 1;
+        let cycle = (deal.closed.unwrap_or(deal.created) - deal.created) as f64 / DAY;
+        let closed_in_report = deal.closed.is_some_and(in_report);
         match deal.outcome {
             "won" => {
                 tally.won += 1;
                 tally.won_cents += deal.amount_cents;
-                tally.won_cycle_days +=
-                    (deal.closed.unwrap_or(deal.created) - deal.created) as f64 / DAY;
+                tally.won_cycle_days += cycle;
                 reps[deal.rep].won += 1;
+                if closed_in_report {
+                    tally.report_won += 1;
+                    tally.report_won_cents += deal.amount_cents;
+                    tally.report_won_cycle_days += cycle;
+                }
             }
             "lost" => {
                 tally.lost += 1;
                 reps[deal.rep].lost += 1;
+                tally.report_lost += u64::from(closed_in_report);
             }
             _ => tally.open += 1,
         }
