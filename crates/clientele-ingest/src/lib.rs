@@ -12,7 +12,7 @@ mod mapping;
 mod source;
 pub mod workspace;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,7 +23,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-pub use coerce::{KeyHash, ParentKeys, key_hash};
+pub use coerce::{KeyHash, KeySet, ParentKeys, key_hash};
 pub use issues::{Issue, IssueLog, KEEP_PER_KIND, Severity};
 pub use mapping::{Mapping, TableMapping, known_tables};
 pub use source::{CsvOptions, FileFormat, SourceFile};
@@ -308,6 +308,9 @@ pub fn ingest(
                         break;
                     }
                 };
+                if rows == 0 && file.format == FileFormat::Csv {
+                    coercer.reserve(estimate_csv_rows(&batch, file.bytes));
+                }
                 let out = coercer.coerce(&batch, first_row + rows, &parents, &mut log);
                 rows += batch.num_rows() as u64;
                 // Once the ingest is doomed, keep validating but stop paying for writes.
@@ -353,10 +356,11 @@ pub fn ingest(
             rows,
             total_rows: prior_rows + rows,
         });
-        if clientele_schema::TABLES
-            .iter()
-            .any(|t| t.references.iter().any(|r| r.table == file.table))
-        {
+        // Keep the keys only when a later file of this ingest references the table.
+        if files.iter().any(|f| {
+            clientele_schema::table(f.table)
+                .is_some_and(|t| t.references.iter().any(|r| r.table == file.table))
+        }) {
             parents.insert(file.table, coercer.into_keys());
         }
     }
@@ -410,14 +414,24 @@ fn new_writer(
     })
 }
 
+/// Rows a CSV file of `bytes` holds, judged from its first batch of text columns.
+fn estimate_csv_rows(batch: &RecordBatch, bytes: u64) -> usize {
+    let n = batch.num_rows().max(1);
+    let text: usize = batch
+        .columns()
+        .iter()
+        .filter_map(|c| c.as_any().downcast_ref::<arrow::array::StringArray>())
+        .map(|c| c.value_data().len())
+        .sum();
+    // One delimiter or newline per field.
+    let per_row = (text + n * batch.num_columns()) as f64 / n as f64;
+    ((bytes as f64 / per_row.max(1.0)) as usize).min(500_000_000)
+}
+
 /// Hashes of the primary keys stored for `table`, read from its Parquet files.
-fn stored_keys(
-    workspace: &Path,
-    manifest: &Manifest,
-    table: &str,
-) -> Result<HashSet<KeyHash>, IngestError> {
+fn stored_keys(workspace: &Path, manifest: &Manifest, table: &str) -> Result<KeySet, IngestError> {
     let def = clientele_schema::table(table).expect("canonical table");
-    let mut keys = HashSet::new();
+    let mut keys = KeySet::default();
     let mut buf = Vec::new();
     for path in manifest.table_files(workspace, table) {
         let f = File::open(&path).map_err(|e| IngestError::Io {
