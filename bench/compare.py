@@ -130,6 +130,7 @@ import json, sys, duckdb
 job = json.loads(sys.argv[1])
 con = duckdb.connect()
 con.execute("SET threads=%d" % job["threads"])
+con.execute("SET enable_progress_bar = false")  # it would print to stdout on long queries
 for s in job["before"]:
     con.execute(s)
 cur = con.execute(job["sql"])
