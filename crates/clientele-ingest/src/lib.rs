@@ -175,8 +175,7 @@ pub fn ingest(
     }
     let order = |t: &str| clientele_schema::TABLES.iter().position(|d| d.name == t);
     files.sort_by_key(|f| order(f.table));
-    let previous = workspace::Manifest::read(workspace)?;
-    let staging = Staging::begin(workspace, previous.as_ref())?;
+    let (staging, previous) = Staging::begin(workspace)?;
     let total_bytes: u64 = files.iter().map(|f| f.bytes).sum();
     let counter = Arc::new(AtomicU64::new(0));
     let mut parents = ParentKeys::new();

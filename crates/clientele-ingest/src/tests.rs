@@ -405,3 +405,23 @@ fn malformed_csv_is_reported_not_panicked() {
         r.issues[0]
     );
 }
+
+#[test]
+fn a_second_ingest_waits_for_none_and_a_stale_lock_is_taken_over() {
+    let f = fixture(&[("customers.csv", "customer_id\nC1\n")]);
+    std::fs::create_dir_all(&f.ws).unwrap();
+    let lock = f.ws.join(workspace::LOCK);
+    // A live holder (this very process) keeps others out.
+    std::fs::write(&lock, std::process::id().to_string()).unwrap();
+    match run(&f) {
+        Err(IngestError::Workspace { message, .. }) => {
+            assert!(message.contains("another ingest"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!f.ws.join(MANIFEST).exists());
+    // A lock whose process is gone (killed mid-ingest) is taken over and released.
+    std::fs::write(&lock, "4194304999").unwrap();
+    run(&f).unwrap();
+    assert!(!lock.exists());
+}

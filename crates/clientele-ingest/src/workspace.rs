@@ -92,8 +92,64 @@ impl Manifest {
     }
 }
 
+/// File that marks a workspace as being written by an ingest (holds the writer's pid).
+pub const LOCK: &str = ".ingest.lock";
+
+/// Exclusive right to write a workspace, released on drop. A lock left by a process that no
+/// longer runs (killed mid-ingest) is taken over.
+struct Lock(PathBuf);
+
+impl Lock {
+    fn acquire(workspace: &Path) -> Result<Lock, IngestError> {
+        let path = workspace.join(LOCK);
+        for _ in 0..2 {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    use std::io::Write;
+                    let _ = write!(f, "{}", std::process::id());
+                    return Ok(Lock(path));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<u32>().ok());
+                    match holder {
+                        Some(pid) if Path::new(&format!("/proc/{pid}")).exists() => {
+                            return Err(IngestError::Workspace {
+                                path: workspace.to_path_buf(),
+                                message: format!(
+                                    "another ingest (process {pid}) is writing this workspace; wait for it to finish"
+                                ),
+                            });
+                        }
+                        _ => {
+                            let _ = fs::remove_file(&path);
+                        }
+                    }
+                }
+                Err(e) => return Err(IngestError::Io { path, source: e }),
+            }
+        }
+        Err(IngestError::Workspace {
+            path: workspace.to_path_buf(),
+            message: format!("cannot take the ingest lock {}", path.display()),
+        })
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
 /// A generation being written. Dropping it without [`Staging::commit`] removes it.
 pub struct Staging {
+    _lock: Lock,
     workspace: PathBuf,
     dir: PathBuf,
     generation: u64,
@@ -103,12 +159,17 @@ pub struct Staging {
 impl Staging {
     /// Starts a new generation in `workspace` (created if missing), clearing leftovers of
     /// interrupted ingests first.
-    pub fn begin(workspace: &Path, previous: Option<&Manifest>) -> Result<Staging, IngestError> {
+    /// Returns the staging area and the manifest it replaces, read under the lock so that no
+    /// other ingest commits in between.
+    pub fn begin(workspace: &Path) -> Result<(Staging, Option<Manifest>), IngestError> {
         let tables = workspace.join("tables");
         fs::create_dir_all(&tables).map_err(|e| IngestError::Io {
             path: tables.clone(),
             source: e,
         })?;
+        let lock = Lock::acquire(workspace)?;
+        let manifest = Manifest::read(workspace)?;
+        let previous = manifest.as_ref();
         remove_unreferenced(workspace, previous);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -119,12 +180,14 @@ impl Staging {
             path: dir.clone(),
             source: e,
         })?;
-        Ok(Staging {
+        let staging = Staging {
+            _lock: lock,
             workspace: workspace.to_path_buf(),
             dir,
             generation: previous.map_or(1, |m| m.generation + 1),
             committed: false,
-        })
+        };
+        Ok((staging, manifest))
     }
 
     /// Folder for a table's files inside the staging generation (created).
