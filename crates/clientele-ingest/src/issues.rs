@@ -25,6 +25,24 @@ pub struct Issue {
     pub message: String,
 }
 
+impl Issue {
+    /// A problem with a whole file rather than with one of its cells.
+    pub fn whole_file(
+        severity: Severity,
+        file: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Issue {
+        Issue {
+            severity,
+            file: file.into(),
+            row: None,
+            column: None,
+            value: None,
+            message: message.into(),
+        }
+    }
+}
+
 fn ser_severity<S: serde::Serializer>(s: &Severity, ser: S) -> Result<S::Ok, S::Error> {
     ser.serialize_str(match s {
         Severity::Error => "error",

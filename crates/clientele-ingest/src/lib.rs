@@ -233,18 +233,11 @@ pub fn ingest(
         let mut prior_rows = 0u64;
         if let Some(entry) = prev_entry {
             if entry.extra_columns != coercer.extra_columns() {
-                log.push(Issue {
-                    severity: Severity::Error,
-                    file: file.name.clone(),
-                    row: None,
-                    column: None,
-                    value: None,
-                    message: format!(
+                log.push(Issue::whole_file(Severity::Error, file.name.clone(), format!(
                         "cannot append: the stored table has extra columns [{}] but this file has [{}]",
                         entry.extra_columns.join(", "),
                         coercer.extra_columns().join(", ")
-                    ),
-                });
+                    )));
                 continue;
             }
             if !def.primary_key.is_empty() {
@@ -293,17 +286,11 @@ pub fn ingest(
                 let batch = match batch {
                     Ok(b) => b,
                     Err(e) => {
-                        log.push(Issue {
-                            severity: Severity::Error,
-                            file: file.name.clone(),
-                            row: None,
-                            column: None,
-                            value: None,
-                            message: format!(
-                                "unreadable at or after row {}: {e}",
-                                first_row + rows
-                            ),
-                        });
+                        log.push(Issue::whole_file(
+                            Severity::Error,
+                            file.name.clone(),
+                            format!("unreadable at or after row {}: {e}", first_row + rows),
+                        ));
                         break;
                     }
                 };

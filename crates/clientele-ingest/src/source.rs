@@ -94,14 +94,11 @@ pub fn discover(
             .unwrap_or_default();
         let Some(format) = format_of(&path) else {
             if path.is_file() {
-                log.push(Issue {
-                    severity: Severity::Warning,
-                    file: name,
-                    row: None,
-                    column: None,
-                    value: None,
-                    message: "skipped: not a .csv, .tsv, .json, .jsonl or .parquet file".into(),
-                });
+                log.push(Issue::whole_file(
+                    Severity::Warning,
+                    name,
+                    "skipped: not a .csv, .tsv, .json, .jsonl or .parquet file",
+                ));
             }
             continue;
         };
@@ -110,17 +107,10 @@ pub fn discover(
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         let Some(table) = mapping.table_for_stem(&stem) else {
-            log.push(Issue {
-                severity: Severity::Warning,
-                file: name,
-                row: None,
-                column: None,
-                value: None,
-                message: format!(
+            log.push(Issue::whole_file(Severity::Warning, name, format!(
                     "skipped: '{stem}' is not a known table (known tables: {}); rename the file or map it with `source = \"{stem}\"` in a mapping file",
                     known_tables()
-                ),
-            });
+                )));
             continue;
         };
         if let Some(prev) = out.iter().find(|f| f.table == table) {
