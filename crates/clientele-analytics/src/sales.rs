@@ -203,9 +203,16 @@ pub async fn sales(
         .map(|(n, agg)| format!(", {agg} AS {n}"))
         .collect();
     let label_out: String = labels.iter().map(|(n, _)| format!(", cur.{n}")).collect();
+    // Order ids are unique (ingest rejects duplicates), so an order-level row is one order;
+    // only line-level rows need a distinct count.
+    let orders = if item_dim {
+        "COUNT(DISTINCT order_id)"
+    } else {
+        "COUNT(*)"
+    };
     let agg = |pred: &str| {
         format!(
-            "SELECT k, SUM(amount) AS revenue, COUNT(DISTINCT order_id) AS orders, SUM(units) AS units,
+            "SELECT k, SUM(amount) AS revenue, {orders} AS orders, SUM(units) AS units,
                     COUNT(DISTINCT customer_id) AS customers{label_aggs}
              FROM base WHERE {pred} GROUP BY k"
         )
