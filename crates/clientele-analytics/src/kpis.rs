@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::util::{Columns, change, ratio};
+use crate::util::{Columns, change, f64_col, opt, ratio, str_col};
 use crate::{AnalyticsError, Engine, Period, Report};
 
 /// How a KPI's value reads.
@@ -332,12 +332,10 @@ async fn row_values(engine: &Engine, sql: &str) -> Result<Vec<Option<f64>>, Anal
     let batches = engine.query(sql).await?;
     let b = batches.iter().find(|b| b.num_rows() > 0);
     let Some(b) = b else { return Ok(vec![]) };
-    Ok((0..b.num_columns())
-        .map(|i| {
-            let c = arrow::compute::cast(b.column(i), &arrow::datatypes::DataType::Float64).ok()?;
-            let c = c.as_any().downcast_ref::<arrow::array::Float64Array>()?;
-            (!arrow::array::Array::is_null(c, 0)).then(|| c.value(0))
-        })
+    Ok(b.schema()
+        .fields()
+        .iter()
+        .map(|f| opt(&f64_col(b, f.name()), 0))
         .collect())
 }
 
@@ -529,25 +527,12 @@ async fn load_targets(
         crate::util::sql_str(label)
     );
     for b in engine.query(&sql).await? {
-        let k = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)
-            .map_err(|e| EngineError::Execution(e.to_string()))?;
-        let t = arrow::compute::cast(b.column(1), &arrow::datatypes::DataType::Float64)
-            .map_err(|e| EngineError::Execution(e.to_string()))?;
-        let k = k
-            .as_any()
-            .downcast_ref::<arrow::array::StringArray>()
-            .expect("utf8");
-        let t = t
-            .as_any()
-            .downcast_ref::<arrow::array::Float64Array>()
-            .expect("f64");
+        let (kpi, target) = (str_col(&b, "kpi"), f64_col(&b, "target"));
         for i in 0..b.num_rows() {
-            if !arrow::array::Array::is_null(t, i) {
-                out.insert(k.value(i).trim().to_string(), t.value(i));
+            if let Some(t) = opt(&target, i) {
+                out.insert(kpi.value(i).trim().to_string(), t);
             }
         }
     }
     Ok(out)
 }
-
-use clientele_engine::EngineError;

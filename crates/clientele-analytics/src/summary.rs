@@ -48,11 +48,17 @@ pub async fn summary(engine: &Engine, period: &Period) -> Result<Report, Analyti
         detail.push(None);
     }
     let mut notes = Vec::new();
-    for (label, by, id_col) in [
-        ("Top region", SalesBy::Region, "region"),
-        ("Top category", SalesBy::Category, "category"),
-        ("Top product", SalesBy::Product, "product_name"),
-        ("Top sales rep", SalesBy::Rep, "rep_name"),
+    // (label, dimension, key column, column naming the leader when present)
+    for (label, by, key_col, name_col) in [
+        ("Top region", SalesBy::Region, "region", "region"),
+        ("Top category", SalesBy::Category, "category", "category"),
+        (
+            "Top product",
+            SalesBy::Product,
+            "product_id",
+            "product_name",
+        ),
+        ("Top sales rep", SalesBy::Rep, "sales_rep_id", "rep_name"),
     ] {
         let r = match sales(engine, period, by).await {
             Ok(r) => r,
@@ -66,33 +72,25 @@ pub async fn summary(engine: &Engine, period: &Period) -> Result<Report, Analyti
         if b.num_rows() == 0 {
             continue;
         }
-        let name_idx = b.schema().index_of(id_col).or_else(|_| {
-            b.schema().index_of(if by == SalesBy::Rep {
-                "sales_rep_id"
-            } else {
-                "product_id"
-            })
-        });
-        let Ok(name_idx) = name_idx else { continue };
         // The leader is the first group with a name: orders without a rep or region form
         // a "(none)" group that may well be the largest.
-        let key_idx = b.schema().index_of(match by {
-            SalesBy::Region => "region",
-            SalesBy::Category => "category",
-            SalesBy::Product => "product_id",
-            _ => "sales_rep_id",
-        });
-        let Ok(key_idx) = key_idx else { continue };
-        let named = |i: usize| {
-            let k = arrow::util::display::array_value_to_string(b.column(key_idx), i)
-                .unwrap_or_default();
-            !k.is_empty() && k != "(none)"
-        };
+        let keys = str_col(&b, key_col);
+        let named =
+            |i: usize| !keys.is_null(i) && !keys.value(i).is_empty() && keys.value(i) != "(none)";
         let Some(row) = (0..b.num_rows()).find(|i| named(*i)) else {
             continue;
         };
-        let name = arrow::util::display::array_value_to_string(b.column(name_idx), row)
-            .unwrap_or_default();
+        let names = if b.schema().index_of(name_col).is_ok() {
+            str_col(&b, name_col)
+        } else {
+            keys.clone()
+        };
+        let name = if names.is_null(row) {
+            keys.value(row)
+        } else {
+            names.value(row)
+        }
+        .to_string();
         let rev = f64_col(&b, "revenue");
         let p = f64_col(&b, "previous_revenue");
         metric.push(Some(label.to_string()));
@@ -103,12 +101,14 @@ pub async fn summary(engine: &Engine, period: &Period) -> Result<Report, Analyti
     }
     if engine.has_table("deals") {
         let open = "FROM deals WHERE COALESCE(outcome, 'open') = 'open' AND closed_at IS NULL";
-        let n = engine
-            .scalar(&format!("SELECT CAST(COUNT(*) AS DOUBLE) {open}"))
+        let b = engine
+            .query(&format!(
+                "SELECT CAST(COUNT(*) AS DOUBLE) AS n, COALESCE(SUM(amount), 0) AS amount {open}"
+            ))
             .await?;
-        let amount = engine
-            .scalar(&format!("SELECT COALESCE(SUM(amount), 0) {open}"))
-            .await?;
+        let b = b.iter().find(|b| b.num_rows() > 0);
+        let n = b.and_then(|b| opt(&f64_col(b, "n"), 0));
+        let amount = b.and_then(|b| opt(&f64_col(b, "amount"), 0));
         metric.push(Some("Open pipeline".into()));
         unit.push(Some("money".into()));
         values.push(amount);

@@ -107,23 +107,14 @@ fn q2() -> Period {
 }
 
 fn text(r: &Report, col: &str) -> Vec<Option<String>> {
-    let b = r.to_batch();
-    let a = b.column(b.schema().index_of(col).unwrap()).clone();
-    let a = arrow::compute::cast(&a, &arrow::datatypes::DataType::Utf8).unwrap();
-    let a = a.as_any().downcast_ref::<StringArray>().unwrap();
-    (0..a.len())
-        .map(|i| (!a.is_null(i)).then(|| a.value(i).to_string()))
+    crate::util::str_col(&r.to_batch(), col)
+        .iter()
+        .map(|v| v.map(String::from))
         .collect()
 }
 
 fn num(r: &Report, col: &str) -> Vec<Option<f64>> {
-    let b = r.to_batch();
-    let a = b.column(b.schema().index_of(col).unwrap()).clone();
-    let a = arrow::compute::cast(&a, &arrow::datatypes::DataType::Float64).unwrap();
-    let a = a.as_any().downcast_ref::<Float64Array>().unwrap();
-    (0..a.len())
-        .map(|i| (!a.is_null(i)).then(|| a.value(i)))
-        .collect()
+    crate::util::f64_col(&r.to_batch(), col).iter().collect()
 }
 
 fn close(got: Option<f64>, want: Option<f64>, what: &str) {
@@ -564,4 +555,48 @@ async fn views_hold_completed_sales_only() {
         vec![Some(220.0), Some(30.0), Some(60.0), Some(999.0)]
     );
     assert_eq!(text(&r, "f")[2].as_deref(), Some("2025-05-05"));
+}
+
+#[tokio::test]
+async fn reps_below_their_prorated_quota() {
+    let mut files = FILES.to_vec();
+    files[2] = (
+        "orders.csv",
+        "order_id,customer_id,order_date,total_amount,sales_rep_id\n\
+         O4,C1,2025-04-10,70,R1\nO5,C3,2025-05-05,40,R1\nO6,C2,2025-05-06,500,R2\n",
+    );
+    files.retain(|(n, _)| *n != "order_items.csv");
+    files.push((
+        "sales_reps.csv",
+        "sales_rep_id,name,quota\nR1,Ann,730\nR2,Bob,730\nR3,Cy,100\nR4,Di,0\n",
+    ));
+    let dir = workspace(&files);
+    let engine = open(dir.path()).await;
+    let r = exceptions(&engine, &q2(), ExceptionOptions::default())
+        .await
+        .unwrap();
+    let kinds = text(&r, "kind");
+    let rows: Vec<usize> = (0..kinds.len())
+        .filter(|i| kinds[*i].as_deref() == Some("rep_below_quota"))
+        .collect();
+    let subject = text(&r, "subject");
+    let (value, expected) = (num(&r, "value"), num(&r, "expected"));
+    // Q2 has 91 days: Cy 100 × 91/365 with no sales; Ann 730 × 91/365 = 182 with 70 + 40.
+    // Bob (500 ≥ 182) is on quota; Di has no quota. Lowest attainment first.
+    assert_eq!(rows.len(), 2);
+    assert_eq!(subject[rows[0]].as_deref(), Some("Cy"));
+    close(value[rows[0]], Some(0.0), "Cy's revenue");
+    close(
+        expected[rows[0]],
+        Some(100.0 * 91.0 / 365.0),
+        "Cy's prorated quota",
+    );
+    assert_eq!(subject[rows[1]].as_deref(), Some("Ann"));
+    close(value[rows[1]], Some(110.0), "Ann's revenue");
+    close(expected[rows[1]], Some(182.0), "Ann's prorated quota");
+    close(
+        num(&r, "deviation")[rows[1]],
+        Some(110.0 / 182.0 - 1.0),
+        "Ann's deviation",
+    );
 }

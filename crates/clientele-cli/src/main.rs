@@ -199,12 +199,7 @@ async fn run(cli: Cli) -> Result<()> {
     let ws = cli.workspace.clone();
     match cli.command {
         Command::Demo { customers, seed } => {
-            demo(
-                &cli_ctx(&ws, cli.format, cli.out.as_deref()),
-                customers,
-                seed,
-            )
-            .await
+            demo(&ws, cli.format, cli.out.as_deref(), customers, seed).await
         }
         Command::Ingest {
             source,
@@ -309,20 +304,6 @@ async fn run(cli: Cli) -> Result<()> {
             print_json_rows(&mut sink, &rows, cli.format)?;
             sink.commit()
         }
-    }
-}
-
-struct Ctx<'a> {
-    workspace: &'a Path,
-    format: Format,
-    out: Option<&'a Path>,
-}
-
-fn cli_ctx<'a>(workspace: &'a Path, format: Format, out: Option<&'a Path>) -> Ctx<'a> {
-    Ctx {
-        workspace,
-        format,
-        out,
     }
 }
 
@@ -486,8 +467,13 @@ async fn report(
     })
 }
 
-async fn demo(ctx: &Ctx<'_>, customers: usize, seed: u64) -> Result<()> {
-    let ws = ctx.workspace;
+async fn demo(
+    ws: &Path,
+    format: Format,
+    out: Option<&Path>,
+    customers: usize,
+    seed: u64,
+) -> Result<()> {
     let data_dir = ws.join("demo").join("source");
     let truth_dir = ws.join("demo").join("truth");
     let config = clientele_demo::DemoConfig {
@@ -527,7 +513,7 @@ async fn demo(ctx: &Ctx<'_>, customers: usize, seed: u64) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     let engine = Engine::open(ws).await?;
-    let mut sink = Sink::open(ctx.out)?;
+    let mut sink = Sink::open(out)?;
     let period = clientele_analytics::resolve_period(&engine, None, None, None).await?;
     let reports = [
         clientele_analytics::kpis(&engine, &period).await?,
@@ -542,12 +528,12 @@ async fn demo(ctx: &Ctx<'_>, customers: usize, seed: u64) -> Result<()> {
             .await?,
     ];
     for r in &reports {
-        output::write_report(&mut sink, r, ctx.format)?;
-        if ctx.format == Format::Table {
+        output::write_report(&mut sink, r, format)?;
+        if format == Format::Table {
             writeln!(sink.writer())?;
         }
     }
-    if ctx.format == Format::Table {
+    if format == Format::Table {
         writeln!(
             sink.writer(),
             "workspace: {}  ground truth: {}\nnext: clientele report sales --by product, clientele sql \"SELECT * FROM customers LIMIT 5\"",

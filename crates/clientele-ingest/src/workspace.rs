@@ -289,7 +289,8 @@ fn sync_dir_tree(dir: &Path) {
 }
 
 /// Removes generation and staging folders the manifest does not name: leftovers of an
-/// interrupted ingest, or the generation a commit just replaced. Failures are ignored since
+/// interrupted ingest, or the generation a commit just replaced. Called with the ingest lock
+/// held, so no other live process owns any of them. Failures are ignored since
 /// the next ingest tries again.
 fn remove_unreferenced(workspace: &Path, manifest: Option<&Manifest>) {
     let keep = manifest.map(|m| format!("g{:06}", m.generation));
@@ -299,15 +300,7 @@ fn remove_unreferenced(workspace: &Path, manifest: Option<&Manifest>) {
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let ours = name.starts_with(".staging-") || name.starts_with('g');
-        // A staging folder of a live process is not ours to remove.
-        let live = name
-            .strip_prefix(".staging-")
-            .and_then(|r| r.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-            .is_some_and(|pid| {
-                pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists()
-            });
-        if ours && Some(&name) != keep.as_ref() && !live {
+        if ours && Some(&name) != keep.as_ref() {
             let _ = fs::remove_dir_all(e.path());
         }
     }
