@@ -5,13 +5,22 @@
 //! **API boundary:** callers outside the workspace use this crate, not the engine's SQL.
 //! Every metric is defined once, in the module that computes it, and in `docs/metrics.md`.
 
+mod analysis;
+mod churn;
+mod clv;
+mod cohorts;
 mod detailed;
 mod exceptions;
+mod features;
 mod kpis;
+mod leads;
 mod period;
 mod pipeline;
+mod predict;
 mod sales;
+mod segment;
 mod summary;
+mod supervised;
 mod util;
 
 use std::sync::Arc;
@@ -20,12 +29,24 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 pub use clientele_engine::{Engine, EngineError};
 
+pub use analysis::{Analysis, report, save};
+pub use churn::{ChurnKind, ChurnOptions, churn};
+pub use clientele_models::lifecycle::LifecycleThresholds;
+pub use clv::{ClvOptions, TimeUnit, clv, parse_model as parse_clv_model};
+pub use cohorts::{CohortBy, cohorts};
 pub use detailed::{DetailedOptions, detailed, detailed_frame};
 pub use exceptions::{ExceptionOptions, exceptions};
+pub use features::{CustomerFeatures, Feature, FeatureSet, customer_features};
 pub use kpis::{KPIS, KpiDef, Unit, kpis};
+pub use leads::{LeadOptions, leads};
 pub use period::Period;
 pub use pipeline::{PipelineBy, pipeline};
+pub use predict::{PredictOptions, predict};
 pub use sales::{SALES_DIMENSIONS, SalesBy, sales, trailing_year};
+pub use segment::{
+    BehaviouralOptions, DEMOGRAPHIC_DIMENSIONS, segment_behavioural, segment_demographic,
+    segment_lifecycle, segment_rfm,
+};
 pub use summary::summary;
 
 /// Errors of reports and analyses.
@@ -41,13 +62,22 @@ pub enum AnalyticsError {
     /// The engine failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// A model could not be fitted to this data (too little data, no convergence).
+    #[error("{0}")]
+    Model(String),
+    /// Results could not be stored in the workspace.
+    #[error("cannot store the results: {0}")]
+    Store(String),
 }
 
 impl AnalyticsError {
     /// Whether the user can fix it by changing the request or the data (exit code 2).
     pub fn is_bad_input(&self) -> bool {
         match self {
-            AnalyticsError::Usage(_) | AnalyticsError::MissingData(_) => true,
+            AnalyticsError::Usage(_)
+            | AnalyticsError::MissingData(_)
+            | AnalyticsError::Model(_) => true,
+            AnalyticsError::Store(_) => false,
             AnalyticsError::Engine(e) => e.is_bad_input(),
         }
     }

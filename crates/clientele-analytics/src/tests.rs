@@ -600,3 +600,5 @@ async fn reps_below_their_prorated_quota() {
         "Ann's deviation",
     );
 }
+
+mod analyses;

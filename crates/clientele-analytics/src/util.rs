@@ -37,6 +37,14 @@ impl Columns {
         self.arrays.push(Arc::new(Float64Array::from(v)));
         self
     }
+    /// A numeric column shown as a percentage (field metadata `format = percent`).
+    pub fn pct(mut self, name: &str, v: Vec<Option<f64>>) -> Self {
+        let meta = std::collections::HashMap::from([("format".to_string(), "percent".to_string())]);
+        self.fields
+            .push(Field::new(name, DataType::Float64, true).with_metadata(meta));
+        self.arrays.push(Arc::new(Float64Array::from(v)));
+        self
+    }
     pub fn batch(self) -> RecordBatch {
         RecordBatch::try_new(Arc::new(Schema::new(self.fields)), self.arrays)
             .expect("columns of equal length")

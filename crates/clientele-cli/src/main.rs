@@ -109,6 +109,151 @@ enum Command {
     },
     /// List the workspace's tables with their row counts and columns.
     Tables,
+    /// Segment customers: rfm, demographic, behavioral (k-means) or lifecycle.
+    ///
+    /// Prints a summary per segment and stores each customer's segment in the workspace
+    /// (table scores_<kind>, joined into the customer_scores view).
+    Segment {
+        /// rfm | demographic | behavioral | lifecycle
+        kind: String,
+        /// Day the customers are judged on (YYYY-MM-DD); only earlier sales count.
+        /// Default: the day after the last sale.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// demographic: dimensions to group by, comma-separated:
+        /// age_band,gender,region,country,acquisition_channel.
+        #[arg(long, value_delimiter = ',')]
+        by: Vec<String>,
+        /// behavioral: number of clusters (default: chosen by silhouette among 2..8).
+        #[arg(long)]
+        k: Option<usize>,
+        /// behavioral: seed of the k-means initialisation.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// lifecycle: a first purchase within this many days makes a customer new.
+        #[arg(long)]
+        new_days: Option<f64>,
+        /// lifecycle: no purchase within this many days makes a customer at risk.
+        #[arg(long)]
+        active_days: Option<f64>,
+        /// lifecycle: no purchase for more than this many days makes a customer churned.
+        #[arg(long)]
+        churned_days: Option<f64>,
+        /// lifecycle: orders that make a customer loyal.
+        #[arg(long)]
+        loyal_orders: Option<u32>,
+        /// lifecycle: share of customers with the highest spend that are high-value.
+        #[arg(long)]
+        high_value_share: Option<f64>,
+        #[command(flatten)]
+        common: AnalysisArgs,
+    },
+    /// Customer lifetime value: BG/NBD or Pareto/NBD purchases with Gamma-Gamma spend.
+    ///
+    /// Prints the fitted parameters (with standard errors), the holdout check when
+    /// --calibration-end leaves later orders, and the most valuable customers; stores each
+    /// customer's P(alive), expected purchases, expected spend and CLV (table scores_clv).
+    Clv {
+        /// Purchase model: bgnbd or pnbd (Pareto/NBD).
+        #[arg(long, default_value = "bgnbd")]
+        model: String,
+        /// Last day of the calibration period (YYYY-MM-DD); later orders form the holdout.
+        /// Default: the last order's day (no holdout).
+        #[arg(long)]
+        calibration_end: Option<String>,
+        /// Model time unit: day, week or month.
+        #[arg(long, default_value = "week")]
+        time_unit: String,
+        /// Horizon of predictions and CLV, in time units (default: one year).
+        #[arg(long)]
+        horizon: Option<f64>,
+        /// Annual discount rate of future value (0.1 = 10 %).
+        #[arg(long, default_value_t = 0.10)]
+        discount_rate: f64,
+        /// Profit margin applied to spend (1 = CLV in revenue).
+        #[arg(long, default_value_t = 1.0)]
+        margin: f64,
+        #[command(flatten)]
+        common: AnalysisArgs,
+    },
+    /// Churn: who will stop buying (or not renew), by logistic regression and boosted trees.
+    ///
+    /// Trains on the snapshot as-of − 2·window, checks on as-of − window (ROC AUC, PR AUC,
+    /// Brier score, calibration by decile, lift, fairness by gender and age band) and scores
+    /// every active customer at the as-of day with the better model, giving the top three
+    /// reasons; stores churn_probability and churn_reasons (table scores_churn).
+    Churn {
+        /// transactional (no purchase within the window) or subscription (not renewed).
+        #[arg(long, default_value = "transactional")]
+        kind: String,
+        /// Day to score on (YYYY-MM-DD). Default: the day after the last sale.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Days after a snapshot in which a purchase (renewal) must happen.
+        #[arg(long, default_value_t = 90)]
+        window: i32,
+        /// Transactional churn: only customers who bought within this many days count.
+        #[arg(long, default_value_t = 365)]
+        active_days: i32,
+        /// Flag the fairness check when the ratio between groups exceeds this.
+        #[arg(long, default_value_t = 1.25)]
+        fairness_threshold: f64,
+        #[command(flatten)]
+        common: AnalysisArgs,
+    },
+    /// Lead scoring: conversion probability of every lead as a 0–100 score and A–D grade.
+    Leads {
+        /// Leads younger than this many days (before the newest lead) are scored, not learnt from.
+        #[arg(long, default_value_t = 60)]
+        maturity_days: i32,
+        #[command(flatten)]
+        common: AnalysisArgs,
+    },
+    /// Predict any outcome in a CSV file you bring (binary or numeric target).
+    ///
+    /// Fits logistic (ridge) regression and boosted trees on 80 % of the rows, reports their
+    /// held-out metrics and top drivers, and with --score writes id,score rows for another file.
+    Predict {
+        /// CSV file with the outcome known.
+        #[arg(long)]
+        train: PathBuf,
+        /// Column to predict.
+        #[arg(long)]
+        target: String,
+        /// CSV file to score; the scores are the output (use --out and --format csv|json).
+        #[arg(long)]
+        score: Option<PathBuf>,
+        /// Column identifying rows: never a feature, printed with the scores.
+        #[arg(long)]
+        id_column: Option<String>,
+        /// The positive class of a binary target (default: yes/true/1, else the second
+        /// value in sorted order).
+        #[arg(long)]
+        positive: Option<String>,
+        /// Share of rows held out for the evaluation.
+        #[arg(long, default_value_t = 0.2)]
+        test_fraction: f64,
+        /// Seed of the train/test split.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Acquisition cohorts: retention and revenue per customer by periods since first purchase.
+    Cohorts {
+        /// Cohort and period width: month or quarter.
+        #[arg(long, default_value = "month")]
+        by: String,
+    },
+}
+
+/// Flags every analysis with per-customer results takes.
+#[derive(clap::Args)]
+struct AnalysisArgs {
+    /// Print one row per customer instead of the summary.
+    #[arg(long)]
+    customers: bool,
+    /// Do not store the per-customer results in the workspace.
+    #[arg(long)]
+    no_save: bool,
 }
 
 /// An error in how the program was called (exit code 2).
@@ -292,6 +437,161 @@ async fn run(cli: Cli) -> Result<()> {
             }
             sink.commit()
         }
+        Command::Segment {
+            kind,
+            as_of,
+            by,
+            k,
+            seed,
+            new_days,
+            active_days,
+            churned_days,
+            loyal_orders,
+            high_value_share,
+            common,
+        } => {
+            let engine = Engine::open(&ws).await?;
+            let as_of = parse_date("--as-of", as_of.as_deref())?;
+            let analysis = match kind.as_str() {
+                "rfm" => clientele_analytics::segment_rfm(&engine, as_of).await?,
+                "demographic" => {
+                    let by = if by.is_empty() {
+                        vec!["region".to_string()]
+                    } else {
+                        by
+                    };
+                    clientele_analytics::segment_demographic(&engine, &by, as_of).await?
+                }
+                "behavioral" | "behavioural" => {
+                    if k.is_some_and(|k| !(2..=50).contains(&k)) {
+                        return Err(usage("--k must be between 2 and 50"));
+                    }
+                    let opts = clientele_analytics::BehaviouralOptions { as_of, k, seed };
+                    clientele_analytics::segment_behavioural(&engine, &opts).await?
+                }
+                "lifecycle" => {
+                    let mut t = clientele_analytics::LifecycleThresholds::default();
+                    if let Some(v) = new_days {
+                        t.new_days = v;
+                    }
+                    if let Some(v) = active_days {
+                        t.active_days = v;
+                    }
+                    if let Some(v) = churned_days {
+                        t.churned_days = v;
+                    }
+                    if let Some(v) = loyal_orders {
+                        t.loyal_orders = v;
+                    }
+                    if let Some(v) = high_value_share {
+                        if !(v > 0.0 && v < 1.0) {
+                            return Err(usage("--high-value-share must be between 0 and 1"));
+                        }
+                        t.high_value_quantile = 1.0 - v;
+                    }
+                    if !(t.new_days > 0.0 && t.active_days > 0.0 && t.churned_days > t.active_days)
+                    {
+                        return Err(usage(
+                            "lifecycle thresholds must be positive, with --churned-days above --active-days",
+                        ));
+                    }
+                    clientele_analytics::segment_lifecycle(&engine, as_of, &t).await?
+                }
+                other => {
+                    return Err(usage(format!(
+                        "unknown segmentation '{other}': expected rfm, demographic, behavioral or lifecycle"
+                    )));
+                }
+            };
+            finish_analysis(&engine, &analysis, &common, cli.format, cli.out.as_deref())
+        }
+        Command::Clv {
+            model,
+            calibration_end,
+            time_unit,
+            horizon,
+            discount_rate,
+            margin,
+            common,
+        } => {
+            let engine = Engine::open(&ws).await?;
+            let options = clientele_analytics::ClvOptions {
+                model: clientele_analytics::parse_clv_model(&model)?,
+                calibration_end: parse_date("--calibration-end", calibration_end.as_deref())?,
+                time_unit: time_unit.parse()?,
+                horizon,
+                discount_rate,
+                margin,
+            };
+            let analysis = clientele_analytics::clv(&engine, &options).await?;
+            finish_analysis(&engine, &analysis, &common, cli.format, cli.out.as_deref())
+        }
+        Command::Churn {
+            kind,
+            as_of,
+            window,
+            active_days,
+            fairness_threshold,
+            common,
+        } => {
+            let engine = Engine::open(&ws).await?;
+            let options = clientele_analytics::ChurnOptions {
+                kind: kind.parse()?,
+                as_of: parse_date("--as-of", as_of.as_deref())?,
+                window,
+                active_days,
+                fairness_threshold,
+            };
+            let analysis = clientele_analytics::churn(&engine, &options).await?;
+            finish_analysis(&engine, &analysis, &common, cli.format, cli.out.as_deref())
+        }
+        Command::Leads {
+            maturity_days,
+            common,
+        } => {
+            let engine = Engine::open(&ws).await?;
+            let options = clientele_analytics::LeadOptions { maturity_days };
+            let analysis = clientele_analytics::leads(&engine, &options).await?;
+            finish_analysis(&engine, &analysis, &common, cli.format, cli.out.as_deref())
+        }
+        Command::Predict {
+            train,
+            target,
+            score,
+            id_column,
+            positive,
+            test_fraction,
+            seed,
+        } => {
+            let options = clientele_analytics::PredictOptions {
+                train,
+                target,
+                score,
+                id_column,
+                positive,
+                test_fraction,
+                seed,
+            };
+            let scoring = options.score.is_some();
+            let analysis =
+                tokio::task::spawn_blocking(move || clientele_analytics::predict(&options))
+                    .await
+                    .context("the prediction task failed")??;
+            let mut sink = Sink::open(cli.out.as_deref())?;
+            if scoring {
+                // The scores are the output; the evaluation goes to stderr.
+                output::write_analysis(&mut std::io::stderr(), &analysis, Format::Table, false)?;
+            }
+            output::write_analysis(sink.writer(), &analysis, cli.format, scoring)?;
+            sink.commit()
+        }
+        Command::Cohorts { by } => {
+            let engine = Engine::open(&ws).await?;
+            let analysis = clientele_analytics::cohorts(&engine, by.parse()?).await?;
+            let mut sink = Sink::open(cli.out.as_deref())?;
+            output::write_analysis(sink.writer(), &analysis, cli.format, false)?;
+            sink.commit()
+        }
         Command::Tables => {
             let manifest = clientele_ingest::Manifest::read(&ws)?
                 .ok_or_else(|| anyhow!(EngineError::NoWorkspace(ws.clone())))?;
@@ -305,6 +605,28 @@ async fn run(cli: Cli) -> Result<()> {
             sink.commit()
         }
     }
+}
+
+/// Prints an analysis (or its per-customer rows) and stores its per-customer results.
+fn finish_analysis(
+    engine: &Engine,
+    analysis: &clientele_analytics::Analysis,
+    common: &AnalysisArgs,
+    format: Format,
+    out: Option<&Path>,
+) -> Result<()> {
+    let mut sink = Sink::open(out)?;
+    output::write_analysis(sink.writer(), analysis, format, common.customers)?;
+    sink.commit()?;
+    if !common.no_save {
+        if let Some(table) = clientele_analytics::save(engine, analysis)? {
+            eprintln!(
+                "stored per-customer results in table {table} of {} (see the customer_scores view)",
+                engine.workspace().display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn print_json_rows(sink: &mut Sink, rows: &[serde_json::Value], format: Format) -> Result<()> {

@@ -79,7 +79,9 @@ fn is_percent(col: &str) -> bool {
             | "conversion_to_next"
             | "attainment"
             | "deviation"
-    ) || col.ends_with("_rate")
+            | "retention"
+    ) || col.starts_with("share_of_")
+        || col.ends_with("_rate")
         || col.ends_with("_share")
 }
 
@@ -107,7 +109,7 @@ fn fmt_num(v: f64, decimals: usize) -> String {
 }
 
 /// Formats one value for a table, by column name and, for KPI rows, by the row's unit.
-fn cell_text(col: &str, array: &ArrayRef, row: usize, unit: Option<&str>) -> String {
+fn cell_text(col: &str, array: &ArrayRef, row: usize, unit: Option<&str>, percent: bool) -> String {
     if array.is_null(row) {
         return String::new();
     }
@@ -123,7 +125,7 @@ fn cell_text(col: &str, array: &ArrayRef, row: usize, unit: Option<&str>) -> Str
                 _ => fmt_num(v, 2),
             };
         }
-        if is_percent(col) {
+        if percent || is_percent(col) {
             return format!("{}%", fmt_num(v * 100.0, 1));
         }
         if v.fract() == 0.0 && v.abs() < 1e15 {
@@ -178,11 +180,14 @@ pub fn write_table(w: &mut dyn Write, batches: &[RecordBatch], skip: &[&str]) ->
                 .filter(|u| !u.is_null(r))
                 .map(|u| u.value(r).to_string());
             table.add_row(cols.iter().map(|&i| {
+                let field = schema.field(i);
+                let percent = field.metadata().get("format").map(String::as_str) == Some("percent");
                 let c = Cell::new(cell_text(
-                    schema.field(i).name(),
+                    field.name(),
                     b.column(i),
                     r,
                     unit.as_deref(),
+                    percent,
                 ));
                 if is_numeric(schema.field(i).data_type()) {
                     c.set_alignment(CellAlignment::Right)
@@ -267,6 +272,77 @@ pub fn write_report(sink: &mut Sink, report: &Report, format: Format) -> Result<
                 "rows": rows_json(&report.batches)?,
             });
             serde_json::to_writer_pretty(&mut *w, &v)?;
+            writeln!(w)?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints an analysis: its tables and notes (table), its main table (CSV) or its facts, notes
+/// and tables as one object (JSON). With `rows_only`, prints its per-customer rows instead.
+pub fn write_analysis(
+    w: &mut dyn Write,
+    analysis: &clientele_analytics::Analysis,
+    format: Format,
+    rows_only: bool,
+) -> Result<()> {
+    if rows_only {
+        let Some(rows) = &analysis.rows else {
+            anyhow::bail!("{} has no per-customer rows", analysis.name);
+        };
+        return match format {
+            Format::Json => {
+                let mut writer = arrow::json::ArrayWriter::new(&mut *w);
+                for b in &rows.batches {
+                    writer.write(b)?;
+                }
+                writer.finish()?;
+                drop(writer);
+                writeln!(w)?;
+                Ok(())
+            }
+            Format::Csv => write_csv(w, &rows.batches),
+            Format::Table => {
+                writeln!(w, "{}", rows.title)?;
+                write_table(w, &rows.batches, &[])
+            }
+        };
+    }
+    match format {
+        Format::Table => {
+            for (i, t) in analysis.tables.iter().enumerate() {
+                if i > 0 {
+                    writeln!(w)?;
+                }
+                writeln!(w, "{}", t.title)?;
+                write_table(w, &t.batches, &[])?;
+                for n in &t.notes {
+                    writeln!(w, "note: {n}")?;
+                }
+            }
+            for n in &analysis.notes {
+                writeln!(w, "note: {n}")?;
+            }
+        }
+        Format::Csv => {
+            if let Some(t) = analysis.tables.first() {
+                write_csv(w, &t.batches)?;
+            }
+        }
+        Format::Json => {
+            let mut v = serde_json::Map::new();
+            v.insert("analysis".into(), analysis.name.clone().into());
+            v.insert("title".into(), analysis.title.clone().into());
+            for (k, x) in &analysis.facts {
+                v.insert(k.clone(), x.clone());
+            }
+            let mut tables = serde_json::Map::new();
+            for t in &analysis.tables {
+                tables.insert(t.name.clone(), rows_json(&t.batches)?);
+            }
+            v.insert("tables".into(), tables.into());
+            v.insert("notes".into(), analysis.notes.clone().into());
+            serde_json::to_writer_pretty(&mut *w, &serde_json::Value::Object(v))?;
             writeln!(w)?;
         }
     }

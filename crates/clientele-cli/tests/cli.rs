@@ -306,3 +306,98 @@ fn demo_builds_a_workspace_and_prints_the_dashboard() {
         env.ok(&["report", r]);
     }
 }
+
+/// The CDNOW sample's raw transactions (customer, YYYYMMDD, CDs, dollars) as an `orders` file.
+fn cdnow_orders(env: &Env) {
+    let raw = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../clientele-models/tests/data/CDNOW_sample.txt"),
+    )
+    .unwrap();
+    let mut csv = String::from("order_id,customer_id,order_date,total_amount\n");
+    for (i, line) in raw.lines().enumerate() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() == 5 {
+            csv.push_str(&format!("O{i},{},{},{}\n", f[1], f[2], f[4]));
+        }
+    }
+    env.write("cdnow/orders.csv", &csv);
+    env.ok(&["ingest", "cdnow"]);
+}
+
+fn within(got: f64, want: f64, pct: f64, what: &str) {
+    assert!(
+        ((got - want) / want).abs() <= pct / 100.0,
+        "{what}: got {got}, published {want} (tolerance {pct} %)"
+    );
+}
+
+#[test]
+fn clv_reproduces_the_published_cdnow_estimates_from_raw_transactions() {
+    let env = Env::new();
+    cdnow_orders(&env);
+    let run = |model: &str| -> serde_json::Value {
+        let out = env.ok(&[
+            "clv",
+            "--model",
+            model,
+            "--calibration-end",
+            "1997-09-30",
+            "--format",
+            "json",
+            "--no-save",
+        ]);
+        serde_json::from_str(&out).unwrap()
+    };
+    let bg = run("bgnbd");
+    assert_eq!(bg["model"], "bgnbd");
+    assert_eq!(bg["n_customers"], 2357);
+    // Fader, Hardie & Lee (2005): r 0.243, α 4.414, a 0.793, b 2.426, LL −9582.4.
+    for (k, want) in [("r", 0.243), ("alpha", 4.414), ("a", 0.793), ("b", 2.426)] {
+        within(bg["params"][k].as_f64().unwrap(), want, 1.0, k);
+    }
+    let ll = bg["log_likelihood"].as_f64().unwrap();
+    assert!((ll - -9582.4).abs() < 1.0, "LL {ll}");
+    // Gamma-Gamma on the 946 repeat buyers: p 6.25, q 3.74, γ 15.44.
+    assert_eq!(bg["spend"]["n_customers"], 946);
+    for (k, want) in [("p", 6.25), ("q", 3.74), ("gamma", 15.44)] {
+        within(bg["spend"][k].as_f64().unwrap(), want, 1.0, k);
+    }
+    // The holdout (1997-10-01 .. 1998-06-30, 39 weeks): the published model predicts the
+    // total repeat purchases within a few percent.
+    let h = &bg["holdout"];
+    assert_eq!(h["start"], "1997-10-01");
+    let err = h["error_pct"].as_f64().unwrap();
+    assert!(err.abs() < 10.0, "holdout error {err} %");
+
+    let pnbd = run("pnbd");
+    // Pareto/NBD: r 0.553, α 10.578, s 0.606, β 11.669.
+    for (k, want) in [
+        ("r", 0.553),
+        ("alpha", 10.578),
+        ("s", 0.606),
+        ("beta", 11.669),
+    ] {
+        within(pnbd["params"][k].as_f64().unwrap(), want, 1.0, k);
+    }
+
+    // Stored results are queryable through the customer_scores view.
+    env.ok(&["clv", "--calibration-end", "1997-09-30"]);
+    let out = env.ok(&[
+        "sql",
+        "SELECT COUNT(*) AS n, COUNT(clv) AS with_clv FROM customer_scores",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(out.lines().nth(1), Some("2357,2357"), "{out}");
+    let runs = env.ok(&[
+        "sql",
+        "SELECT analysis, parameters FROM analysis_runs",
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        runs.contains("clv") && runs.contains("calibration_end=1997-09-30"),
+        "{runs}"
+    );
+}

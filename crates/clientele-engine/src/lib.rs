@@ -126,7 +126,81 @@ impl Engine {
                     .map_err(classify)?;
             }
         }
+        engine.register_analysis_views().await?;
         Ok(engine)
+    }
+
+    /// `analysis_runs` (one row per stored analysis: name, table, when, parameters) and
+    /// `customer_scores`: every customer with the columns of each stored per-customer
+    /// analysis table (`scores_*`, one row per customer), NULL where an analysis has no row.
+    async fn register_analysis_views(&self) -> Result<(), EngineError> {
+        use arrow::array::{StringArray, UInt64Array};
+        use arrow::datatypes::{DataType, Field, Schema};
+        let runs: Vec<_> = self.manifest.analyses.values().collect();
+        let text = |f: &dyn Fn(&clientele_ingest::AnalysisRun) -> String| {
+            std::sync::Arc::new(StringArray::from_iter_values(runs.iter().map(|r| f(r))))
+        };
+        let schema = std::sync::Arc::new(Schema::new(vec![
+            Field::new("analysis", DataType::Utf8, false),
+            Field::new("table_name", DataType::Utf8, false),
+            Field::new("ran_at", DataType::Utf8, false),
+            Field::new("rows", DataType::UInt64, false),
+            Field::new("parameters", DataType::Utf8, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                text(&|r| r.analysis.clone()),
+                text(&|r| r.table.clone()),
+                text(&|r| r.ran_at.clone()),
+                std::sync::Arc::new(UInt64Array::from_iter_values(runs.iter().map(|r| r.rows))),
+                text(&|r| {
+                    r.parameters
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                }),
+            ],
+        )
+        .map_err(|e| EngineError::Execution(e.to_string()))?;
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])
+            .map_err(classify)?;
+        self.ctx
+            .register_table("analysis_runs", std::sync::Arc::new(table))
+            .map_err(classify)?;
+
+        let scores: Vec<(&String, &clientele_ingest::TableEntry)> = self
+            .manifest
+            .tables
+            .iter()
+            .filter(|(n, e)| {
+                n.starts_with("scores_") && e.columns.iter().any(|c| c == "customer_id")
+            })
+            .collect();
+        let base = if self.has_table("customers") {
+            "SELECT customer_id FROM customers".to_string()
+        } else if let Some((first, _)) = scores.first() {
+            format!("SELECT DISTINCT customer_id FROM {first}")
+        } else {
+            return Ok(());
+        };
+        let mut select = vec!["c.customer_id".to_string()];
+        let mut joins = String::new();
+        for (i, (name, entry)) in scores.iter().enumerate() {
+            for col in entry.columns.iter().filter(|c| *c != "customer_id") {
+                select.push(format!("s{i}.\"{col}\""));
+            }
+            joins.push_str(&format!(
+                " LEFT JOIN {name} s{i} ON s{i}.customer_id = c.customer_id"
+            ));
+        }
+        let sql = format!(
+            "CREATE VIEW customer_scores AS SELECT {} FROM ({base}) c{joins}",
+            select.join(", ")
+        );
+        self.ctx.sql(&sql).await.map_err(classify)?;
+        Ok(())
     }
 
     /// Whether a canonical table is stored in the workspace.

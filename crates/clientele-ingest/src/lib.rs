@@ -27,7 +27,7 @@ pub use coerce::{KeyHash, KeySet, ParentKeys, key_hash};
 pub use issues::{Issue, IssueLog, KEEP_PER_KIND, Severity};
 pub use mapping::{Mapping, TableMapping, known_tables};
 pub use source::{CsvOptions, FileFormat, SourceFile};
-pub use workspace::{MANIFEST, Manifest, TableEntry};
+pub use workspace::{AnalysisRun, MANIFEST, Manifest, TableEntry, save_analysis};
 
 use coerce::TableCoercer;
 use workspace::Staging;
@@ -142,6 +142,8 @@ pub struct IngestReport {
     pub errors: u64,
     /// Total warnings found.
     pub warnings: u64,
+    /// Stored analysis results removed because the data they came from changed.
+    pub dropped_analyses: Vec<String>,
 }
 
 /// Progress of an ingest: bytes of source read so far out of the total.
@@ -360,13 +362,19 @@ pub fn ingest(
         omitted,
         errors,
         warnings,
+        dropped_analyses: Vec::new(),
     };
+    let mut report = report;
     if errors > 0 {
         return Err(IngestError::Rejected(Box::new(report)));
     }
     if let Some(prev) = &previous {
+        // Analysis results describe the data they were computed from: once that changes they
+        // are stale, so they go (the user reruns the analysis).
+        report.dropped_analyses = prev.analyses.keys().cloned().collect();
         for (name, entry) in &prev.tables {
-            if !entries.contains_key(name) {
+            let derived = prev.analyses.values().any(|a| &a.table == name);
+            if !entries.contains_key(name) && !derived {
                 staging.carry_over(workspace, name, entry)?;
                 entries.insert(name.clone(), entry.clone());
             }
@@ -377,6 +385,7 @@ pub fn ingest(
         generation: 0,
         ingested_at: now,
         tables: entries,
+        analyses: BTreeMap::new(),
     };
     staging.commit(manifest)?;
     Ok(report)

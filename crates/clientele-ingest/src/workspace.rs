@@ -29,8 +29,27 @@ pub struct Manifest {
     pub generation: u64,
     /// When the last ingest finished (RFC 3339, UTC).
     pub ingested_at: String,
-    /// The tables present, by name.
+    /// The tables present, by name: canonical tables and analysis outputs.
     pub tables: BTreeMap<String, TableEntry>,
+    /// The analyses whose per-customer results are stored, by analysis name: when they ran,
+    /// with which parameters, and which table holds the results.
+    #[serde(default)]
+    pub analyses: BTreeMap<String, AnalysisRun>,
+}
+
+/// One stored analysis result: what ran, when, and with which parameters.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AnalysisRun {
+    /// Analysis name (`clv`, `churn`, `segment_rfm` …).
+    pub analysis: String,
+    /// Table holding its per-customer results.
+    pub table: String,
+    /// When it ran (RFC 3339, UTC).
+    pub ran_at: String,
+    /// Its parameters as given or defaulted, as text.
+    pub parameters: BTreeMap<String, String>,
+    /// Rows stored.
+    pub rows: u64,
 }
 
 /// One stored table.
@@ -263,6 +282,77 @@ impl Drop for Staging {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// Stores the per-row results of an analysis as table `run.table` in a new generation (all
+/// other tables carried over), and records the run in the manifest. All or nothing, under the
+/// same lock as an ingest. The table name must not be a canonical table's.
+pub fn save_analysis(
+    workspace: &Path,
+    batches: &[arrow::array::RecordBatch],
+    schema: arrow::datatypes::SchemaRef,
+    run: AnalysisRun,
+) -> Result<Manifest, IngestError> {
+    if clientele_schema::table(&run.table).is_some() {
+        return Err(IngestError::Usage(format!(
+            "cannot store analysis results as `{}`: that is a data table",
+            run.table
+        )));
+    }
+    let (staging, previous) = Staging::begin(workspace)?;
+    let Some(mut manifest) = previous else {
+        return Err(IngestError::Usage(format!(
+            "no workspace at {}: run `clientele demo` or `clientele ingest SOURCE` first",
+            workspace.display()
+        )));
+    };
+    for (name, entry) in &manifest.tables {
+        if name != &run.table {
+            staging.carry_over(workspace, name, entry)?;
+        }
+    }
+    let file = "part-00000.parquet";
+    let path = staging.table_dir(&run.table)?.join(file);
+    let write_error = |e: parquet::errors::ParquetError| IngestError::Write {
+        table: run.table.clone(),
+        message: e.to_string(),
+    };
+    let f = fs::File::create(&path).map_err(|e| IngestError::Io {
+        path: path.clone(),
+        source: e,
+    })?;
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(f, schema.clone(), Some(props))
+        .map_err(write_error)?;
+    for b in batches {
+        writer.write(b).map_err(write_error)?;
+    }
+    writer.close().map_err(write_error)?;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+    manifest.tables.insert(
+        run.table.clone(),
+        TableEntry {
+            dir: String::new(),
+            files: vec![file.into()],
+            rows,
+            columns: schema.fields().iter().map(|f| f.name().clone()).collect(),
+            extra_columns: Vec::new(),
+            sources: vec![format!("analysis {}", run.analysis)],
+            ingested_at: now.clone(),
+        },
+    );
+    manifest.analyses.insert(
+        run.analysis.clone(),
+        AnalysisRun {
+            ran_at: now,
+            rows,
+            ..run
+        },
+    );
+    staging.commit(manifest)
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), IngestError> {

@@ -1,0 +1,475 @@
+//! Churn prediction: who will stop buying (transactional churn) or not renew (subscription
+//! churn), with logistic regression and gradient-boosted trees checked on a later period.
+//!
+//! Definitions (also in docs/analyses.md):
+//! - **snapshot**: a day S; a customer's features use only data dated before S;
+//! - **transactional churn at S**: a customer who bought in the `active_days` before S makes
+//!   no purchase in [S, S + window);
+//! - **subscription churn at S**: a subscription term due for renewal in [S, S + window) is
+//!   not renewed (`renewed = false`); terms whose renewal is unknown are left out;
+//! - **time-based split**: the models learn on the snapshot S = as-of − 2·window and are
+//!   judged on S = as-of − window (whose outcomes are fully known by the as-of day); the
+//!   better of the two by validation ROC AUC then scores the customers at the as-of day;
+//! - **reasons**: the three features that push a customer's score up most (additive
+//!   contributions on the log-odds scale), with the customer's value;
+//! - **fairness**: on the validation snapshot, ROC AUC and mean score per gender and age band;
+//!   the largest ratio between groups (of at least 30 customers) is flagged above the threshold.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use arrow::array::Array;
+use chrono::NaiveDate;
+use clientele_models::classify::split_by_key;
+use clientele_models::metrics::group_report;
+use clientele_models::tabular::{Column, Labels};
+
+use crate::analysis::{Analysis, report};
+use crate::features::{CustomerFeatures, FeatureSet, customer_features};
+use crate::supervised::{self, fit_both};
+use crate::util::{Columns, f64_col, str_col};
+use crate::{AnalyticsError, Engine};
+
+/// What counts as churn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChurnKind {
+    /// No purchase within the window.
+    Transactional,
+    /// A subscription not renewed.
+    Subscription,
+}
+
+impl FromStr for ChurnKind {
+    type Err = AnalyticsError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "transactional" | "purchase" => Ok(ChurnKind::Transactional),
+            "subscription" => Ok(ChurnKind::Subscription),
+            other => Err(AnalyticsError::Usage(format!(
+                "unknown churn kind '{other}': expected transactional or subscription"
+            ))),
+        }
+    }
+}
+
+/// Parameters of the churn analysis.
+#[derive(Debug, Clone)]
+pub struct ChurnOptions {
+    /// Transactional or subscription churn.
+    pub kind: ChurnKind,
+    /// Day to score customers on; default the day after the last sale.
+    pub as_of: Option<NaiveDate>,
+    /// Days after a snapshot in which a purchase (or renewal) must happen.
+    pub window: i32,
+    /// Transactional: only customers who bought in this many days before a snapshot count.
+    pub active_days: i32,
+    /// Largest tolerated ratio between groups in the fairness check.
+    pub fairness_threshold: f64,
+}
+
+impl Default for ChurnOptions {
+    fn default() -> Self {
+        ChurnOptions {
+            kind: ChurnKind::Transactional,
+            as_of: None,
+            window: 90,
+            active_days: 365,
+            fairness_threshold: 1.25,
+        }
+    }
+}
+
+/// One snapshot's rows: features, and outcome where known.
+struct Snapshot {
+    features: CustomerFeatures,
+    /// Row indices of `features` in the population.
+    rows: Vec<usize>,
+    /// Outcome per population row (`None` at the scoring snapshot).
+    churned: Vec<Option<bool>>,
+}
+
+async fn snapshot(
+    engine: &Engine,
+    s: NaiveDate,
+    options: &ChurnOptions,
+    labelled: bool,
+) -> Result<Snapshot, AnalyticsError> {
+    let features = customer_features(engine, s, FeatureSet { category_mix: true }).await?;
+    let day = clientele_schema::date_to_days(s);
+    let end = day + options.window;
+    let mut rows = Vec::new();
+    let mut churned = Vec::new();
+    match options.kind {
+        ChurnKind::Transactional => {
+            let bought: HashSet<String> = if labelled {
+                ids(engine, &format!(
+                    "SELECT DISTINCT customer_id FROM sales WHERE CAST(order_date AS INT) >= {day} AND CAST(order_date AS INT) < {end}"
+                ))
+                .await?
+                .into_iter()
+                .collect()
+            } else {
+                HashSet::new()
+            };
+            let recency = features.values("recency_days", f64::INFINITY);
+            for (i, id) in features.ids.iter().enumerate() {
+                if recency[i] <= options.active_days as f64 {
+                    rows.push(i);
+                    churned.push(labelled.then(|| !bought.contains(id)));
+                }
+            }
+        }
+        ChurnKind::Subscription => {
+            let renewed = if engine.has_column("subscriptions", "renewed") {
+                "renewed"
+            } else {
+                "CAST(NULL AS BOOLEAN)"
+            };
+            let sql = format!(
+                "SELECT customer_id, bool_and({renewed}) AS renewed FROM subscriptions
+                 WHERE CAST(renewal_date AS INT) >= {day} AND CAST(renewal_date AS INT) < {end}
+                   AND CAST(started_at AS INT) < {day}
+                 GROUP BY customer_id"
+            );
+            let batches = engine.query(&sql).await?;
+            let mut due: HashMap<String, Option<bool>> = HashMap::new();
+            for b in &batches {
+                let id = str_col(b, "customer_id");
+                let r = b.column(1);
+                let r = r
+                    .as_any()
+                    .downcast_ref::<arrow::array::BooleanArray>()
+                    .ok_or_else(|| AnalyticsError::Model("renewed is not boolean".into()))?;
+                for i in 0..b.num_rows() {
+                    due.insert(id.value(i).to_string(), (!r.is_null(i)).then(|| r.value(i)));
+                }
+            }
+            for (i, id) in features.ids.iter().enumerate() {
+                if let Some(renewed) = due.get(id) {
+                    if labelled && renewed.is_none() {
+                        continue;
+                    }
+                    rows.push(i);
+                    churned.push(if labelled { renewed.map(|r| !r) } else { None });
+                }
+            }
+        }
+    }
+    Ok(Snapshot {
+        features,
+        rows,
+        churned,
+    })
+}
+
+async fn ids(engine: &Engine, sql: &str) -> Result<Vec<String>, AnalyticsError> {
+    let mut out = Vec::new();
+    for b in engine.query(sql).await? {
+        let c = str_col(&b, b.schema().field(0).name());
+        for i in 0..c.len() {
+            out.push(c.value(i).to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Gender and age band of each customer as of `s`, for the fairness check.
+async fn demographics(
+    engine: &Engine,
+    s: NaiveDate,
+) -> Result<HashMap<String, (Option<String>, Option<String>)>, AnalyticsError> {
+    let mut out = HashMap::new();
+    if !engine.has_table("customers") {
+        return Ok(out);
+    }
+    let day = clientele_schema::date_to_days(s);
+    let gender = if engine.has_column("customers", "gender") {
+        "CAST(gender AS VARCHAR)"
+    } else {
+        "CAST(NULL AS VARCHAR)"
+    };
+    let age = if engine.has_column("customers", "birth_date") {
+        format!("({day} - CAST(birth_date AS INT)) / 365.25")
+    } else {
+        "CAST(NULL AS DOUBLE)".into()
+    };
+    let batches = engine
+        .query(&format!(
+            "SELECT customer_id, {gender} AS gender, {age} AS age FROM customers"
+        ))
+        .await?;
+    for b in &batches {
+        let (id, g, a) = (
+            str_col(b, "customer_id"),
+            str_col(b, "gender"),
+            f64_col(b, "age"),
+        );
+        for i in 0..b.num_rows() {
+            let band = (!a.is_null(i)).then(|| age_band(a.value(i)).to_string());
+            let gender = (!g.is_null(i)).then(|| g.value(i).to_string());
+            out.insert(id.value(i).to_string(), (gender, band));
+        }
+    }
+    Ok(out)
+}
+
+/// The age bands used by segments and the fairness check.
+pub(crate) fn age_band(age: f64) -> &'static str {
+    match age {
+        a if a < 25.0 => "18-24",
+        a if a < 35.0 => "25-34",
+        a if a < 45.0 => "35-44",
+        a if a < 55.0 => "45-54",
+        a if a < 65.0 => "55-64",
+        _ => "65+",
+    }
+}
+
+fn columns(f: &CustomerFeatures, rows: &[usize]) -> Vec<Column> {
+    f.features
+        .iter()
+        .zip(&f.columns)
+        .map(|(feat, values)| Column::Numeric {
+            name: feat.key.clone(),
+            values: rows.iter().map(|&i| values[i]).collect(),
+        })
+        .collect()
+}
+
+/// Concatenates the columns of two snapshots (same features, in the same order).
+fn stack(a: Vec<Column>, b: Vec<Column>) -> Vec<Column> {
+    a.into_iter()
+        .zip(b)
+        .map(|(x, y)| match (x, y) {
+            (Column::Numeric { name, mut values }, Column::Numeric { values: v2, .. }) => {
+                values.extend(v2);
+                Column::Numeric { name, values }
+            }
+            (x, _) => x,
+        })
+        .collect()
+}
+
+/// Trains and checks both churn models and scores every current customer.
+pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, AnalyticsError> {
+    if !engine.has_table("orders") {
+        return Err(AnalyticsError::MissingData(
+            "the workspace has no orders table: churn features start from orders".into(),
+        ));
+    }
+    if options.kind == ChurnKind::Subscription && !engine.has_table("subscriptions") {
+        return Err(AnalyticsError::MissingData(
+            "the workspace has no subscriptions table: use --kind transactional".into(),
+        ));
+    }
+    if options.window < 7 || options.active_days < options.window {
+        return Err(AnalyticsError::Usage(format!(
+            "--window must be at least 7 days and --active-days at least the window (got {} and {})",
+            options.window, options.active_days
+        )));
+    }
+    let as_of = match options.as_of {
+        Some(d) => d,
+        None => crate::segment::default_as_of(engine).await?,
+    };
+    let w = chrono::Duration::days(options.window as i64);
+    let (s_val, s_train) = (as_of - w, as_of - w - w);
+    let train = snapshot(engine, s_train, options, true).await?;
+    let val = snapshot(engine, s_val, options, true).await?;
+    let score = snapshot(engine, as_of, options, false).await?;
+    let kind_name = match options.kind {
+        ChurnKind::Transactional => "transactional",
+        ChurnKind::Subscription => "subscription",
+    };
+    for (what, s, day) in [("training", &train, s_train), ("validation", &val, s_val)] {
+        let pos = s.churned.iter().filter(|c| **c == Some(true)).count();
+        if s.rows.len() < 50 || pos < 5 || s.rows.len() - pos < 5 {
+            return Err(AnalyticsError::MissingData(format!(
+                "the {what} snapshot ({day}) has {} customers of whom {pos} churned: too few to learn from; \
+                 give an earlier --as-of or a shorter --window, or bring more history",
+                s.rows.len()
+            )));
+        }
+    }
+    let n_train = train.rows.len();
+    let cols = stack(
+        columns(&train.features, &train.rows),
+        columns(&val.features, &val.rows),
+    );
+    let y: Vec<bool> = train
+        .churned
+        .iter()
+        .chain(&val.churned)
+        .map(|c| c.expect("labelled"))
+        .collect();
+    let keys: Vec<i64> = (0..y.len()).map(|i| (i >= n_train) as i64).collect();
+    let split = split_by_key(&keys, 1);
+    let (fitted, _x) = fit_both(&cols, &Labels::Binary(y.clone()), &split, "churn model")?;
+
+    let mut a = Analysis::new("churn", &format!("Churn ({kind_name}) as of {as_of}"));
+    a.param("kind", kind_name);
+    a.param("as_of", as_of);
+    a.param("window", options.window);
+    a.param("active_days", options.active_days);
+    a.fact("kind", kind_name);
+    a.fact("as_of", as_of.to_string());
+    a.fact("window_days", options.window);
+    a.fact(
+        "snapshots",
+        serde_json::json!({"training": s_train.to_string(), "validation": s_val.to_string(), "scoring": as_of.to_string()}),
+    );
+    a.fact("evaluation", supervised::metrics_json(&fitted));
+    a.table(
+        "models",
+        &format!(
+            "Churn models: trained on {n_train} customers at {s_train}, checked on {} at {s_val} (churn = no {} in the next {} days)",
+            val.rows.len(),
+            if options.kind == ChurnKind::Transactional { "purchase" } else { "renewal" },
+            options.window
+        ),
+        supervised::metrics_table(&fitted),
+    );
+    if let Some(cal) = supervised::calibration_table(&fitted) {
+        a.table(
+            "calibration",
+            "Calibration on the validation snapshot, by decile of predicted churn probability",
+            cal,
+        );
+    }
+    let labels: HashMap<String, String> = train
+        .features
+        .features
+        .iter()
+        .map(|f| (f.key.clone(), f.label.clone()))
+        .collect();
+    let x_all = fitted
+        .encoder
+        .transform(&cols)
+        .map_err(supervised::model_error("churn model"))?;
+    let drivers = supervised::drivers(&fitted, &x_all, &split.test);
+    a.table(
+        "drivers",
+        "What drives churn (mean absolute contribution to the log-odds)",
+        Columns::default()
+            .text(
+                "feature",
+                drivers
+                    .iter()
+                    .map(|(k, _)| Some(labels.get(k).cloned().unwrap_or_else(|| k.clone())))
+                    .collect(),
+            )
+            .num(
+                "importance",
+                drivers.iter().map(|(_, v)| Some(*v)).collect(),
+            )
+            .batch(),
+    );
+
+    // Fairness on the validation rows.
+    let demo = demographics(engine, s_val).await?;
+    let val_ids: Vec<&String> = val.rows.iter().map(|&i| &val.features.ids[i]).collect();
+    let chosen = &fitted.evaluation.models[fitted.chosen];
+    let y_val: Vec<bool> = split.test.iter().map(|&i| y[i]).collect();
+    let mut fairness = Vec::new();
+    let mut frows = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut flagged = Vec::new();
+    if demo.is_empty() {
+        a.notes.push(
+            "no customers table: the fairness check by gender and age band was skipped".into(),
+        );
+    } else {
+        for (dim, pick) in [("gender", 0usize), ("age_band", 1usize)] {
+            let groups: Vec<Option<String>> = val_ids
+                .iter()
+                .map(|id| {
+                    demo.get(*id)
+                        .and_then(|(g, b)| if pick == 0 { g.clone() } else { b.clone() })
+                })
+                .collect();
+            let r = group_report(&y_val, &chosen.test_predictions, &groups);
+            for g in &r.groups {
+                frows.0.push(Some(dim.to_string()));
+                frows.1.push(Some(g.group.clone()));
+                frows.2.push(Some(g.n as f64));
+                frows.3.push(g.auc);
+                frows.4.push(Some(g.mean_score));
+            }
+            let over = |v: Option<f64>| v.is_some_and(|v| v > options.fairness_threshold);
+            if over(r.max_auc_ratio) || over(r.max_mean_score_ratio) {
+                flagged.push(dim);
+            }
+            fairness.push(serde_json::json!({
+                "dimension": dim, "groups": r.groups, "max_auc_ratio": r.max_auc_ratio,
+                "max_mean_score_ratio": r.max_mean_score_ratio,
+                "flagged": over(r.max_auc_ratio) || over(r.max_mean_score_ratio),
+            }));
+        }
+        a.table(
+            "fairness",
+            &format!(
+                "Fairness on the validation snapshot (flag when the largest ratio between groups exceeds {})",
+                options.fairness_threshold
+            ),
+            Columns::default()
+                .text("dimension", frows.0)
+                .text("group", frows.1)
+                .num("customers", frows.2)
+                .num("roc_auc", frows.3)
+                .pct("mean_score", frows.4)
+                .batch(),
+        );
+        if !flagged.is_empty() {
+            a.notes.push(format!(
+                "fairness: the scores differ between groups of {} by more than a ratio of {}: review before acting on them",
+                flagged.join(" and "),
+                options.fairness_threshold
+            ));
+        }
+    }
+    a.fact(
+        "fairness",
+        serde_json::json!({"threshold": options.fairness_threshold, "dimensions": fairness, "flagged": flagged}),
+    );
+
+    // Score today's customers.
+    let score_cols = columns(&score.features, &score.rows);
+    let x = fitted
+        .encoder
+        .transform(&score_cols)
+        .map_err(supervised::model_error("churn scoring"))?;
+    let p = fitted.model().predict(x.view());
+    let why = supervised::reasons(&fitted, &x, &score_cols, &labels);
+    let ids: Vec<Option<String>> = score
+        .rows
+        .iter()
+        .map(|&i| Some(score.features.ids[i].clone()))
+        .collect();
+    a.fact("scored_customers", ids.len());
+    a.fact("model_used", fitted.chosen_name());
+    a.fact(
+        "mean_churn_probability",
+        (!p.is_empty()).then(|| p.iter().sum::<f64>() / p.len() as f64),
+    );
+    let rows = report(
+        "churn_customers",
+        "Churn probability per customer",
+        Columns::default()
+            .text("customer_id", ids)
+            .num("churn_probability", p.iter().map(|v| Some(*v)).collect())
+            .text("churn_reasons", why)
+            .batch(),
+    );
+    a.tables.push(crate::clv::top_by(
+        &rows,
+        "churn_probability",
+        10,
+        "Customers most likely to churn",
+    )?);
+    a.rows = Some(rows);
+    a.notes.extend(train.features.notes.iter().cloned());
+    for d in fitted.encoder.dropped() {
+        a.notes
+            .push(format!("feature {} not used: {}", d.column, d.reason));
+    }
+    Ok(a)
+}

@@ -1,0 +1,299 @@
+//! Lead scoring: the probability that a lead converts, from its source, campaign, industry
+//! and company size, as a 0–100 score and an A–D grade.
+//!
+//! Definitions (also in docs/analyses.md):
+//! - a lead **converted** when it has a `converted_at`;
+//! - leads younger than the maturity period (default 60 days before the newest lead) may
+//!   still convert: they are scored but not learnt from;
+//! - **time-based split**: the oldest 75 % of the mature leads train the models, the newest
+//!   25 % check them;
+//! - **score** = round(100 × probability of the better model by validation ROC AUC);
+//!   **grade** by the quartiles of the validation leads' scores: A the top quarter, then B,
+//!   C, D;
+//! - engagement (touchpoints, web sessions) is not used: those tables link to customers, and
+//!   a lead gets its customer only when it converts, so they would leak the outcome.
+
+use std::collections::HashMap;
+
+use arrow::array::Array;
+use clientele_models::classify::split_by_key;
+use clientele_models::tabular::{Column, Labels, TextColumn};
+
+use crate::analysis::{Analysis, report};
+use crate::supervised::{self, fit_both};
+use crate::util::{Columns, f64_col, str_col};
+use crate::{AnalyticsError, Engine};
+
+/// Parameters of lead scoring.
+#[derive(Debug, Clone)]
+pub struct LeadOptions {
+    /// Leads created within this many days of the newest lead are too young to learn from.
+    pub maturity_days: i32,
+}
+
+impl Default for LeadOptions {
+    fn default() -> Self {
+        LeadOptions { maturity_days: 60 }
+    }
+}
+
+/// Fits the conversion models on mature leads and scores every lead.
+pub async fn leads(engine: &Engine, options: &LeadOptions) -> Result<Analysis, AnalyticsError> {
+    if !engine.has_table("leads") {
+        return Err(AnalyticsError::MissingData(
+            "the workspace has no leads table: lead scoring learns from past leads".into(),
+        ));
+    }
+    if !engine.has_column("leads", "converted_at") {
+        return Err(AnalyticsError::MissingData(
+            "leads have no converted_at column: there is no outcome to learn".into(),
+        ));
+    }
+    let mut a = Analysis::new("leads", "Lead scoring");
+    let mut used = Vec::new();
+    let mut select = vec![
+        "lead_id".to_string(),
+        "CAST(CAST(created_at AS DATE) AS INT) AS created".into(),
+        "converted_at IS NOT NULL AS converted".into(),
+    ];
+    for (col, expr) in [
+        ("source_channel", "CAST(source_channel AS VARCHAR)"),
+        ("industry", "CAST(industry AS VARCHAR)"),
+        (
+            "campaign_id",
+            "CASE WHEN campaign_id IS NULL THEN 'no' ELSE 'yes' END",
+        ),
+        (
+            "employees",
+            "LOG10(GREATEST(CAST(employees AS DOUBLE), 1.0))",
+        ),
+    ] {
+        if engine.has_column("leads", col) {
+            select.push(format!("{expr} AS {col}"));
+            used.push(col);
+        } else {
+            a.notes.push(format!("leads have no {col}: not used"));
+        }
+    }
+    if used.is_empty() {
+        return Err(AnalyticsError::MissingData(
+            "leads have none of source_channel, industry, campaign_id, employees: nothing to score by".into(),
+        ));
+    }
+    a.notes.push(
+        "engagement (touchpoints, web sessions) is not used: it links to a lead only after conversion".into(),
+    );
+    let batches = engine
+        .query(&format!(
+            "SELECT {} FROM leads ORDER BY created, lead_id",
+            select.join(", ")
+        ))
+        .await?;
+    let mut ids = Vec::new();
+    let mut created = Vec::new();
+    let mut converted = Vec::new();
+    let mut text: HashMap<&str, Vec<Option<String>>> = HashMap::new();
+    let mut employees = Vec::new();
+    for b in &batches {
+        let id = str_col(b, "lead_id");
+        let c = f64_col(b, "created");
+        let conv = str_col(b, "converted");
+        for i in 0..b.num_rows() {
+            ids.push(id.value(i).to_string());
+            created.push(c.value(i) as i64);
+            converted.push(conv.value(i) == "true");
+        }
+        for col in &used {
+            if *col == "employees" {
+                let e = f64_col(b, col);
+                employees.extend((0..b.num_rows()).map(|i| (!e.is_null(i)).then(|| e.value(i))));
+            } else {
+                let t = str_col(b, col);
+                text.entry(col).or_default().extend(
+                    (0..b.num_rows()).map(|i| (!t.is_null(i)).then(|| t.value(i).to_string())),
+                );
+            }
+        }
+    }
+    let newest = created.iter().copied().max().unwrap_or(0);
+    let mature: Vec<usize> = (0..ids.len())
+        .filter(|&i| created[i] <= newest - options.maturity_days as i64)
+        .collect();
+    let columns_of = |rows: &[usize]| -> Vec<Column> {
+        used.iter()
+            .map(|col| {
+                if *col == "employees" {
+                    Column::Numeric {
+                        name: "employees".into(),
+                        values: rows.iter().map(|&i| employees[i]).collect(),
+                    }
+                } else {
+                    Column::Text(TextColumn {
+                        name: col.to_string(),
+                        values: rows.iter().map(|&i| text[col][i].clone()).collect(),
+                    })
+                }
+            })
+            .collect()
+    };
+    let y: Vec<bool> = mature.iter().map(|&i| converted[i]).collect();
+    let pos = y.iter().filter(|v| **v).count();
+    if mature.len() < 40 || pos < 5 || mature.len() - pos < 5 {
+        return Err(AnalyticsError::MissingData(format!(
+            "{} mature leads (created at least {} days before the newest), {pos} converted: too few to learn from",
+            mature.len(),
+            options.maturity_days
+        )));
+    }
+    // Mature leads are in creation order: the newest quarter validates.
+    let cut = mature.len() - mature.len() / 4;
+    let keys: Vec<i64> = (0..mature.len()).map(|i| (i >= cut) as i64).collect();
+    let split = split_by_key(&keys, 1);
+    let cols = columns_of(&mature);
+    let (fitted, x_mature) = fit_both(&cols, &Labels::Binary(y.clone()), &split, "lead model")?;
+    let chosen = &fitted.evaluation.models[fitted.chosen];
+    // Grade cut-offs: quartiles of the validation scores.
+    let mut val_scores: Vec<f64> = chosen.test_predictions.clone();
+    val_scores.sort_by(f64::total_cmp);
+    let q = |f: f64| val_scores[((val_scores.len() - 1) as f64 * f).round() as usize];
+    let (qa, qb, qc) = (q(0.75), q(0.5), q(0.25));
+    let grade = |p: f64| {
+        if p >= qa {
+            "A"
+        } else if p >= qb {
+            "B"
+        } else if p >= qc {
+            "C"
+        } else {
+            "D"
+        }
+    };
+    // Conversion by grade on the validation leads.
+    let mut by_grade: Vec<(f64, f64)> = vec![(0.0, 0.0); 4];
+    for (k, &row) in split.test.iter().enumerate() {
+        let g = grade(chosen.test_predictions[k]).as_bytes()[0] - b'A';
+        by_grade[g as usize].0 += 1.0;
+        by_grade[g as usize].1 += y[row] as u8 as f64;
+    }
+    let rate = |v: (f64, f64)| (v.0 > 0.0).then(|| v.1 / v.0);
+    let rest = by_grade[1..]
+        .iter()
+        .fold((0.0, 0.0), |acc, v| (acc.0 + v.0, acc.1 + v.1));
+    let a_vs_rest = match (rate(by_grade[0]), rate(rest)) {
+        (Some(x), Some(r)) if r > 0.0 => Some(x / r),
+        _ => None,
+    };
+
+    a.param("maturity_days", options.maturity_days);
+    a.fact("leads", ids.len());
+    a.fact("mature_leads", mature.len());
+    a.fact("evaluation", supervised::metrics_json(&fitted));
+    a.fact("model_used", fitted.chosen_name());
+    let conversion: Vec<serde_json::Value> = ["A", "B", "C", "D"]
+        .iter()
+        .zip(&by_grade)
+        .map(|(g, v)| serde_json::json!({"grade": g, "leads": v.0, "conversion_rate": rate(*v)}))
+        .collect();
+    a.fact(
+        "grades",
+        serde_json::json!({
+            "cutoffs": {"A": (qa * 100.0).round(), "B": (qb * 100.0).round(), "C": (qc * 100.0).round()},
+            "validation_conversion": conversion,
+            "grade_a_vs_rest": a_vs_rest,
+        }),
+    );
+    a.table(
+        "models",
+        &format!(
+            "Lead conversion models: trained on the {} oldest mature leads, checked on the {} newest",
+            split.train.len(),
+            split.test.len()
+        ),
+        supervised::metrics_table(&fitted),
+    );
+    a.table(
+        "grades",
+        "Conversion by grade on the validation leads",
+        Columns::default()
+            .text(
+                "grade",
+                ["A", "B", "C", "D"]
+                    .iter()
+                    .map(|g| Some(g.to_string()))
+                    .collect(),
+            )
+            .num("leads", by_grade.iter().map(|v| Some(v.0)).collect())
+            .num("converted", by_grade.iter().map(|v| Some(v.1)).collect())
+            .pct(
+                "conversion_rate",
+                by_grade.iter().map(|v| rate(*v)).collect(),
+            )
+            .batch(),
+    );
+    if let Some(r) = a_vs_rest {
+        a.notes.push(format!(
+            "grade A leads converted {r:.1}x as often as the rest in validation"
+        ));
+    }
+    let labels: HashMap<String, String> = [
+        ("source_channel", "source"),
+        ("industry", "industry"),
+        ("campaign_id", "came from a campaign"),
+        ("employees", "company size (log10 of employees)"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let drivers = supervised::drivers(&fitted, &x_mature, &split.test);
+    a.table(
+        "drivers",
+        "What drives conversion (mean absolute contribution to the log-odds)",
+        Columns::default()
+            .text(
+                "feature",
+                drivers
+                    .iter()
+                    .map(|(k, _)| Some(labels.get(k).cloned().unwrap_or_else(|| k.clone())))
+                    .collect(),
+            )
+            .num(
+                "importance",
+                drivers.iter().map(|(_, v)| Some(*v)).collect(),
+            )
+            .batch(),
+    );
+
+    let all: Vec<usize> = (0..ids.len()).collect();
+    let all_cols = columns_of(&all);
+    let x = fitted
+        .encoder
+        .transform(&all_cols)
+        .map_err(supervised::model_error("lead scoring"))?;
+    let p = fitted.model().predict(x.view());
+    let why = supervised::reasons(&fitted, &x, &all_cols, &labels);
+    let rows = report(
+        "lead_scores",
+        "Score per lead",
+        Columns::default()
+            .text("lead_id", ids.iter().map(|s| Some(s.clone())).collect())
+            .num(
+                "lead_score",
+                p.iter().map(|v| Some((v * 100.0).round())).collect(),
+            )
+            .text(
+                "lead_grade",
+                p.iter().map(|v| Some(grade(*v).to_string())).collect(),
+            )
+            .text("lead_reasons", why)
+            .num(
+                "conversion_probability",
+                p.iter().map(|v| Some(*v)).collect(),
+            )
+            .batch(),
+    );
+    a.rows = Some(rows);
+    for d in fitted.encoder.dropped() {
+        a.notes.push(format!("{} not used: {}", d.column, d.reason));
+    }
+    Ok(a)
+}

@@ -1,0 +1,303 @@
+//! Any-outcome prediction on a table the user brings: a CSV file with a target column. Column
+//! kinds (numbers, yes/no, dates, categories) and missing values are handled automatically;
+//! logistic (or ridge) regression and boosted trees are fitted on 80 % of the rows and
+//! checked on the other 20 %; the better model scores a second file.
+//!
+//! Definitions (also in docs/analyses.md):
+//! - the **target** is binary when it has exactly two distinct values; the positive class is
+//!   `yes`/`true`/`1`/`y` when the values are of that kind, else the second value in sorted
+//!   order, unless `--positive` names it; otherwise it must be numeric;
+//! - rows whose target is blank are not used (and counted in the notes);
+//! - the **id column** is never a feature;
+//! - the **split** is random with a fixed seed (stratified by class for a binary target);
+//! - the **score** is the probability of the positive class (binary) or the predicted value.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use clientele_models::classify::{random_split, stratified_split};
+use clientele_models::tabular::{Column, Labels, Target, TextColumn};
+
+use crate::AnalyticsError;
+use crate::analysis::{Analysis, report};
+use crate::supervised::{self, fit_both};
+use crate::util::Columns;
+
+/// Parameters of `predict`.
+#[derive(Debug, Clone)]
+pub struct PredictOptions {
+    /// CSV file with the outcome known.
+    pub train: PathBuf,
+    /// Column to predict.
+    pub target: String,
+    /// CSV file to score (same columns, target optional).
+    pub score: Option<PathBuf>,
+    /// Column identifying rows (never a feature; printed with the scores).
+    pub id_column: Option<String>,
+    /// The positive class of a binary target.
+    pub positive: Option<String>,
+    /// Share of rows held out for the evaluation.
+    pub test_fraction: f64,
+    /// Seed of the split.
+    pub seed: u64,
+}
+
+/// A CSV file read as text columns.
+struct Table {
+    path: PathBuf,
+    names: Vec<String>,
+    columns: Vec<Vec<Option<String>>>,
+}
+
+impl Table {
+    fn rows(&self) -> usize {
+        self.columns.first().map_or(0, Vec::len)
+    }
+
+    fn column(&self, name: &str) -> Option<&Vec<Option<String>>> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| &self.columns[i])
+    }
+}
+
+fn read_csv(path: &Path) -> Result<Table, AnalyticsError> {
+    let bad = |msg: String| AnalyticsError::Usage(format!("{}: {msg}", path.display()));
+    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read the file ({e})")))?;
+    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    let delimiter = [b',', b';', b'\t', b'|']
+        .into_iter()
+        .max_by_key(|d| first.iter().filter(|b| *b == d).count())
+        .unwrap_or(b',');
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .from_reader(bytes.as_slice());
+    let names: Vec<String> = reader
+        .headers()
+        .map_err(|e| bad(format!("cannot read the header ({e})")))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    if names.is_empty() || names.iter().all(String::is_empty) {
+        return Err(bad("the file has no header row".into()));
+    }
+    let mut columns = vec![Vec::new(); names.len()];
+    for (i, rec) in reader.records().enumerate() {
+        let rec = rec.map_err(|e| bad(format!("row {}: {e}", i + 2)))?;
+        if rec.len() != names.len() {
+            return Err(bad(format!(
+                "row {}: {} fields where the header has {}",
+                i + 2,
+                rec.len(),
+                names.len()
+            )));
+        }
+        for (c, v) in columns.iter_mut().zip(rec.iter()) {
+            let v = v.trim();
+            c.push((!v.is_empty()).then(|| v.to_string()));
+        }
+    }
+    Ok(Table {
+        path: path.to_path_buf(),
+        names,
+        columns,
+    })
+}
+
+fn features_of(
+    t: &Table,
+    names: &[String],
+    rows: Option<&[usize]>,
+) -> Result<Vec<Column>, AnalyticsError> {
+    names
+        .iter()
+        .map(|n| {
+            let values = t.column(n).ok_or_else(|| {
+                AnalyticsError::Usage(format!(
+                    "{}: no column '{n}', which the model was trained on",
+                    t.path.display()
+                ))
+            })?;
+            Ok(Column::Text(TextColumn {
+                name: n.clone(),
+                values: match rows {
+                    Some(r) => r.iter().map(|&i| values[i].clone()).collect(),
+                    None => values.clone(),
+                },
+            }))
+        })
+        .collect()
+}
+
+/// Fits, evaluates and (with a score file) scores.
+pub fn predict(options: &PredictOptions) -> Result<Analysis, AnalyticsError> {
+    if !(options.test_fraction > 0.0 && options.test_fraction < 1.0) {
+        return Err(AnalyticsError::Usage(format!(
+            "--test-fraction must be between 0 and 1, got {}",
+            options.test_fraction
+        )));
+    }
+    let train = read_csv(&options.train)?;
+    let target_values = train.column(&options.target).ok_or_else(|| {
+        AnalyticsError::Usage(format!(
+            "{}: no column '{}' to predict; the columns are {}",
+            train.path.display(),
+            options.target,
+            train.names.join(", ")
+        ))
+    })?;
+    if let Some(id) = &options.id_column {
+        if train.column(id).is_none() {
+            return Err(AnalyticsError::Usage(format!(
+                "{}: no id column '{id}'; the columns are {}",
+                train.path.display(),
+                train.names.join(", ")
+            )));
+        }
+    }
+    let target = Target::from_text(target_values, options.positive.as_deref())
+        .map_err(|e| AnalyticsError::Usage(format!("target column '{}': {e}", options.target)))?;
+    let observed = target.observed_rows();
+    let labels = target.labels(&observed);
+    let feature_names: Vec<String> = train
+        .names
+        .iter()
+        .filter(|n| **n != options.target && Some(*n) != options.id_column.as_ref())
+        .cloned()
+        .collect();
+    if feature_names.is_empty() {
+        return Err(AnalyticsError::Usage(
+            "the file has no column besides the target and the id".into(),
+        ));
+    }
+    let min_rows = 20;
+    if observed.len() < min_rows {
+        return Err(AnalyticsError::MissingData(format!(
+            "{}: {} rows with a known '{}': at least {min_rows} are needed",
+            train.path.display(),
+            observed.len(),
+            options.target
+        )));
+    }
+    let split = match &labels {
+        Labels::Binary(y) => stratified_split(y, options.test_fraction, options.seed),
+        Labels::Numeric(_) => random_split(observed.len(), options.test_fraction, options.seed),
+    };
+    let cols = features_of(&train, &feature_names, Some(&observed))?;
+    let (fitted, x) = fit_both(&cols, &labels, &split, "predict")?;
+
+    let mut a = Analysis::new("predict", &format!("Predicting '{}'", options.target));
+    a.param("train", options.train.display());
+    a.param("target", &options.target);
+    a.param("seed", options.seed);
+    a.fact("target", &options.target);
+    match &target {
+        Target::Binary {
+            positive, negative, ..
+        } => {
+            a.fact("task", "binary");
+            a.fact("positive", positive);
+            a.fact("negative", negative);
+            a.notes.push(format!(
+                "the score is the probability that {} is '{positive}' (not '{negative}')",
+                options.target
+            ));
+        }
+        Target::Numeric { .. } => {
+            a.fact("task", "numeric");
+        }
+    }
+    a.fact("rows", train.rows());
+    if target.missing_count() > 0 {
+        a.notes.push(format!(
+            "{} rows have no {} and were not used",
+            target.missing_count(),
+            options.target
+        ));
+    }
+    a.fact("evaluation", supervised::metrics_json(&fitted));
+    a.fact("model_used", fitted.chosen_name());
+    a.table(
+        "models",
+        &format!(
+            "Models trained on {} rows, checked on {} held-out rows (seed {})",
+            split.train.len(),
+            split.test.len(),
+            options.seed
+        ),
+        supervised::metrics_table(&fitted),
+    );
+    let kinds = fitted.encoder.column_kinds();
+    let kind_of: HashMap<String, String> = kinds
+        .iter()
+        .map(|(n, k)| (n.clone(), format!("{k:?}").to_lowercase()))
+        .collect();
+    let drivers = supervised::drivers(&fitted, &x, &split.test);
+    a.fact(
+        "drivers",
+        drivers
+            .iter()
+            .map(|(k, v)| serde_json::json!({"column": k, "importance": v}))
+            .collect::<Vec<_>>(),
+    );
+    a.table(
+        "drivers",
+        "Top drivers (mean absolute contribution to the score's link scale)",
+        Columns::default()
+            .text(
+                "column",
+                drivers.iter().map(|(k, _)| Some(k.clone())).collect(),
+            )
+            .text(
+                "kind",
+                drivers
+                    .iter()
+                    .map(|(k, _)| kind_of.get(k).cloned())
+                    .collect(),
+            )
+            .num(
+                "importance",
+                drivers.iter().map(|(_, v)| Some(*v)).collect(),
+            )
+            .batch(),
+    );
+    if let Some(cal) = supervised::calibration_table(&fitted) {
+        a.table("calibration", "Calibration on the held-out rows", cal);
+    }
+    for d in fitted.encoder.dropped() {
+        a.notes
+            .push(format!("column {} not used: {}", d.column, d.reason));
+    }
+
+    if let Some(path) = &options.score {
+        let t = read_csv(path)?;
+        let cols = features_of(&t, &feature_names, None)?;
+        let x = fitted
+            .encoder
+            .transform(&cols)
+            .map_err(supervised::model_error("scoring"))?;
+        let p = fitted.model().predict(x.view());
+        let ids: Vec<Option<String>> = match &options.id_column {
+            Some(id) => t
+                .column(id)
+                .ok_or_else(|| {
+                    AnalyticsError::Usage(format!("{}: no id column '{id}'", t.path.display()))
+                })?
+                .clone(),
+            None => (1..=t.rows()).map(|i| Some(i.to_string())).collect(),
+        };
+        let id_name = options.id_column.clone().unwrap_or_else(|| "row".into());
+        a.fact("scored_rows", p.len());
+        a.rows = Some(report(
+            "scores",
+            "Scores",
+            Columns::default()
+                .text(&id_name, ids)
+                .num("score", p.iter().map(|v| Some(*v)).collect())
+                .batch(),
+        ));
+    }
+    Ok(a)
+}

@@ -1,0 +1,28 @@
+//! The statistical models behind clientele's customer intelligence.
+//!
+//! Pure numerics: every function takes plain slices or `ndarray` arrays and returns plain
+//! results or a [`ModelError`]; reading tables and writing results is the caller's job.
+
+use thiserror::Error;
+
+pub mod btyd;
+pub mod classify;
+pub mod cluster;
+pub mod lifecycle;
+pub mod metrics;
+pub mod rfm;
+pub mod tabular;
+
+/// Why a model could not be fitted or applied.
+#[derive(Debug, Error)]
+pub enum ModelError {
+    /// The data cannot support the model (too few rows, no repeat buyers, one class only…).
+    #[error("{0}")]
+    InsufficientData(String),
+    /// The optimiser did not converge to a usable optimum.
+    #[error("{0}")]
+    NoConvergence(String),
+    /// A parameter given by the caller is out of range.
+    #[error("{0}")]
+    BadParameter(String),
+}
