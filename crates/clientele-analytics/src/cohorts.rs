@@ -158,11 +158,6 @@ pub async fn cohorts(engine: &Engine, by: CohortBy) -> Result<Analysis, Analytic
         }
         matrix.push((by.label(c), *size, row));
     }
-    analysis.table(
-        "cohorts",
-        &format!("Cohorts by {} of first purchase", by.name()),
-        long.batch(),
-    );
     let mut m = Columns::default()
         .text("cohort", matrix.iter().map(|r| Some(r.0.clone())).collect())
         .num("customers", matrix.iter().map(|r| Some(r.1)).collect());
@@ -179,6 +174,11 @@ pub async fn cohorts(engine: &Engine, by: CohortBy) -> Result<Analysis, Analytic
             by.name()
         ),
         m.batch(),
+    );
+    analysis.table(
+        "cohorts",
+        &format!("Cohorts by {} of first purchase", by.name()),
+        long.batch(),
     );
     analysis.fact("by", by.name());
     analysis.fact("cohorts", cells.len());

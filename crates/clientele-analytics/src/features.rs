@@ -107,7 +107,7 @@ pub async fn customer_features(
         ),
         (
             "overdue_ratio".into(),
-            "time since the last purchase compared with the usual gap".into(),
+            "days since the last purchase in multiples of the usual gap between orders".into(),
             format!(
                 "CASE WHEN b.days > 1 AND b.last_d > b.first_d THEN CAST({s} - b.last_d AS DOUBLE) * (b.days - 1) / (b.last_d - b.first_d) END"
             ),
@@ -285,8 +285,8 @@ pub async fn customer_features(
             "tp",
             format!(
                 "SELECT customer_id,
-                        SUM(CASE WHEN kind = 'email_open' AND d >= {s} - 90 THEN 1 ELSE 0 END) AS opens,
-                        SUM(CASE WHEN kind = 'click' AND d >= {s} - 90 THEN 1 ELSE 0 END) AS clicks,
+                        SUM(CASE WHEN kind = 'email_open' AND d >= {s} - 180 THEN 1 ELSE 0 END) AS opens,
+                        SUM(CASE WHEN kind = 'click' AND d >= {s} - 180 THEN 1 ELSE 0 END) AS clicks,
                         MAX(CASE WHEN kind = 'unsubscribe' THEN 1 ELSE 0 END) AS unsub
                  FROM (SELECT customer_id, kind, CAST(CAST(occurred_at AS DATE) AS INT) AS d FROM touchpoints)
                  WHERE d < {s} GROUP BY customer_id"
@@ -294,13 +294,13 @@ pub async fn customer_features(
         );
         for (key, label, expr) in [
             (
-                "email_opens_90d",
-                "e-mails opened in the last 90 days",
+                "email_opens_180d",
+                "e-mails opened in the last 180 days",
                 "tp.opens",
             ),
             (
-                "clicks_90d",
-                "campaign clicks in the last 90 days",
+                "clicks_180d",
+                "campaign clicks in the last 180 days",
                 "tp.clicks",
             ),
             ("unsubscribed", "unsubscribed from e-mail", "tp.unsub"),

@@ -285,11 +285,11 @@ pub async fn segment_demographic(
     }
     let clv_join = if engine.has_table("scores_clv") {
         (
-            "AVG(k.clv) AS average_clv",
+            "",
             "LEFT JOIN scores_clv k ON k.customer_id = c.customer_id",
         )
     } else {
-        ("CAST(NULL AS DOUBLE) AS average_clv", "")
+        ("", "")
     };
     let group: Vec<String> = dims.iter().map(|(n, e)| format!("{e} AS {n}")).collect();
     let names: Vec<&str> = dims.iter().map(|(n, _)| n.as_str()).collect();
@@ -307,14 +307,13 @@ pub async fn segment_demographic(
                 COALESCE(SUM(revenue), 0) / COUNT(*) AS revenue_per_customer,
                 CAST(SUM(orders) AS DOUBLE) / NULLIF(COUNT(orders), 0) AS orders_per_buyer,
                 SUM(revenue) / NULLIF(SUM(orders), 0) AS average_order_value,
-                SUM(CASE WHEN last_d >= {s} - 365 THEN 1 ELSE 0 END) / CAST(COUNT(*) AS DOUBLE) AS active_share,
-                {}
+                SUM(CASE WHEN last_d >= {s} - 365 THEN 1 ELSE 0 END) / CAST(COUNT(*) AS DOUBLE) AS active_share{}
          FROM g GROUP BY {} ORDER BY revenue DESC, {}",
         group.join(", "),
         if clv_join.1.is_empty() { "" } else { ", k.clv" },
         clv_join.1,
         names.join(", "),
-        if clv_join.1.is_empty() { clv_join.0 } else { "AVG(clv) AS average_clv" },
+        if clv_join.1.is_empty() { "" } else { ", AVG(clv) AS average_clv" },
         names.join(", "),
         names.join(", "),
     );
@@ -362,8 +361,8 @@ const CLUSTER_FEATURES: &[(&str, bool)] = &[
     ("tenure_days", true),
     ("average_order_value", true),
     ("web_sessions_90d", true),
-    ("email_opens_90d", true),
-    ("clicks_90d", true),
+    ("email_opens_180d", true),
+    ("clicks_180d", true),
     ("tickets_last_year", true),
 ];
 
@@ -403,7 +402,18 @@ pub async fn segment_behavioural(
         let v = raw[[i, j]];
         if used[j].2 { v.max(0.0).ln_1p() } else { v }
     });
-    let (z, _, _) = cluster::standardize(&transformed);
+    let (mut z, _, _) = cluster::standardize(&transformed);
+    // The category shares are one question (what do they buy?) asked in several columns:
+    // scale them so that together they weigh as much as one feature, not one per category.
+    let shares: Vec<usize> = (0..used.len())
+        .filter(|&j| used[j].0.starts_with("share_"))
+        .collect();
+    if shares.len() > 1 {
+        let w = 1.0 / (shares.len() as f64).sqrt();
+        for &j in &shares {
+            z.column_mut(j).mapv_inplace(|v| v * w);
+        }
+    }
     let (clustering, k_scores) = match options.k {
         Some(k) => (
             cluster::kmeans(z.view(), k, options.seed).map_err(model_error)?,

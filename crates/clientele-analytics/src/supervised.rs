@@ -146,7 +146,7 @@ pub(crate) fn calibration_table(fitted: &Fitted) -> Option<RecordBatch> {
         };
         for c in &b.calibration {
             model.push(Some(m.kind.label(m.model.task()).to_string()));
-            bin.push(Some(c.bin as f64 + 1.0));
+            bin.push(Some(c.bin as f64));
             n.push(Some(c.n as f64));
             predicted.push(Some(c.mean_predicted));
             observed.push(Some(c.observed_rate));

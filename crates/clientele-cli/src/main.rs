@@ -620,8 +620,13 @@ fn finish_analysis(
     sink.commit()?;
     if !common.no_save {
         if let Some(table) = clientele_analytics::save(engine, analysis)? {
+            let view = if table.starts_with("scores_") {
+                " (joined into the customer_scores view)"
+            } else {
+                ""
+            };
             eprintln!(
-                "stored per-customer results in table {table} of {} (see the customer_scores view)",
+                "stored the per-row results in table {table} of {}{view}",
                 engine.workspace().display()
             );
         }
