@@ -29,15 +29,25 @@ pub async fn default_as_of(engine: &Engine) -> Result<NaiveDate, AnalyticsError>
 
 /// Existing stored CLV per customer (from a previous `clv` run), for segment summaries.
 async fn stored_clv(engine: &Engine) -> Result<Option<BTreeMap<String, f64>>, AnalyticsError> {
+    stored_column(engine, "clv").await
+}
+
+/// A numeric column of the stored CLV results per customer, when a `clv` run is stored.
+async fn stored_column(
+    engine: &Engine,
+    column: &str,
+) -> Result<Option<BTreeMap<String, f64>>, AnalyticsError> {
     if !engine.has_table("scores_clv") {
         return Ok(None);
     }
     let batches = engine
-        .query("SELECT customer_id, clv FROM scores_clv WHERE clv IS NOT NULL")
+        .query(&format!(
+            "SELECT customer_id, {column} AS v FROM scores_clv WHERE {column} IS NOT NULL"
+        ))
         .await?;
     let mut m = BTreeMap::new();
     for b in &batches {
-        let (id, v) = (str_col(b, "customer_id"), f64_col(b, "clv"));
+        let (id, v) = (str_col(b, "customer_id"), f64_col(b, "v"));
         for i in 0..b.num_rows() {
             m.insert(id.value(i).to_string(), v.value(i));
         }
@@ -544,14 +554,16 @@ pub async fn segment_lifecycle(
     let monetary = f.values("monetary", 0.0);
     let cutoff = lifecycle::high_value_cutoff(&monetary, thresholds.high_value_quantile);
     let clv = stored_clv(engine).await?;
+    let p_alive = stored_column(engine, "p_alive").await?;
     let stages: Vec<lifecycle::Stage> = (0..f.ids.len())
         .map(|i| {
-            lifecycle::classify(
+            lifecycle::classify_with_p_alive(
                 tenure[i],
                 recency[i],
                 frequency[i] as u32,
                 monetary[i],
                 cutoff,
+                p_alive.as_ref().and_then(|m| m.get(&f.ids[i]).copied()),
                 thresholds,
             )
         })
@@ -582,6 +594,16 @@ pub async fn segment_lifecycle(
     a.fact("as_of", as_of.to_string());
     a.fact("customers", f.ids.len());
     a.fact("high_value_cutoff", cutoff);
+    if p_alive.is_some() {
+        a.param("at_risk_p_alive", thresholds.at_risk_p_alive);
+        a.notes.push(format!(
+            "P(alive) from the stored CLV run also marks a customer at-risk below {}",
+            thresholds.at_risk_p_alive
+        ));
+    } else {
+        a.notes
+            .push("run `clientele clv` first to flag at-risk customers by P(alive) too".into());
+    }
     a.notes.push(format!(
         "thresholds: new = first purchase within {} days; churned = no purchase for more than {} days; at-risk = none within {} days; loyal = {}+ orders; high-value = total spend ≥ {:.2} (top {:.0} %)",
         thresholds.new_days,
