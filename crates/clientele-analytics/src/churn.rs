@@ -304,7 +304,7 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
         .collect();
     let keys: Vec<i64> = (0..y.len()).map(|i| (i >= n_train) as i64).collect();
     let split = split_by_key(&keys, 1);
-    let (fitted, _x) = fit_both(&cols, &Labels::Binary(y.clone()), &split, "churn model")?;
+    let (fitted, x_all) = fit_both(&cols, &Labels::Binary(y.clone()), &split, "churn model")?;
 
     let mut a = Analysis::new("churn", &format!("Churn ({kind_name}) as of {as_of}"));
     a.param("kind", kind_name);
@@ -342,27 +342,10 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
         .iter()
         .map(|f| (f.key.clone(), f.label.clone()))
         .collect();
-    let x_all = fitted
-        .encoder
-        .transform(&cols)
-        .map_err(supervised::model_error("churn model"))?;
-    let drivers = supervised::drivers(&fitted, &x_all, &split.test);
     a.table(
         "drivers",
         "What drives churn (mean absolute contribution to the log-odds)",
-        Columns::default()
-            .text(
-                "feature",
-                drivers
-                    .iter()
-                    .map(|(k, _)| Some(labels.get(k).cloned().unwrap_or_else(|| k.clone())))
-                    .collect(),
-            )
-            .num(
-                "importance",
-                drivers.iter().map(|(_, v)| Some(*v)).collect(),
-            )
-            .batch(),
+        supervised::drivers_table(&fitted, &x_all, &split.test, &labels),
     );
 
     // Fairness on the validation rows.

@@ -244,23 +244,10 @@ pub async fn leads(engine: &Engine, options: &LeadOptions) -> Result<Analysis, A
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let drivers = supervised::drivers(&fitted, &x_mature, &split.test);
     a.table(
         "drivers",
         "What drives conversion (mean absolute contribution to the log-odds)",
-        Columns::default()
-            .text(
-                "feature",
-                drivers
-                    .iter()
-                    .map(|(k, _)| Some(labels.get(k).cloned().unwrap_or_else(|| k.clone())))
-                    .collect(),
-            )
-            .num(
-                "importance",
-                drivers.iter().map(|(_, v)| Some(*v)).collect(),
-            )
-            .batch(),
+        supervised::drivers_table(&fitted, &x_mature, &split.test, &labels),
     );
 
     let all: Vec<usize> = (0..ids.len()).collect();

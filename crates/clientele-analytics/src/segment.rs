@@ -293,13 +293,15 @@ pub async fn segment_demographic(
             "give --by with one or more of {DEMOGRAPHIC_DIMENSIONS}"
         )));
     }
-    let clv_join = if engine.has_table("scores_clv") {
+    // (column in g, join, aggregate): average CLV only once a CLV run is stored.
+    let (clv_col, clv_join, clv_avg) = if engine.has_table("scores_clv") {
         (
-            "",
+            ", k.clv",
             "LEFT JOIN scores_clv k ON k.customer_id = c.customer_id",
+            ", AVG(clv) AS average_clv",
         )
     } else {
-        ("", "")
+        ("", "", "")
     };
     let group: Vec<String> = dims.iter().map(|(n, e)| format!("{e} AS {n}")).collect();
     let names: Vec<&str> = dims.iter().map(|(n, _)| n.as_str()).collect();
@@ -320,10 +322,10 @@ pub async fn segment_demographic(
                 SUM(CASE WHEN last_d >= {s} - 365 THEN 1 ELSE 0 END) / CAST(COUNT(*) AS DOUBLE) AS active_share{}
          FROM g GROUP BY {} ORDER BY revenue DESC, {}",
         group.join(", "),
-        if clv_join.1.is_empty() { "" } else { ", k.clv" },
-        clv_join.1,
+        clv_col,
+        clv_join,
         names.join(", "),
-        if clv_join.1.is_empty() { "" } else { ", AVG(clv) AS average_clv" },
+        clv_avg,
         names.join(", "),
         names.join(", "),
     );

@@ -186,6 +186,29 @@ pub(crate) fn drivers(fitted: &Fitted, x: &Array2<f64>, rows: &[usize]) -> Vec<(
     classify::top_drivers(contrib.view(), fitted.encoder.features())
 }
 
+/// [`drivers`] as a table, each input column named by its description in `labels`.
+pub(crate) fn drivers_table(
+    fitted: &Fitted,
+    x: &Array2<f64>,
+    rows: &[usize],
+    labels: &HashMap<String, String>,
+) -> RecordBatch {
+    let drivers = drivers(fitted, x, rows);
+    Columns::default()
+        .text(
+            "feature",
+            drivers
+                .iter()
+                .map(|(k, _)| Some(labels.get(k).cloned().unwrap_or_else(|| k.clone())))
+                .collect(),
+        )
+        .num(
+            "importance",
+            drivers.iter().map(|(_, v)| Some(*v)).collect(),
+        )
+        .batch()
+}
+
 /// Up to three reasons per row: the input columns pushing its score up most, in words
 /// (`labels` maps a column to its description) with the row's value.
 pub(crate) fn reasons(
