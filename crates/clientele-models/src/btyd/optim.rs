@@ -10,6 +10,8 @@ use argmin::core::{CostFunction, Error as ArgminError, Executor, Gradient, State
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::neldermead::NelderMead;
 use argmin::solver::quasinewton::BFGS;
+use std::sync::Mutex;
+
 use ndarray::{Array1, Array2};
 
 use crate::ModelError;
@@ -68,7 +70,15 @@ pub(crate) struct Optimum {
     converged: bool,
 }
 
-struct Problem<'a>(&'a dyn Objective);
+/// argmin's view of an objective. Line searches ask for the cost and then the gradient at the
+/// same point; for analytic objectives one pass gives both, so the gradient is kept.
+struct Problem<'a>(&'a dyn Objective, Mutex<Option<(Vec<f64>, Vec<f64>)>>);
+
+impl<'a> Problem<'a> {
+    fn new(obj: &'a dyn Objective) -> Self {
+        Problem(obj, Mutex::new(None))
+    }
+}
 
 fn guarded(obj: &dyn Objective, theta: &[f64]) -> f64 {
     if theta.iter().any(|t| !t.is_finite() || t.abs() > LOG_BOUND) {
@@ -82,7 +92,14 @@ impl CostFunction for Problem<'_> {
     type Param = Array1<f64>;
     type Output = f64;
     fn cost(&self, p: &Array1<f64>) -> Result<f64, ArgminError> {
-        Ok(guarded(self.0, p.as_slice().expect("contiguous")))
+        let theta = p.as_slice().expect("contiguous");
+        if !self.0.analytic_gradient() || theta.iter().any(|t| t.abs() > LOG_BOUND) {
+            return Ok(guarded(self.0, theta));
+        }
+        let mut g = vec![0.0; theta.len()];
+        let f = self.0.value_grad(theta, &mut g);
+        *self.1.lock().expect("not poisoned") = Some((theta.to_vec(), g));
+        Ok(if f.is_finite() { f } else { f64::INFINITY })
     }
 }
 
@@ -91,6 +108,12 @@ impl Gradient for Problem<'_> {
     type Gradient = Array1<f64>;
     fn gradient(&self, p: &Array1<f64>) -> Result<Array1<f64>, ArgminError> {
         let theta = p.as_slice().expect("contiguous");
+        if let Some((at, g)) = self.1.lock().expect("not poisoned").take()
+            && at == theta
+            && g.iter().all(|v| v.is_finite())
+        {
+            return Ok(Array1::from(g));
+        }
         let mut g = vec![0.0; theta.len()];
         let f = if theta.iter().any(|t| t.abs() > LOG_BOUND) {
             f64::INFINITY
@@ -104,10 +127,10 @@ impl Gradient for Problem<'_> {
     }
 }
 
-/// Minimises `full` from `start`: Nelder–Mead on `warm` (a subsample for large data, else the
-/// full objective), BFGS on `full` seeded with the inverse numerical Hessian (so that it takes
-/// near-Newton steps from the first iteration), then Newton steps until the Newton decrement
-/// (the predicted gain in total log-likelihood) is below 1e-6.
+/// Minimises `full` from `start`: Nelder–Mead and then BFGS (seeded with the inverse numerical
+/// Hessian, so that it takes near-Newton steps from the first iteration) on `warm` (a
+/// subsample for large data, else the full objective), then Newton steps with backtracking on
+/// `full` until the Newton decrement (the predicted gain in total log-likelihood) is below 1e-6.
 pub(crate) fn minimise(
     full: &dyn Objective,
     warm: Option<&dyn Objective>,
@@ -115,12 +138,25 @@ pub(crate) fn minimise(
 ) -> Result<Optimum, ModelError> {
     let n = start.len();
     let total = full.weight();
-    let t0 = std::time::Instant::now();
-    let (mut theta, mut iterations) = nelder_mead(warm.unwrap_or(full), start)?;
-    eprintln!("TIMING nm {:?} {iterations}", t0.elapsed());
+    // NM and BFGS run on the warm-up objective; on large data that is a subsample, and the
+    // full data only see the Newton polish (a few gradients and Hessians), which is what
+    // keeps a million-customer fit under a second.
+    let search = warm.unwrap_or(full);
+    let (mut theta, mut iterations) = nelder_mead(search, start)?;
+    if guarded(search, &theta) < f64::INFINITY {
+        let inv = cholesky(&hessian(search, &theta), n)
+            .map(|l| chol_inverse(&l, n))
+            .unwrap_or_else(|| identity(n));
+        if let Ok((t, it)) = bfgs(search, &theta, inv)
+            && guarded(search, &t) <= guarded(search, &theta)
+        {
+            theta = t;
+            iterations += it;
+        }
+    }
     if guarded(full, &theta) == f64::INFINITY {
-        // The subsample's optimum can be where the full data are not yet defined; search the
-        // full data from the original start instead.
+        // The subsample's optimum can be where the full data are not defined; search the full
+        // data from the original start instead.
         let (t, it) = nelder_mead(full, start)?;
         theta = t;
         iterations += it;
@@ -130,16 +166,6 @@ pub(crate) fn minimise(
             ));
         }
     }
-    let inv = cholesky(&hessian(full, &theta), n)
-        .map(|l| chol_inverse(&l, n))
-        .unwrap_or_else(|| identity(n));
-    if let Ok((t, it)) = bfgs(full, &theta, inv)
-        && guarded(full, &t) <= guarded(full, &theta)
-    {
-        theta = t;
-        iterations += it;
-    }
-    eprintln!("TIMING bfgs {:?} {iterations}", t0.elapsed());
     // Newton polish; also verifies convergence and leaves the Hessian at the final point.
     let mut used_nm_rescue = false;
     let mut converged = false;
@@ -190,7 +216,6 @@ pub(crate) fn minimise(
             break;
         }
     }
-    eprintln!("TIMING newton {:?} {iterations}", t0.elapsed());
     let h = final_h.unwrap_or_else(|| hessian(full, &theta));
     let std_errors = match cholesky(&h, n) {
         Some(l) => {
@@ -240,7 +265,7 @@ fn nelder_mead(obj: &dyn Objective, start: &[f64]) -> Result<(Vec<f64>, u64), Mo
     let solver = NelderMead::new(simplex)
         .with_sd_tolerance(1e-10)
         .map_err(optimiser_error)?;
-    let res = Executor::new(Problem(obj), solver)
+    let res = Executor::new(Problem::new(obj), solver)
         .configure(|s| s.max_iters(3_000))
         .ctrlc(false)
         .run()
@@ -263,7 +288,7 @@ fn bfgs(
         .with_tolerance_grad(1e-10)
         .and_then(|s| s.with_tolerance_cost(1e-15))
         .map_err(optimiser_error)?;
-    let res = Executor::new(Problem(obj), solver)
+    let res = Executor::new(Problem::new(obj), solver)
         .configure(|s| {
             s.param(Array1::from(start.to_vec()))
                 .inv_hessian(inv)

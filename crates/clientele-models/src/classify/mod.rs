@@ -391,28 +391,40 @@ pub enum Attribution {
 /// Options for gradient-boosted trees.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BoostingOptions {
-    /// perpetual's single complexity knob: higher fits more trees with a smaller step.
-    /// 0.5 is perpetual's default and sound for tabular CRM data.
+    /// perpetual's single complexity knob: the learning rate is `10^-budget`, so higher fits
+    /// more, smaller steps. 1.0, not perpetual's 0.5: with 3.0.0-rc.2, 0.5 takes steps of
+    /// 0.32 and overfits small tables (telco churn test AUC 0.80 against 0.82 at 1.0).
     pub budget: f32,
+    /// Histogram bins per feature; fewer bins train faster (63 is ~2.5× faster than 256 at
+    /// the same AUC on our checks).
+    pub max_bin: u16,
     /// Seed for perpetual's sampling and for the training-row subsample.
     pub seed: u64,
     /// Threads for training; `None` uses every core.
     pub threads: Option<usize>,
-    /// Train on a seeded random sample of at most this many rows (`None`: all rows). Trees
-    /// gain little past ~200k rows on a few dozen features, while the time grows linearly.
+    /// Train on a seeded random sample of at most this many rows (`None`: all rows).
+    /// perpetual 3.0.0-rc.2 grows deep trees (up to 10,000 nodes each) and its fit time grows
+    /// with the rows: 50k rows × 30 features take on the order of a minute on 2 cores, so
+    /// larger tables are subsampled to keep a 1M-customer run bounded.
     pub max_training_rows: Option<usize>,
-    /// Attribution method for [`Scorer::contributions`].
+    /// Stop adding trees after this many seconds (`None`: no limit). A time limit makes the
+    /// model depend on the machine's speed, so it is off by default.
+    pub timeout_seconds: Option<f32>,
+    /// Attribution method for [`Scorer::contributions`]. `Average` by default: perpetual's
+    /// trees are deep, and exact tree SHAP costs grow with depth squared per row.
     pub attribution: Attribution,
 }
 
 impl Default for BoostingOptions {
     fn default() -> Self {
         BoostingOptions {
-            budget: 0.5,
+            budget: 1.0,
+            max_bin: 63,
             seed: 0,
             threads: None,
-            max_training_rows: Some(200_000),
-            attribution: Attribution::Shapley,
+            max_training_rows: Some(50_000),
+            timeout_seconds: None,
+            attribution: Attribution::Average,
         }
     }
 }
@@ -432,8 +444,8 @@ const BLOCK_ROWS: usize = 65_536;
 
 /// Rows `range` of `x` (ndarray's `s![]` macro expands to `allow(unsafe_code)`, which the
 /// workspace forbids).
-fn rows_view<'a>(x: &ArrayView2<'a, f64>, range: std::ops::Range<usize>) -> ArrayView2<'a, f64> {
-    x.clone().slice_axis_move(Axis(0), Slice::from(range))
+fn rows_view<'a>(x: ArrayView2<'a, f64>, range: std::ops::Range<usize>) -> ArrayView2<'a, f64> {
+    x.slice_axis_move(Axis(0), Slice::from(range))
 }
 
 fn column_major(x: ArrayView2<f64>) -> Vec<f64> {
@@ -501,7 +513,9 @@ impl BoostedTrees {
             .set_objective(objective)
             .set_budget(options.budget)
             .set_seed(options.seed)
+            .set_max_bin(options.max_bin)
             .set_num_threads(options.threads)
+            .set_timeout(options.timeout_seconds)
             .set_log_iterations(0);
         // perpetual reweights classes by default, which shifts every probability towards
         // 0.5; churn rates must stay calibrated, so train on the data as it is.
@@ -533,7 +547,7 @@ impl BoostedTrees {
     fn link(&self, x: ArrayView2<f64>) -> Vec<f64> {
         let mut out = Vec::with_capacity(x.nrows());
         for start in (0..x.nrows()).step_by(BLOCK_ROWS) {
-            let block = rows_view(&x, start..(start + BLOCK_ROWS).min(x.nrows()));
+            let block = rows_view(x, start..(start + BLOCK_ROWS).min(x.nrows()));
             let data = column_major(block);
             out.extend(
                 self.booster
@@ -552,7 +566,7 @@ impl BoostedTrees {
         let mut out = Array2::zeros((x.nrows(), p));
         let mut bias = self.booster.base_score;
         for start in (0..x.nrows()).step_by(BLOCK_ROWS) {
-            let block = rows_view(&x, start..(start + BLOCK_ROWS).min(x.nrows()));
+            let block = rows_view(x, start..(start + BLOCK_ROWS).min(x.nrows()));
             let data = column_major(block);
             let c = self.booster.predict_contributions(
                 &Matrix::new(&data, block.nrows(), p),
