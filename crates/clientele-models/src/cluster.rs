@@ -946,10 +946,12 @@ mod tests {
     }
 
     /// The scale the analytics crate needs: 1 million customers × 12 features. Run in a
-    /// release build: `cargo test -p clientele-models --release -- --ignored one_million`.
+    /// release build: `CLIENTELE_SCALE_TESTS=1 cargo test -p clientele-models --release one_million`.
     #[test]
-    #[ignore = "slow in a debug build; run with --release"]
     fn one_million_rows() {
+        if !crate::scale_tests() {
+            return;
+        }
         let centres: Vec<Vec<f64>> = (0..6)
             .map(|c| {
                 (0..12)

@@ -26,3 +26,15 @@ pub enum ModelError {
     #[error("{0}")]
     BadParameter(String),
 }
+
+/// Whether the scale tests (a million rows; minutes in a debug build) run: set
+/// `CLIENTELE_SCALE_TESTS=1` and use a release build, as `bench/models.sh` does. They are
+/// left out of the CI test run, which builds in debug.
+#[cfg(test)]
+pub(crate) fn scale_tests() -> bool {
+    let on = std::env::var_os("CLIENTELE_SCALE_TESTS").is_some_and(|v| v != "0");
+    if !on {
+        eprintln!("scale test skipped: set CLIENTELE_SCALE_TESTS=1 and build in release");
+    }
+    on
+}

@@ -328,11 +328,13 @@ fn degenerate_training_data_is_an_error_not_a_panic() {
 }
 
 /// The scale target: 1M customers × 30 features, both models, on this machine's 2
-/// cores. Run in release, where the time is meant: `cargo test --release -p
-/// clientele-models --lib scale_one_million -- --ignored --nocapture`.
+/// cores. Run in release, where the time is meant: `CLIENTELE_SCALE_TESTS=1 cargo test --release
+/// -p clientele-models --lib scale_one_million -- --nocapture`.
 #[test]
-#[ignore = "scale check: run in release"]
 fn scale_one_million_rows() {
+    if !crate::scale_tests() {
+        return;
+    }
     let (n, p) = (1_000_000, 30);
     let started = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(11);
