@@ -21,6 +21,7 @@ use std::str::FromStr;
 use arrow::array::Array;
 use chrono::NaiveDate;
 use clientele_models::btyd::{self, PurchaseModelKind, Summary};
+use rayon::prelude::*;
 
 use crate::analysis::{Analysis, report};
 use crate::util::{Columns, f64_col, str_col};
@@ -270,36 +271,43 @@ pub async fn clv(engine: &Engine, options: &ClvOptions) -> Result<Analysis, Anal
         }
     };
 
-    // Per customer.
+    // Per customer, in parallel: the CLV sum evaluates the model once per time step.
     let n = h.ids.len();
-    let mut p_alive = Vec::with_capacity(n);
-    let mut expected = Vec::with_capacity(n);
-    let mut spend = Vec::with_capacity(n);
-    let mut value = Vec::with_capacity(n);
-    for i in 0..n {
-        let c = &h.summaries[i];
-        p_alive.push(Some(fit.model.p_alive(c)));
-        expected.push(Some(fit.model.expected_purchases(c, horizon)));
-        let s = spend_fit
-            .as_ref()
-            .map(|g| g.model.expected_spend(c.x, h.spend[i]));
-        spend.push(s);
-        value.push(
-            s.map(|s| {
-                btyd::clv(
-                    &fit.model,
-                    c,
-                    s,
-                    horizon,
-                    unit.per_year(),
-                    options.discount_rate,
-                    options.margin,
-                )
-            })
-            .transpose()
-            .map_err(|e| AnalyticsError::Usage(e.to_string()))?,
-        );
-    }
+    type Scores = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+    let scored: Vec<Scores> = (0..n)
+        .into_par_iter()
+        .map(|i| -> Result<Scores, AnalyticsError> {
+            let c = &h.summaries[i];
+            let s = spend_fit
+                .as_ref()
+                .map(|g| g.model.expected_spend(c.x, h.spend[i]));
+            let v = s
+                .map(|s| {
+                    btyd::clv(
+                        &fit.model,
+                        c,
+                        s,
+                        horizon,
+                        unit.per_year(),
+                        options.discount_rate,
+                        options.margin,
+                    )
+                })
+                .transpose()
+                .map_err(|e| AnalyticsError::Usage(e.to_string()))?;
+            Ok((
+                Some(fit.model.p_alive(c)),
+                Some(fit.model.expected_purchases(c, horizon)),
+                s,
+                v,
+            ))
+        })
+        .collect::<Result<_, _>>()?;
+    let p_alive: Vec<Option<f64>> = scored.iter().map(|s| s.0).collect();
+    let expected: Vec<Option<f64>> = scored.iter().map(|s| s.1).collect();
+    let spend: Vec<Option<f64>> = scored.iter().map(|s| s.2).collect();
+    let value: Vec<Option<f64>> = scored.iter().map(|s| s.3).collect();
+    drop(scored);
 
     // Facts and the parameter table.
     a.fact("model", kind_name);
@@ -379,7 +387,7 @@ pub async fn clv(engine: &Engine, options: &ClvOptions) -> Result<Analysis, Anal
     if hi > end {
         let pred: Vec<f64> = h
             .summaries
-            .iter()
+            .par_iter()
             .map(|c| fit.model.expected_purchases(c, holdout_len))
             .collect();
         let actual_total: f64 = h.holdout_x.iter().sum();
