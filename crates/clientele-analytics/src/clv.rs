@@ -16,11 +16,13 @@
 //! - with a calibration end before the last order, the orders after it form the **holdout**:
 //!   predicted purchases over the holdout length are compared with the actual ones.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use arrow::array::Array;
 use chrono::NaiveDate;
 use clientele_models::btyd::{self, PurchaseModelKind, Summary};
+
 use rayon::prelude::*;
 
 use crate::analysis::{Analysis, report};
@@ -271,38 +273,60 @@ pub async fn clv(engine: &Engine, options: &ClvOptions) -> Result<Analysis, Anal
         }
     };
 
-    // Per customer, in parallel: the CLV sum evaluates the model once per time step.
-    let n = h.ids.len();
-    type Scores = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
-    let scored: Vec<Scores> = (0..n)
-        .into_par_iter()
-        .map(|i| -> Result<Scores, AnalyticsError> {
-            let c = &h.summaries[i];
-            let s = spend_fit
-                .as_ref()
-                .map(|g| g.model.expected_spend(c.x, h.spend[i]));
-            let v = s
-                .map(|s| {
-                    btyd::clv(
-                        &fit.model,
-                        c,
-                        s,
-                        horizon,
-                        unit.per_year(),
-                        options.discount_rate,
-                        options.margin,
-                    )
+    // Per purchase pattern, in parallel: customers with the same (x, t_x, T) share P(alive),
+    // expected purchases and the discounted purchase sum (CLV is that sum × spend × margin),
+    // and the sum evaluates the model once per time step.
+    let mut pattern_of: HashMap<[u64; 3], usize> = HashMap::new();
+    let mut patterns: Vec<Summary> = Vec::new();
+    let index: Vec<usize> = h
+        .summaries
+        .iter()
+        .map(|c| {
+            *pattern_of
+                .entry([c.x.to_bits(), c.t_x.to_bits(), c.t.to_bits()])
+                .or_insert_with(|| {
+                    patterns.push(*c);
+                    patterns.len() - 1
                 })
-                .transpose()
-                .map_err(|e| AnalyticsError::Usage(e.to_string()))?;
+        })
+        .collect();
+    drop(pattern_of);
+    let per_pattern: Vec<(f64, f64, f64)> = patterns
+        .par_iter()
+        .map(|c| -> Result<(f64, f64, f64), AnalyticsError> {
+            let unit_value = btyd::clv(
+                &fit.model,
+                c,
+                1.0,
+                horizon,
+                unit.per_year(),
+                options.discount_rate,
+                1.0,
+            )
+            .map_err(|e| AnalyticsError::Usage(e.to_string()))?;
             Ok((
-                Some(fit.model.p_alive(c)),
-                Some(fit.model.expected_purchases(c, horizon)),
-                s,
-                v,
+                fit.model.p_alive(c),
+                fit.model.expected_purchases(c, horizon),
+                unit_value,
             ))
         })
         .collect::<Result<_, _>>()?;
+    let n = h.ids.len();
+    type Scores = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+    let scored: Vec<Scores> = (0..n)
+        .map(|i| {
+            let (alive, purchases, unit_value) = per_pattern[index[i]];
+            let s = spend_fit
+                .as_ref()
+                .map(|g| g.model.expected_spend(h.summaries[i].x, h.spend[i]));
+            (
+                Some(alive),
+                Some(purchases),
+                s,
+                s.map(|s| options.margin * s * unit_value),
+            )
+        })
+        .collect();
     let p_alive: Vec<Option<f64>> = scored.iter().map(|s| s.0).collect();
     let expected: Vec<Option<f64>> = scored.iter().map(|s| s.1).collect();
     let spend: Vec<Option<f64>> = scored.iter().map(|s| s.2).collect();
