@@ -422,12 +422,12 @@ pub async fn clv(engine: &Engine, options: &ClvOptions) -> Result<Analysis, Anal
             .map(|(p, a)| (p - a).abs())
             .sum::<f64>()
             / n.max(1) as f64;
-        let mut buckets = vec![(0usize, 0.0, 0.0); 8];
-        for i in 0..n {
-            let b = (h.summaries[i].x as usize).min(7);
+        let mut buckets = [(0usize, 0.0, 0.0); 8];
+        for ((c, actual), predicted) in h.summaries.iter().zip(&h.holdout_x).zip(&pred) {
+            let b = (c.x as usize).min(7);
             buckets[b].0 += 1;
-            buckets[b].1 += h.holdout_x[i];
-            buckets[b].2 += pred[i];
+            buckets[b].1 += actual;
+            buckets[b].2 += predicted;
         }
         let rows: Vec<_> = buckets
             .iter()

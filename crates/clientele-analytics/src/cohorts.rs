@@ -116,8 +116,9 @@ pub async fn cohorts(engine: &Engine, by: CohortBy) -> Result<Analysis, Analytic
         );
         return Ok(analysis);
     };
-    // (cohort, period) → (size, active, revenue), all cells observed.
-    let mut cells: BTreeMap<i64, (f64, BTreeMap<i64, (f64, f64)>)> = BTreeMap::new();
+    // cohort → (size, period → (active, revenue)), all cells observed.
+    type Periods = BTreeMap<i64, (f64, f64)>;
+    let mut cells: BTreeMap<i64, (f64, Periods)> = BTreeMap::new();
     for b in &batches {
         let (c, k, n, a, r) = (
             f64_col(b, "c"),

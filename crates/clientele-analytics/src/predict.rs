@@ -148,14 +148,16 @@ pub fn predict(options: &PredictOptions) -> Result<Analysis, AnalyticsError> {
             train.names.join(", ")
         ))
     })?;
-    if let Some(id) = &options.id_column {
-        if train.column(id).is_none() {
-            return Err(AnalyticsError::Usage(format!(
-                "{}: no id column '{id}'; the columns are {}",
-                train.path.display(),
-                train.names.join(", ")
-            )));
-        }
+    if let Some(id) = options
+        .id_column
+        .as_ref()
+        .filter(|id| train.column(id).is_none())
+    {
+        return Err(AnalyticsError::Usage(format!(
+            "{}: no id column '{id}'; the columns are {}",
+            train.path.display(),
+            train.names.join(", ")
+        )));
     }
     let target = Target::from_text(target_values, options.positive.as_deref())
         .map_err(|e| AnalyticsError::Usage(format!("target column '{}': {e}", options.target)))?;

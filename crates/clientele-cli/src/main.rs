@@ -598,7 +598,7 @@ async fn run(cli: Cli) -> Result<()> {
             let rows: Vec<serde_json::Value> = manifest
                 .tables
                 .iter()
-                .map(|(n, t)| serde_json::json!({"table": n, "rows": t.rows, "columns": t.columns.join(", "), "extra_columns": t.extra_columns.join(", "), "ingested_at": t.ingested_at}))
+                .map(|(n, t)| serde_json::json!({"table": n, "kind": if clientele_schema::table(n).is_some() { "data" } else { "analysis" }, "rows": t.rows, "columns": t.columns.join(", "), "extra_columns": t.extra_columns.join(", "), "ingested_at": t.ingested_at}))
                 .collect();
             let mut sink = Sink::open(cli.out.as_deref())?;
             print_json_rows(&mut sink, &rows, cli.format)?;
@@ -618,18 +618,19 @@ fn finish_analysis(
     let mut sink = Sink::open(out)?;
     output::write_analysis(sink.writer(), analysis, format, common.customers)?;
     sink.commit()?;
-    if !common.no_save {
-        if let Some(table) = clientele_analytics::save(engine, analysis)? {
-            let view = if table.starts_with("scores_") {
-                " (joined into the customer_scores view)"
-            } else {
-                ""
-            };
-            eprintln!(
-                "stored the per-row results in table {table} of {}{view}",
-                engine.workspace().display()
-            );
-        }
+    if common.no_save {
+        return Ok(());
+    }
+    if let Some(table) = clientele_analytics::save(engine, analysis)? {
+        let view = if table.starts_with("scores_") {
+            " (joined into the customer_scores view)"
+        } else {
+            ""
+        };
+        eprintln!(
+            "stored the per-row results in table {table} of {}{view}",
+            engine.workspace().display()
+        );
     }
     Ok(())
 }
