@@ -478,6 +478,23 @@ fn analyses_recover_the_demo_truth_and_fill_customer_scores() {
     assert_eq!(dims.len(), 2, "gender and age band");
     assert!(churn["tables"]["calibration"].as_array().unwrap().len() >= 10);
 
+    // Subscription churn: terms due for renewal, learnt from earlier renewals.
+    let sub = json(&["churn", "--kind", "subscription", "--no-save"]);
+    assert_eq!(sub["kind"], "subscription");
+    assert!(
+        sub["scored_customers"].as_u64().unwrap() > 20,
+        "{}",
+        sub["scored_customers"]
+    );
+    // One row per customer, for a spreadsheet.
+    let rows = env.ok(&["clv", "--customers", "--format", "csv", "--no-save"]);
+    assert!(
+        rows.starts_with("customer_id,clv_repeat_purchases,"),
+        "{}",
+        &rows[..80]
+    );
+    assert_eq!(rows.lines().count(), 5001);
+
     let leads = json(&["leads"]);
     let a_vs_rest = leads["grades"]["grade_a_vs_rest"].as_f64().unwrap();
     assert!(a_vs_rest > 1.2, "grade A converts {a_vs_rest}x the rest");
