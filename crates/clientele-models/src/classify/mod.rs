@@ -352,11 +352,7 @@ impl Scorer for LinearModel {
         self.coef.len()
     }
     fn predict(&self, x: ArrayView2<f64>) -> Vec<f64> {
-        let link = self.link(x);
-        match self.task {
-            Task::Binary => link.into_iter().map(sigmoid).collect(),
-            Task::Regression => link,
-        }
+        from_link(self.task, self.link(x))
     }
     /// `coefⱼ · (xⱼ − training meanⱼ)`: the baseline is a customer at the training means.
     fn contributions(&self, x: ArrayView2<f64>) -> Array2<f64> {
@@ -446,6 +442,15 @@ const BLOCK_ROWS: usize = 65_536;
 /// workspace forbids).
 fn rows_view<'a>(x: ArrayView2<'a, f64>, range: std::ops::Range<usize>) -> ArrayView2<'a, f64> {
     x.slice_axis_move(Axis(0), Slice::from(range))
+}
+
+/// Predictions from link-scale values: probabilities (logistic of the log-odds) for a binary
+/// task, the values themselves for a regression.
+fn from_link(task: Task, link: Vec<f64>) -> Vec<f64> {
+    match task {
+        Task::Binary => link.into_iter().map(sigmoid).collect(),
+        Task::Regression => link,
+    }
 }
 
 fn column_major(x: ArrayView2<f64>) -> Vec<f64> {
@@ -609,11 +614,7 @@ impl Scorer for BoostedTrees {
         self.n_features
     }
     fn predict(&self, x: ArrayView2<f64>) -> Vec<f64> {
-        let link = self.link(x);
-        match self.task {
-            Task::Binary => link.into_iter().map(sigmoid).collect(),
-            Task::Regression => link,
-        }
+        from_link(self.task, self.link(x))
     }
     fn contributions(&self, x: ArrayView2<f64>) -> Array2<f64> {
         self.raw_contributions(x).0
