@@ -452,6 +452,7 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             let engine = Engine::open(&ws).await?;
             let as_of = parse_date("--as-of", as_of.as_deref())?;
+            let spinner = Spinner::start(&format!("segmenting customers ({kind})"));
             let analysis = match kind.as_str() {
                 "rfm" => clientele_analytics::segment_rfm(&engine, as_of).await?,
                 "demographic" => {
@@ -503,6 +504,7 @@ async fn run(cli: Cli) -> Result<()> {
                     )));
                 }
             };
+            drop(spinner);
             finish_analysis(&engine, &analysis, &common, cli.format, cli.out.as_deref())
         }
         Command::Clv {
@@ -523,7 +525,9 @@ async fn run(cli: Cli) -> Result<()> {
                 discount_rate,
                 margin,
             };
+            let spinner = Spinner::start("fitting the lifetime-value models");
             let analysis = clientele_analytics::clv(&engine, &options).await?;
+            drop(spinner);
             finish_analysis(&engine, &analysis, &common, cli.format, cli.out.as_deref())
         }
         Command::Churn {
@@ -542,7 +546,9 @@ async fn run(cli: Cli) -> Result<()> {
                 active_days,
                 fairness_threshold,
             };
+            let spinner = Spinner::start("building features and fitting the churn models");
             let analysis = clientele_analytics::churn(&engine, &options).await?;
+            drop(spinner);
             finish_analysis(&engine, &analysis, &common, cli.format, cli.out.as_deref())
         }
         Command::Leads {
@@ -551,7 +557,9 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             let engine = Engine::open(&ws).await?;
             let options = clientele_analytics::LeadOptions { maturity_days };
+            let spinner = Spinner::start("fitting the lead-conversion models");
             let analysis = clientele_analytics::leads(&engine, &options).await?;
+            drop(spinner);
             finish_analysis(&engine, &analysis, &common, cli.format, cli.out.as_deref())
         }
         Command::Predict {
@@ -654,6 +662,33 @@ fn print_json_rows(sink: &mut Sink, rows: &[serde_json::Value], format: Format) 
         Format::Table => output::write_table(sink.writer(), &batches, &[])?,
     }
     Ok(())
+}
+
+/// A spinner on stderr while a long analysis runs (nothing when stderr is not a terminal);
+/// cleared when dropped.
+struct Spinner(Option<indicatif::ProgressBar>);
+
+impl Spinner {
+    fn start(what: &str) -> Spinner {
+        if !std::io::stderr().is_terminal() {
+            return Spinner(None);
+        }
+        let pb = indicatif::ProgressBar::new_spinner();
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("template"),
+        );
+        pb.set_message(what.to_string());
+        pb.enable_steady_tick(std::time::Duration::from_millis(120));
+        Spinner(Some(pb))
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(pb) = self.0.take() {
+            pb.finish_and_clear();
+        }
+    }
 }
 
 fn progress_bar(len: u64, what: &str) -> Option<indicatif::ProgressBar> {
