@@ -83,6 +83,32 @@ pub fn report(name: &str, title: &str, batch: RecordBatch) -> Report {
     }
 }
 
+/// The `k` rows with the largest `column`, as a report (for the terminal view).
+pub(crate) fn top_by(
+    rows: &Report,
+    column: &str,
+    k: usize,
+    title: &str,
+) -> Result<Report, AnalyticsError> {
+    let batch = rows.to_batch();
+    let idx = batch
+        .schema()
+        .index_of(column)
+        .map_err(|e| AnalyticsError::Model(e.to_string()))?;
+    let sorted = arrow::compute::sort_to_indices(
+        batch.column(idx),
+        Some(arrow::compute::SortOptions {
+            descending: true,
+            nulls_first: false,
+        }),
+        Some(k),
+    )
+    .map_err(|e| AnalyticsError::Model(e.to_string()))?;
+    let top = arrow::compute::take_record_batch(&batch, &sorted)
+        .map_err(|e| AnalyticsError::Model(e.to_string()))?;
+    Ok(report(&format!("top_{column}"), title, top))
+}
+
 /// Stores the analysis's per-row results in the workspace as its scores table (`scores_<name>`,
 /// joined into the `customer_scores` view; `lead_scores` for leads) and records the run.
 /// Returns the table name, or `None` when the analysis has no per-row results.

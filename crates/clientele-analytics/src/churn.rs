@@ -27,7 +27,7 @@ use clientele_models::tabular::{Column, Labels};
 use crate::analysis::{Analysis, report};
 use crate::features::{CustomerFeatures, FeatureSet, customer_features};
 use crate::supervised::{self, fit_both};
-use crate::util::{Columns, f64_col, str_col};
+use crate::util::{Columns, str_col};
 use crate::{AnalyticsError, Engine};
 
 /// What counts as churn.
@@ -188,41 +188,29 @@ async fn demographics(
     } else {
         "CAST(NULL AS VARCHAR)"
     };
-    let age = if engine.has_column("customers", "birth_date") {
-        format!("({day} - CAST(birth_date AS INT)) / 365.25")
+    let band = if engine.has_column("customers", "birth_date") {
+        crate::segment::age_band_sql("birth_date", day)
     } else {
-        "CAST(NULL AS DOUBLE)".into()
+        "CAST(NULL AS VARCHAR)".into()
     };
     let batches = engine
         .query(&format!(
-            "SELECT customer_id, {gender} AS gender, {age} AS age FROM customers"
+            "SELECT customer_id, {gender} AS gender, {band} AS age_band FROM customers"
         ))
         .await?;
     for b in &batches {
         let (id, g, a) = (
             str_col(b, "customer_id"),
             str_col(b, "gender"),
-            f64_col(b, "age"),
+            str_col(b, "age_band"),
         );
         for i in 0..b.num_rows() {
-            let band = (!a.is_null(i)).then(|| age_band(a.value(i)).to_string());
+            let band = (!a.is_null(i)).then(|| a.value(i).to_string());
             let gender = (!g.is_null(i)).then(|| g.value(i).to_string());
             out.insert(id.value(i).to_string(), (gender, band));
         }
     }
     Ok(out)
-}
-
-/// The age bands used by segments and the fairness check.
-pub(crate) fn age_band(age: f64) -> &'static str {
-    match age {
-        a if a < 25.0 => "18-24",
-        a if a < 35.0 => "25-34",
-        a if a < 45.0 => "35-44",
-        a if a < 55.0 => "45-54",
-        a if a < 65.0 => "55-64",
-        _ => "65+",
-    }
 }
 
 fn columns(f: &CustomerFeatures, rows: &[usize]) -> Vec<Column> {
@@ -442,7 +430,7 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
             .text("churn_reasons", why)
             .batch(),
     );
-    a.tables.push(crate::clv::top_by(
+    a.tables.push(crate::analysis::top_by(
         &rows,
         "churn_probability",
         10,

@@ -506,38 +506,16 @@ pub async fn clv(engine: &Engine, options: &ClvOptions) -> Result<Analysis, Anal
             );
     }
     let rows = report("clv_customers", "Lifetime value per customer", cols.batch());
-    a.tables
-        .push(top_by(&rows, "clv", 10, "Most valuable customers")?);
+    a.tables.push(crate::analysis::top_by(
+        &rows,
+        "clv",
+        10,
+        "Most valuable customers",
+    )?);
     a.rows = Some(rows);
     Ok(a)
 }
 
 fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
-}
-
-/// The `k` rows with the largest `column`, as a report (for the terminal view).
-pub(crate) fn top_by(
-    rows: &crate::Report,
-    column: &str,
-    k: usize,
-    title: &str,
-) -> Result<crate::Report, AnalyticsError> {
-    let batch = rows.to_batch();
-    let idx = batch
-        .schema()
-        .index_of(column)
-        .map_err(|e| AnalyticsError::Model(e.to_string()))?;
-    let sorted = arrow::compute::sort_to_indices(
-        batch.column(idx),
-        Some(arrow::compute::SortOptions {
-            descending: true,
-            nulls_first: false,
-        }),
-        Some(k),
-    )
-    .map_err(|e| AnalyticsError::Model(e.to_string()))?;
-    let top = arrow::compute::take_record_batch(&batch, &sorted)
-        .map_err(|e| AnalyticsError::Model(e.to_string()))?;
-    Ok(report(&format!("top_{column}"), title, top))
 }

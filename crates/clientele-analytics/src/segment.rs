@@ -232,6 +232,26 @@ pub async fn segment_rfm(
     Ok(a)
 }
 
+/// Upper age limits (exclusive) and labels of the age bands; older customers are "65+".
+const AGE_BANDS: &[(u32, &str)] = &[
+    (25, "18-24"),
+    (35, "25-34"),
+    (45, "35-44"),
+    (55, "45-54"),
+    (65, "55-64"),
+];
+
+/// SQL for the age band at day number `day` of a birth date column: the one definition used
+/// by demographic segments and the churn fairness check ("unknown" without a birth date).
+pub(crate) fn age_band_sql(birth_date: &str, day: i32) -> String {
+    let age = format!("({day} - CAST({birth_date} AS INT)) / 365.25");
+    let whens: String = AGE_BANDS
+        .iter()
+        .map(|(upper, label)| format!(" WHEN {age} < {upper} THEN '{label}'"))
+        .collect();
+    format!("CASE WHEN {birth_date} IS NULL THEN 'unknown'{whens} ELSE '65+' END")
+}
+
 /// The demographic dimensions `segment demographic --by` accepts.
 pub const DEMOGRAPHIC_DIMENSIONS: &str = "age_band, gender, region, country, acquisition_channel";
 
@@ -262,15 +282,7 @@ pub async fn segment_demographic(
                     a.notes
                         .push("customers have no birth_date: age band is unknown for all".into());
                 }
-                format!(
-                    "CASE WHEN c.birth_date IS NULL THEN 'unknown' ELSE
-                       CASE WHEN ({s} - CAST(c.birth_date AS INT)) / 365.25 < 25 THEN '18-24'
-                            WHEN ({s} - CAST(c.birth_date AS INT)) / 365.25 < 35 THEN '25-34'
-                            WHEN ({s} - CAST(c.birth_date AS INT)) / 365.25 < 45 THEN '35-44'
-                            WHEN ({s} - CAST(c.birth_date AS INT)) / 365.25 < 55 THEN '45-54'
-                            WHEN ({s} - CAST(c.birth_date AS INT)) / 365.25 < 65 THEN '55-64'
-                            ELSE '65+' END END"
-                )
+                age_band_sql("c.birth_date", s)
             }
             "gender" | "region" | "country" | "acquisition_channel" => {
                 if !engine.has_column("customers", &d) {

@@ -122,8 +122,8 @@ async fn customer_features_follow_their_definitions() {
     assert_eq!(get("mean_days_between_orders")[0], Some(75.5));
     close(get("overdue_ratio")[0], Some(52.0 / 75.5), "overdue");
     assert_eq!(get("mean_days_between_orders")[1], None);
-    // C1 has two orders in the last 90 days (Apr 10; Feb 1 is 120 days back: no) → 1,
-    // Feb 1 falls in the 90 days before → trend 1 − 1 = 0.
+    // C1's last 90 days (from 2025-03-03) hold one order, Apr 10 (Feb 1 is 120 days back);
+    // the 90 days before hold Feb 1 → trend 1 − 1 = 0.
     assert_eq!(get("orders_last_90d")[0], Some(1.0));
     assert_eq!(get("order_trend_90d")[0], Some(0.0));
     // Tickets before June: T1 (C1, CSAT 5), T2 (C2, CSAT 3); T3 is on 2025-06-01 itself.
@@ -146,5 +146,102 @@ async fn customer_features_follow_their_definitions() {
         f.notes.iter().any(|n| n.contains("web_sessions")),
         "{:?}",
         f.notes
+    );
+}
+
+#[tokio::test]
+async fn rfm_segments_match_hand_computed_scores() {
+    let dir = workspace(FILES);
+    let engine = open(dir.path()).await;
+    let a = segment_rfm(&engine, None).await.unwrap();
+    // As of 2025-07-03 (the day after the last sale, O8 on 2025-07-02). Sales per customer:
+    // C1 O1 100 + O2 50 + O4 70 = 220 in 3 orders, last 2025-04-10 (84 days);
+    // C2 O3 30, last 2025-03-15 (110 days); C3 O5 40 + O7 20 = 60 in 2, last 2025-06-25
+    // (8 days); C4 O8 999, last 2025-07-02 (1 day).
+    let rows = a.rows.as_ref().unwrap();
+    assert_eq!(
+        num(rows, "recency_days"),
+        vec![Some(84.0), Some(110.0), Some(8.0), Some(1.0)]
+    );
+    // Mid-rank quintiles of 4 distinct values score 1, 2, 4, 5. Recency (fewer days better):
+    // C2 1, C1 2, C3 4, C4 5. Frequency 3, 1, 2, 1: C2 and C4 tie at (0 + 2/2)/4 = 0.25 → 2,
+    // C3 (2 + 0.5)/4 → 4, C1 (3 + 0.5)/4 → 5. Monetary 220, 30, 60, 999 → 4, 1, 2, 5.
+    assert_eq!(
+        text(rows, "rfm"),
+        ["254", "121", "442", "525"]
+            .map(|s| Some(s.to_string()))
+            .to_vec()
+    );
+    // FM = ⌈(F + M)/2⌉: C1 R2 FM5 Can't lose them; C2 R1 FM2 Lost; C3 R4 FM3 Potential
+    // loyalists; C4 R5 FM4 Champions.
+    assert_eq!(
+        text(rows, "rfm_segment"),
+        [
+            "Can't lose them",
+            "Lost",
+            "Potential loyalists",
+            "Champions"
+        ]
+        .map(|s| Some(s.to_string()))
+        .to_vec()
+    );
+    let seg = table(&a, "segments");
+    let names = text(seg, "segment");
+    let at = |n: &str| names.iter().position(|s| s.as_deref() == Some(n)).unwrap();
+    let share = num(seg, "share_of_revenue");
+    let aov = num(seg, "average_order_value");
+    // Revenue 1309 in all; Can't lose them = C1: 220 / 1309, 220 / 3 orders.
+    close(share[at("Can't lose them")], Some(220.0 / 1309.0), "share");
+    close(aov[at("Can't lose them")], Some(220.0 / 3.0), "aov");
+    close(
+        num(seg, "share_of_customers")[at("Lost")],
+        Some(0.25),
+        "one of four",
+    );
+    // Segments with no customer are left out.
+    assert_eq!(seg.num_rows(), 4);
+}
+
+#[tokio::test]
+async fn demographic_groups_match_hand_computed_values() {
+    let dir = workspace(FILES);
+    let engine = open(dir.path()).await;
+    let a = segment_demographic(&engine, &["region".to_string()], None)
+        .await
+        .unwrap();
+    let t = table(&a, "demographic");
+    // By revenue: South (C2 30 + C4 999 = 1029 in 2 orders) before North (C1 220 in 3,
+    // C3 60 in 2: 280 in 5 orders). Everyone bought within 365 days of 2025-07-03.
+    assert_eq!(
+        text(t, "region"),
+        vec![Some("South".to_string()), Some("North".to_string())]
+    );
+    let col = |c: &str| num(t, c);
+    assert_eq!(col("customers"), vec![Some(2.0), Some(2.0)]);
+    close(
+        col("share_of_revenue")[0],
+        Some(1029.0 / 1309.0),
+        "South share",
+    );
+    close(col("revenue_per_customer")[1], Some(140.0), "280 / 2");
+    close(col("orders_per_buyer")[1], Some(2.5), "5 orders / 2 buyers");
+    close(col("average_order_value")[0], Some(514.5), "1029 / 2");
+    close(
+        col("active_share")[1],
+        Some(1.0),
+        "both North customers active",
+    );
+    // The fixture has no birth dates: every customer's age band is unknown, as noted.
+    let a = segment_demographic(&engine, &["age_band".to_string()], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        text(table(&a, "demographic"), "age_band"),
+        vec![Some("unknown".to_string())]
+    );
+    assert!(
+        a.notes.iter().any(|n| n.contains("birth_date")),
+        "{:?}",
+        a.notes
     );
 }
