@@ -245,3 +245,43 @@ async fn demographic_groups_match_hand_computed_values() {
         a.notes
     );
 }
+
+#[tokio::test]
+async fn lifecycle_stages_match_hand_computed_rules() {
+    let dir = workspace(FILES);
+    let engine = open(dir.path()).await;
+    let a = segment_lifecycle(&engine, None, &LifecycleThresholds::default())
+        .await
+        .unwrap();
+    // As of 2025-07-03: C3 (first sale 2025-05-05, 59 days) and C4 (2025-07-02) are new
+    // (≤ 90 days). C1 (first 235 days ago, last 84) and C2 (one sale 110 days ago) bought
+    // within 180 days; neither reaches the high-value cutoff (the 0.9 quantile of 30, 60,
+    // 220, 999 = 220 + 0.7 × 779 = 765.3) nor 4 orders: active.
+    let rows = a.rows.as_ref().unwrap();
+    assert_eq!(
+        text(rows, "lifecycle_stage"),
+        ["active", "active", "new", "new"]
+            .map(|s| Some(s.to_string()))
+            .to_vec()
+    );
+    let t = table(&a, "stages");
+    assert_eq!(
+        text(t, "stage"),
+        vec![Some("new".into()), Some("active".into())]
+    );
+    close(
+        num(t, "share_of_revenue")[1],
+        Some(250.0 / 1309.0),
+        "C1 220 + C2 30",
+    );
+    close(
+        num(t, "average_order_value")[0],
+        Some(1059.0 / 3.0),
+        "C3 60 in 2 + C4 999",
+    );
+    close(
+        a.facts["high_value_cutoff"].as_f64(),
+        Some(765.3),
+        "type-7 quantile",
+    );
+}
