@@ -12,11 +12,13 @@ mod cohorts;
 mod detailed;
 mod exceptions;
 mod features;
+mod json;
 mod kpis;
 mod leads;
 mod period;
 mod pipeline;
 mod predict;
+mod request;
 mod sales;
 mod segment;
 mod summary;
@@ -28,6 +30,7 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 pub use clientele_engine::{Engine, EngineError};
+pub use clientele_schema::parse_date;
 
 pub use analysis::{Analysis, report, save};
 pub use churn::{ChurnKind, ChurnOptions, churn};
@@ -42,7 +45,9 @@ pub use leads::{LeadOptions, leads};
 pub use period::Period;
 pub use pipeline::{PipelineBy, pipeline};
 pub use predict::{PredictOptions, predict};
-pub use sales::{SALES_DIMENSIONS, SalesBy, sales, trailing_year};
+pub use json::{analysis_json, period_json, report_json, rows_json};
+pub use request::{REPORTS, ReportRequest, run_report};
+pub use sales::{SALES_DIMENSIONS, SalesBy, SalesFilter, sales, sales_filtered, trailing_year};
 pub use segment::{
     BehaviouralOptions, DEMOGRAPHIC_DIMENSIONS, segment_behavioural, segment_demographic,
     segment_lifecycle, segment_rfm,

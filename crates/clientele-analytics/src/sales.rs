@@ -18,6 +18,8 @@ pub enum SalesBy {
     Rep,
     /// Sales channel of the order.
     Channel,
+    /// The customer (for drill-down to the customers behind a region, rep or channel).
+    Customer,
     /// Calendar day.
     Day,
     /// ISO week, starting Monday.
@@ -30,7 +32,7 @@ pub enum SalesBy {
 
 /// The accepted `--by` values, for messages.
 pub const SALES_DIMENSIONS: &str =
-    "product, category, region, rep, channel, day, week, month, quarter";
+    "product, category, region, rep, channel, customer, day, week, month, quarter";
 
 impl FromStr for SalesBy {
     type Err = AnalyticsError;
@@ -41,6 +43,7 @@ impl FromStr for SalesBy {
             "region" => SalesBy::Region,
             "rep" | "sales_rep" => SalesBy::Rep,
             "channel" => SalesBy::Channel,
+            "customer" | "customer_id" => SalesBy::Customer,
             "day" => SalesBy::Day,
             "week" => SalesBy::Week,
             "month" => SalesBy::Month,
@@ -61,6 +64,22 @@ impl SalesBy {
             self,
             SalesBy::Day | SalesBy::Week | SalesBy::Month | SalesBy::Quarter
         )
+    }
+
+    /// The dimension's name as the API and `--by` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SalesBy::Product => "product",
+            SalesBy::Category => "category",
+            SalesBy::Region => "region",
+            SalesBy::Rep => "rep",
+            SalesBy::Channel => "channel",
+            SalesBy::Customer => "customer",
+            SalesBy::Day => "day",
+            SalesBy::Week => "week",
+            SalesBy::Month => "month",
+            SalesBy::Quarter => "quarter",
+        }
     }
 
     fn time_unit(self) -> &'static str {
@@ -87,6 +106,16 @@ pub async fn trailing_year(engine: &Engine) -> Result<Period, AnalyticsError> {
     Period::custom(first, latest)
 }
 
+/// One drill-down filter of the sales report: only sales whose `dimension` equals `value`
+/// (e.g. region = "North"). Time dimensions cannot be filters (use the period).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesFilter {
+    /// The dimension filtered on.
+    pub dimension: SalesBy,
+    /// The value it must have (as shown in the report's first column).
+    pub value: String,
+}
+
 /// Sales by `by` in `period`. Order-level dimensions count each completed order's
 /// total_amount; product and category count line amounts (quantity × price × (1 − discount)),
 /// which can differ from order totals when an export's totals include shipping or tax.
@@ -94,6 +123,18 @@ pub async fn sales(
     engine: &Engine,
     period: &Period,
     by: SalesBy,
+) -> Result<Report, AnalyticsError> {
+    sales_filtered(engine, period, by, &[]).await
+}
+
+/// [`sales`] restricted to the rows matching every filter: the drill-down (region → rep →
+/// customer, category → product). A product or category filter makes every amount a line
+/// amount, so that "region North within category Books" counts only the books.
+pub async fn sales_filtered(
+    engine: &Engine,
+    period: &Period,
+    by: SalesBy,
+    filters: &[SalesFilter],
 ) -> Result<Report, AnalyticsError> {
     if !engine.has_table("orders") {
         return Err(AnalyticsError::MissingData(
@@ -103,101 +144,118 @@ pub async fn sales(
     let mut notes = Vec::new();
     let prev = period.previous();
     let span_from = if by.is_time() { period.from } else { prev.from };
-    let window = format!(
-        "order_date BETWEEN DATE '{span_from}' AND DATE '{}'",
-        period.to
-    );
-    let item_dim = matches!(by, SalesBy::Product | SalesBy::Category);
-    if item_dim && !engine.has_table("order_items") {
-        return Err(AnalyticsError::MissingData(format!(
-            "sales by {} needs the order_items table, and the workspace has none; try --by region or --by month",
-            if by == SalesBy::Product {
-                "product"
-            } else {
-                "category"
-            }
+    let is_item = |d: SalesBy| matches!(d, SalesBy::Product | SalesBy::Category);
+    let item_level = is_item(by) || filters.iter().any(|f| is_item(f.dimension));
+    let needs_items = |d: SalesBy| {
+        if d == SalesBy::Product { "product" } else { "category" }
+    };
+    if let Some(f) = filters.iter().find(|f| f.dimension.is_time()) {
+        return Err(AnalyticsError::Usage(format!(
+            "cannot filter the sales report on {:?}: choose the period instead",
+            f.dimension
         )));
     }
-    if by == SalesBy::Category && !engine.has_table("products") {
+    if item_level && !engine.has_table("order_items") {
+        let d = if is_item(by) { by } else { filters.iter().map(|f| f.dimension).find(|d| is_item(*d)).unwrap_or(by) };
+        return Err(AnalyticsError::MissingData(format!(
+            "sales by {} needs the order_items table, and the workspace has none; try --by region or --by month",
+            needs_items(d)
+        )));
+    }
+    let wants_category = by == SalesBy::Category || filters.iter().any(|f| f.dimension == SalesBy::Category);
+    if wants_category && !engine.has_table("products") {
         return Err(AnalyticsError::MissingData(
             "sales by category needs the products table, and the workspace has none".into(),
         ));
     }
     let has_products = engine.has_table("products");
-    // (key expression, extra label columns, joins, base source)
-    let (labels, base): (Vec<(&str, String)>, String) = if item_dim {
-        let join = if has_products {
-            "LEFT JOIN products p ON l.product_id = p.product_id"
-        } else {
-            ""
-        };
-        let (key, label_sel, labels) = match by {
-            SalesBy::Product if has_products => (
-                "l.product_id",
-                ", p.name AS product_name, p.category AS category",
-                vec!["product_name", "category"],
-            ),
-            SalesBy::Product => ("l.product_id", "", vec![]),
-            _ => ("p.category", "", vec![]),
-        };
-        let base = format!(
-            "SELECT l.order_id, l.customer_id, l.order_date, l.line_amount AS amount, CAST(l.quantity AS DOUBLE) AS units, {key} AS k{label_sel}
-             FROM sales_lines l {join} WHERE {window}"
-        );
+    let has_customers = engine.has_table("customers");
+    let a = if item_level { "l" } else { "s" };
+    let mut joins = String::new();
+    if item_level && has_products {
+        joins.push_str(" LEFT JOIN products p ON l.product_id = p.product_id");
+    }
+    if has_customers {
+        joins.push_str(&format!(" LEFT JOIN customers c ON {a}.customer_id = c.customer_id"));
+    }
+    let key_of = |d: SalesBy| -> String {
+        match d {
+            SalesBy::Product => "l.product_id".into(),
+            SalesBy::Category => "p.category".into(),
+            SalesBy::Region => {
+                let own = if item_level { "l.order_region" } else { "s.region" };
+                if has_customers { format!("COALESCE({own}, c.region)") } else { own.into() }
+            }
+            SalesBy::Rep => format!("{a}.sales_rep_id"),
+            SalesBy::Channel => format!("{a}.channel"),
+            SalesBy::Customer => format!("{a}.customer_id"),
+            _ => format!("CAST(date_trunc('{}', {a}.order_date) AS DATE)", by.time_unit()),
+        }
+    };
+    let mut labels: Vec<(&str, String)> = Vec::new();
+    match by {
+        SalesBy::Product if has_products => {
+            labels.push(("product_name", "p.name".into()));
+            labels.push(("category", "p.category".into()));
+        }
+        SalesBy::Rep if engine.has_table("sales_reps") => {
+            joins.push_str(&format!(" LEFT JOIN sales_reps r ON {a}.sales_rep_id = r.sales_rep_id"));
+            labels.push(("rep_name", "r.name".into()));
+            labels.push(("rep_region", "r.region".into()));
+        }
+        SalesBy::Customer if has_customers => {
+            labels.push(("customer_name", "concat_ws(' ', c.first_name, c.last_name)".into()));
+            labels.push(("customer_region", "c.region".into()));
+        }
+        _ => {}
+    }
+    let (amount, units, mut units_join) = if item_level {
+        ("l.line_amount", "CAST(l.quantity AS DOUBLE)".to_string(), String::new())
+    } else if engine.has_table("order_items") {
         (
-            labels.iter().map(|n| (*n, format!("MAX({n})"))).collect(),
-            base,
+            "s.total_amount",
+            "u.units".to_string(),
+            " LEFT JOIN (SELECT order_id, CAST(SUM(quantity) AS DOUBLE) AS units FROM order_items GROUP BY order_id) u ON s.order_id = u.order_id".to_string(),
         )
     } else {
-        let units = if engine.has_table("order_items") {
-            "LEFT JOIN (SELECT order_id, CAST(SUM(quantity) AS DOUBLE) AS units FROM order_items GROUP BY order_id) u ON s.order_id = u.order_id"
-        } else {
-            notes.push("no order_items table: units are not available".into());
-            ""
-        };
-        let units_col = if units.is_empty() {
-            "CAST(NULL AS DOUBLE)"
-        } else {
-            "u.units"
-        };
-        let mut joins = units.to_string();
-        let mut labels = vec![];
-        let key = match by {
-            SalesBy::Region if engine.has_table("customers") => {
-                joins.push_str(" LEFT JOIN customers c ON s.customer_id = c.customer_id");
-                "COALESCE(s.region, c.region)".to_string()
-            }
-            SalesBy::Region => "s.region".to_string(),
-            SalesBy::Rep => {
-                if engine.has_table("sales_reps") {
-                    joins.push_str(" LEFT JOIN sales_reps r ON s.sales_rep_id = r.sales_rep_id");
-                    labels.push(("rep_name", "r.name".to_string()));
-                    labels.push(("rep_region", "r.region".to_string()));
-                }
-                "s.sales_rep_id".to_string()
-            }
-            SalesBy::Channel => "s.channel".to_string(),
-            _ => format!(
-                "CAST(date_trunc('{}', s.order_date) AS DATE)",
-                by.time_unit()
-            ),
-        };
-        let label_sel: String = labels
-            .iter()
-            .map(|(n, e)| format!(", {e} AS {n}"))
-            .collect();
-        let base = format!(
-            "SELECT s.order_id, s.customer_id, s.order_date, s.total_amount AS amount, {units_col} AS units, {key} AS k{label_sel}
-             FROM sales s {joins} WHERE s.{window}"
-        );
-        (
-            labels
-                .iter()
-                .map(|(n, _)| (*n, format!("MAX({n})")))
-                .collect(),
-            base,
-        )
+        notes.push("no order_items table: units are not available".into());
+        ("s.total_amount", "CAST(NULL AS DOUBLE)".to_string(), String::new())
     };
+    units_join.push_str(&joins);
+    let mut conditions = vec![format!(
+        "{a}.order_date BETWEEN DATE '{span_from}' AND DATE '{}'",
+        period.to
+    )];
+    for f in filters {
+        let key = key_of(f.dimension);
+        if f.value == "(none)" {
+            conditions.push(format!("{key} IS NULL"));
+        } else {
+            conditions.push(format!("CAST({key} AS VARCHAR) = {}", crate::util::sql_str(&f.value)));
+        }
+    }
+    let label_sel: String = labels.iter().map(|(n, e)| format!(", {e} AS {n}")).collect();
+    let source = if item_level { "sales_lines l" } else { "sales s" };
+    let base = format!(
+        "SELECT {a}.order_id, {a}.customer_id, {a}.order_date, {amount} AS amount, {units} AS units, {key} AS k{label_sel}
+         FROM {source}{units_join} WHERE {cond}",
+        key = key_of(by),
+        cond = conditions.join(" AND "),
+    );
+    let labels: Vec<(&str, String)> = labels
+        .iter()
+        .map(|(n, _)| (*n, format!("MAX({n})")))
+        .collect();
+    if !filters.is_empty() {
+        notes.push(format!(
+            "only sales with {}",
+            filters
+                .iter()
+                .map(|f| format!("{} = {}", f.dimension.name(), f.value))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ));
+    }
     let label_aggs: String = labels
         .iter()
         .map(|(n, agg)| format!(", {agg} AS {n}"))
@@ -205,7 +263,7 @@ pub async fn sales(
     let label_out: String = labels.iter().map(|(n, _)| format!(", cur.{n}")).collect();
     // Order ids are unique (ingest rejects duplicates), so an order-level row is one order;
     // only line-level rows need a distinct count.
-    let orders = if item_dim {
+    let orders = if item_level {
         "COUNT(DISTINCT order_id)"
     } else {
         "COUNT(*)"
@@ -223,6 +281,7 @@ pub async fn sales(
         SalesBy::Region => "region",
         SalesBy::Rep => "sales_rep_id",
         SalesBy::Channel => "channel",
+        SalesBy::Customer => "customer_id",
         _ => "period",
     };
     let sql = if by.is_time() {
@@ -269,7 +328,7 @@ pub async fn sales(
             span_from, period.to
         ));
     }
-    let dim = format!("{by:?}").to_lowercase();
+    let dim = by.name();
     Ok(Report {
         name: "sales".into(),
         title: format!("Sales by {dim}"),

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
-use clientele_analytics::{AnalyticsError, Engine, EngineError, Period, Report};
+use clientele_analytics::{AnalyticsError, Engine, EngineError};
 use clientele_ingest::{CsvOptions, IngestError, IngestOptions, Mapping};
 
 use output::{Format, Sink};
@@ -243,6 +243,68 @@ enum Command {
         #[arg(long, default_value = "month")]
         by: String,
     },
+    /// Serve the web dashboard and the JSON API (/api/v1/, OpenAPI at /api/v1/openapi.json).
+    ///
+    /// Listens on 127.0.0.1:8080 unless told otherwise. Users log in with a token from
+    /// `clientele users add`; stop with Ctrl-C (requests in flight are finished).
+    #[cfg(feature = "server")]
+    Serve {
+        /// Address and port to listen on. Use 0.0.0.0:8080 to accept other machines.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// Serve without logins: everyone is an admin. For one person on their own machine.
+        #[arg(long)]
+        no_auth: bool,
+        /// Serve the demo company: generate it into the workspace first when the workspace is
+        /// empty, and create one demo user per role when there are no users.
+        #[arg(long)]
+        demo: bool,
+        /// Customers of the generated demo company.
+        #[arg(long, default_value_t = 10_000)]
+        demo_customers: usize,
+        /// Threads running queries and models (default: the number of cores).
+        #[arg(long)]
+        query_threads: Option<usize>,
+    },
+    /// Manage the users of the dashboard and API.
+    #[cfg(feature = "server")]
+    Users {
+        #[command(subcommand)]
+        action: UsersAction,
+    },
+    /// Print the audit log: who accessed which customers' data, and when (admins).
+    #[cfg(feature = "server")]
+    Audit {
+        /// Only this user's accesses.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only accesses to this customer.
+        #[arg(long)]
+        customer: Option<String>,
+        /// The newest N entries (default: all).
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+#[cfg(feature = "server")]
+#[derive(Subcommand)]
+enum UsersAction {
+    /// Create a user and print its API token (shown once; only its hash is stored).
+    Add {
+        /// Login name.
+        name: String,
+        /// admin, analyst, sales_manager or marketing_manager.
+        #[arg(long)]
+        role: String,
+    },
+    /// List the users and their roles.
+    List,
+    /// Remove a user; its token stops working at once.
+    Remove {
+        /// Login name.
+        name: String,
+    },
 }
 
 /// Flags every analysis with per-customer results takes.
@@ -315,6 +377,10 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             return if x.is_bad_input() { 2 } else { 1 };
         }
         if let Some(x) = c.downcast_ref::<EngineError>() {
+            return if x.is_bad_input() { 2 } else { 1 };
+        }
+        #[cfg(feature = "server")]
+        if let Some(x) = c.downcast_ref::<clientele_server::ServerError>() {
             return if x.is_bad_input() { 2 } else { 1 };
         }
         if let Some(x) = c.downcast_ref::<clientele_demo::DemoError>() {
@@ -403,18 +469,18 @@ async fn run(cli: Cli) -> Result<()> {
                 output::stream_rows(&mut sink, df, cli.format, &period).await?;
                 return sink.commit();
             }
-            let report = report(
-                &engine,
-                &name,
-                by.as_deref(),
+            let request = clientele_analytics::ReportRequest {
+                name,
+                by,
                 from,
                 to,
-                period.as_deref(),
-                threshold,
+                period,
+                threshold: Some(threshold),
                 limit,
                 offset,
-            )
-            .await?;
+                filters: Vec::new(),
+            };
+            let report = clientele_analytics::run_report(&engine, &request).await?;
             let mut sink = Sink::open(cli.out.as_deref())?;
             output::write_report(&mut sink, &report, cli.format)?;
             sink.commit()
@@ -600,6 +666,71 @@ async fn run(cli: Cli) -> Result<()> {
             output::write_analysis(sink.writer(), &analysis, cli.format, false)?;
             sink.commit()
         }
+        #[cfg(feature = "server")]
+        Command::Serve {
+            bind,
+            no_auth,
+            demo: with_demo,
+            demo_customers,
+            query_threads,
+        } => {
+            serve(&ws, bind, !no_auth, with_demo, demo_customers, query_threads).await
+        }
+        #[cfg(feature = "server")]
+        Command::Users { action } => {
+            let mut sink = Sink::open(cli.out.as_deref())?;
+            match action {
+                UsersAction::Add { name, role } => {
+                    let role: clientele_server::Role = role.parse()?;
+                    let token = clientele_server::add_user(&ws, &name, role)?;
+                    if cli.format == Format::Json {
+                        writeln!(sink.writer(), "{}", serde_json::json!({"user": name, "role": role.name(), "token": token}))?;
+                    } else {
+                        writeln!(sink.writer(), "{token}")?;
+                        eprintln!(
+                            "created user {name} ({}); the token above is shown only this once",
+                            role.name()
+                        );
+                    }
+                }
+                UsersAction::List => {
+                    let rows: Vec<serde_json::Value> = clientele_server::load_users(&ws)?
+                        .iter()
+                        .map(|u| serde_json::json!({"user": u.name, "role": u.role.name(), "created_at": u.created_at}))
+                        .collect();
+                    print_json_rows(&mut sink, &rows, cli.format)?;
+                }
+                UsersAction::Remove { name } => {
+                    clientele_server::remove_user(&ws, &name)?;
+                    eprintln!("removed user {name}");
+                }
+            }
+            sink.commit()
+        }
+        #[cfg(feature = "server")]
+        Command::Audit {
+            user,
+            customer,
+            limit,
+        } => {
+            let mut entries =
+                clientele_server::read_audit(&ws, user.as_deref(), customer.as_deref())?;
+            if let Some(n) = limit {
+                let skip = entries.len().saturating_sub(n);
+                entries.drain(..skip);
+            }
+            let rows: Vec<serde_json::Value> = entries
+                .iter()
+                .map(|e| serde_json::json!({"at": e.at, "user": e.user, "role": e.role, "action": e.action, "customers": e.customers.join(" "), "request_id": e.request_id}))
+                .collect();
+            let mut sink = Sink::open(cli.out.as_deref())?;
+            if rows.is_empty() && cli.format == Format::Table {
+                writeln!(sink.writer(), "(no audit entries)")?;
+            } else {
+                print_json_rows(&mut sink, &rows, cli.format)?;
+            }
+            sink.commit()
+        }
         Command::Tables => {
             let manifest = clientele_ingest::Manifest::read(&ws)?
                 .ok_or_else(|| anyhow!(EngineError::NoWorkspace(ws.clone())))?;
@@ -613,6 +744,66 @@ async fn run(cli: Cli) -> Result<()> {
             sink.commit()
         }
     }
+}
+
+#[cfg(feature = "server")]
+async fn serve(
+    ws: &Path,
+    bind: std::net::SocketAddr,
+    auth: bool,
+    with_demo: bool,
+    demo_customers: usize,
+    query_threads: Option<usize>,
+) -> Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("CLIENTELE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    if with_demo && clientele_ingest::Manifest::read(ws)?.is_none() {
+        eprintln!("generating the demo company into {}", ws.display());
+        demo(ws, Format::Table, Some(&ws.join("demo").join("dashboard.txt")), demo_customers, 42).await?;
+    }
+    if clientele_ingest::Manifest::read(ws)?.is_none() {
+        return Err(anyhow!(EngineError::NoWorkspace(ws.to_path_buf())));
+    }
+    if !auth {
+        eprintln!(
+            "warning: serving WITHOUT authentication: anyone who can reach {bind} sees every customer's personal data as an admin"
+        );
+    } else if clientele_server::load_users(ws)?.is_empty() {
+        if with_demo {
+            eprintln!("demo users (the tokens are shown only now; log in at /login with one):");
+            for (name, role) in [
+                ("demo-admin", clientele_server::Role::Admin),
+                ("demo-analyst", clientele_server::Role::Analyst),
+                ("demo-sales", clientele_server::Role::SalesManager),
+                ("demo-marketing", clientele_server::Role::MarketingManager),
+            ] {
+                let token = clientele_server::add_user(ws, name, role)?;
+                eprintln!("  {name:<15} {:<18} {token}", role.name());
+            }
+        } else {
+            eprintln!(
+                "note: there are no users yet; create one with `clientele users add NAME --role admin` (or serve with --no-auth)"
+            );
+        }
+    }
+    let config = clientele_server::ServerConfig {
+        workspace: ws.to_path_buf(),
+        bind,
+        auth,
+        query_threads: query_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        }),
+    };
+    clientele_server::serve(config, |addr| {
+        eprintln!("serving {} at http://{addr}/ (Ctrl-C to stop)", ws.display());
+    })
+    .await?;
+    Ok(())
 }
 
 /// Prints an analysis (or its per-customer rows) and stores its per-customer results.
@@ -758,76 +949,6 @@ fn ingest(
         }
     }
     sink.commit()
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn report(
-    engine: &Engine,
-    name: &str,
-    by: Option<&str>,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-    period: Option<&str>,
-    threshold: f64,
-    limit: Option<usize>,
-    offset: usize,
-) -> Result<Report> {
-    let explicit = from.is_some() || to.is_some() || period.is_some();
-    let resolve = || clientele_analytics::resolve_period(engine, from, to, period);
-    let no_by = |r: &str| -> Result<()> {
-        if by.is_some() {
-            return Err(usage(format!("the {r} report takes no --by")));
-        }
-        Ok(())
-    };
-    Ok(match name {
-        "kpis" => {
-            no_by("kpis")?;
-            clientele_analytics::kpis(engine, &resolve().await?).await?
-        }
-        "sales" => {
-            let dim: clientele_analytics::SalesBy = by.unwrap_or("region").parse()?;
-            let p: Period = if dim.is_time() && !explicit {
-                clientele_analytics::trailing_year(engine).await?
-            } else {
-                resolve().await?
-            };
-            clientele_analytics::sales(engine, &p, dim).await?
-        }
-        "pipeline" => {
-            let dim = by
-                .map(str::parse::<clientele_analytics::PipelineBy>)
-                .transpose()?;
-            let p = if explicit {
-                Some(resolve().await?)
-            } else {
-                None
-            };
-            clientele_analytics::pipeline(engine, p.as_ref(), dim).await?
-        }
-        "summary" => {
-            no_by("summary")?;
-            clientele_analytics::summary(engine, &resolve().await?).await?
-        }
-        "detailed" => {
-            no_by("detailed")?;
-            let opts = clientele_analytics::DetailedOptions { limit, offset };
-            clientele_analytics::detailed(engine, &resolve().await?, opts).await?
-        }
-        "exceptions" => {
-            no_by("exceptions")?;
-            let opts = clientele_analytics::ExceptionOptions {
-                revenue_drop: threshold,
-                ..Default::default()
-            };
-            clientele_analytics::exceptions(engine, &resolve().await?, opts).await?
-        }
-        other => {
-            return Err(usage(format!(
-                "unknown report '{other}': expected one of kpis, sales, pipeline, summary, detailed, exceptions"
-            )));
-        }
-    })
 }
 
 async fn demo(

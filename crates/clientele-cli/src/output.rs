@@ -217,17 +217,7 @@ pub fn write_csv(w: &mut dyn Write, batches: &[RecordBatch]) -> Result<()> {
 
 /// Rows as a JSON array of objects.
 pub fn rows_json(batches: &[RecordBatch]) -> Result<serde_json::Value> {
-    let mut buf = Vec::new();
-    {
-        let mut writer = arrow::json::ArrayWriter::new(&mut buf);
-        let refs: Vec<&RecordBatch> = batches.iter().collect();
-        writer.write_batches(&refs)?;
-        writer.finish()?;
-    }
-    if buf.is_empty() {
-        return Ok(serde_json::Value::Array(vec![]));
-    }
-    Ok(serde_json::from_slice(&buf)?)
+    Ok(clientele_analytics::rows_json(batches)?)
 }
 
 /// Prints a report in the chosen format.
@@ -260,18 +250,7 @@ pub fn write_report(sink: &mut Sink, report: &Report, format: Format) -> Result<
         }
         Format::Csv => write_csv(w, &report.batches)?,
         Format::Json => {
-            let period = |p: &Option<clientele_analytics::Period>| {
-                p.as_ref().map(|p| serde_json::json!({"from": p.from.to_string(), "to": p.to.to_string(), "label": p.label}))
-            };
-            let v = serde_json::json!({
-                "report": report.name,
-                "title": report.title,
-                "period": period(&report.period),
-                "previous_period": period(&report.previous),
-                "notes": report.notes,
-                "rows": rows_json(&report.batches)?,
-            });
-            serde_json::to_writer_pretty(&mut *w, &v)?;
+            serde_json::to_writer_pretty(&mut *w, &clientele_analytics::report_json(report)?)?;
             writeln!(w)?;
         }
     }
@@ -330,19 +309,7 @@ pub fn write_analysis(
             }
         }
         Format::Json => {
-            let mut v = serde_json::Map::new();
-            v.insert("analysis".into(), analysis.name.clone().into());
-            v.insert("title".into(), analysis.title.clone().into());
-            for (k, x) in &analysis.facts {
-                v.insert(k.clone(), x.clone());
-            }
-            let mut tables = serde_json::Map::new();
-            for t in &analysis.tables {
-                tables.insert(t.name.clone(), rows_json(&t.batches)?);
-            }
-            v.insert("tables".into(), tables.into());
-            v.insert("notes".into(), analysis.notes.clone().into());
-            serde_json::to_writer_pretty(&mut *w, &serde_json::Value::Object(v))?;
+            serde_json::to_writer_pretty(&mut *w, &clientele_analytics::analysis_json(analysis)?)?;
             writeln!(w)?;
         }
     }
@@ -367,7 +334,7 @@ pub async fn stream_rows(
             write!(
                 w,
                 "{{\"report\": \"detailed\", \"title\": \"Transactions\", \"period\": {}, \"rows\": ",
-                serde_json::json!({"from": period.from.to_string(), "to": period.to.to_string(), "label": period.label})
+                clientele_analytics::period_json(period)
             )?;
             let mut writer = arrow::json::ArrayWriter::new(&mut *w);
             while let Some(b) = stream.next().await {

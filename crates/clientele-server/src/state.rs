@@ -1,0 +1,195 @@
+//! What every request shares: the engine over the workspace (reopened when an ingest or a
+//! stored analysis changes the manifest), users, sessions, the audit log, a cache of analysis
+//! results, and the runtime that runs queries and models.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use clientele_analytics::{Analysis, Engine};
+
+use crate::access::{Caller, Role, Sessions, User};
+use crate::audit::AuditLog;
+use crate::error::ApiError;
+use crate::{ServerConfig, ServerError};
+
+/// Identifies one version of a file: modification time and length.
+type Stamp = Option<(SystemTime, u64)>;
+
+fn stamp(path: &Path) -> Stamp {
+    std::fs::metadata(path)
+        .ok()
+        .and_then(|m| Some((m.modified().ok()?, m.len())))
+}
+
+/// Analyses kept per workspace version (they take seconds to minutes; their inputs change
+/// only with the workspace).
+const CACHED_ANALYSES: usize = 16;
+
+/// A tokio runtime for queries and models, shut down without blocking when dropped (it may be
+/// dropped inside the server's own runtime).
+struct QueryRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for QueryRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+pub struct AppState {
+    pub workspace: PathBuf,
+    pub auth: bool,
+    engine: tokio::sync::Mutex<Option<(Stamp, Arc<Engine>)>>,
+    users: Mutex<(Stamp, Arc<Vec<User>>)>,
+    pub sessions: Sessions,
+    pub audit: AuditLog,
+    analyses: Mutex<VecDeque<(String, Arc<Analysis>)>>,
+    /// One model fit at a time: two churn fits at once would double the memory for nothing.
+    heavy: tokio::sync::Semaphore,
+    queries: QueryRuntime,
+}
+
+impl AppState {
+    pub fn new(config: &ServerConfig) -> Result<AppState, ServerError> {
+        let queries = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.query_threads.max(1))
+            .thread_name("clientele-query")
+            .enable_all()
+            .build()
+            .map_err(|e| ServerError::Io(format!("cannot start the query runtime: {e}")))?;
+        Ok(AppState {
+            workspace: config.workspace.clone(),
+            auth: config.auth,
+            engine: tokio::sync::Mutex::new(None),
+            users: Mutex::new((None, Arc::new(Vec::new()))),
+            sessions: Sessions::default(),
+            audit: AuditLog::new(&config.workspace),
+            analyses: Mutex::new(VecDeque::new()),
+            heavy: tokio::sync::Semaphore::new(1),
+            queries: QueryRuntime(Some(queries)),
+        })
+    }
+
+    fn manifest_stamp(&self) -> Stamp {
+        stamp(&self.workspace.join("manifest.json"))
+    }
+
+    /// The engine over the workspace as it is now.
+    pub async fn engine(&self) -> Result<Arc<Engine>, ApiError> {
+        let now = self.manifest_stamp();
+        let mut guard = self.engine.lock().await;
+        if let Some((s, engine)) = guard.as_ref() {
+            if *s == now {
+                return Ok(Arc::clone(engine));
+            }
+        }
+        let workspace = self.workspace.clone();
+        let engine = self
+            .spawn(async move { Engine::open(&workspace).await.map_err(ServerError::from_engine) })
+            .await?;
+        let engine = Arc::new(engine);
+        *guard = Some((now, Arc::clone(&engine)));
+        Ok(engine)
+    }
+
+    /// Runs work on the query runtime and waits for it; a panic there becomes a 500.
+    pub async fn spawn<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, ApiError>> + Send + 'static,
+    {
+        let rt = self.queries.0.as_ref().expect("runtime lives as long as the state");
+        match rt.spawn(work).await {
+            Ok(r) => r,
+            Err(e) => Err(ApiError::internal(format!("a query task failed: {e}"))),
+        }
+    }
+
+    /// Runs a query against the current engine on the query runtime.
+    pub async fn query<T, F, Fut>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Engine>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, ApiError>> + Send + 'static,
+    {
+        let engine = self.engine().await?;
+        self.spawn(async move { work(engine).await }).await
+    }
+
+    /// An analysis, from the cache when this workspace version already ran it with the same
+    /// parameters (`key`), else computed (one at a time) and kept.
+    pub async fn analysis<F, Fut>(&self, key: String, work: F) -> Result<Arc<Analysis>, ApiError>
+    where
+        F: FnOnce(Arc<Engine>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Analysis, ApiError>> + Send + 'static,
+    {
+        let key = format!("{:?}|{key}", self.manifest_stamp());
+        if let Some(hit) = self.cached(&key) {
+            return Ok(hit);
+        }
+        let _permit = self
+            .heavy
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal(e))?;
+        if let Some(hit) = self.cached(&key) {
+            return Ok(hit);
+        }
+        let analysis = Arc::new(self.query(work).await?);
+        let mut cache = self.analyses.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHED_ANALYSES {
+            cache.pop_front();
+        }
+        cache.push_back((key, Arc::clone(&analysis)));
+        Ok(analysis)
+    }
+
+    fn cached(&self, key: &str) -> Option<Arc<Analysis>> {
+        let cache = self.analyses.lock().unwrap_or_else(|e| e.into_inner());
+        cache.iter().find(|(k, _)| k == key).map(|(_, a)| Arc::clone(a))
+    }
+
+    /// The caller of a request with this bearer token or session cookie.
+    pub fn caller(&self, bearer: Option<&str>, session: Option<&str>) -> Result<Option<Caller>, ApiError> {
+        if !self.auth {
+            return Ok(Some(Caller {
+                name: "local".into(),
+                role: Role::Admin,
+            }));
+        }
+        if let Some(token) = bearer {
+            return self.by_token(token);
+        }
+        Ok(session.and_then(|id| self.sessions.get(id)))
+    }
+
+    /// The user holding a token (users are re-read when their file changes).
+    pub fn by_token(&self, token: &str) -> Result<Option<Caller>, ApiError> {
+        let users = self.users()?;
+        let hash = crate::access::sha256_hex(token.trim());
+        Ok(users.iter().find(|u| u.token_sha256 == hash).map(|u| Caller {
+            name: u.name.clone(),
+            role: u.role,
+        }))
+    }
+
+    fn users(&self) -> Result<Arc<Vec<User>>, ApiError> {
+        let now = stamp(&self.workspace.join("access").join("users.json"));
+        let mut guard = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.0 != now || now.is_none() {
+            let users = crate::access::load_users(&self.workspace)?;
+            *guard = (now, Arc::new(users));
+        }
+        Ok(Arc::clone(&guard.1))
+    }
+}
+
+impl ServerError {
+    fn from_engine(e: clientele_analytics::EngineError) -> ApiError {
+        ApiError::from(clientele_analytics::AnalyticsError::from(e))
+    }
+}
