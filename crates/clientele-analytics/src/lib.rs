@@ -40,12 +40,12 @@ pub use cohorts::{CohortBy, cohorts};
 pub use detailed::{DetailedOptions, detailed, detailed_frame};
 pub use exceptions::{ExceptionOptions, exceptions};
 pub use features::{CustomerFeatures, Feature, FeatureSet, customer_features};
+pub use json::{analysis_json, period_json, report_json, rows_json};
 pub use kpis::{KPIS, KpiDef, Unit, kpis};
 pub use leads::{LeadOptions, leads};
 pub use period::Period;
 pub use pipeline::{PipelineBy, pipeline};
 pub use predict::{PredictOptions, predict};
-pub use json::{analysis_json, period_json, report_json, rows_json};
 pub use request::{REPORTS, ReportRequest, run_report};
 pub use sales::{SALES_DIMENSIONS, SalesBy, SalesFilter, sales, sales_filtered, trailing_year};
 pub use segment::{

@@ -5,12 +5,19 @@
 use chrono::NaiveDate;
 
 use crate::{
-    AnalyticsError, DetailedOptions, Engine, ExceptionOptions, Period, PipelineBy, Report,
-    SalesBy, SalesFilter,
+    AnalyticsError, DetailedOptions, Engine, ExceptionOptions, Period, PipelineBy, Report, SalesBy,
+    SalesFilter,
 };
 
 /// The report names [`run_report`] knows.
-pub const REPORTS: &[&str] = &["kpis", "sales", "pipeline", "summary", "detailed", "exceptions"];
+pub const REPORTS: &[&str] = &[
+    "kpis",
+    "sales",
+    "pipeline",
+    "summary",
+    "detailed",
+    "exceptions",
+];
 
 /// Which report and with which parameters.
 #[derive(Debug, Clone, Default)]
@@ -43,7 +50,9 @@ pub async fn run_report(engine: &Engine, req: &ReportRequest) -> Result<Report, 
     let resolve = || crate::resolve_period(engine, req.from, req.to, req.period.as_deref());
     let no_by = |r: &str| -> Result<(), AnalyticsError> {
         if req.by.is_some() {
-            return Err(AnalyticsError::Usage(format!("the {r} report takes no 'by'")));
+            return Err(AnalyticsError::Usage(format!(
+                "the {r} report takes no 'by'"
+            )));
         }
         Ok(())
     };
@@ -68,8 +77,16 @@ pub async fn run_report(engine: &Engine, req: &ReportRequest) -> Result<Report, 
             crate::sales_filtered(engine, &p, dim, &req.filters).await?
         }
         "pipeline" => {
-            let dim = req.by.as_deref().map(str::parse::<PipelineBy>).transpose()?;
-            let p = if explicit { Some(resolve().await?) } else { None };
+            let dim = req
+                .by
+                .as_deref()
+                .map(str::parse::<PipelineBy>)
+                .transpose()?;
+            let p = if explicit {
+                Some(resolve().await?)
+            } else {
+                None
+            };
             crate::pipeline(engine, p.as_ref(), dim).await?
         }
         "summary" => {
@@ -78,7 +95,10 @@ pub async fn run_report(engine: &Engine, req: &ReportRequest) -> Result<Report, 
         }
         "detailed" => {
             no_by("detailed")?;
-            let opts = DetailedOptions { limit: req.limit, offset: req.offset };
+            let opts = DetailedOptions {
+                limit: req.limit,
+                offset: req.offset,
+            };
             crate::detailed(engine, &resolve().await?, opts).await?
         }
         "exceptions" => {

@@ -147,7 +147,11 @@ pub async fn sales_filtered(
     let is_item = |d: SalesBy| matches!(d, SalesBy::Product | SalesBy::Category);
     let item_level = is_item(by) || filters.iter().any(|f| is_item(f.dimension));
     let needs_items = |d: SalesBy| {
-        if d == SalesBy::Product { "product" } else { "category" }
+        if d == SalesBy::Product {
+            "product"
+        } else {
+            "category"
+        }
     };
     if let Some(f) = filters.iter().find(|f| f.dimension.is_time()) {
         return Err(AnalyticsError::Usage(format!(
@@ -156,13 +160,22 @@ pub async fn sales_filtered(
         )));
     }
     if item_level && !engine.has_table("order_items") {
-        let d = if is_item(by) { by } else { filters.iter().map(|f| f.dimension).find(|d| is_item(*d)).unwrap_or(by) };
+        let d = if is_item(by) {
+            by
+        } else {
+            filters
+                .iter()
+                .map(|f| f.dimension)
+                .find(|d| is_item(*d))
+                .unwrap_or(by)
+        };
         return Err(AnalyticsError::MissingData(format!(
             "sales by {} needs the order_items table, and the workspace has none; try --by region or --by month",
             needs_items(d)
         )));
     }
-    let wants_category = by == SalesBy::Category || filters.iter().any(|f| f.dimension == SalesBy::Category);
+    let wants_category =
+        by == SalesBy::Category || filters.iter().any(|f| f.dimension == SalesBy::Category);
     if wants_category && !engine.has_table("products") {
         return Err(AnalyticsError::MissingData(
             "sales by category needs the products table, and the workspace has none".into(),
@@ -176,20 +189,33 @@ pub async fn sales_filtered(
         joins.push_str(" LEFT JOIN products p ON l.product_id = p.product_id");
     }
     if has_customers {
-        joins.push_str(&format!(" LEFT JOIN customers c ON {a}.customer_id = c.customer_id"));
+        joins.push_str(&format!(
+            " LEFT JOIN customers c ON {a}.customer_id = c.customer_id"
+        ));
     }
     let key_of = |d: SalesBy| -> String {
         match d {
             SalesBy::Product => "l.product_id".into(),
             SalesBy::Category => "p.category".into(),
             SalesBy::Region => {
-                let own = if item_level { "l.order_region" } else { "s.region" };
-                if has_customers { format!("COALESCE({own}, c.region)") } else { own.into() }
+                let own = if item_level {
+                    "l.order_region"
+                } else {
+                    "s.region"
+                };
+                if has_customers {
+                    format!("COALESCE({own}, c.region)")
+                } else {
+                    own.into()
+                }
             }
             SalesBy::Rep => format!("{a}.sales_rep_id"),
             SalesBy::Channel => format!("{a}.channel"),
             SalesBy::Customer => format!("{a}.customer_id"),
-            _ => format!("CAST(date_trunc('{}', {a}.order_date) AS DATE)", by.time_unit()),
+            _ => format!(
+                "CAST(date_trunc('{}', {a}.order_date) AS DATE)",
+                by.time_unit()
+            ),
         }
     };
     let mut labels: Vec<(&str, String)> = Vec::new();
@@ -199,18 +225,27 @@ pub async fn sales_filtered(
             labels.push(("category", "p.category".into()));
         }
         SalesBy::Rep if engine.has_table("sales_reps") => {
-            joins.push_str(&format!(" LEFT JOIN sales_reps r ON {a}.sales_rep_id = r.sales_rep_id"));
+            joins.push_str(&format!(
+                " LEFT JOIN sales_reps r ON {a}.sales_rep_id = r.sales_rep_id"
+            ));
             labels.push(("rep_name", "r.name".into()));
             labels.push(("rep_region", "r.region".into()));
         }
         SalesBy::Customer if has_customers => {
-            labels.push(("customer_name", "concat_ws(' ', c.first_name, c.last_name)".into()));
+            labels.push((
+                "customer_name",
+                "concat_ws(' ', c.first_name, c.last_name)".into(),
+            ));
             labels.push(("customer_region", "c.region".into()));
         }
         _ => {}
     }
     let (amount, units, mut units_join) = if item_level {
-        ("l.line_amount", "CAST(l.quantity AS DOUBLE)".to_string(), String::new())
+        (
+            "l.line_amount",
+            "CAST(l.quantity AS DOUBLE)".to_string(),
+            String::new(),
+        )
     } else if engine.has_table("order_items") {
         (
             "s.total_amount",
@@ -219,7 +254,11 @@ pub async fn sales_filtered(
         )
     } else {
         notes.push("no order_items table: units are not available".into());
-        ("s.total_amount", "CAST(NULL AS DOUBLE)".to_string(), String::new())
+        (
+            "s.total_amount",
+            "CAST(NULL AS DOUBLE)".to_string(),
+            String::new(),
+        )
     };
     units_join.push_str(&joins);
     let mut conditions = vec![format!(
@@ -231,11 +270,21 @@ pub async fn sales_filtered(
         if f.value == "(none)" {
             conditions.push(format!("{key} IS NULL"));
         } else {
-            conditions.push(format!("CAST({key} AS VARCHAR) = {}", crate::util::sql_str(&f.value)));
+            conditions.push(format!(
+                "CAST({key} AS VARCHAR) = {}",
+                crate::util::sql_str(&f.value)
+            ));
         }
     }
-    let label_sel: String = labels.iter().map(|(n, e)| format!(", {e} AS {n}")).collect();
-    let source = if item_level { "sales_lines l" } else { "sales s" };
+    let label_sel: String = labels
+        .iter()
+        .map(|(n, e)| format!(", {e} AS {n}"))
+        .collect();
+    let source = if item_level {
+        "sales_lines l"
+    } else {
+        "sales s"
+    };
     let base = format!(
         "SELECT {a}.order_id, {a}.customer_id, {a}.order_date, {amount} AS amount, {units} AS units, {key} AS k{label_sel}
          FROM {source}{units_join} WHERE {cond}",

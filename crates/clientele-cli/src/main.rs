@@ -674,7 +674,15 @@ async fn run(cli: Cli) -> Result<()> {
             demo_customers,
             query_threads,
         } => {
-            serve(&ws, bind, !no_auth, with_demo, demo_customers, query_threads).await
+            serve(
+                &ws,
+                bind,
+                !no_auth,
+                with_demo,
+                demo_customers,
+                query_threads,
+            )
+            .await
         }
         #[cfg(feature = "server")]
         Command::Users { action } => {
@@ -684,7 +692,11 @@ async fn run(cli: Cli) -> Result<()> {
                     let role: clientele_server::Role = role.parse()?;
                     let token = clientele_server::add_user(&ws, &name, role)?;
                     if cli.format == Format::Json {
-                        writeln!(sink.writer(), "{}", serde_json::json!({"user": name, "role": role.name(), "token": token}))?;
+                        writeln!(
+                            sink.writer(),
+                            "{}",
+                            serde_json::json!({"user": name, "role": role.name(), "token": token})
+                        )?;
                     } else {
                         writeln!(sink.writer(), "{token}")?;
                         eprintln!(
@@ -764,7 +776,14 @@ async fn serve(
         .try_init();
     if with_demo && clientele_ingest::Manifest::read(ws)?.is_none() {
         eprintln!("generating the demo company into {}", ws.display());
-        demo(ws, Format::Table, Some(&ws.join("demo").join("dashboard.txt")), demo_customers, 42).await?;
+        demo(
+            ws,
+            Format::Table,
+            Some(&ws.join("demo").join("dashboard.txt")),
+            demo_customers,
+            42,
+        )
+        .await?;
     }
     if clientele_ingest::Manifest::read(ws)?.is_none() {
         return Err(anyhow!(EngineError::NoWorkspace(ws.to_path_buf())));
@@ -795,12 +814,14 @@ async fn serve(
         workspace: ws.to_path_buf(),
         bind,
         auth,
-        query_threads: query_threads.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        }),
+        query_threads: query_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
     };
     clientele_server::serve(config, |addr| {
-        eprintln!("serving {} at http://{addr}/ (Ctrl-C to stop)", ws.display());
+        eprintln!(
+            "serving {} at http://{addr}/ (Ctrl-C to stop)",
+            ws.display()
+        );
     })
     .await?;
     Ok(())

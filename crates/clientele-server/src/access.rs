@@ -36,17 +36,19 @@ pub const ROLES: &str = "admin, analyst, sales_manager, marketing_manager";
 impl std::str::FromStr for Role {
     type Err = ServerError;
     fn from_str(s: &str) -> Result<Role, ServerError> {
-        Ok(match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "admin" => Role::Admin,
-            "analyst" => Role::Analyst,
-            "sales_manager" | "sales" => Role::SalesManager,
-            "marketing_manager" | "marketing" => Role::MarketingManager,
-            other => {
-                return Err(ServerError::Usage(format!(
-                    "unknown role '{other}': expected one of {ROLES}"
-                )));
-            }
-        })
+        Ok(
+            match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+                "admin" => Role::Admin,
+                "analyst" => Role::Analyst,
+                "sales_manager" | "sales" => Role::SalesManager,
+                "marketing_manager" | "marketing" => Role::MarketingManager,
+                other => {
+                    return Err(ServerError::Usage(format!(
+                        "unknown role '{other}': expected one of {ROLES}"
+                    )));
+                }
+            },
+        )
     }
 }
 
@@ -154,7 +156,10 @@ pub fn load_users(workspace: &Path) -> Result<Vec<User>, ServerError> {
             ServerError::Usage(format!("{} is not a valid users file: {e}", path.display()))
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(ServerError::Io(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => Err(ServerError::Io(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -276,6 +281,9 @@ pub const PERSONAL_COLUMNS: &[&str] = &[
     "first_name",
     "last_name",
     "customer_name",
+    "birth_date",
+    "postal_code",
+    "address",
 ];
 
 /// Masks a personal value, keeping just enough to recognise a record: emails keep the first
@@ -290,7 +298,11 @@ pub fn mask(column: &str, value: &str) -> String {
         "email" => match value.split_once('@') {
             Some((local, domain)) => {
                 let (host, tld) = domain.rsplit_once('.').unwrap_or((domain, ""));
-                let tld = if tld.is_empty() { String::new() } else { format!(".{tld}") };
+                let tld = if tld.is_empty() {
+                    String::new()
+                } else {
+                    format!(".{tld}")
+                };
                 format!("{}***@{}***{tld}", first(local), first(host))
             }
             None => format!("{}***", first(value)),
@@ -302,7 +314,13 @@ pub fn mask(column: &str, value: &str) -> String {
         }
         _ => value
             .split(' ')
-            .map(|w| if w.is_empty() { String::new() } else { format!("{}***", first(w)) })
+            .map(|w| {
+                if w.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}***", first(w))
+                }
+            })
             .collect::<Vec<_>>()
             .join(" "),
     }

@@ -120,10 +120,17 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
 
 async fn not_found(uri: axum::http::Uri) -> Response {
     if uri.path().starts_with("/api/") {
-        ApiError::not_found(format!("no endpoint {}; the list is at /api/v1/openapi.json", uri.path()))
-            .into_response()
+        ApiError::not_found(format!(
+            "no endpoint {}; the list is at /api/v1/openapi.json",
+            uri.path()
+        ))
+        .into_response()
     } else {
-        (StatusCode::NOT_FOUND, axum::response::Html("<h1>Not found</h1><p><a href=\"/\">clientele</a></p>")).into_response()
+        (
+            StatusCode::NOT_FOUND,
+            axum::response::Html("<h1>Not found</h1><p><a href=\"/\">clientele</a></p>"),
+        )
+            .into_response()
     }
 }
 
@@ -263,12 +270,18 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 impl FromRequestParts<Arc<AppState>> for Ctx {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
         let bearer = match parts.headers.get(header::AUTHORIZATION) {
             None => None,
             Some(v) => {
                 let v = v.to_str().map_err(|_| ApiError::unauthorized())?;
-                match v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
+                match v
+                    .strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+                {
                     Some(t) => Some(t),
                     None => return Err(ApiError::unauthorized()),
                 }
@@ -293,7 +306,15 @@ impl FromRequestParts<Arc<AppState>> for Ctx {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string(),
-            action: format!("{} {}", parts.method, parts.uri),
+            // Nested routers see the path without its /api/v1 prefix; log the one requested.
+            action: format!(
+                "{} {}",
+                parts.method,
+                parts
+                    .extensions
+                    .get::<axum::extract::OriginalUri>()
+                    .map_or(&parts.uri, |o| &o.0)
+            ),
             csv,
         })
     }
@@ -332,7 +353,8 @@ fn protect(batches: &[RecordBatch], caller: &Caller) -> Result<Vec<RecordBatch>,
             let mut columns: Vec<ArrayRef> = Vec::new();
             for (f, c) in schema.fields().iter().zip(b.columns()) {
                 if PERSONAL_COLUMNS.contains(&f.name().as_str()) {
-                    let text = arrow::compute::cast(c, &DataType::Utf8).map_err(ApiError::internal)?;
+                    let text =
+                        arrow::compute::cast(c, &DataType::Utf8).map_err(ApiError::internal)?;
                     let text = text
                         .as_any()
                         .downcast_ref::<StringArray>()
@@ -381,9 +403,12 @@ fn audit_rows(state: &AppState, ctx: &Ctx, batches: &[&RecordBatch]) -> Result<(
         .iter()
         .any(|b| b.schema().index_of("customer_id").is_ok());
     if has_customers {
-        state
-            .audit
-            .record(&ctx.caller, &ctx.action, customer_ids(&owned), &ctx.request_id)?;
+        state.audit.record(
+            &ctx.caller,
+            &ctx.action,
+            customer_ids(&owned),
+            &ctx.request_id,
+        )?;
     }
     Ok(())
 }
@@ -391,14 +416,18 @@ fn audit_rows(state: &AppState, ctx: &Ctx, batches: &[&RecordBatch]) -> Result<(
 fn csv_response(batches: &[RecordBatch], name: &str) -> Result<Response, ApiError> {
     let mut buf = Vec::new();
     {
-        let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut buf);
+        let mut w = arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut buf);
         for b in batches {
             w.write(b).map_err(ApiError::internal)?;
         }
     }
     let mut res = buf.into_response();
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\"")) {
         res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
@@ -453,7 +482,12 @@ fn analysis_response(
             ApiError::bad_request(format!(
                 "no table '{}' in this analysis: it has {}",
                 table.unwrap_or(""),
-                shown.tables.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                shown
+                    .tables
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?;
         return csv_response(&t.batches, &format!("{}-{}", shown.name, t.name));
@@ -558,11 +592,7 @@ async fn run_report(
     ctx: &Ctx,
     req: ReportRequest,
 ) -> Result<Response, ApiError> {
-    let report = state
-        .query(move |engine: Arc<Engine>| async move {
-            Ok(clientele_analytics::run_report(&engine, &req).await?)
-        })
-        .await?;
+    let report = state.report(req).await?;
     report_response(state, ctx, &report)
 }
 
@@ -640,7 +670,9 @@ async fn logout(State(state): St, headers: HeaderMap) -> Response {
     let mut res = StatusCode::NO_CONTENT.into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("clientele_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+        HeaderValue::from_static(
+            "clientele_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
+        ),
     );
     res
 }
@@ -681,7 +713,11 @@ async fn audit(State(state): St, ctx: Ctx, Q(p): Q<AuditParams>) -> Result<Respo
     Ok(Json(json!({"list": "audit", "title": "Audit log", "page": page, "page_size": size, "total": total, "notes": [], "rows": rows})).into_response())
 }
 
-fn paging(page: Option<usize>, size: Option<usize>, default: usize) -> Result<(usize, usize), ApiError> {
+fn paging(
+    page: Option<usize>,
+    size: Option<usize>,
+    default: usize,
+) -> Result<(usize, usize), ApiError> {
     let page = page.unwrap_or(1);
     let size = size.unwrap_or(default);
     if page == 0 {
@@ -737,7 +773,11 @@ async fn summary(State(state): St, ctx: Ctx, Q(p): Q<ReportParams>) -> Result<Re
 /// Exceptions: KPIs off target, reps under quota, regions and products whose revenue fell.
 #[utoipa::path(get, path = "/exceptions", tag = "reports", params(ReportParams),
     responses((status = 200, body = ReportBody)))]
-async fn exceptions(State(state): St, ctx: Ctx, Q(p): Q<ReportParams>) -> Result<Response, ApiError> {
+async fn exceptions(
+    State(state): St,
+    ctx: Ctx,
+    Q(p): Q<ReportParams>,
+) -> Result<Response, ApiError> {
     ctx.require(Area::Overview, "exceptions")?;
     run_report(&state, &ctx, p.request("exceptions")?).await
 }
@@ -788,7 +828,8 @@ async fn transactions(
                     NaiveDate::from_ymd_opt(2999, 12, 31).expect("date"),
                 )?
             } else {
-                clientele_analytics::resolve_period(&engine, from, to, period_label.as_deref()).await?
+                clientele_analytics::resolve_period(&engine, from, to, period_label.as_deref())
+                    .await?
             };
             let mut df = clientele_analytics::detailed_frame(&engine, &period).await?;
             if let Some(c) = customer {
@@ -853,18 +894,20 @@ async fn segments(
     check_format(&p.format)?;
     let as_of = date("as_of", &p.as_of)?;
     let kind = kind.to_ascii_lowercase();
-    let by: Vec<String> = p
-        .by
-        .as_deref()
-        .unwrap_or("region")
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
+    let by: Vec<String> =
+        p.by.as_deref()
+            .unwrap_or("region")
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
     if p.k.is_some_and(|k| !(2..=50).contains(&k)) {
         return Err(ApiError::bad_request("k must be between 2 and 50"));
     }
-    if !matches!(kind.as_str(), "rfm" | "demographic" | "behavioral" | "behavioural" | "lifecycle") {
+    if !matches!(
+        kind.as_str(),
+        "rfm" | "demographic" | "behavioral" | "behavioural" | "lifecycle"
+    ) {
         return Err(ApiError::bad_request(format!(
             "unknown segmentation '{kind}': expected rfm, demographic, behavioral or lifecycle"
         )));
@@ -875,9 +918,12 @@ async fn segments(
         .analysis(key, move |engine: Arc<Engine>| async move {
             Ok(match kind.as_str() {
                 "rfm" => clientele_analytics::segment_rfm(&engine, as_of).await?,
-                "demographic" => clientele_analytics::segment_demographic(&engine, &by, as_of).await?,
+                "demographic" => {
+                    clientele_analytics::segment_demographic(&engine, &by, as_of).await?
+                }
                 "lifecycle" => {
-                    clientele_analytics::segment_lifecycle(&engine, as_of, &Default::default()).await?
+                    clientele_analytics::segment_lifecycle(&engine, as_of, &Default::default())
+                        .await?
                 }
                 _ => {
                     let opts = clientele_analytics::BehaviouralOptions { as_of, k, seed: 42 };
@@ -926,19 +972,25 @@ async fn clv(State(state): St, ctx: Ctx, Q(p): Q<ClvParams>) -> Result<Response,
     }
     if let Some(h) = p.horizon {
         if !(h > 0.0 && h <= 10_000.0) {
-            return Err(ApiError::bad_request("horizon must be a positive number of time units"));
+            return Err(ApiError::bad_request(
+                "horizon must be a positive number of time units",
+            ));
         }
         options.horizon = Some(h);
     }
     if let Some(d) = p.discount_rate {
         if !(0.0..=1.0).contains(&d) {
-            return Err(ApiError::bad_request("discount_rate must be between 0 and 1"));
+            return Err(ApiError::bad_request(
+                "discount_rate must be between 0 and 1",
+            ));
         }
         options.discount_rate = d;
     }
     if let Some(m) = p.margin {
         if !(m > 0.0 && m <= 1.0) {
-            return Err(ApiError::bad_request("margin must be above 0 and at most 1"));
+            return Err(ApiError::bad_request(
+                "margin must be above 0 and at most 1",
+            ));
         }
         options.margin = m;
     }
@@ -979,11 +1031,16 @@ async fn churn(State(state): St, ctx: Ctx, Q(p): Q<ChurnParams>) -> Result<Respo
     options.as_of = date("as_of", &p.as_of)?;
     if let Some(w) = p.window {
         if !(1..=3650).contains(&w) {
-            return Err(ApiError::bad_request("window must be between 1 and 3650 days"));
+            return Err(ApiError::bad_request(
+                "window must be between 1 and 3650 days",
+            ));
         }
         options.window = w;
     }
-    let key = format!("churn?{:?}&{:?}&{}", options.kind, options.as_of, options.window);
+    let key = format!(
+        "churn?{:?}&{:?}&{}",
+        options.kind, options.as_of, options.window
+    );
     let analysis = state
         .analysis(key, move |engine: Arc<Engine>| async move {
             Ok(clientele_analytics::churn(&engine, &options).await?)
@@ -1012,7 +1069,9 @@ async fn leads(State(state): St, ctx: Ctx, Q(p): Q<LeadParams>) -> Result<Respon
     let mut options = clientele_analytics::LeadOptions::default();
     if let Some(d) = p.maturity_days {
         if !(0..=3650).contains(&d) {
-            return Err(ApiError::bad_request("maturity_days must be between 0 and 3650"));
+            return Err(ApiError::bad_request(
+                "maturity_days must be between 0 and 3650",
+            ));
         }
         options.maturity_days = d;
     }
@@ -1087,16 +1146,22 @@ async fn customer_frame(engine: &Engine) -> Result<datafusion::dataframe::DataFr
     if has("first_name") || has("last_name") {
         cols.push("concat_ws(' ', c.first_name, c.last_name) AS customer_name".into());
     }
-    for c in ["email", "phone", "region", "country", "segment", "acquisition_channel", "signup_date"] {
+    for c in [
+        "email",
+        "phone",
+        "region",
+        "country",
+        "segment",
+        "acquisition_channel",
+        "signup_date",
+    ] {
         if has(c) {
             cols.push(format!("c.{c}"));
         }
     }
     let mut joins = String::new();
     if engine.has_table("orders") {
-        cols.extend(
-            ["orders", "revenue", "last_order_date"].map(|c| format!("cs.{c}")),
-        );
+        cols.extend(["orders", "revenue", "last_order_date"].map(|c| format!("cs.{c}")));
         joins.push_str(" LEFT JOIN customer_summary cs ON cs.customer_id = c.customer_id");
     }
     let score_cols: Vec<String> = match engine.sql("SELECT * FROM customer_scores LIMIT 0").await {
@@ -1114,7 +1179,9 @@ async fn customer_frame(engine: &Engine) -> Result<datafusion::dataframe::DataFr
             cols.push(format!("s.\"{c}\""));
         }
         joins.push_str(" LEFT JOIN customer_scores s ON s.customer_id = c.customer_id");
-        if score_cols.iter().any(|c| c == "churn_probability") && score_cols.iter().any(|c| c == "clv") {
+        if score_cols.iter().any(|c| c == "churn_probability")
+            && score_cols.iter().any(|c| c == "clv")
+        {
             cols.push("s.churn_probability * s.clv AS value_at_risk".into());
         }
     }
@@ -1223,13 +1290,15 @@ async fn customer_list(
     .into_response())
 }
 
-fn split_filters(mut all: HashMap<String, String>) -> Result<(CustomerParams, HashMap<String, String>), ApiError> {
+fn split_filters(
+    mut all: HashMap<String, String>,
+) -> Result<(CustomerParams, HashMap<String, String>), ApiError> {
     let number = |all: &mut HashMap<String, String>, k: &str| -> Result<Option<usize>, ApiError> {
         all.remove(k)
             .map(|v| {
-                v.trim().parse::<usize>().map_err(|_| {
-                    ApiError::bad_request(format!("{k} '{v}' is not a whole number"))
-                })
+                v.trim()
+                    .parse::<usize>()
+                    .map_err(|_| ApiError::bad_request(format!("{k} '{v}' is not a whole number")))
             })
             .transpose()
     };
@@ -1409,7 +1478,10 @@ mod tests {
     #[test]
     fn cookies_are_found_among_others() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; clientele_session=abc; b=2"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; clientele_session=abc; b=2"),
+        );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(&h, "c"), None);
     }

@@ -92,7 +92,12 @@ pub fn read_audit(
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(ServerError::Io(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(ServerError::Io(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
     };
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -100,7 +105,11 @@ pub fn read_audit(
             continue;
         }
         let entry: AuditEntry = serde_json::from_str(line).map_err(|e| {
-            ServerError::Usage(format!("{} line {}: not an audit entry: {e}", path.display(), i + 1))
+            ServerError::Usage(format!(
+                "{} line {}: not an audit entry: {e}",
+                path.display(),
+                i + 1
+            ))
         })?;
         if user.is_some_and(|u| entry.user != u) {
             continue;

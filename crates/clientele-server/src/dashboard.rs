@@ -37,7 +37,10 @@ fn asset(path: &str) -> Response {
                     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
                 ),
             );
-            headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            headers.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
             res
         }
         None => (StatusCode::NOT_FOUND, "not found").into_response(),

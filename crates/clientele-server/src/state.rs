@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use clientele_analytics::{Analysis, Engine};
+use clientele_analytics::{Analysis, Engine, Report, ReportRequest};
 
 use crate::access::{Caller, Role, Sessions, User};
 use crate::audit::AuditLog;
@@ -27,6 +27,45 @@ fn stamp(path: &Path) -> Stamp {
 /// Analyses kept per workspace version (they take seconds to minutes; their inputs change
 /// only with the workspace).
 const CACHED_ANALYSES: usize = 16;
+
+/// Reports kept: a dashboard asks for the same few reports all day, and their rows change
+/// only when the workspace does.
+const CACHED_REPORTS: usize = 256;
+
+/// Results by key, oldest dropped first; keys start with the workspace version they were
+/// computed from, so a new ingest or stored analysis is never answered from an old result.
+struct Cache<T> {
+    entries: Mutex<VecDeque<(String, Arc<T>)>>,
+    capacity: usize,
+}
+
+impl<T> Cache<T> {
+    fn new(capacity: usize) -> Cache<T> {
+        Cache {
+            entries: Mutex::new(VecDeque::new()),
+            capacity,
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<Arc<T>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| Arc::clone(v))
+    }
+
+    fn put(&self, key: String, value: Arc<T>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.iter().any(|(k, _)| *k == key) {
+            return;
+        }
+        if entries.len() >= self.capacity {
+            entries.pop_front();
+        }
+        entries.push_back((key, value));
+    }
+}
 
 /// A tokio runtime for queries and models, shut down without blocking when dropped (it may be
 /// dropped inside the server's own runtime).
@@ -47,7 +86,8 @@ pub struct AppState {
     users: Mutex<(Stamp, Arc<Vec<User>>)>,
     pub sessions: Sessions,
     pub audit: AuditLog,
-    analyses: Mutex<VecDeque<(String, Arc<Analysis>)>>,
+    analyses: Cache<Analysis>,
+    reports: Cache<Report>,
     /// One model fit at a time: two churn fits at once would double the memory for nothing.
     heavy: tokio::sync::Semaphore,
     queries: QueryRuntime,
@@ -68,7 +108,8 @@ impl AppState {
             users: Mutex::new((None, Arc::new(Vec::new()))),
             sessions: Sessions::default(),
             audit: AuditLog::new(&config.workspace),
-            analyses: Mutex::new(VecDeque::new()),
+            analyses: Cache::new(CACHED_ANALYSES),
+            reports: Cache::new(CACHED_REPORTS),
             heavy: tokio::sync::Semaphore::new(1),
             queries: QueryRuntime(Some(queries)),
         })
@@ -89,7 +130,11 @@ impl AppState {
         }
         let workspace = self.workspace.clone();
         let engine = self
-            .spawn(async move { Engine::open(&workspace).await.map_err(ServerError::from_engine) })
+            .spawn(async move {
+                Engine::open(&workspace)
+                    .await
+                    .map_err(ServerError::from_engine)
+            })
             .await?;
         let engine = Arc::new(engine);
         *guard = Some((now, Arc::clone(&engine)));
@@ -102,7 +147,11 @@ impl AppState {
         T: Send + 'static,
         F: Future<Output = Result<T, ApiError>> + Send + 'static,
     {
-        let rt = self.queries.0.as_ref().expect("runtime lives as long as the state");
+        let rt = self
+            .queries
+            .0
+            .as_ref()
+            .expect("runtime lives as long as the state");
         match rt.spawn(work).await {
             Ok(r) => r,
             Err(e) => Err(ApiError::internal(format!("a query task failed: {e}"))),
@@ -128,33 +177,41 @@ impl AppState {
         Fut: Future<Output = Result<Analysis, ApiError>> + Send + 'static,
     {
         let key = format!("{:?}|{key}", self.manifest_stamp());
-        if let Some(hit) = self.cached(&key) {
+        if let Some(hit) = self.analyses.get(&key) {
             return Ok(hit);
         }
-        let _permit = self
-            .heavy
-            .acquire()
-            .await
-            .map_err(|e| ApiError::internal(e))?;
-        if let Some(hit) = self.cached(&key) {
+        let _permit = self.heavy.acquire().await.map_err(ApiError::internal)?;
+        if let Some(hit) = self.analyses.get(&key) {
             return Ok(hit);
         }
         let analysis = Arc::new(self.query(work).await?);
-        let mut cache = self.analyses.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= CACHED_ANALYSES {
-            cache.pop_front();
-        }
-        cache.push_back((key, Arc::clone(&analysis)));
+        self.analyses.put(key, Arc::clone(&analysis));
         Ok(analysis)
     }
 
-    fn cached(&self, key: &str) -> Option<Arc<Analysis>> {
-        let cache = self.analyses.lock().unwrap_or_else(|e| e.into_inner());
-        cache.iter().find(|(k, _)| k == key).map(|(_, a)| Arc::clone(a))
+    /// A report, from the cache when this workspace version already answered the same
+    /// request.
+    pub async fn report(&self, request: ReportRequest) -> Result<Arc<Report>, ApiError> {
+        let key = format!("{:?}|{request:?}", self.manifest_stamp());
+        if let Some(hit) = self.reports.get(&key) {
+            return Ok(hit);
+        }
+        let report = self
+            .query(move |engine: Arc<Engine>| async move {
+                Ok(clientele_analytics::run_report(&engine, &request).await?)
+            })
+            .await?;
+        let report = Arc::new(report);
+        self.reports.put(key, Arc::clone(&report));
+        Ok(report)
     }
 
     /// The caller of a request with this bearer token or session cookie.
-    pub fn caller(&self, bearer: Option<&str>, session: Option<&str>) -> Result<Option<Caller>, ApiError> {
+    pub fn caller(
+        &self,
+        bearer: Option<&str>,
+        session: Option<&str>,
+    ) -> Result<Option<Caller>, ApiError> {
         if !self.auth {
             return Ok(Some(Caller {
                 name: "local".into(),
@@ -171,10 +228,13 @@ impl AppState {
     pub fn by_token(&self, token: &str) -> Result<Option<Caller>, ApiError> {
         let users = self.users()?;
         let hash = crate::access::sha256_hex(token.trim());
-        Ok(users.iter().find(|u| u.token_sha256 == hash).map(|u| Caller {
-            name: u.name.clone(),
-            role: u.role,
-        }))
+        Ok(users
+            .iter()
+            .find(|u| u.token_sha256 == hash)
+            .map(|u| Caller {
+                name: u.name.clone(),
+                role: u.role,
+            }))
     }
 
     fn users(&self) -> Result<Arc<Vec<User>>, ApiError> {

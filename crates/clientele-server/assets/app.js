@@ -1,0 +1,448 @@
+// The clientele dashboard: a small single-page app over the JSON API. Pages are addressed
+// by the URL hash (#/sales?by=rep&region=North), so every drill-down step can be bookmarked
+// and the browser's Back button goes back up. Data is only ever inserted as text.
+'use strict';
+
+let ME = null;
+let charts = [];
+
+const PAGES = [
+  { id: 'overview', label: 'Overview', area: 'overview' },
+  { id: 'sales', label: 'Sales', area: 'sales' },
+  { id: 'pipeline', label: 'Pipeline', area: 'pipeline' },
+  { id: 'customers', label: 'Customers', area: 'customers' },
+  { id: 'exceptions', label: 'Exceptions', area: 'overview' },
+  { id: 'audit', label: 'Audit log', area: 'admin' },
+];
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function api(path) {
+  const res = await fetch('/api/v1/' + path, { credentials: 'same-origin' });
+  if (res.status === 401) {
+    location.href = '/login';
+    throw new ApiError(401, 'not logged in');
+  }
+  const body = await res.json().catch(() => null);
+  if (!res.ok) {
+    throw new ApiError(res.status, body && body.error ? body.error.message : `request failed (${res.status})`);
+  }
+  return body;
+}
+
+function qs(params) {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') u.set(k, v);
+  const s = u.toString();
+  return s ? '?' + s : '';
+}
+
+const nf0 = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+const nf2 = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const money = (v) => (v === undefined || v === null ? '' : nf2.format(v));
+const count = (v) => (v === undefined || v === null ? '' : nf0.format(v));
+const pct = (v) => (v === undefined || v === null ? '' : (v * 100).toFixed(1) + '%');
+
+function byUnit(v, unit) {
+  if (v === undefined || v === null) return '—';
+  switch (unit) {
+    case 'percent': return pct(v);
+    case 'count': return count(v);
+    case 'days': return v.toFixed(1) + ' d';
+    default: return money(v);
+  }
+}
+
+function fmtCell(col, v) {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'number') {
+    if (/(^share|_share$|_rate$|^growth$|^retention$|^conversion|probability|^deviation$|^p_alive$|^win_)/.test(col)) return pct(v);
+    if (Number.isInteger(v)) return count(v);
+    return money(v);
+  }
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  return String(v);
+}
+
+function table(rows, opts = {}) {
+  if (!rows || rows.length === 0) return el('p', { class: 'muted', text: 'No rows.' });
+  const cols = opts.columns || Object.keys(rows.reduce((a, r) => Object.assign(a, r), {}));
+  const body = rows.map((r) => {
+    const tr = el('tr', opts.onRow ? { class: 'clickable', 'data-testid': opts.testid || 'row', onclick: () => opts.onRow(r) } : {},
+      cols.map((c) => el('td', { class: typeof r[c] === 'number' ? 'num' : '' }, fmtCell(c, r[c]))));
+    return tr;
+  });
+  return el('div', { class: 'table-wrap' },
+    el('table', {}, el('thead', {}, el('tr', {}, cols.map((c) => el('th', { text: c.replace(/_/g, ' ') })))), el('tbody', {}, body)));
+}
+
+function destroyCharts() {
+  for (const c of charts) c.destroy();
+  charts = [];
+}
+
+function chart(canvas, config) {
+  const c = new Chart(canvas, config);
+  charts.push(c);
+  return c;
+}
+
+function barChart(labels, values, opts = {}) {
+  const canvas = el('canvas', { id: opts.id || 'chart', 'data-testid': opts.testid || 'chart', height: opts.height || 110 });
+  const c = chart(canvas, {
+    type: 'bar',
+    data: { labels, datasets: [{ label: opts.label || 'Revenue', data: values, backgroundColor: '#3b6fd8' }].concat(opts.extra || []) },
+    options: {
+      indexAxis: opts.horizontal ? 'y' : 'x',
+      responsive: true,
+      animation: false,
+      onClick: (evt, elements) => { if (elements.length && opts.onClick) opts.onClick(elements[0].index); },
+      onHover: (evt, elements) => { evt.native.target.style.cursor = elements.length && opts.onClick ? 'pointer' : 'default'; },
+      plugins: { tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${opts.fmt ? opts.fmt(ctx.parsed[opts.horizontal ? 'x' : 'y']) : money(ctx.parsed[opts.horizontal ? 'x' : 'y'])}` } } },
+    },
+  });
+  canvas.chart = c;
+  return el('div', { class: 'chart' }, canvas);
+}
+
+function notes(list) {
+  return (list || []).length ? el('ul', { class: 'notes' }, list.map((n) => el('li', { text: n }))) : null;
+}
+
+function route() {
+  const h = location.hash.replace(/^#\/?/, '');
+  const [pathPart, query] = h.split('?');
+  const parts = pathPart.split('/').filter(Boolean).map(decodeURIComponent);
+  return { page: parts[0] || 'home', arg: parts[1], params: Object.fromEntries(new URLSearchParams(query || '')) };
+}
+
+function go(page, params = {}) {
+  location.hash = '#/' + page + qs(params);
+}
+
+function may(area) {
+  return ME && ME.areas.includes(area);
+}
+
+/// Appends children, skipping the absent ones (null would print as text).
+function put(parent, ...xs) {
+  parent.append(...xs.flat().filter((x) => x !== null && x !== undefined));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pages
+
+function periodPicker(params, page) {
+  const from = el('input', { type: 'date', id: 'from', value: params.from || '' });
+  const to = el('input', { type: 'date', id: 'to', value: params.to || '' });
+  return el('form', { class: 'period', id: 'period-picker', onsubmit: (e) => { e.preventDefault(); go(page, Object.assign({}, params, { from: from.value, to: to.value })); } },
+    el('label', {}, 'From ', from), el('label', {}, 'To ', to),
+    el('button', { type: 'submit', text: 'Apply' }),
+    el('button', { type: 'button', class: 'link', text: 'Latest quarter', onclick: () => go(page, Object.assign({}, params, { from: '', to: '' })) }));
+}
+
+async function overview(main, params) {
+  const period = { from: params.from, to: params.to };
+  const kpis = await api('kpis' + qs(period));
+  const p = kpis.period;
+  const tiles = kpis.rows.map((k) => {
+    const status = k.status || '';
+    const cls = status === 'on target' ? 'on' : status ? 'off' : 'none';
+    const arrow = k.change === undefined || k.change === null ? '' : k.change > 0 ? '▲' : k.change < 0 ? '▼' : '▶';
+    return el('div', { class: `tile ${cls}`, 'data-testid': 'kpi-tile', title: k.definition || '' },
+      el('div', { class: 'tile-name', text: k.name }),
+      el('div', { class: 'tile-value', 'data-testid': 'kpi-value', text: byUnit(k.value, k.unit) }),
+      el('div', { class: 'tile-meta' },
+        el('span', { class: 'trend', text: `${arrow} ${k.change === undefined || k.change === null ? '' : pct(k.change)}` }),
+        el('span', { class: 'target', text: k.target === undefined || k.target === null ? 'no target' : `target ${byUnit(k.target, k.unit)}` })),
+      el('div', { class: 'tile-status', text: status || 'no target' }));
+  });
+  put(main, 
+    el('h1', { text: `Overview — ${p.label}` }),
+    periodPicker(params, 'overview'),
+    el('p', { class: 'muted', text: `${p.from} to ${p.to}, compared with ${kpis.previous_period ? kpis.previous_period.label : 'the previous period'}` }),
+    el('div', { class: 'tiles', id: 'kpi-tiles' }, tiles),
+    notes(kpis.notes));
+  // Revenue trend: the months of the period's trailing year and the year before.
+  const trend = await api('sales' + qs({ by: 'month', from: params.from && params.to ? params.from : undefined, to: params.to }));
+  const rows = trend.rows;
+  if (rows.length) {
+    const first = trend.period.from, last = trend.period.to;
+    const shift = (d) => { const x = new Date(d + 'T00:00:00Z'); x.setUTCFullYear(x.getUTCFullYear() - 1); return x.toISOString().slice(0, 10); };
+    const prev = await api('sales' + qs({ by: 'month', from: shift(first), to: shift(last) }));
+    const prevBy = {};
+    for (const r of prev.rows) prevBy[r.period] = r.revenue;
+    const lastYear = (m) => `${Number(m.slice(0, 4)) - 1}${m.slice(4)}`;
+    const canvas = el('canvas', { id: 'trend-chart', 'data-testid': 'trend-chart', height: 90 });
+    chart(canvas, {
+      type: 'line',
+      data: {
+        labels: rows.map((r) => r.period),
+        datasets: [
+          { label: 'Revenue', data: rows.map((r) => r.revenue), borderColor: '#3b6fd8', backgroundColor: '#3b6fd8', tension: 0.2 },
+          { label: 'Same month, previous year', data: rows.map((r) => prevBy[lastYear(r.period)] ?? null), borderColor: '#9aa5b1', backgroundColor: '#9aa5b1', borderDash: [6, 4], tension: 0.2 },
+        ],
+      },
+      options: {
+        animation: false,
+        interaction: { mode: 'index', intersect: false },
+        plugins: { tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${money(c.parsed.y)}` } } },
+        onClick: (evt, els) => {
+          if (!els.length) return;
+          const m = rows[els[0].index].period;
+          const [y, mo] = m.split('-').map(Number);
+          const end = new Date(Date.UTC(y, mo, 0)).toISOString().slice(0, 10);
+          go('sales', { by: 'region', from: `${m}-01`, to: end });
+        },
+      },
+    });
+    put(main, el('h2', { text: 'Revenue by month (click a month for its sales by region)' }), el('div', { class: 'chart' }, canvas));
+  }
+}
+
+// Drill-down paths of the sales page: the next dimension after each.
+const NEXT = { region: 'rep', rep: 'customer', channel: 'customer', category: 'product' };
+const FILTER_OF = { region: 'region', rep: 'rep', channel: 'channel', category: 'category', product: 'product', customer: 'customer' };
+const KEY_OF = { region: 'region', rep: 'sales_rep_id', channel: 'channel', category: 'category', product: 'product_id', customer: 'customer_id' };
+
+async function sales(main, params) {
+  const by = params.by || 'region';
+  const filters = ['region', 'rep', 'channel', 'category', 'product'].filter((f) => params[f] !== undefined);
+  const data = await api('sales' + qs(params));
+  const key = KEY_OF[by] || 'period';
+  const label = (r) => (by === 'rep' && r.rep_name ? `${r.rep_name} (${r[key]})` : by === 'product' && r.product_name ? r.product_name : by === 'customer' && r.customer_name ? `${r.customer_name} (${r[key]})` : r[key]);
+  const top = data.rows.slice(0, 25);
+  const drill = (r) => {
+    const value = r[key];
+    if (by === 'customer') { go('customer/' + encodeURIComponent(value)); return; }
+    const next = NEXT[by];
+    if (!next) { go('transactions', Object.assign(pick(params, ['from', 'to']), {})); return; }
+    go('sales', Object.assign({}, params, { by: next, [FILTER_OF[by]]: value }));
+  };
+  const crumbs = [el('a', { href: '#/sales' + qs(Object.assign(pick(params, ['from', 'to']), { by: filters.includes('category') || by === 'category' || by === 'product' ? 'category' : filters.includes('channel') || by === 'channel' ? 'channel' : 'region' })), text: 'All', 'data-testid': 'crumb' })];
+  const acc = pick(params, ['from', 'to']);
+  for (const f of filters) {
+    acc[f] = params[f];
+    const nextBy = NEXT[f] || 'customer';
+    crumbs.push(' › ', el('a', { href: '#/sales' + qs(Object.assign({}, acc, { by: nextBy })), text: `${f} ${params[f]}`, 'data-testid': 'crumb' }));
+  }
+  put(main, 
+    el('h1', { text: data.title }),
+    el('div', { class: 'tabs' }, ['region', 'category', 'channel'].map((d) => el('a', { href: '#/sales' + qs(Object.assign(pick(params, ['from', 'to']), { by: d })), class: by === d && !filters.length ? 'active' : '', text: `By ${d}` }))),
+    periodPicker(params, 'sales'),
+    el('nav', { class: 'breadcrumb', id: 'breadcrumb' }, crumbs),
+    el('p', { class: 'muted', text: `${data.period.from} to ${data.period.to}${data.previous_period ? `, growth against ${data.previous_period.label}` : ''}. Click a bar or row to drill down.` }),
+    top.length ? barChart(top.map(label), top.map((r) => r.revenue), { id: 'sales-chart', testid: 'sales-chart', onClick: (i) => drill(top[i]) }) : null,
+    table(data.rows, { onRow: drill, testid: 'drill-row' }),
+    el('p', {}, el('a', { href: `/api/v1/sales${qs(Object.assign({}, params, { format: 'csv' }))}`, text: 'Download CSV' })),
+    notes(data.notes));
+}
+
+function pick(o, keys) {
+  const out = {};
+  for (const k of keys) if (o[k]) out[k] = o[k];
+  return out;
+}
+
+async function pipeline(main) {
+  const funnel = await api('pipeline');
+  const byRep = await api('pipeline?by=rep');
+  const rows = funnel.rows;
+  put(main, 
+    el('h1', { text: 'Pipeline' }),
+    el('p', { class: 'muted', text: 'Deals that entered each stage; conversion to the next stage and days spent in it.' }),
+    barChart(rows.map((r) => r.stage), rows.map((r) => r.entered), { id: 'funnel-chart', testid: 'funnel-chart', label: 'Deals entered', horizontal: true, fmt: count }),
+    table(rows, { columns: ['stage', 'entered', 'conversion_to_next', 'avg_days_in_stage', 'open_deals', 'open_amount', 'weighted_amount', 'win_rate'] }),
+    el('h2', { text: 'By rep' }),
+    table(byRep.rows),
+    notes(funnel.notes));
+}
+
+async function customers(main, params) {
+  const tab = params.tab || 'segments';
+  const tabs = [['segments', 'RFM segments'], ['lifecycle', 'Lifecycle'], ['clusters', 'Behavioural clusters'], ['at-risk', 'At risk'], ['cohorts', 'Cohorts'], ['list', 'All customers']];
+  put(main, el('h1', { text: 'Customers' }),
+    el('div', { class: 'tabs' }, tabs.map(([id, label]) => el('a', { href: `#/customers?tab=${id}`, class: tab === id ? 'active' : '', text: label, 'data-testid': `tab-${id}` }))));
+  const members = (filter) => go('members', filter);
+  if (tab === 'segments' || tab === 'lifecycle' || tab === 'clusters') {
+    if (!may('segments')) {
+      put(main, el('p', { class: 'muted', text: 'Your role does not include segment analyses; the stored segments are still filters of the customer list.' }));
+      return;
+    }
+    const kind = tab === 'segments' ? 'rfm' : tab === 'lifecycle' ? 'lifecycle' : 'behavioral';
+    const a = await api('segments/' + kind);
+    const t = a.tables.segments || a.tables.stages || a.tables.clusters || [];
+    const name = (r) => r.segment || r.stage || `cluster ${r.cluster}`;
+    const filter = (r) => (kind === 'rfm' ? { rfm_segment: r.segment } : kind === 'lifecycle' ? { lifecycle_stage: r.stage } : { cluster: r.cluster });
+    put(main, el('p', { class: 'muted', text: `${a.title}. Click a segment for its members.` }));
+    if (kind === 'rfm') {
+      put(main, el('div', { class: 'grid', id: 'rfm-grid' }, t.map((r) => el('button', { class: 'cell', 'data-testid': 'segment-cell', onclick: () => members(filter(r)), title: r.description || '' },
+        el('strong', { text: name(r) }), el('span', { text: `${count(r.customers)} customers · ${pct(r.share_of_customers)}` }), el('span', { text: `${pct(r.share_of_revenue)} of revenue` })))));
+    } else {
+      put(main, barChart(t.map(name), t.map((r) => r.customers), { id: 'segment-chart', testid: 'segment-chart', label: 'Customers', fmt: count, onClick: (i) => members(filter(t[i])) }));
+    }
+    put(main, table(t, { onRow: (r) => members(filter(r)), testid: 'segment-row' }), notes(a.notes));
+  } else if (tab === 'at-risk') {
+    await customerList(main, 'at-risk', params, 'Customers at risk: churn probability × CLV, highest first');
+  } else if (tab === 'cohorts') {
+    const a = await api('cohorts');
+    const rows = a.tables.retention || [];
+    const periods = Object.keys(rows[0] || {}).filter((k) => /^[mq]\d+$/.test(k)).sort((x, y) => Number(x.slice(1)) - Number(y.slice(1)));
+    const heat = el('table', { class: 'heatmap', id: 'cohort-heatmap' },
+      el('thead', {}, el('tr', {}, el('th', { text: 'cohort' }), el('th', { text: 'customers' }), periods.map((p) => el('th', { text: p })))),
+      el('tbody', {}, rows.map((r) => el('tr', {}, el('td', { text: r.cohort }), el('td', { class: 'num', text: count(r.customers) }), periods.map((p) => {
+        const v = r[p];
+        const td = el('td', { class: 'num', title: v === undefined ? 'not observed' : `${r.cohort}, ${p}: ${pct(v)} retained` }, v === undefined ? '' : pct(v));
+        if (v !== undefined) td.style.backgroundColor = `rgba(59, 111, 216, ${Math.min(1, v * 1.6).toFixed(2)})`;
+        if (v !== undefined && v > 0.45) td.style.color = '#fff';
+        return td;
+      })))));
+    put(main, el('p', { class: 'muted', text: 'Share of each acquisition cohort buying again n periods after its first purchase.' }), el('div', { class: 'table-wrap' }, heat), notes(a.notes));
+  } else {
+    await customerList(main, 'customers', params, 'All customers');
+  }
+}
+
+async function customerList(main, endpoint, params, title) {
+  const page = Number(params.page || 1);
+  const filter = Object.assign({}, params);
+  delete filter.tab; delete filter.page;
+  const data = await api(endpoint + qs(Object.assign({}, filter, { page, page_size: 25 })));
+  const cols = ['customer_id', 'customer_name', 'email', 'region', 'orders', 'revenue', 'rfm_segment', 'lifecycle_stage', 'clv', 'churn_probability', 'value_at_risk'].filter((c) => data.rows.some((r) => r[c] !== undefined));
+  const pages = Math.max(1, Math.ceil(data.total / data.page_size));
+  const nav = (p) => go(route().page, Object.assign({}, params, { page: p }));
+  put(main, 
+    el('h2', { text: title }),
+    el('p', { class: 'muted', text: `${count(data.total)} customers${data.notes.length ? ' — ' + data.notes.join('; ') : ''}. Page ${page} of ${pages}.` }),
+    table(data.rows, { columns: cols, onRow: (r) => go('customer/' + encodeURIComponent(r.customer_id)), testid: 'customer-row' }),
+    el('div', { class: 'pager' },
+      el('button', { disabled: page <= 1, onclick: () => nav(page - 1), text: '‹ Previous' }),
+      el('button', { disabled: page >= pages, onclick: () => nav(page + 1), text: 'Next ›' }),
+      el('a', { href: `/api/v1/${endpoint}${qs(Object.assign({}, filter, { format: 'csv' }))}`, text: 'Download CSV' })));
+}
+
+async function membersPage(main, params) {
+  put(main, el('nav', { class: 'breadcrumb' }, el('a', { href: '#/customers', text: 'Customers' }), ' › members'));
+  await customerList(main, 'customers', params, 'Members: ' + Object.entries(params).filter(([k]) => k !== 'page').map(([k, v]) => `${k} = ${v}`).join(', '));
+}
+
+function dl(obj) {
+  return el('dl', { class: 'facts' }, Object.entries(obj || {}).flatMap(([k, v]) => [el('dt', { text: k.replace(/_/g, ' ') }), el('dd', { text: fmtCell(k, v) })]));
+}
+
+async function customer360(main, id) {
+  const c = await api('customers/' + encodeURIComponent(id));
+  const p = c.profile || {};
+  const name = [p.first_name, p.last_name].filter(Boolean).join(' ') || id;
+  put(main, 
+    el('nav', { class: 'breadcrumb' }, el('a', { href: '#/customers', text: 'Customers' }), ` › ${id}`),
+    el('h1', { id: 'customer-name', text: `${name} (${id})` }),
+    el('div', { class: 'cols' },
+      el('section', { class: 'card', id: 'profile' }, el('h2', { text: 'Profile' }), dl(p)),
+      el('section', { class: 'card', id: 'consent' }, el('h2', { text: 'Consent' }), dl(c.consent)),
+      el('section', { class: 'card', id: 'summary' }, el('h2', { text: 'Purchases' }), dl(c.summary)),
+      el('section', { class: 'card', id: 'scores' }, el('h2', { text: 'Scores' }), dl(c.scores))));
+  for (const [section, rows] of Object.entries(c.sections || {})) {
+    put(main, el('section', { class: 'section', 'data-testid': `section-${section}` },
+      el('h2', { text: `${section.replace(/_/g, ' ')} (${rows.length}${rows.length >= c.section_rows ? '+' : ''})` }),
+      table(rows)));
+  }
+}
+
+async function exceptionsPage(main, params) {
+  const data = await api('exceptions' + qs(pick(params, ['from', 'to'])));
+  put(main, el('h1', { text: data.title }), periodPicker(params, 'exceptions'),
+    data.rows.length ? el('ul', { class: 'alerts', id: 'alerts' }, data.rows.map((r) => el('li', { class: `alert ${r.kind}`, 'data-testid': 'alert' },
+      el('strong', { text: r.subject }), ` — ${r.note || r.kind}: `,
+      `${byUnit(r.value, r.unit)} against ${byUnit(r.expected, r.unit)} (${pct(r.deviation)})`)))
+      : el('p', { text: 'No exceptions in this period.' }),
+    notes(data.notes));
+}
+
+async function auditPage(main, params) {
+  const data = await api('audit' + qs({ page: params.page || 1, user: params.user, customer: params.customer }));
+  put(main, el('h1', { text: 'Audit log' }), el('p', { class: 'muted', text: `${count(data.total)} entries, newest first.` }),
+    table(data.rows.map((r) => Object.assign({}, r, { customers: r.customers.slice(0, 10).join(' ') + (r.customers.length > 10 ? ` … (${r.customers.length})` : '') }))));
+}
+
+async function transactionsPage(main, params) {
+  const data = await api('transactions' + qs(Object.assign({}, params, { page_size: 50 })));
+  put(main, el('h1', { text: 'Transactions' }), el('p', { class: 'muted', text: `${count(data.total)} lines, ${data.period.from} to ${data.period.to}` }),
+    table(data.rows, { onRow: (r) => go('customer/' + encodeURIComponent(r.customer_id)), testid: 'transaction-row' }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shell
+
+function renderNav() {
+  const nav = document.getElementById('nav');
+  nav.replaceChildren(...PAGES.filter((p) => may(p.area)).map((p) => el('a', { href: `#/${p.id}`, id: `nav-${p.id}`, text: p.label })));
+  document.getElementById('who').textContent = `${ME.user} · ${ME.role.replace('_', ' ')}${ME.personal_data ? '' : ' · personal data masked'}`;
+}
+
+async function render() {
+  const main = document.getElementById('main');
+  destroyCharts();
+  const r = route();
+  if (r.page === 'home') { go(ME.home); return; }
+  for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.id === `nav-${r.page}`);
+  const content = el('div', {});
+  main.replaceChildren(el('p', { class: 'muted', text: 'Loading…' }));
+  try {
+    switch (r.page) {
+      case 'overview': await overview(content, r.params); break;
+      case 'sales': await sales(content, r.params); break;
+      case 'pipeline': await pipeline(content, r.params); break;
+      case 'customers': await customers(content, r.params); break;
+      case 'members': await membersPage(content, r.params); break;
+      case 'customer': await customer360(content, r.arg); break;
+      case 'exceptions': await exceptionsPage(content, r.params); break;
+      case 'audit': await auditPage(content, r.params); break;
+      case 'transactions': await transactionsPage(content, r.params); break;
+      default: content.append(el('p', { text: 'No such page.' }));
+    }
+    main.replaceChildren(content);
+  } catch (e) {
+    if (e.status === 401) return;
+    main.replaceChildren(el('div', { class: 'error', role: 'alert', id: 'error', text: e.status === 403 ? `Not available to your role: ${e.message}` : e.message }));
+  }
+}
+
+async function start() {
+  try {
+    ME = await api('me');
+  } catch (e) {
+    return;
+  }
+  renderNav();
+  document.getElementById('logout').hidden = !ME.auth;
+  document.getElementById('logout').addEventListener('click', async () => {
+    await fetch('/api/v1/logout', { method: 'POST', credentials: 'same-origin' });
+    location.href = '/login';
+  });
+  window.addEventListener('hashchange', render);
+  await render();
+}
+
+start();

@@ -1,0 +1,650 @@
+//! The real server on a random port over a small demo workspace, driven over HTTP: every
+//! documented endpoint, authentication (401/403), masking per role, audit entries, the error
+//! format, malformed requests, CSV export and the drill-down's arithmetic.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use clientele_server::{Role, ServerConfig};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    workspace: PathBuf,
+    tokens: Vec<(Role, String)>,
+}
+
+/// One demo workspace (800 customers, with CLV, RFM and churn stored) shared by every test.
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    // Built on a thread of its own: the tests call this from inside their tokio runtime,
+    // which cannot block on a second one.
+    F.get_or_init(|| std::thread::spawn(build_fixture).join().unwrap())
+}
+
+fn build_fixture() -> Fixture {
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join("ws");
+        let config = clientele_demo::DemoConfig {
+            customers: 800,
+            seed: 11,
+            ..Default::default()
+        };
+        let src = ws.join("demo").join("source");
+        clientele_demo::generate(
+            &config,
+            &src,
+            &ws.join("demo").join("truth"),
+            &mut |_, _, _| {},
+        )
+        .unwrap();
+        clientele_ingest::ingest(&src, &ws, &Default::default(), &mut |_| {}).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            for step in 0..3 {
+                let engine = clientele_analytics::Engine::open(&ws).await.unwrap();
+                let a = match step {
+                    0 => clientele_analytics::clv(&engine, &Default::default())
+                        .await
+                        .unwrap(),
+                    1 => clientele_analytics::segment_rfm(&engine, None)
+                        .await
+                        .unwrap(),
+                    _ => clientele_analytics::churn(&engine, &Default::default())
+                        .await
+                        .unwrap(),
+                };
+                clientele_analytics::save(&engine, &a).unwrap();
+            }
+        });
+        let tokens = [
+            Role::Admin,
+            Role::Analyst,
+            Role::SalesManager,
+            Role::MarketingManager,
+        ]
+        .into_iter()
+        .map(|r| (r, clientele_server::add_user(&ws, r.name(), r).unwrap()))
+        .collect();
+        Fixture {
+            _dir: dir,
+            workspace: ws,
+            tokens,
+        }
+    }
+}
+
+fn token(role: Role) -> &'static str {
+    &fixture().tokens.iter().find(|(r, _)| *r == role).unwrap().1
+}
+
+/// Starts a server on a random port; it stops when the test's runtime ends.
+async fn start(workspace: &Path, auth: bool) -> String {
+    let config = ServerConfig {
+        workspace: workspace.to_path_buf(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        auth,
+        query_threads: 2,
+    };
+    let app = clientele_server::app(&config).unwrap();
+    let listener = tokio::net::TcpListener::bind(config.bind).await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    format!("http://{addr}")
+}
+
+async fn get(base: &str, path: &str, role: Option<Role>) -> (StatusCode, String, String) {
+    let mut req = reqwest::Client::new().get(format!("{base}{path}"));
+    if let Some(r) = role {
+        req = req.bearer_auth(token(r));
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, ct, res.text().await.unwrap())
+}
+
+async fn get_json(base: &str, path: &str, role: Role) -> Value {
+    let (status, _, body) = get(base, path, Some(role)).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn assert_error(status: StatusCode, body: &str, want: StatusCode, code: &str) {
+    assert_eq!(status, want, "{body}");
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"));
+    assert_eq!(v["error"]["code"], code, "{body}");
+    assert!(v["error"]["message"].as_str().unwrap().len() > 5, "{body}");
+}
+
+fn first_customer(base_json: &Value) -> String {
+    base_json["rows"][0]["customer_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_endpoint_answers_and_the_document_matches_the_routes() {
+    let f = fixture();
+    let base = start(&f.workspace, true).await;
+    let (status, _, body) = get(&base, "/api/v1/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    let customers = get_json(&base, "/api/v1/customers?page_size=1", Role::Admin).await;
+    let id = first_customer(&customers);
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 19, "{:?}", paths.keys());
+    for (path, item) in paths {
+        for (method, _) in item.as_object().unwrap() {
+            let url = path.replace("{kind}", "rfm").replace("{id}", &id);
+            let res = match method.as_str() {
+                "get" => reqwest::Client::new()
+                    .get(format!("{base}{url}"))
+                    .bearer_auth(token(Role::Admin))
+                    .send()
+                    .await
+                    .unwrap(),
+                "post" => reqwest::Client::new()
+                    .post(format!("{base}{url}"))
+                    .json(&serde_json::json!({"token": token(Role::Admin)}))
+                    .send()
+                    .await
+                    .unwrap(),
+                other => panic!("undocumented method {other}"),
+            };
+            let status = res.status();
+            assert!(
+                status.is_success(),
+                "{method} {url}: {status} {}",
+                res.text().await.unwrap()
+            );
+        }
+    }
+    // And nothing answers that is not documented.
+    let (status, _, body) = get(&base, "/api/v1/secrets", Some(Role::Admin)).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let res = reqwest::Client::new()
+        .delete(format!("{base}/api/v1/kpis"))
+        .bearer_auth(token(Role::Admin))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    assert_error(
+        status,
+        &res.text().await.unwrap(),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_and_roles_decide_access() {
+    let f = fixture();
+    let base = start(&f.workspace, true).await;
+    for path in [
+        "/api/v1/kpis",
+        "/api/v1/customers",
+        "/api/v1/me",
+        "/api/v1/audit",
+    ] {
+        let (status, _, body) = get(&base, path, None).await;
+        assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    let res = reqwest::Client::new()
+        .get(format!("{base}/api/v1/kpis"))
+        .bearer_auth("clt_0000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = reqwest::Client::new()
+        .get(format!("{base}/api/v1/kpis"))
+        .header("authorization", "Basic YTpi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // Health and the API document need no credentials.
+    assert_eq!(get(&base, "/api/v1/health", None).await.0, StatusCode::OK);
+    for (role, path) in [
+        (Role::SalesManager, "/api/v1/segments/rfm"),
+        (Role::SalesManager, "/api/v1/clv"),
+        (Role::MarketingManager, "/api/v1/pipeline"),
+        (Role::Analyst, "/api/v1/audit"),
+        (Role::SalesManager, "/api/v1/audit"),
+    ] {
+        let (status, _, body) = get(&base, path, Some(role)).await;
+        assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    }
+    let me = get_json(&base, "/api/v1/me", Role::SalesManager).await;
+    assert_eq!(me["role"], "sales_manager");
+    assert_eq!(me["home"], "sales");
+    assert_eq!(me["personal_data"], true);
+
+    // The dashboard's session: login sets an HttpOnly, SameSite cookie; logout ends it.
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{base}/api/v1/login"))
+        .json(&serde_json::json!({"token": token(Role::Analyst)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_string();
+    let me = client
+        .get(format!("{base}/api/v1/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(me.json::<Value>().await.unwrap()["user"], "analyst");
+    client
+        .post(format!("{base}/api/v1/logout"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    let me = client
+        .get(format!("{base}/api/v1/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    let res = client
+        .post(format!("{base}/api/v1/login"))
+        .json(&serde_json::json!({"token": "clt_wrong"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_data_is_masked_per_role_and_every_access_is_audited() {
+    let f = fixture();
+    let base = start(&f.workspace, true).await;
+    let open = get_json(
+        &base,
+        "/api/v1/customers?page_size=5&sort=customer_id",
+        Role::SalesManager,
+    )
+    .await;
+    let masked = get_json(
+        &base,
+        "/api/v1/customers?page_size=5&sort=customer_id",
+        Role::Analyst,
+    )
+    .await;
+    let (a, b) = (&open["rows"][0], &masked["rows"][0]);
+    assert_eq!(a["customer_id"], b["customer_id"]);
+    let email = a["email"].as_str().unwrap();
+    let local = email.split('@').next().unwrap();
+    let tld = email.rsplit('.').next().unwrap();
+    let domain = email.split('@').nth(1).unwrap();
+    assert_eq!(
+        b["email"].as_str().unwrap(),
+        format!("{}***@{}***.{tld}", &local[..1], &domain[..1])
+    );
+    assert!(
+        !b["customer_name"]
+            .as_str()
+            .unwrap()
+            .contains(&a["customer_name"].as_str().unwrap()[1..3])
+    );
+    assert_eq!(a["clv"], b["clv"], "scores are not personal data");
+    // CSV exports are masked the same way, and so is the customer 360.
+    let (status, ct, csv) = get(
+        &base,
+        "/api/v1/customers?format=csv&sort=customer_id",
+        Some(Role::MarketingManager),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ct.starts_with("text/csv"), "{ct}");
+    assert!(!csv.contains(email) && csv.contains("***@"));
+    assert_eq!(csv.lines().count(), 801, "header + every customer");
+    let id = a["customer_id"].as_str().unwrap().to_string();
+    let c360 = get_json(
+        &base,
+        &format!("/api/v1/customers/{id}"),
+        Role::MarketingManager,
+    )
+    .await;
+    assert!(c360["profile"]["email"].as_str().unwrap().contains("***@"));
+    assert!(
+        c360["profile"]["phone"]
+            .as_str()
+            .unwrap()
+            .starts_with("***")
+    );
+    let c360 = get_json(&base, &format!("/api/v1/customers/{id}"), Role::Admin).await;
+    assert_eq!(c360["profile"]["email"], email);
+    assert!(c360["sections"]["orders"].as_array().unwrap().len() >= 1);
+    assert!(c360["scores"]["churn_probability"].is_number() || c360["scores"]["clv"].is_number());
+
+    // Audit: the 360 names its customer; a list page names the customers shown.
+    let entries = clientele_server::read_audit(&f.workspace, Some("admin"), Some(&id)).unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.action == format!("GET /api/v1/customers/{id}") && e.role == "admin"),
+        "{entries:?}"
+    );
+    let page_ids: Vec<String> = masked["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["customer_id"].as_str().unwrap().to_string())
+        .collect();
+    let entries = clientele_server::read_audit(&f.workspace, Some("analyst"), None).unwrap();
+    assert!(
+        entries.iter().any(|e| e.customers == page_ids),
+        "{entries:?}"
+    );
+    assert!(entries.iter().all(|e| !e.request_id.is_empty()));
+    // Aggregates are not customer-level data: no entry for a KPI request.
+    get_json(&base, "/api/v1/kpis", Role::Analyst).await;
+    let after = clientele_server::read_audit(&f.workspace, Some("analyst"), None).unwrap();
+    assert!(after.iter().all(|e| !e.action.contains("/kpis")));
+    // Admins read the log through the API too.
+    let log = get_json(&base, "/api/v1/audit?user=admin", Role::Admin).await;
+    assert!(log["total"].as_u64().unwrap() >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_a_clear_4xx() {
+    let f = fixture();
+    let base = start(&f.workspace, true).await;
+    for (path, want, code) in [
+        (
+            "/api/v1/kpis?from=2025-13-45",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/kpis?from=2025-12-01&to=2025-01-01",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/sales?by=planet",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/sales?by=region&region=North&format=xml",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/customers?page_size=100000000",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/customers?page=0",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/customers?page=abc",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/customers?page=99999999999999999999999",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/customers?shoe_size=44",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/customers?sort=-nonsense",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/customers/NOPE'%20OR%201=1",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "/api/v1/segments/astrology",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/segments/behavioral?k=1000",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/clv?model=magic",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/clv?horizon=-3",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/churn?window=abc",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/cohorts?by=decade",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/exceptions?threshold=7",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/transactions?page_size=0",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/kpis?by=region",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+    ] {
+        let (status, _, body) = get(&base, path, Some(Role::Admin)).await;
+        assert_error(status, &body, want, code);
+    }
+    let client = reqwest::Client::new();
+    for body in ["not json", "{\"token\": 5}", "[]", ""] {
+        let res = client
+            .post(format!("{base}/api/v1/login"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        assert_error(
+            status,
+            &res.text().await.unwrap(),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        );
+    }
+    let res = client
+        .post(format!("{base}/api/v1/login"))
+        .body(vec![b'x'; 1 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // The server is still fine.
+    assert_eq!(get(&base, "/api/v1/health", None).await.0, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_down_adds_up_and_exports_as_csv() {
+    let f = fixture();
+    let base = start(&f.workspace, true).await;
+    let q = "from=2025-01-01&to=2025-12-31";
+    let regions = get_json(
+        &base,
+        &format!("/api/v1/sales?by=region&{q}"),
+        Role::SalesManager,
+    )
+    .await;
+    let total: f64 = regions["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["revenue"].as_f64().unwrap())
+        .sum();
+    let first = &regions["rows"][0];
+    let region = first["region"].as_str().unwrap();
+    let reps = get_json(
+        &base,
+        &format!("/api/v1/sales?by=rep&region={region}&{q}"),
+        Role::SalesManager,
+    )
+    .await;
+    let by_rep: f64 = reps["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["revenue"].as_f64().unwrap())
+        .sum();
+    assert!(
+        (by_rep - first["revenue"].as_f64().unwrap()).abs() < 1e-6,
+        "{by_rep} vs {first}"
+    );
+    let rep = reps["rows"][0]["sales_rep_id"].as_str().unwrap();
+    let customers = get_json(
+        &base,
+        &format!("/api/v1/sales?by=customer&region={region}&rep={rep}&{q}"),
+        Role::SalesManager,
+    )
+    .await;
+    let by_customer: f64 = customers["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["revenue"].as_f64().unwrap())
+        .sum();
+    assert!((by_customer - reps["rows"][0]["revenue"].as_f64().unwrap()).abs() < 1e-6);
+    assert!(customers["rows"][0]["customer_name"].is_string());
+    // The region totals equal the KPI's revenue over the same period.
+    let kpis = get_json(&base, &format!("/api/v1/kpis?{q}"), Role::SalesManager).await;
+    let revenue = kpis["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kpi"] == "sales_revenue")
+        .unwrap()["value"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (total - revenue).abs() < 1e-6 * revenue.max(1.0),
+        "{total} vs {revenue}"
+    );
+    // Category → product, filtered lines add up to the category.
+    let cats = get_json(
+        &base,
+        &format!("/api/v1/sales?by=category&{q}"),
+        Role::SalesManager,
+    )
+    .await;
+    let cat = &cats["rows"][0];
+    let products = get_json(
+        &base,
+        &format!(
+            "/api/v1/sales?by=product&category={}&{q}",
+            cat["category"]
+                .as_str()
+                .unwrap()
+                .replace(' ', "%20")
+                .replace('&', "%26")
+        ),
+        Role::SalesManager,
+    )
+    .await;
+    let sum: f64 = products["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["revenue"].as_f64().unwrap())
+        .sum();
+    assert!((sum - cat["revenue"].as_f64().unwrap()).abs() < 1e-6 * sum.max(1.0));
+    // CSV of a report: header row, one line per row.
+    let (status, ct, csv) = get(
+        &base,
+        &format!("/api/v1/sales?by=region&{q}&format=csv"),
+        Some(Role::SalesManager),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ct.starts_with("text/csv"));
+    assert!(csv.starts_with("region,revenue,"), "{csv}");
+    assert_eq!(
+        csv.lines().count(),
+        regions["rows"].as_array().unwrap().len() + 1
+    );
+    // An analysis as JSON has the CLI's shape; as CSV, its first table.
+    let clv = get_json(&base, "/api/v1/clv", Role::Analyst).await;
+    assert_eq!(clv["model"], "bgnbd");
+    assert!(clv["params"]["r"].is_number());
+    let (_, _, csv) = get(&base, "/api/v1/clv?format=csv", Some(Role::Analyst)).await;
+    assert!(csv.starts_with("parameter,estimate,std_error"), "{csv}");
+    let transactions = get_json(
+        &base,
+        &format!(
+            "/api/v1/transactions?customer={}",
+            first_customer(&customers)
+        ),
+        Role::SalesManager,
+    )
+    .await;
+    assert!(transactions["total"].as_u64().unwrap() >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_auth_everyone_is_a_local_admin() {
+    let f = fixture();
+    let base = start(&f.workspace, false).await;
+    let (status, _, body) = get(&base, "/api/v1/me", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let me: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(me["user"], "local");
+    assert_eq!(me["role"], "admin");
+    let (status, ct, html) = get(&base, "/", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ct.starts_with("text/html"));
+    assert!(html.contains("/assets/vendor/chart.umd.min.js") && !html.contains("https://"));
+    let (status, _, _) = get(&base, "/assets/vendor/chart.umd.min.js", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = get(&base, "/assets/../Cargo.toml", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
