@@ -557,12 +557,12 @@ impl ReportParams {
                 });
             }
         }
-        if let Some(t) = self.threshold {
-            if !(t > 0.0 && t < 1.0) {
-                return Err(ApiError::bad_request(format!(
-                    "threshold {t} must be a fraction between 0 and 1"
-                )));
-            }
+        if let Some(t) = self.threshold
+            && !(t > 0.0 && t < 1.0)
+        {
+            return Err(ApiError::bad_request(format!(
+                "threshold {t} must be a fraction between 0 and 1"
+            )));
         }
         Ok(ReportRequest {
             name: name.into(),
@@ -835,7 +835,7 @@ async fn transactions(
             if let Some(c) = customer {
                 df = df
                     .filter(col("customer_id").eq(lit(c)))
-                    .map_err(|e| ApiError::internal(e))?;
+                    .map_err(ApiError::internal)?;
             }
             let total = df.clone().count().await.map_err(ApiError::internal)?;
             if !csv {
@@ -1389,10 +1389,10 @@ async fn customer_360(
                         .map_err(ApiError::internal)?
                         .filter(datafusion::prelude::cast(col(filter_col), DataType::Utf8).eq(lit(cid)))
                         .map_err(ApiError::internal)?;
-                    if let Some(o) = order {
-                        if df.schema().has_column_with_unqualified_name(o) {
-                            df = df.sort(vec![col(o).sort(false, true)]).map_err(ApiError::internal)?;
-                        }
+                    if let Some(o) = order
+                        && df.schema().has_column_with_unqualified_name(o)
+                    {
+                        df = df.sort(vec![col(o).sort(false, true)]).map_err(ApiError::internal)?;
                     }
                     df.limit(0, Some(SECTION_ROWS))
                         .map_err(ApiError::internal)?

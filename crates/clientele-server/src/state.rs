@@ -123,10 +123,10 @@ impl AppState {
     pub async fn engine(&self) -> Result<Arc<Engine>, ApiError> {
         let now = self.manifest_stamp();
         let mut guard = self.engine.lock().await;
-        if let Some((s, engine)) = guard.as_ref() {
-            if *s == now {
-                return Ok(Arc::clone(engine));
-            }
+        if let Some((s, engine)) = guard.as_ref()
+            && *s == now
+        {
+            return Ok(Arc::clone(engine));
         }
         let workspace = self.workspace.clone();
         let engine = self

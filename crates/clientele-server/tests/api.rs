@@ -337,7 +337,7 @@ async fn personal_data_is_masked_per_role_and_every_access_is_audited() {
     );
     let c360 = get_json(&base, &format!("/api/v1/customers/{id}"), Role::Admin).await;
     assert_eq!(c360["profile"]["email"], email);
-    assert!(c360["sections"]["orders"].as_array().unwrap().len() >= 1);
+    assert!(!c360["sections"]["orders"].as_array().unwrap().is_empty());
     assert!(c360["scores"]["churn_probability"].is_number() || c360["scores"]["clv"].is_number());
 
     // Audit: the 360 names its customer; a list page names the customers shown.
