@@ -693,3 +693,89 @@ fn predict_scores_any_table_and_explains_itself() {
     let err = env.fails(&["predict", "--train", "train.csv", "--target", "plan"], 2);
     assert!(err.contains("plan"), "{err}");
 }
+
+#[test]
+fn users_serve_and_audit_from_the_command_line() {
+    use std::io::{BufRead, Read, Write};
+    let env = seeded();
+    let token = env.ok(&["users", "add", "ann", "--role", "analyst"]);
+    let token = token.trim();
+    assert!(token.starts_with("clt_") && token.len() > 40, "{token}");
+    let users = std::fs::read_to_string(env.ws().join("access/users.json")).unwrap();
+    assert!(!users.contains(token), "the token itself is never stored");
+    assert!(
+        env.ok(&["users", "list", "--format", "csv"])
+            .contains("ann,analyst,")
+    );
+    assert!(
+        env.fails(&["users", "add", "ann", "--role", "analyst"], 2)
+            .contains("already exists")
+    );
+    assert!(
+        env.fails(&["users", "add", "bob", "--role", "boss"], 2)
+            .contains("unknown role")
+    );
+    assert!(env.ok(&["audit"]).contains("no audit entries"));
+
+    // The server: starts on a free port, answers with the token, stops cleanly on SIGTERM.
+    let mut child = env
+        .cmd(&["serve", "--bind", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut addr = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        if let Some(rest) = line.split("http://").nth(1) {
+            addr = rest
+                .trim()
+                .trim_end_matches(|c| c != '/')
+                .trim_end_matches('/')
+                .split('/')
+                .next()
+                .unwrap()
+                .to_string();
+            addr = addr.split_whitespace().next().unwrap().to_string();
+            break;
+        }
+        line.clear();
+    }
+    assert!(!addr.is_empty(), "no address in: {line}");
+    let get = |path: &str, auth: bool| {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        let header = if auth {
+            format!("Authorization: Bearer {token}\r\n")
+        } else {
+            String::new()
+        };
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\n{header}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    assert!(get("/api/v1/customers", false).starts_with("HTTP/1.1 401"));
+    let page = get("/api/v1/customers?sort=customer_id", true);
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(
+        page.contains("\"customer_name\":\"A***\""),
+        "analysts see names masked: {page}"
+    );
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+    let audit = env.ok(&["audit", "--user", "ann", "--format", "json"]);
+    assert!(
+        audit.contains("GET /api/v1/customers?sort=customer_id") && audit.contains("C1 C2 C3"),
+        "{audit}"
+    );
+    assert!(Env::new().fails(&["serve"], 2).contains("no workspace"));
+}

@@ -1341,8 +1341,8 @@ async fn at_risk(
 /// Tables shown in the customer 360, with the column that orders them (newest first).
 const CUSTOMER_TABLES: &[(&str, &str)] = &[
     ("orders", "order_date"),
-    ("subscriptions", "start_date"),
-    ("tickets", "created_at"),
+    ("subscriptions", "started_at"),
+    ("tickets", "opened_at"),
     ("surveys", "responded_at"),
     ("touchpoints", "occurred_at"),
     ("web_sessions", "started_at"),
