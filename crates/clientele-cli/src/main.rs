@@ -769,10 +769,11 @@ async fn serve(
 ) -> Result<()> {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("CLIENTELE_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
+        .unwrap_or_else(|_| EnvFilter::new("info,perpetual=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
     if with_demo && clientele_ingest::Manifest::read(ws)?.is_none() {
         eprintln!("generating the demo company into {}", ws.display());

@@ -100,6 +100,11 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
                 .unwrap_or("-");
             tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
         },
+    )
+    .on_response(
+        tower_http::trace::DefaultOnResponse::new()
+            .level(tracing::Level::INFO)
+            .latency_unit(tower_http::LatencyUnit::Millis),
     );
     api.route(
         "/api/v1/openapi.json",
