@@ -869,6 +869,22 @@ async fn transactions(
 // ---------------------------------------------------------------------------------------------
 // Analyses (computed on request, cached per workspace version; not stored).
 
+/// Runs (or finds in the cache) the analysis `work` computes under `key`, and answers it.
+async fn answer_analysis<F, Fut>(
+    state: &Arc<AppState>,
+    ctx: &Ctx,
+    key: String,
+    table: Option<&str>,
+    work: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(Arc<Engine>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Analysis, ApiError>> + Send + 'static,
+{
+    let analysis = state.analysis(key, work).await?;
+    analysis_response(state, ctx, &analysis, table)
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct SegmentParams {
@@ -919,8 +935,12 @@ async fn segments(
     }
     let key = format!("segments/{kind}?{as_of:?}&{by:?}&{:?}", p.k);
     let k = p.k;
-    let analysis = state
-        .analysis(key, move |engine: Arc<Engine>| async move {
+    answer_analysis(
+        &state,
+        &ctx,
+        key,
+        p.table.as_deref(),
+        move |engine: Arc<Engine>| async move {
             Ok(match kind.as_str() {
                 "rfm" => clientele_analytics::segment_rfm(&engine, as_of).await?,
                 "demographic" => {
@@ -935,9 +955,9 @@ async fn segments(
                     clientele_analytics::segment_behavioural(&engine, &opts).await?
                 }
             })
-        })
-        .await?;
-    analysis_response(&state, &ctx, &analysis, p.table.as_deref())
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -1000,12 +1020,10 @@ async fn clv(State(state): St, ctx: Ctx, Q(p): Q<ClvParams>) -> Result<Response,
         options.margin = m;
     }
     let key = format!("clv?{options:?}");
-    let analysis = state
-        .analysis(key, move |engine: Arc<Engine>| async move {
-            Ok(clientele_analytics::clv(&engine, &options).await?)
-        })
-        .await?;
-    analysis_response(&state, &ctx, &analysis, p.table.as_deref())
+    answer_analysis(&state, &ctx, key, p.table.as_deref(), move |engine: Arc<Engine>| async move {
+        Ok(clientele_analytics::clv(&engine, &options).await?)
+    })
+    .await
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -1046,12 +1064,16 @@ async fn churn(State(state): St, ctx: Ctx, Q(p): Q<ChurnParams>) -> Result<Respo
         "churn?{:?}&{:?}&{}",
         options.kind, options.as_of, options.window
     );
-    let analysis = state
-        .analysis(key, move |engine: Arc<Engine>| async move {
+    answer_analysis(
+        &state,
+        &ctx,
+        key,
+        p.table.as_deref(),
+        move |engine: Arc<Engine>| async move {
             Ok(clientele_analytics::churn(&engine, &options).await?)
-        })
-        .await?;
-    analysis_response(&state, &ctx, &analysis, p.table.as_deref())
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -1081,12 +1103,16 @@ async fn leads(State(state): St, ctx: Ctx, Q(p): Q<LeadParams>) -> Result<Respon
         options.maturity_days = d;
     }
     let key = format!("leads?{}", options.maturity_days);
-    let analysis = state
-        .analysis(key, move |engine: Arc<Engine>| async move {
+    answer_analysis(
+        &state,
+        &ctx,
+        key,
+        p.table.as_deref(),
+        move |engine: Arc<Engine>| async move {
             Ok(clientele_analytics::leads(&engine, &options).await?)
-        })
-        .await?;
-    analysis_response(&state, &ctx, &analysis, p.table.as_deref())
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -1108,12 +1134,10 @@ async fn cohorts(State(state): St, ctx: Ctx, Q(p): Q<CohortParams>) -> Result<Re
     check_format(&p.format)?;
     let by: clientele_analytics::CohortBy = p.by.as_deref().unwrap_or("month").parse()?;
     let key = format!("cohorts?{by:?}");
-    let analysis = state
-        .analysis(key, move |engine: Arc<Engine>| async move {
-            Ok(clientele_analytics::cohorts(&engine, by).await?)
-        })
-        .await?;
-    analysis_response(&state, &ctx, &analysis, p.table.as_deref())
+    answer_analysis(&state, &ctx, key, p.table.as_deref(), move |engine: Arc<Engine>| async move {
+        Ok(clientele_analytics::cohorts(&engine, by).await?)
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -126,6 +126,16 @@ fn assert_error(status: StatusCode, body: &str, want: StatusCode, code: &str) {
     assert!(v["error"]["message"].as_str().unwrap().len() > 5, "{body}");
 }
 
+/// The sum of the revenue column of a report.
+fn revenue_sum(report: &Value) -> f64 {
+    report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["revenue"].as_f64().unwrap())
+        .sum()
+}
+
 fn first_customer(base_json: &Value) -> String {
     base_json["rows"][0]["customer_id"]
         .as_str()
@@ -517,12 +527,7 @@ async fn drill_down_adds_up_and_exports_as_csv() {
         Role::SalesManager,
     )
     .await;
-    let total: f64 = regions["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["revenue"].as_f64().unwrap())
-        .sum();
+    let total: f64 = revenue_sum(&regions);
     let first = &regions["rows"][0];
     let region = first["region"].as_str().unwrap();
     let reps = get_json(
@@ -531,12 +536,7 @@ async fn drill_down_adds_up_and_exports_as_csv() {
         Role::SalesManager,
     )
     .await;
-    let by_rep: f64 = reps["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["revenue"].as_f64().unwrap())
-        .sum();
+    let by_rep: f64 = revenue_sum(&reps);
     assert!(
         (by_rep - first["revenue"].as_f64().unwrap()).abs() < 1e-6,
         "{by_rep} vs {first}"
@@ -548,12 +548,7 @@ async fn drill_down_adds_up_and_exports_as_csv() {
         Role::SalesManager,
     )
     .await;
-    let by_customer: f64 = customers["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["revenue"].as_f64().unwrap())
-        .sum();
+    let by_customer: f64 = revenue_sum(&customers);
     assert!((by_customer - reps["rows"][0]["revenue"].as_f64().unwrap()).abs() < 1e-6);
     assert!(customers["rows"][0]["customer_name"].is_string());
     // The region totals equal the KPI's revenue over the same period.
@@ -591,12 +586,7 @@ async fn drill_down_adds_up_and_exports_as_csv() {
         Role::SalesManager,
     )
     .await;
-    let sum: f64 = products["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["revenue"].as_f64().unwrap())
-        .sum();
+    let sum: f64 = revenue_sum(&products);
     assert!((sum - cat["revenue"].as_f64().unwrap()).abs() < 1e-6 * sum.max(1.0));
     // CSV of a report: header row, one line per row.
     let (status, ct, csv) = get(
