@@ -118,6 +118,11 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
     .method_not_allowed_fallback(method_not_allowed)
     .with_state(state)
     .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+    .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+        |_: Box<dyn std::any::Any + Send>| {
+            ApiError::internal("a request handler panicked").into_response()
+        },
+    ))
     .layer(PropagateRequestIdLayer::x_request_id())
     .layer(trace)
     .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
