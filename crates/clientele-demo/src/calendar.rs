@@ -1,11 +1,11 @@
 //! The simulated calendar: days are numbered from the first day of the company's history
-//! (day 0 = `start`), the purchase process runs on a seasonally modulated clock, and dates and
-//! timestamps are formatted here once so the writers never call chrono per row.
+//! (day 0 = `start`), each day has a seasonal multiplier that weights when purchases land, and
+//! dates and timestamps are formatted here once so the writers never call chrono per row.
 
 use chrono::{Datelike, Days, NaiveDate};
 use rand::Rng;
 
-/// Amplitude of the yearly wave of the purchase clock (±15 %).
+/// Amplitude of the yearly wave of purchase timing (±15 %).
 pub(crate) const YEARLY_AMPLITUDE: f64 = 0.15;
 /// Day of year (1-based) where the yearly wave peaks: 1 December, the holiday season.
 pub(crate) const YEARLY_PEAK_DAY: f64 = 335.0;
@@ -19,7 +19,7 @@ pub(crate) fn yearly_wave(ordinal: u32, amplitude: f64, peak: f64) -> f64 {
     1.0 + amplitude * (std::f64::consts::TAU * (f64::from(ordinal) - peak) / 365.25).cos()
 }
 
-/// Day indexing, formatting and the seasonal purchase clock for one simulated period.
+/// Day indexing, formatting and the seasonal multiplier for one simulated period.
 pub(crate) struct Calendar {
     start: NaiveDate,
     days: i32,
@@ -27,7 +27,7 @@ pub(crate) struct Calendar {
     text: Vec<[u8; 10]>,
     /// Seasonal multiplier m(t) of each day.
     season: Vec<f64>,
-    /// `cum[d]` = Σ_{k<d} m(k)/7: seasonal clock time, in weeks, at the start of day d.
+    /// `cum[d]` = Σ_{k<d} m(k)/7: cumulative multiplier, in weeks, at the start of day d.
     cum: Vec<f64>,
 }
 
@@ -111,34 +111,20 @@ impl Calendar {
         out
     }
 
-    /// Seasonal multiplier of a day.
-    #[cfg(test)]
+    /// Seasonal multiplier m of a day inside the period.
     pub(crate) fn season(&self, day: i32) -> f64 {
-        self.season[day as usize]
+        self.season[day.clamp(0, self.days - 1) as usize]
     }
 
-    /// Seasonal clock time (weeks) at continuous day position `x` (0 ≤ x ≤ days).
-    pub(crate) fn clock_at(&self, x: f64) -> f64 {
-        let x = x.clamp(0.0, f64::from(self.days));
-        let d = (x.floor() as usize).min(self.days as usize - 1);
-        self.cum[d] + self.season[d] / 7.0 * (x - d as f64)
-    }
-
-    /// The continuous day position reached after `weeks` of seasonal clock time from `x`, or
-    /// `None` when that lies beyond the end of the period. This inverts the cumulative
-    /// intensity, which turns a unit-rate exponential gap into a gap of the modulated Poisson
-    /// process.
-    pub(crate) fn advance(&self, x: f64, weeks: f64) -> Option<f64> {
-        let target = self.clock_at(x) + weeks;
-        let total = self.cum[self.days as usize];
-        if target.is_nan() || target >= total {
-            return None;
-        }
-        // Largest d with cum[d] <= target; d < days because target < cum[days].
-        let d = self.cum.partition_point(|&c| c <= target).saturating_sub(1);
-        let d = d.min(self.days as usize - 1);
-        let within = (target - self.cum[d]) / (self.season[d] / 7.0);
-        Some((d as f64 + within).max(x))
+    /// A day of `lo..=hi` (clamped to the period) drawn with probability ∝ its seasonal
+    /// multiplier m, by inverting the cumulative multiplier.
+    pub(crate) fn seasonal_day<R: Rng>(&self, rng: &mut R, lo: i32, hi: i32) -> i32 {
+        let lo = lo.clamp(0, self.days - 1) as usize;
+        let hi = (hi.clamp(0, self.days - 1) as usize).max(lo);
+        let (a, b) = (self.cum[lo], self.cum[hi + 1]);
+        let u = a + (b - a) * rng.random::<f64>();
+        let d = self.cum.partition_point(|&c| c <= u).saturating_sub(1);
+        d.clamp(lo, hi) as i32
     }
 
     /// The calendar year and quarter (1–4) of a day.
@@ -204,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn seasonal_clock_averages_one_per_day_over_a_year() {
+    fn seasonal_multiplier_averages_one_over_a_year() {
         let cal = Calendar::new(ymd(2023, 1, 1), ymd(2025, 12, 31));
         let mean: f64 = (0..365).map(|d| cal.season(d)).sum::<f64>() / 365.0;
         assert!((mean - 1.0).abs() < 0.003, "{mean}");
@@ -213,18 +199,26 @@ mod tests {
     }
 
     #[test]
-    fn advance_inverts_the_clock() {
+    fn seasonal_days_follow_the_multiplier() {
         let cal = Calendar::new(ymd(2023, 1, 1), ymd(2023, 12, 31));
-        for (x, w) in [(0.0, 0.3), (10.25, 2.0), (100.9, 0.01), (200.0, 10.0)] {
-            let y = cal.advance(x, w).unwrap();
-            assert!(y >= x);
-            assert!(
-                (cal.clock_at(y) - cal.clock_at(x) - w).abs() < 1e-9,
-                "{x} {w}"
-            );
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        // Two weeks around the peak and two around the trough, Monday to Sunday each.
+        let (peak, trough) = (cal.day_of(ymd(2023, 11, 27)), cal.day_of(ymd(2023, 5, 29)));
+        let mut counts = [0u32; 2];
+        for _ in 0..100_000 {
+            let d = cal.seasonal_day(&mut rng, trough, peak + 13);
+            assert!((trough..=peak + 13).contains(&d));
+            if (peak..peak + 14).contains(&d) {
+                counts[0] += 1;
+            } else if (trough..trough + 14).contains(&d) {
+                counts[1] += 1;
+            }
         }
-        assert_eq!(cal.advance(300.0, 100.0), None);
-        assert_eq!(cal.advance(0.0, f64::INFINITY), None);
+        let ratio = f64::from(counts[0]) / f64::from(counts[1]);
+        let want: f64 = (peak..peak + 14).map(|d| cal.season(d)).sum::<f64>()
+            / (trough..trough + 14).map(|d| cal.season(d)).sum::<f64>();
+        assert!((ratio / want - 1.0).abs() < 0.08, "{ratio} vs {want}");
+        assert_eq!(cal.seasonal_day(&mut rng, 40, 40), 40);
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! its data. [`generate`] writes one CSV file per canonical table (see
 //! [`clientele_schema::TABLES`]) for *Larkspur Supply Co.*, a retailer that sells to
 //! consumers online, in stores, by phone and through partners, and to businesses through a
-//! sales team. Purchases follow a BG/NBD process on a seasonal clock, order values a
-//! Gamma-Gamma model, campaigns lift the purchase rate of the customers they touch by a known
-//! factor, leads convert by a known logistic model, deals move through stages with known
+//! sales team. Purchases follow a BG/NBD process in calendar time (exactly, as observed by
+//! day: the seasons and campaigns move purchases in time without adding or removing any),
+//! order values a Gamma-Gamma model, campaigns pull the purchases of the customers they touch
+//! into their window by a known lift, leads convert by a known logistic model, deals move
+//! through stages with known
 //! probabilities. Every generating parameter is written to `ground_truth.json` and every
 //! customer's hidden state (λ, p, alive, mean spend, segment) to `customers_truth.csv`.
 //!

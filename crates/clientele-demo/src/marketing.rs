@@ -1,6 +1,6 @@
 //! Campaigns and marketing spend: when each campaign runs, what it costs, whom it reaches and
-//! how much it lifts the purchase rate of the customers it touched; and the daily spend per
-//! channel (campaign budgets spread over their days, plus always-on spend).
+//! how strongly it pulls the purchases of the customers it touched into its window; and the
+//! daily spend per channel (campaign budgets spread over their days, plus always-on spend).
 
 use chrono::Datelike;
 use serde_json::{Value, json};
@@ -21,7 +21,8 @@ pub(crate) struct ChannelSpec {
     pub days: (i32, i32),
     /// Cost at 10,000 customers, uniform in this range (scaled with the customer count).
     pub cost: (f64, f64),
-    /// Multiplicative lift of the purchase rate of touched customers, uniform in this range.
+    /// Lift: how many times more densely a touched customer's in-between purchases land in
+    /// the campaign window than outside it, uniform in this range.
     pub lift: (f64, f64),
     /// Share of eligible customers (signed up before the start) the campaign reaches.
     pub reach: f64,
@@ -305,7 +306,7 @@ pub(crate) fn truth(
         "channel_cycle": CYCLE.iter().map(|c| CHANNELS[*c].name).collect::<Vec<_>>(),
         "cost_scale": scale,
         "cost_rule": "cost = U(cost range) × cost_scale, rounded to 10",
-        "targeting": "a campaign reaches each customer who signed up before its start with probability reach (email: only customers with consent_email who have not unsubscribed); reached customers' purchase rate is multiplied by lift from their first touch to the campaign's end; overlapping campaigns multiply",
+        "targeting": "a campaign reaches each customer who signed up before its start with probability reach (email: only customers with consent_email who have not unsubscribed); from a reached customer's first touch to the campaign's end, the days in that window weigh lift times more when the customer's in-between purchases are placed (purchase_process.timing_of_purchases_in_between): the campaign pulls purchases into its window without adding any; overlapping campaigns multiply",
         "touchpoints": "email: email_sent on one of the first two days, email_open within 3 days, click after open, unsubscribe; social/display: 1+Poisson(1.0/1.5) impressions on random days, click after the first; paid_search: impression then click. Churned customers engage at dead_engagement × the probability. Every click also opens a web session with that source.",
         "dead_engagement": DEAD_ENGAGEMENT,
         "unsubscribe_probability": UNSUBSCRIBE,
