@@ -74,7 +74,7 @@ echo "|---|---|---|---|---|---|---|---|"
 for i in "${!urls[@]}"; do
     url="${urls[$i]}"
     first=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $CLIENTELE_TOKEN" "$url")
-    json=$(wrk -t2 -c"$connections" -d"${seconds}s" --timeout 10s -s bench/wrk_report.lua "$url" | tail -1)
+    json=$(wrk -t2 -c"$connections" -d"${seconds}s" --timeout 30s -s bench/wrk_report.lua "$url" | tail -1)
     python3 - "${names[$i]}" "$first" "$json" <<'PY'
 import json, sys
 name, first, r = sys.argv[1], float(sys.argv[2]), json.loads(sys.argv[3])

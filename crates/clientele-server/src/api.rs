@@ -1412,16 +1412,16 @@ async fn customer_360(
                 )
                 .into());
             }
+            let ctx = selective_context(&engine);
             let fetch = |table: String, filter_col: &'static str, order: Option<&'static str>| {
-                let engine = Arc::clone(&engine);
+                let ctx = ctx.clone();
                 let cid = cid.clone();
                 async move {
-                    let mut df = engine
-                        .context()
+                    let mut df = ctx
                         .table(table.as_str())
                         .await
                         .map_err(ApiError::internal)?
-                        .filter(datafusion::prelude::cast(col(filter_col), DataType::Utf8).eq(lit(cid)))
+                        .filter(col(filter_col).eq(lit(cid)))
                         .map_err(ApiError::internal)?;
                     if let Some(o) = order
                         && df.schema().has_column_with_unqualified_name(o)
@@ -1455,15 +1455,26 @@ async fn customer_360(
             out.insert("customer_id".into(), cid.clone().into());
             out.insert("profile".into(), Value::Object(details));
             out.insert("consent".into(), Value::Object(consent));
-            let scores = match engine.context().table("customer_scores").await {
-                Ok(_) => fetch("customer_scores".into(), "customer_id", None).await?,
-                Err(_) => Vec::new(),
-            };
-            let mut scores_json = clientele_analytics::rows_json(&scores)?;
-            out.insert(
-                "scores".into(),
-                scores_json.as_array_mut().and_then(|a| a.pop()).unwrap_or(json!({})),
-            );
+            // The stored scores, table by table: what the customer_scores view joins, without
+            // joining every customer to find one.
+            let mut scores = serde_json::Map::new();
+            let score_tables: Vec<String> = engine
+                .manifest()
+                .tables
+                .keys()
+                .filter(|t| t.starts_with("scores_"))
+                .cloned()
+                .collect();
+            for table in score_tables {
+                let rows = fetch(table, "customer_id", None).await?;
+                if let Some(Value::Object(row)) = clientele_analytics::rows_json(&rows)?
+                    .as_array_mut()
+                    .and_then(|a| a.pop())
+                {
+                    scores.extend(row);
+                }
+            }
+            out.insert("scores".into(), Value::Object(scores));
             if engine.has_table("orders") {
                 let summary = fetch("customer_summary".into(), "customer_id", None).await?;
                 let mut s = clientele_analytics::rows_json(&summary)?;
@@ -1476,18 +1487,34 @@ async fn customer_360(
                     sections.insert((*table).into(), clientele_analytics::rows_json(&rows)?);
                 }
             }
-            if engine.has_table("order_items") && engine.has_table("orders") {
+            // The items of the orders shown (the newest), looked up by order id.
+            let order_ids: Vec<String> = sections
+                .get("orders")
+                .and_then(Value::as_array)
+                .map(|rows| {
+                    rows.iter()
+                        .filter_map(|r| r["order_id"].as_str().map(sql_literal))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if engine.has_table("order_items") && !order_ids.is_empty() {
                 let products = engine.has_table("products");
+                let ids = order_ids.join(", ");
                 let sql = format!(
                     "SELECT i.order_id, o.order_date, i.product_id{}, i.quantity, i.unit_price, i.discount
                      FROM order_items i JOIN orders o ON i.order_id = o.order_id{}
-                     WHERE CAST(o.customer_id AS VARCHAR) = {}
+                     WHERE i.order_id IN ({ids}) AND o.order_id IN ({ids})
                      ORDER BY o.order_date DESC, i.order_id, i.product_id LIMIT {SECTION_ROWS}",
                     if products { ", p.name AS product_name, p.category" } else { "" },
                     if products { " LEFT JOIN products p ON i.product_id = p.product_id" } else { "" },
-                    sql_literal(&cid)
                 );
-                let items = engine.query(&sql).await.map_err(ApiError::internal)?;
+                let items = ctx
+                    .sql(&sql)
+                    .await
+                    .map_err(ApiError::internal)?
+                    .collect()
+                    .await
+                    .map_err(ApiError::internal)?;
                 sections.insert("order_items".into(), clientele_analytics::rows_json(&items)?);
             }
             out.insert("sections".into(), Value::Object(sections));
@@ -1499,6 +1526,18 @@ async fn customer_360(
         .audit
         .record(&ctx.caller, &ctx.action, vec![id], &ctx.request_id)?;
     Ok(Json(body).into_response())
+}
+
+/// A session over the same tables that decodes the other columns of a row only when its
+/// filter matches (Parquet filter pushdown). That is what a one-customer lookup wants —
+/// a few rows out of millions — and not what the reports' scans of whole tables want, so it
+/// is not the engine's default.
+fn selective_context(engine: &Engine) -> datafusion::prelude::SessionContext {
+    let mut state = engine.context().state();
+    let parquet = &mut state.config_mut().options_mut().execution.parquet;
+    parquet.pushdown_filters = true;
+    parquet.reorder_filters = true;
+    datafusion::prelude::SessionContext::new_with_state(state)
 }
 
 fn sql_literal(s: &str) -> String {
