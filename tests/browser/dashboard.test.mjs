@@ -186,15 +186,19 @@ try {
     await s.context.close();
   });
 
-  await check('a marketing manager lands on customers and sees personal data masked', async () => {
+  await check('a marketing manager lands on campaigns and segments, and sees personal data masked', async () => {
     const m = await login(browser, base, tokens.marketing_manager);
-    await m.page.waitForFunction(() => location.hash.startsWith('#/customers'));
+    await m.page.waitForFunction(() => location.hash.startsWith('#/campaigns'));
+    await m.page.waitForSelector('#campaign-chart');
+    assert.match(await m.page.textContent('main'), /ROI/);
+    await m.page.screenshot({ path: join(artifacts, '06-marketing-campaigns.png'), fullPage: true });
+    await m.page.goto(base + '/#/customers?tab=segments');
     await m.page.waitForSelector('[data-testid=segment-cell]');
     assert.doesNotMatch(await m.page.textContent('#nav'), /Pipeline/);
     await m.page.goto(base + '/#/customers?tab=list');
     await m.page.waitForSelector('[data-testid=customer-row]');
     assert.match(await m.page.textContent('[data-testid=customer-row]'), /\*\*\*@\w\*\*\*/);
-    await m.page.screenshot({ path: join(artifacts, '06-marketing-masked.png'), fullPage: true });
+    await m.page.screenshot({ path: join(artifacts, '07-marketing-masked.png'), fullPage: true });
     await m.context.close();
   });
 

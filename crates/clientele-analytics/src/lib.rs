@@ -6,6 +6,7 @@
 //! Every metric is defined once, in the module that computes it, and in `docs/metrics.md`.
 
 mod analysis;
+mod campaigns;
 mod churn;
 mod clv;
 mod cohorts;
@@ -33,6 +34,7 @@ pub use clientele_engine::{Engine, EngineError};
 pub use clientele_schema::parse_date;
 
 pub use analysis::{Analysis, report, save};
+pub use campaigns::{NO_CAMPAIGN, campaigns};
 pub use churn::{ChurnKind, ChurnOptions, churn};
 pub use clientele_models::lifecycle::LifecycleThresholds;
 pub use clv::{ClvOptions, TimeUnit, clv, parse_model as parse_clv_model};

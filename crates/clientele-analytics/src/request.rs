@@ -101,6 +101,10 @@ pub async fn run_report(engine: &Engine, req: &ReportRequest) -> Result<Report, 
             };
             crate::detailed(engine, &resolve().await?, opts).await?
         }
+        "campaigns" => {
+            no_by("campaigns")?;
+            crate::campaigns(engine, &resolve().await?).await?
+        }
         "exceptions" => {
             no_by("exceptions")?;
             let opts = ExceptionOptions {

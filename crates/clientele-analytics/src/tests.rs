@@ -602,3 +602,89 @@ async fn reps_below_their_prorated_quota() {
 }
 
 mod analyses;
+
+#[tokio::test]
+async fn campaigns_add_up_to_the_marketing_roi_kpi() {
+    let dir = workspace(&[
+        (
+            "orders.csv",
+            "order_id,customer_id,order_date,total_amount,status,campaign_id\n\
+             O1,C1,2025-04-02,100,completed,K1\n\
+             O2,C2,2025-04-03,60,completed,K1\n\
+             O3,C2,2025-05-01,40,completed,K2\n\
+             O4,C3,2025-05-02,500,cancelled,K2\n\
+             O5,C3,2025-05-03,70,completed,\n\
+             O6,C1,2025-01-10,90,completed,K1\n",
+        ),
+        (
+            "marketing_spend.csv",
+            "date,channel,amount,campaign_id\n\
+             2025-04-01,email,50,K1\n2025-04-20,email,30,K1\n2025-05-01,search,10,K3\n\
+             2025-06-01,display,20,\n2025-01-05,email,999,K1\n",
+        ),
+        (
+            "campaigns.csv",
+            "campaign_id,name,channel,cost\nK1,Spring,email,100\nK2,Search,search,\nK3,Display,display,10\n",
+        ),
+    ]);
+    let engine = open(dir.path()).await;
+    let r = campaigns(&engine, &q2()).await.unwrap();
+    // K1: O1 + O2 = 160 from 2 customers, spend 80 → ROI (160 − 80) / 80 = 1. K2: O3 only
+    // (O4 cancelled), no spend → no ROI. Unassigned spend 20 and K3's 10 have no revenue → −1.
+    assert_eq!(
+        text(&r, "campaign_id"),
+        vec![
+            Some("K1".into()),
+            Some("K2".into()),
+            Some(crate::NO_CAMPAIGN.into()),
+            Some("K3".into())
+        ]
+    );
+    assert_eq!(
+        text(&r, "name"),
+        vec![
+            Some("Spring".into()),
+            Some("Search".into()),
+            None,
+            Some("Display".into())
+        ]
+    );
+    assert_eq!(
+        num(&r, "revenue"),
+        vec![Some(160.0), Some(40.0), Some(0.0), Some(0.0)]
+    );
+    assert_eq!(
+        num(&r, "orders"),
+        vec![Some(2.0), Some(1.0), Some(0.0), Some(0.0)]
+    );
+    assert_eq!(
+        num(&r, "customers"),
+        vec![Some(2.0), Some(1.0), Some(0.0), Some(0.0)]
+    );
+    assert_eq!(
+        num(&r, "spend"),
+        vec![Some(80.0), None, Some(20.0), Some(10.0)]
+    );
+    assert_eq!(
+        num(&r, "roi"),
+        vec![Some(1.0), None, Some(-1.0), Some(-1.0)]
+    );
+    // The rows add up to the KPI: (200 − 110) / 110.
+    let k = kpis(&engine, &q2()).await.unwrap();
+    let i = text(&k, "kpi")
+        .iter()
+        .position(|x| x.as_deref() == Some("marketing_roi"))
+        .unwrap();
+    close(num(&k, "value")[i], Some(90.0 / 110.0), "marketing_roi");
+    // Without a campaign_id column there is nothing to report, and the error says so.
+    let bare = workspace(&[(
+        "orders.csv",
+        "order_id,customer_id,order_date,total_amount\nO1,C1,2025-04-02,100\n",
+    )]);
+    let engine = open(bare.path()).await;
+    let e = campaigns(&engine, &q2()).await.unwrap_err();
+    assert!(
+        e.is_bad_input() && e.to_string().contains("campaign_id"),
+        "{e}"
+    );
+}

@@ -75,9 +75,9 @@ enum Command {
         #[arg(long, value_parser = ["yes", "no"])]
         header: Option<String>,
     },
-    /// Print a report: kpis, sales, pipeline, summary, detailed or exceptions.
+    /// Print a report: kpis, sales, pipeline, summary, detailed, exceptions or campaigns.
     Report {
-        /// kpis | sales | pipeline | summary | detailed | exceptions
+        /// kpis | sales | pipeline | summary | detailed | exceptions | campaigns
         name: String,
         /// Grouping: for sales product|category|region|rep|channel|day|week|month|quarter;
         /// for pipeline rep|region.

@@ -11,6 +11,7 @@ const PAGES = [
   { id: 'sales', label: 'Sales', area: 'sales' },
   { id: 'pipeline', label: 'Pipeline', area: 'pipeline' },
   { id: 'customers', label: 'Customers', area: 'customers' },
+  { id: 'campaigns', label: 'Campaigns', area: 'campaigns' },
   { id: 'exceptions', label: 'Exceptions', area: 'overview' },
   { id: 'audit', label: 'Audit log', area: 'admin' },
 ];
@@ -77,7 +78,7 @@ function byUnit(v, unit) {
 function fmtCell(col, v) {
   if (v === undefined || v === null) return '';
   if (typeof v === 'number') {
-    if (/(^share|_share$|_rate$|^growth$|^retention$|^conversion|probability|^deviation$|^p_alive$|^win_)/.test(col)) return pct(v);
+    if (/(^share|_share$|_rate$|^growth$|^retention$|^conversion|probability|^deviation$|^p_alive$|^win_|^roi$)/.test(col)) return pct(v);
     if (Number.isInteger(v)) return count(v);
     return money(v);
   }
@@ -265,6 +266,25 @@ function pick(o, keys) {
   return out;
 }
 
+async function campaignsPage(main, params) {
+  const data = await api('campaigns' + qs(pick(params, ['from', 'to'])));
+  const rows = data.rows;
+  const label = (r) => r.name || r.campaign_id;
+  put(main,
+    el('h1', { text: `Campaigns — ${data.period.label}` }),
+    periodPicker(params, 'campaigns'),
+    el('p', { class: 'muted', text: 'Revenue of the completed orders carrying each campaign, the spend booked to it, and ROI = (revenue − spend) / spend. The rows add up to the Marketing ROI KPI.' }),
+    rows.length ? barChart(rows.map(label), rows.map((r) => r.revenue), {
+      id: 'campaign-chart', testid: 'campaign-chart',
+      extra: [{ label: 'Spend', data: rows.map((r) => r.spend ?? 0), backgroundColor: '#d9480f' }],
+    }) : null,
+    table(rows, { columns: ['campaign_id', 'name', 'channel', 'revenue', 'orders', 'customers', 'spend', 'roi', 'budget'].filter((c) => rows.some((r) => r[c] !== undefined)) }),
+    notes(data.notes));
+  if (may('segments')) {
+    put(main, el('p', {}, el('a', { href: '#/customers?tab=segments', text: 'Segments to target ›' })));
+  }
+}
+
 async function pipeline(main) {
   const funnel = await api('pipeline');
   const byRep = await api('pipeline?by=rep');
@@ -415,6 +435,7 @@ async function render() {
       case 'sales': await sales(content, r.params); break;
       case 'pipeline': await pipeline(content, r.params); break;
       case 'customers': await customers(content, r.params); break;
+      case 'campaigns': await campaignsPage(content, r.params); break;
       case 'members': await membersPage(content, r.params); break;
       case 'customer': await customer360(content, r.arg); break;
       case 'exceptions': await exceptionsPage(content, r.params); break;

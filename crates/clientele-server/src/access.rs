@@ -26,7 +26,8 @@ pub enum Role {
     Analyst,
     /// Sales, pipeline, customers and leads; personal data shown (they call customers).
     SalesManager,
-    /// Campaign-facing views: segments, CLV, churn, cohorts, leads; personal data masked.
+    /// Campaign-facing views: campaigns, segments, CLV, churn, cohorts, leads; personal data
+    /// masked.
     MarketingManager,
 }
 
@@ -66,6 +67,8 @@ pub enum Area {
     Customers,
     /// Segments, CLV, churn, cohorts.
     Segments,
+    /// Campaign revenue, spend and ROI.
+    Campaigns,
     /// Lead scoring.
     Leads,
     /// Users and the audit log.
@@ -91,7 +94,10 @@ impl Role {
             Role::Analyst => area != Admin,
             Role::SalesManager => matches!(area, Overview | Sales | Pipeline | Customers | Leads),
             Role::MarketingManager => {
-                matches!(area, Overview | Sales | Customers | Segments | Leads)
+                matches!(
+                    area,
+                    Overview | Sales | Customers | Segments | Campaigns | Leads
+                )
             }
         }
     }
@@ -106,7 +112,7 @@ impl Role {
         match self {
             Role::Admin | Role::Analyst => "overview",
             Role::SalesManager => "sales",
-            Role::MarketingManager => "customers",
+            Role::MarketingManager => "campaigns",
         }
     }
 }

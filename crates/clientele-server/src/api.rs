@@ -65,6 +65,7 @@ fn api_router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(pipeline))
         .routes(routes!(summary))
         .routes(routes!(exceptions))
+        .routes(routes!(campaigns))
         .routes(routes!(transactions))
         .routes(routes!(segments))
         .routes(routes!(clv))
@@ -634,10 +635,12 @@ async fn me(State(state): St, ctx: Ctx) -> Json<Me> {
         user: ctx.caller.name.clone(),
         role,
         home: role.home().into(),
-        areas: [Overview, Sales, Pipeline, Customers, Segments, Leads, Admin]
-            .into_iter()
-            .filter(|a| role.may(*a))
-            .collect(),
+        areas: [
+            Overview, Sales, Pipeline, Customers, Segments, Campaigns, Leads, Admin,
+        ]
+        .into_iter()
+        .filter(|a| role.may(*a))
+        .collect(),
         personal_data: role.sees_personal_data(),
         auth: state.auth,
     })
@@ -790,6 +793,19 @@ async fn exceptions(
 ) -> Result<Response, ApiError> {
     ctx.require(Area::Overview, "exceptions")?;
     run_report(&state, &ctx, p.request("exceptions")?).await
+}
+
+/// Campaigns: revenue of the orders carrying each, spend booked to it and ROI; the rows add up
+/// to the Marketing ROI KPI.
+#[utoipa::path(get, path = "/campaigns", tag = "reports", params(ReportParams),
+    responses((status = 200, body = ReportBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn campaigns(
+    State(state): St,
+    ctx: Ctx,
+    Q(p): Q<ReportParams>,
+) -> Result<Response, ApiError> {
+    ctx.require(Area::Campaigns, "campaigns")?;
+    run_report(&state, &ctx, p.request("campaigns")?).await
 }
 
 #[derive(Deserialize, IntoParams)]
