@@ -43,7 +43,7 @@ pub const MAX_PAGE_SIZE: usize = 1000;
         title = "clientele API",
         description = "Reports, analyses and customer data of a clientele workspace. Authenticate with `Authorization: Bearer TOKEN` (tokens from `clientele users add`) or the dashboard's session cookie. Errors are `{\"error\": {\"code\", \"message\"}}`."
     ),
-    components(schemas(ErrorBody, ErrorDetail, ReportBody, AnalysisBody, ListBody, Me, Health, LoginBody)),
+    components(schemas(ErrorBody, ErrorDetail, ReportBody, AnalysisBody, ListBody, Me, Health, LoginBody, SegmentKind)),
     tags(
         (name = "reports", description = "KPIs, sales, pipeline, summary, exceptions, transactions"),
         (name = "analyses", description = "Segments, CLV, churn, leads, cohorts"),
@@ -906,6 +906,17 @@ where
     analysis_response(state, ctx, &analysis, table)
 }
 
+/// The segmentations (documentation of the `{kind}` path parameter).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum SegmentKind {
+    Rfm,
+    Demographic,
+    Behavioral,
+    Lifecycle,
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct SegmentParams {
@@ -924,7 +935,7 @@ struct SegmentParams {
 
 /// Segments: rfm, demographic, behavioral (k-means) or lifecycle.
 #[utoipa::path(get, path = "/segments/{kind}", tag = "analyses",
-    params(("kind" = String, Path, description = "rfm, demographic, behavioral or lifecycle"), SegmentParams),
+    params(("kind" = SegmentKind, Path, description = "rfm, demographic, behavioral or lifecycle"), SegmentParams),
     responses((status = 200, body = AnalysisBody), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn segments(
     State(state): St,

@@ -154,6 +154,31 @@ async fn every_documented_endpoint_answers_and_the_document_matches_the_routes()
     let id = first_customer(&customers);
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 19, "{:?}", paths.keys());
+    // Every schema the document refers to is in it.
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("$ref", Value::String(r)) => out.push(r.clone()),
+                        _ => refs(x, out),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(!all.is_empty());
+    for r in all {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "dangling {r}"
+        );
+    }
     for (path, item) in paths {
         for (method, _) in item.as_object().unwrap() {
             let url = path.replace("{kind}", "rfm").replace("{id}", &id);
