@@ -386,7 +386,7 @@ fn protect(batches: &[RecordBatch], caller: &Caller) -> Result<Vec<RecordBatch>,
 }
 
 /// The customer ids in batches (their `customer_id` column), in order, without repeats.
-fn customer_ids(batches: &[RecordBatch]) -> Vec<String> {
+fn customer_ids(batches: &[&RecordBatch]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for b in batches {
@@ -409,15 +409,14 @@ fn customer_ids(batches: &[RecordBatch]) -> Vec<String> {
 
 /// Writes an audit entry when the batches hold customer-level rows.
 fn audit_rows(state: &AppState, ctx: &Ctx, batches: &[&RecordBatch]) -> Result<(), ApiError> {
-    let owned: Vec<RecordBatch> = batches.iter().map(|b| (*b).clone()).collect();
-    let has_customers = owned
+    let has_customers = batches
         .iter()
         .any(|b| b.schema().index_of("customer_id").is_ok());
     if has_customers {
         state.audit.record(
             &ctx.caller,
             &ctx.action,
-            customer_ids(&owned),
+            customer_ids(batches),
             &ctx.request_id,
         )?;
     }
@@ -473,15 +472,20 @@ fn analysis_response(
     analysis: &Analysis,
     table: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let mut shown = Analysis {
+    // The per-customer rows are not part of the answer; only the tables are copied (masked).
+    let shown = Analysis {
+        name: analysis.name.clone(),
+        title: analysis.title.clone(),
+        notes: analysis.notes.clone(),
+        facts: analysis.facts.clone(),
+        tables: analysis
+            .tables
+            .iter()
+            .map(|t| masked_report(t, &ctx.caller))
+            .collect::<Result<_, _>>()?,
         rows: None,
-        ..analysis.clone()
+        parameters: analysis.parameters.clone(),
     };
-    shown.tables = analysis
-        .tables
-        .iter()
-        .map(|t| masked_report(t, &ctx.caller))
-        .collect::<Result<_, _>>()?;
     let all: Vec<&RecordBatch> = shown.tables.iter().flat_map(|t| t.batches.iter()).collect();
     audit_rows(state, ctx, &all)?;
     if ctx.csv {
@@ -1192,8 +1196,6 @@ struct CustomerParams {
     format: Option<String>,
 }
 
-const LIST_CONTROLS: &[&str] = &["page", "page_size", "sort", "q", "format"];
-
 /// The customer list: profile columns, purchase summary and every stored score.
 async fn customer_frame(engine: &Engine) -> Result<datafusion::dataframe::DataFrame, ApiError> {
     if !engine.has_table("customers") {
@@ -1370,7 +1372,6 @@ fn split_filters(
         q: all.remove("q"),
         format: all.remove("format"),
     };
-    debug_assert!(LIST_CONTROLS.iter().all(|c| !all.contains_key(*c)));
     Ok((params, all))
 }
 

@@ -130,11 +130,7 @@ impl AppState {
         }
         let workspace = self.workspace.clone();
         let engine = self
-            .spawn(async move {
-                Engine::open(&workspace)
-                    .await
-                    .map_err(ServerError::from_engine)
-            })
+            .spawn(async move { Engine::open(&workspace).await.map_err(ApiError::from) })
             .await?;
         let engine = Arc::new(engine);
         *guard = Some((now, Arc::clone(&engine)));
@@ -245,11 +241,5 @@ impl AppState {
             *guard = (now, Arc::new(users));
         }
         Ok(Arc::clone(&guard.1))
-    }
-}
-
-impl ServerError {
-    fn from_engine(e: clientele_analytics::EngineError) -> ApiError {
-        ApiError::from(clientele_analytics::AnalyticsError::from(e))
     }
 }

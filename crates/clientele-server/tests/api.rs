@@ -663,3 +663,20 @@ async fn without_auth_everyone_is_a_local_admin() {
     let (status, _, _) = get(&base, "/assets/../Cargo.toml", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_risk_value_is_churn_probability_times_clv_highest_first() {
+    let f = fixture();
+    let base = start(&f.workspace, true).await;
+    let list = get_json(&base, "/api/v1/at-risk?page_size=50", Role::Admin).await;
+    let rows = list["rows"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    let mut previous = f64::INFINITY;
+    for r in rows {
+        let want = r["churn_probability"].as_f64().unwrap() * r["clv"].as_f64().unwrap();
+        let got = r["value_at_risk"].as_f64().unwrap();
+        assert!((got - want).abs() <= 1e-9 * want.abs().max(1.0), "{r}");
+        assert!(got <= previous, "not sorted: {got} after {previous}");
+        previous = got;
+    }
+}
