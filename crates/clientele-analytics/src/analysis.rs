@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{AsArray, RecordBatch};
 
 use crate::{AnalyticsError, Engine, Report};
 
@@ -95,15 +95,44 @@ pub(crate) fn top_by(
         .schema()
         .index_of(column)
         .map_err(|e| AnalyticsError::Model(e.to_string()))?;
-    let sorted = arrow::compute::sort_to_indices(
-        batch.column(idx),
-        Some(arrow::compute::SortOptions {
-            descending: true,
-            nulls_first: false,
-        }),
-        Some(k),
-    )
-    .map_err(|e| AnalyticsError::Model(e.to_string()))?;
+    let by = batch.column(idx);
+    let sorted = match by.as_primitive_opt::<arrow::datatypes::Float64Type>() {
+        // One pass that keeps the k largest values (equal values in row order, then nulls in
+        // row order, as the sort below gives), instead of sorting a million rows for ten.
+        Some(values) => {
+            let mut best: Vec<(f64, u32)> = Vec::with_capacity(k + 1);
+            let mut nulls: Vec<u32> = Vec::new();
+            for (i, v) in values.iter().enumerate() {
+                let Some(v) = v else {
+                    if nulls.len() < k {
+                        nulls.push(i as u32);
+                    }
+                    continue;
+                };
+                if best.len() == k
+                    && best
+                        .last()
+                        .is_none_or(|b| v.total_cmp(&b.0) != std::cmp::Ordering::Greater)
+                {
+                    continue;
+                }
+                let at = best.partition_point(|b| b.0.total_cmp(&v) != std::cmp::Ordering::Less);
+                best.insert(at, (v, i as u32));
+                best.truncate(k);
+            }
+            let rows: Vec<u32> = best.into_iter().map(|b| b.1).chain(nulls).take(k).collect();
+            arrow::array::UInt32Array::from(rows)
+        }
+        None => arrow::compute::sort_to_indices(
+            by,
+            Some(arrow::compute::SortOptions {
+                descending: true,
+                nulls_first: false,
+            }),
+            Some(k),
+        )
+        .map_err(|e| AnalyticsError::Model(e.to_string()))?,
+    };
     let top = arrow::compute::take_record_batch(&batch, &sorted)
         .map_err(|e| AnalyticsError::Model(e.to_string()))?;
     Ok(report(&format!("top_{column}"), title, top))
@@ -132,4 +161,51 @@ pub fn save(engine: &Engine, analysis: &Analysis) -> Result<Option<String>, Anal
     )
     .map_err(|e| AnalyticsError::Store(e.to_string()))?;
     Ok(Some(table))
+}
+
+#[cfg(test)]
+mod top_tests {
+    use super::*;
+    use arrow::array::{Float64Array, Int64Array};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    /// The largest values first, equal values in row order, nulls last — for a float column
+    /// (one pass) and any other column (arrow's sort), by hand.
+    #[test]
+    fn top_rows_by_hand() {
+        let floats = Float64Array::from(vec![Some(1.0), Some(3.0), None, Some(3.0), Some(2.0)]);
+        let ints = Int64Array::from(vec![Some(1), Some(3), None, Some(3), Some(2)]);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("f", DataType::Float64, true),
+            Field::new("i", DataType::Int64, true),
+            Field::new("row", DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(floats),
+                Arc::new(ints),
+                Arc::new(Int64Array::from(vec![0, 1, 2, 3, 4])),
+            ],
+        )
+        .unwrap();
+        let rows = report("r", "r", batch);
+        for column in ["f", "i"] {
+            for (k, want) in [
+                (0, vec![]),
+                (2, vec![1, 3]),
+                (3, vec![1, 3, 4]),
+                (5, vec![1, 3, 4, 0, 2]),
+                (9, vec![1, 3, 4, 0, 2]),
+            ] {
+                let top = top_by(&rows, column, k, "top").unwrap().to_batch();
+                let got: Vec<i64> = top
+                    .column(2)
+                    .as_primitive::<arrow::datatypes::Int64Type>()
+                    .values()
+                    .to_vec();
+                assert_eq!(got, want, "column {column}, k = {k}");
+            }
+        }
+    }
 }

@@ -16,7 +16,6 @@
 //! - with a calibration end before the last order, the orders after it form the **holdout**:
 //!   predicted purchases over the holdout length are compared with the actual ones.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 
 use arrow::array::Array;
@@ -26,7 +25,7 @@ use clientele_models::btyd::{self, PurchaseModelKind, Summary};
 use rayon::prelude::*;
 
 use crate::analysis::{Analysis, report};
-use crate::util::{Columns, f64_col, str_col};
+use crate::util::{Columns, f64_col};
 use crate::{AnalyticsError, Engine};
 
 /// The unit of model time.
@@ -124,9 +123,9 @@ impl Default for ClvOptions {
     }
 }
 
-/// Per-customer transaction summary read from the orders.
+/// Per-customer transaction summary read from the orders, ordered by customer id.
 struct History {
-    ids: Vec<String>,
+    ids: arrow::array::StringArray,
     summaries: Vec<Summary>,
     /// Mean value of repeat transactions (0 when none).
     spend: Vec<f64>,
@@ -134,57 +133,291 @@ struct History {
     holdout_value: Vec<f64>,
 }
 
-async fn history(engine: &Engine, end: i32, unit: f64) -> Result<History, AnalyticsError> {
-    let sql = format!(
-        "WITH d AS (SELECT customer_id, CAST(order_date AS INT) AS day, SUM(total_amount) AS v
-                    FROM orders GROUP BY customer_id, CAST(order_date AS INT)),
-         f AS (SELECT customer_id, MIN(day) AS first FROM d GROUP BY customer_id)
-         SELECT d.customer_id, f.first,
-                SUM(CASE WHEN d.day <= {end} THEN 1 ELSE 0 END) - 1 AS x,
-                MAX(CASE WHEN d.day <= {end} THEN d.day END) AS last,
-                SUM(CASE WHEN d.day <= {end} AND d.day > f.first THEN d.v ELSE 0 END) AS repeat_value,
-                SUM(CASE WHEN d.day > {end} THEN 1 ELSE 0 END) AS holdout_x,
-                SUM(CASE WHEN d.day > {end} THEN d.v ELSE 0 END) AS holdout_value
-         FROM d JOIN f ON d.customer_id = f.customer_id
-         WHERE f.first <= {end}
-         GROUP BY d.customer_id, f.first ORDER BY d.customer_id"
-    );
-    let batches = engine.query(&sql).await?;
-    let n: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let mut h = History {
-        ids: Vec::with_capacity(n),
-        summaries: Vec::with_capacity(n),
-        spend: Vec::with_capacity(n),
-        holdout_x: Vec::with_capacity(n),
-        holdout_value: Vec::with_capacity(n),
+/// One customer's calibration and holdout figures, from their orders.
+#[derive(Clone, Copy, Default)]
+struct Tally {
+    first: i32,
+    last: i32,
+    x: u32,
+    repeat_value: f64,
+    holdout_x: u32,
+    holdout_value: f64,
+}
+
+/// Summarises one customer's orders `(day, amount)` (any order; sorted here so that the sums
+/// do not depend on the order the rows arrived in): days with orders are transactions, their
+/// amounts added. `None` when the customer's first order is after `end`.
+fn tally(orders: &mut [(i32, f64)], end: i32) -> Option<Tally> {
+    orders.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let first = orders.first()?.0;
+    if first > end {
+        return None;
+    }
+    let mut t = Tally {
+        first,
+        last: first,
+        ..Tally::default()
     };
+    let mut day = first;
+    let mut value = 0.0;
+    let close = |t: &mut Tally, day: i32, value: f64| {
+        if day > end {
+            t.holdout_x += 1;
+            t.holdout_value += value;
+        } else if day > first {
+            t.x += 1;
+            t.last = day;
+            t.repeat_value += value;
+        }
+    };
+    for &(d, v) in orders.iter() {
+        if d != day {
+            close(&mut t, day, value);
+            day = d;
+            value = 0.0;
+        }
+        value += v;
+    }
+    close(&mut t, day, value);
+    Some(t)
+}
+
+/// Partitions of the orders by customer-id hash, so that each partition's customers fit in
+/// cache while they are grouped.
+const PARTITIONS: usize = 256;
+
+/// One order in a partition: its customer id's hash and where the id's bytes end in the
+/// partition's `bytes`, its day and amount.
+#[derive(Clone, Copy)]
+struct Order {
+    hash: u64,
+    end: u32,
+    day: i32,
+    amount: f64,
+}
+
+/// One thread's share of the orders that fell into one partition.
+#[derive(Default)]
+struct Part {
+    orders: Vec<Order>,
+    bytes: Vec<u8>,
+}
+
+/// Reads the orders and summarises them per customer.
+///
+/// DataFusion reads the three columns; the grouping is done here rather than in SQL, where a
+/// per-(customer, day) GROUP BY, a join back to each customer's first day and a second GROUP
+/// BY cost seconds at a million customers. Here each thread hashes the ids of its share of the
+/// orders into [`PARTITIONS`] partitions, then each partition is grouped by exact id with a
+/// hash table small enough to stay in cache, and each customer's orders are summarised by
+/// [`tally`]. Customers come out ordered by id.
+async fn history(engine: &Engine, end: i32, unit: f64) -> Result<History, AnalyticsError> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{DataType, Float64Type, Int32Type};
+    let batches = engine
+        .query("SELECT customer_id, order_date, total_amount FROM orders")
+        .await?;
+    let cast = |a: &arrow::array::ArrayRef, t: &DataType| {
+        arrow::compute::cast(a, t).map_err(|e| AnalyticsError::Model(e.to_string()))
+    };
+    let mut columns = Vec::with_capacity(batches.len());
     for b in &batches {
-        let id = str_col(b, "customer_id");
-        let (first, x, last, rv, hx, hv) = (
-            f64_col(b, "first"),
-            f64_col(b, "x"),
-            f64_col(b, "last"),
-            f64_col(b, "repeat_value"),
-            f64_col(b, "holdout_x"),
-            f64_col(b, "holdout_value"),
+        columns.push((
+            cast(b.column(0), &DataType::Utf8View)?,
+            cast(b.column(1), &DataType::Int32)?,
+            cast(b.column(2), &DataType::Float64)?,
+        ));
+    }
+    drop(batches);
+    let hasher = ahash::RandomState::with_seeds(1, 2, 3, 4);
+    // Pass 1: each thread scatters a contiguous run of batches into its own partitions.
+    let threads = rayon::current_num_threads().max(1);
+    let per_thread = columns.len().div_ceil(threads).max(1);
+    let scattered: Vec<Vec<Part>> = columns
+        .par_chunks(per_thread)
+        .map(|chunk| -> Result<Vec<Part>, AnalyticsError> {
+            let rows: usize = chunk.iter().map(|c| c.0.len()).sum();
+            let guess = rows / PARTITIONS + rows / PARTITIONS / 8 + 16;
+            let mut parts: Vec<Part> = (0..PARTITIONS)
+                .map(|_| Part {
+                    orders: Vec::with_capacity(guess),
+                    bytes: Vec::with_capacity(guess * 8),
+                })
+                .collect();
+            for (id, day, amount) in chunk {
+                let id = id.as_string_view();
+                let day = day.as_primitive::<Int32Type>();
+                let amount = amount.as_primitive::<Float64Type>();
+                for i in 0..id.len() {
+                    // Orders without a customer or a date say nothing about anyone's purchases.
+                    if id.is_null(i) || day.is_null(i) {
+                        continue;
+                    }
+                    let name = id.value(i).as_bytes();
+                    let hash = hasher.hash_one(name);
+                    // The middle bits pick the partition; the table inside uses the low bits
+                    // for the slot and the top bits as its tag.
+                    let part = &mut parts[(hash >> 32) as usize % PARTITIONS];
+                    part.bytes.extend_from_slice(name);
+                    let end = u32::try_from(part.bytes.len()).map_err(|_| {
+                        AnalyticsError::Model("customer ids too long to summarise".into())
+                    })?;
+                    part.orders.push(Order {
+                        hash,
+                        end,
+                        day: day.value(i),
+                        amount: if amount.is_null(i) {
+                            0.0
+                        } else {
+                            amount.value(i)
+                        },
+                    });
+                }
+            }
+            Ok(parts)
+        })
+        .collect::<Result<_, _>>()?;
+    drop(columns);
+    // Pass 2: per partition, group by exact id (the threads' shares in order) and tally.
+    // Each customer is (id, tally); the id is borrowed from the partition's bytes.
+    let grouped: Vec<(Vec<&[u8]>, Vec<Tally>)> = (0..PARTITIONS)
+        .into_par_iter()
+        .map(|p| {
+            let shares: Vec<&Part> = scattered.iter().map(|parts| &parts[p]).collect();
+            let rows: usize = shares.iter().map(|s| s.orders.len()).sum();
+            // Customers by first appearance: id and hash; the table holds their positions.
+            let mut table = hashbrown::HashTable::<u32>::with_capacity(rows / 2);
+            let mut names: Vec<(&[u8], u64)> = Vec::new();
+            let mut customer: Vec<u32> = Vec::with_capacity(rows);
+            for s in &shares {
+                let mut from = 0usize;
+                for o in &s.orders {
+                    let id = &s.bytes[from..o.end as usize];
+                    from = o.end as usize;
+                    let found = table.find(o.hash, |&c| names[c as usize].0 == id).copied();
+                    let c = found.unwrap_or_else(|| {
+                        let c = names.len() as u32;
+                        names.push((id, o.hash));
+                        table.insert_unique(o.hash, c, |&c| names[c as usize].1);
+                        c
+                    });
+                    customer.push(c);
+                }
+            }
+            drop(table);
+            // Counting sort of the partition's orders by customer.
+            let mut start = vec![0usize; names.len() + 1];
+            for &c in &customer {
+                start[c as usize + 1] += 1;
+            }
+            for i in 1..start.len() {
+                start[i] += start[i - 1];
+            }
+            let mut next = start.clone();
+            let mut orders = vec![(0i32, 0.0f64); rows];
+            for (&c, o) in customer
+                .iter()
+                .zip(shares.iter().flat_map(|s| s.orders.iter()))
+            {
+                orders[next[c as usize]] = (o.day, o.amount);
+                next[c as usize] += 1;
+            }
+            names
+                .iter()
+                .enumerate()
+                .filter_map(|(c, name)| {
+                    tally(&mut orders[start[c]..start[c + 1]], end).map(|t| (name.0, t))
+                })
+                .unzip()
+        })
+        .collect();
+    // Ordered by id: the sort moves small keys — the first 16 bytes of the id, which settle
+    // most comparisons, and where the customer is (partition, position) packed in a u32.
+    let id_of = |k: u32| grouped[(k >> 24) as usize].0[(k & 0xFF_FFFF) as usize];
+    if grouped.iter().any(|g| g.0.len() > 0xFF_FFFF) {
+        return Err(AnalyticsError::Model(
+            "too many customers to summarise (over 16 million in one hash partition)".into(),
+        ));
+    }
+    let mut order: Vec<(u64, u64, u32)> = grouped
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(p, g)| {
+            g.0.iter().enumerate().map(move |(i, id)| {
+                let mut b = [0u8; 16];
+                let n = id.len().min(16);
+                b[..n].copy_from_slice(&id[..n]);
+                let prefix = u128::from_be_bytes(b);
+                (
+                    (prefix >> 64) as u64,
+                    prefix as u64,
+                    ((p as u32) << 24) | i as u32,
+                )
+            })
+        })
+        .collect();
+    order.par_sort_unstable_by(|a, b| {
+        (a.0, a.1)
+            .cmp(&(b.0, b.1))
+            .then_with(|| id_of(a.2).cmp(id_of(b.2)))
+    });
+    let ids: Vec<&[u8]> = order.par_iter().map(|o| id_of(o.2)).collect();
+    let tallies: Vec<Tally> = order
+        .par_iter()
+        .map(|o| grouped[(o.2 >> 24) as usize].1[(o.2 & 0xFF_FFFF) as usize])
+        .collect();
+    drop(order);
+    // The id column: each thread copies a run of ids, and the text is checked once as a whole.
+    let mut offsets: Vec<i32> = Vec::with_capacity(ids.len() + 1);
+    offsets.push(0);
+    let mut at = 0usize;
+    for id in &ids {
+        at += id.len();
+        offsets.push(
+            i32::try_from(at)
+                .map_err(|_| AnalyticsError::Model("customer ids too long to summarise".into()))?,
         );
-        for i in 0..b.num_rows() {
-            h.ids.push(id.value(i).to_string());
-            let xi = x.value(i);
-            h.summaries.push(Summary {
-                x: xi,
-                t_x: (last.value(i) - first.value(i)) / unit,
-                t: (end as f64 - first.value(i)) / unit,
-            });
-            h.spend.push(if xi > 0.0 && !rv.is_null(i) {
-                rv.value(i) / xi
+    }
+    let chunk = ids.len().div_ceil(threads).max(1);
+    let values: Vec<Vec<u8>> = ids
+        .par_chunks(chunk)
+        .map(|run| {
+            let mut v = Vec::with_capacity(run.iter().map(|i| i.len()).sum());
+            for id in run {
+                v.extend_from_slice(id);
+            }
+            v
+        })
+        .collect();
+    let names = arrow::array::StringArray::try_new(
+        arrow::buffer::OffsetBuffer::new(offsets.into()),
+        arrow::buffer::Buffer::from_vec(values.concat()),
+        None,
+    )
+    .map_err(|e| AnalyticsError::Model(format!("customer ids: {e}")))?;
+    drop(ids);
+    let column =
+        |f: &(dyn Fn(&Tally) -> f64 + Sync)| -> Vec<f64> { tallies.par_iter().map(f).collect() };
+    let h = History {
+        ids: names,
+        summaries: tallies
+            .par_iter()
+            .map(|t| Summary {
+                x: f64::from(t.x),
+                t_x: f64::from(t.last - t.first) / unit,
+                t: f64::from(end - t.first) / unit,
+            })
+            .collect(),
+        spend: column(&|t| {
+            if t.x > 0 {
+                t.repeat_value / f64::from(t.x)
             } else {
                 0.0
-            });
-            h.holdout_x.push(hx.value(i));
-            h.holdout_value.push(hv.value(i));
-        }
-    }
+            }
+        }),
+        holdout_x: column(&|t| f64::from(t.holdout_x)),
+        holdout_value: column(&|t| t.holdout_value),
+    };
     Ok(h)
 }
 
@@ -273,65 +506,32 @@ pub async fn clv(engine: &Engine, options: &ClvOptions) -> Result<Analysis, Anal
         }
     };
 
-    // Per purchase pattern, in parallel: customers with the same (x, t_x, T) share P(alive),
-    // expected purchases and the discounted purchase sum (CLV is that sum × spend × margin),
-    // and the sum evaluates the model once per time step.
-    let mut pattern_of: HashMap<[u64; 3], usize> = HashMap::new();
-    let mut patterns: Vec<Summary> = Vec::new();
-    let index: Vec<usize> = h
-        .summaries
-        .iter()
-        .map(|c| {
-            *pattern_of
-                .entry([c.x.to_bits(), c.t_x.to_bits(), c.t.to_bits()])
-                .or_insert_with(|| {
-                    patterns.push(*c);
-                    patterns.len() - 1
-                })
-        })
-        .collect();
-    drop(pattern_of);
-    let per_pattern: Vec<(f64, f64, f64)> = patterns
-        .par_iter()
-        .map(|c| -> Result<(f64, f64, f64), AnalyticsError> {
-            let unit_value = btyd::clv(
-                &fit.model,
-                c,
-                1.0,
-                horizon,
-                unit.per_year(),
-                options.discount_rate,
-                1.0,
-            )
-            .map_err(|e| AnalyticsError::Usage(e.to_string()))?;
-            Ok((
-                fit.model.p_alive(c),
-                fit.model.expected_purchases(c, horizon),
-                unit_value,
-            ))
-        })
-        .collect::<Result<_, _>>()?;
-    let n = h.ids.len();
-    type Scores = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
-    let scored: Vec<Scores> = (0..n)
-        .map(|i| {
-            let (alive, purchases, unit_value) = per_pattern[index[i]];
-            let s = spend_fit
-                .as_ref()
-                .map(|g| g.model.expected_spend(h.summaries[i].x, h.spend[i]));
-            (
-                Some(alive),
-                Some(purchases),
-                s,
-                s.map(|s| options.margin * s * unit_value),
-            )
-        })
-        .collect();
-    let p_alive: Vec<Option<f64>> = scored.iter().map(|s| s.0).collect();
-    let expected: Vec<Option<f64>> = scored.iter().map(|s| s.1).collect();
-    let spend: Vec<Option<f64>> = scored.iter().map(|s| s.2).collect();
-    let value: Vec<Option<f64>> = scored.iter().map(|s| s.3).collect();
-    drop(scored);
+    let n = h.summaries.len();
+    let holdout_len = (hi - end) as f64 / unit.days();
+    let scores = btyd::score(
+        &fit.model,
+        &h.summaries,
+        &btyd::ScoreRequest {
+            horizon,
+            units_per_year: unit.per_year(),
+            annual_discount: options.discount_rate,
+            also_expected_over: (hi > end).then_some(holdout_len),
+        },
+    )
+    .map_err(|e| AnalyticsError::Usage(e.to_string()))?;
+    let spend: Option<Vec<f64>> = spend_fit.as_ref().map(|g| {
+        h.summaries
+            .iter()
+            .zip(&h.spend)
+            .map(|(c, m)| g.model.expected_spend(c.x, *m))
+            .collect()
+    });
+    let value: Option<Vec<f64>> = spend.as_ref().map(|s| {
+        s.iter()
+            .zip(&scores.discounted)
+            .map(|(s, d)| options.margin * s * d)
+            .collect()
+    });
 
     // Facts and the parameter table.
     a.fact("model", kind_name);
@@ -401,19 +601,12 @@ pub async fn clv(engine: &Engine, options: &ClvOptions) -> Result<Analysis, Anal
             .batch(),
     );
     let total_clv: f64 = value.iter().flatten().sum();
-    let mean_p_alive = p_alive.iter().flatten().sum::<f64>() / n.max(1) as f64;
+    let mean_p_alive = scores.p_alive.iter().sum::<f64>() / n.max(1) as f64;
     a.fact("total_clv", spend_fit.as_ref().map(|_| total_clv));
     a.fact("mean_p_alive", mean_p_alive);
 
     // Holdout.
-    let holdout_len = (hi - end) as f64 / unit.days();
-    let mut holdout_pred = vec![None; n];
-    if hi > end {
-        let pred: Vec<f64> = h
-            .summaries
-            .par_iter()
-            .map(|c| fit.model.expected_purchases(c, holdout_len))
-            .collect();
+    if let Some(pred) = &scores.expected_also {
         let actual_total: f64 = h.holdout_x.iter().sum();
         let pred_total: f64 = pred.iter().sum();
         let mae = pred
@@ -423,7 +616,7 @@ pub async fn clv(engine: &Engine, options: &ClvOptions) -> Result<Analysis, Anal
             .sum::<f64>()
             / n.max(1) as f64;
         let mut buckets = [(0usize, 0.0, 0.0); 8];
-        for ((c, actual), predicted) in h.summaries.iter().zip(&h.holdout_x).zip(&pred) {
+        for ((c, actual), predicted) in h.summaries.iter().zip(&h.holdout_x).zip(pred) {
             let b = (c.x as usize).min(7);
             buckets[b].0 += 1;
             buckets[b].1 += actual;
@@ -466,44 +659,35 @@ pub async fn clv(engine: &Engine, options: &ClvOptions) -> Result<Analysis, Anal
                     "customers": b.0, "actual": b.1 / b.0 as f64, "predicted": b.2 / b.0 as f64})).collect::<Vec<_>>(),
             }),
         );
-        for (slot, p) in holdout_pred.iter_mut().zip(pred) {
-            *slot = Some(p);
-        }
     } else {
         a.notes.push(
             "no holdout: the calibration period ends at the last order (give --calibration-end to test the model on later orders)".into(),
         );
     }
 
+    let optional = |v: Option<Vec<f64>>| -> arrow::array::ArrayRef {
+        std::sync::Arc::new(match v {
+            Some(v) => arrow::array::Float64Array::from(v),
+            None => arrow::array::Float64Array::new_null(n),
+        })
+    };
     let mut cols = Columns::default()
-        .text(
-            "customer_id",
-            h.ids.iter().map(|s| Some(s.clone())).collect(),
-        )
-        .num(
+        .array("customer_id", std::sync::Arc::new(h.ids))
+        .num_values(
             "clv_repeat_purchases",
-            h.summaries.iter().map(|c| Some(c.x)).collect(),
+            h.summaries.iter().map(|c| c.x).collect(),
         )
-        .num(
-            "clv_recency",
-            h.summaries.iter().map(|c| Some(c.t_x)).collect(),
-        )
-        .num("clv_age", h.summaries.iter().map(|c| Some(c.t)).collect())
-        .num("p_alive", p_alive)
-        .num("expected_purchases", expected)
-        .num("expected_spend", spend)
-        .num("clv", value);
-    if hi > end {
+        .num_values("clv_recency", h.summaries.iter().map(|c| c.t_x).collect())
+        .num_values("clv_age", h.summaries.iter().map(|c| c.t).collect())
+        .num_values("p_alive", scores.p_alive)
+        .num_values("expected_purchases", scores.expected)
+        .array("expected_spend", optional(spend))
+        .array("clv", optional(value));
+    if let Some(pred) = scores.expected_also {
         cols = cols
-            .num(
-                "holdout_purchases",
-                h.holdout_x.iter().map(|v| Some(*v)).collect(),
-            )
-            .num("holdout_predicted", holdout_pred)
-            .num(
-                "holdout_revenue",
-                h.holdout_value.iter().map(|v| Some(*v)).collect(),
-            );
+            .num_values("holdout_purchases", h.holdout_x)
+            .num_values("holdout_predicted", pred)
+            .num_values("holdout_revenue", h.holdout_value);
     }
     let rows = report("clv_customers", "Lifetime value per customer", cols.batch());
     a.tables.push(crate::analysis::top_by(

@@ -8,8 +8,10 @@
 //! - **time-based split**: the oldest 75 % of the mature leads train the models, the newest
 //!   25 % check them;
 //! - **score** = round(100 × probability of the better model by validation ROC AUC);
-//!   **grade** by the quartiles of the validation leads' scores: A the top quarter, then B,
-//!   C, D;
+//!   **grade** by the quartiles of the validation leads' scores (type 7, interpolated): A at
+//!   or above the upper quartile (the top quarter), B at or above the median, C at or above
+//!   the lower quartile, D below; a lead exactly on a cut point takes the higher grade, so
+//!   tied leads share a grade and a grade may hold more or fewer than a quarter;
 //! - engagement (touchpoints, web sessions) is not used: those tables link to customers, and
 //!   a lead gets its customer only when it converts, so they would leak the outcome.
 
@@ -152,10 +154,18 @@ pub async fn leads(engine: &Engine, options: &LeadOptions) -> Result<Analysis, A
     let cols = columns_of(&mature);
     let (fitted, x_mature) = fit_both(&cols, &Labels::Binary(y.clone()), &split, "lead model")?;
     let chosen = &fitted.evaluation.models[fitted.chosen];
-    // Grade cut-offs: quartiles of the validation scores.
+    // Grade cut-offs: quartiles of the validation scores (type 7: interpolated between the
+    // order statistics around position f·(n − 1)), so that A is the top quarter.
     let mut val_scores: Vec<f64> = chosen.test_predictions.clone();
     val_scores.sort_by(f64::total_cmp);
-    let q = |f: f64| val_scores[((val_scores.len() - 1) as f64 * f).round() as usize];
+    let q = |f: f64| {
+        let pos = (val_scores.len() - 1) as f64 * f;
+        let (lo, hi) = (
+            val_scores[pos.floor() as usize],
+            val_scores[pos.ceil() as usize],
+        );
+        lo + (hi - lo) * pos.fract()
+    };
     let (qa, qb, qc) = (q(0.75), q(0.5), q(0.25));
     let grade = |p: f64| {
         if p >= qa {

@@ -32,6 +32,19 @@ impl Columns {
         self.arrays.push(Arc::new(StringArray::from(v)));
         self
     }
+    /// A column from an array built elsewhere.
+    pub fn array(mut self, name: &str, v: ArrayRef) -> Self {
+        self.fields
+            .push(Field::new(name, v.data_type().clone(), true));
+        self.arrays.push(v);
+        self
+    }
+    /// A numeric column without nulls.
+    pub fn num_values(mut self, name: &str, v: Vec<f64>) -> Self {
+        self.fields.push(Field::new(name, DataType::Float64, true));
+        self.arrays.push(Arc::new(Float64Array::from(v)));
+        self
+    }
     pub fn num(mut self, name: &str, v: Vec<Option<f64>>) -> Self {
         self.fields.push(Field::new(name, DataType::Float64, true));
         self.arrays.push(Arc::new(Float64Array::from(v)));

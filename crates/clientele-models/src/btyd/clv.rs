@@ -4,6 +4,7 @@
 //! easy to explain ("next week's expected purchases, discounted by one week of interest, plus
 //! …") and matches what spreadsheets and lifetimes do with monthly steps.
 
+use super::score::{check_request, discount_steps};
 use super::{PurchaseModel, Summary};
 use crate::ModelError;
 
@@ -20,7 +21,8 @@ use crate::ModelError;
 /// `margin × expected_spend × E(horizon)`. `units_per_year` is 52.18 for weeks, 365.25 for days.
 ///
 /// Errors with [`ModelError::BadParameter`] when `horizon < 0`, `units_per_year ≤ 0`,
-/// `annual_discount ≤ −1`, or any input is not finite.
+/// `annual_discount ≤ −1`, or any input is not finite. [`super::score`] gives the same sum
+/// (with spend and margin 1) for a whole customer base at once.
 pub fn clv(
     model: &PurchaseModel,
     c: &Summary,
@@ -30,35 +32,22 @@ pub fn clv(
     annual_discount: f64,
     margin: f64,
 ) -> Result<f64, ModelError> {
-    let finite = [
-        c.x,
-        c.t_x,
-        c.t,
-        expected_spend,
-        horizon,
-        units_per_year,
-        annual_discount,
-        margin,
-    ]
-    .iter()
-    .all(|v| v.is_finite());
-    if !finite || horizon < 0.0 || units_per_year <= 0.0 || annual_discount <= -1.0 {
+    let finite = [c.x, c.t_x, c.t, expected_spend, margin]
+        .iter()
+        .all(|v| v.is_finite());
+    if !finite {
         return Err(ModelError::BadParameter(format!(
-            "CLV needs finite inputs, horizon ≥ 0, units per year > 0 and a discount rate above \
-             −100% (got horizon {horizon}, units per year {units_per_year}, discount \
-             {annual_discount})"
+            "CLV needs finite inputs (got x {}, t_x {}, T {}, spend {expected_spend}, margin \
+             {margin})",
+            c.x, c.t_x, c.t
         )));
     }
+    check_request(horizon, units_per_year, annual_discount)?;
     let cond = model.conditional(c);
-    let steps = horizon.ceil() as u64;
-    // Per-step discount factor, multiplied up rather than recomputed with powf at every step.
-    let v = (1.0 + annual_discount).powf(-1.0 / units_per_year);
-    let mut factor = 1.0;
     let mut prev = 0.0;
     let mut total = 0.0;
-    for i in 1..=steps {
-        factor *= v;
-        let e = cond.expected((i as f64).min(horizon));
+    for (t, factor) in discount_steps(horizon, units_per_year, annual_discount) {
+        let e = cond.expected(t);
         total += (e - prev) * factor;
         prev = e;
     }

@@ -5,12 +5,13 @@
 //!
 //! The likelihood is that of the mean value `m̄` of a customer's `x` repeat purchases. Its
 //! log-gamma terms depend only on `x`, and `Σ (p x − 1) ln m̄` only on sums fixed before the
-//! search, so an evaluation costs one logarithm per customer and the gradient is analytic.
+//! search, so an evaluation costs one logarithm per customer, and the gradient and Hessian are
+//! analytic.
 
 use serde::Serialize;
 use statrs::function::gamma::{digamma, ln_gamma};
 
-use super::special::par_sum;
+use super::special::{par_sum, trigamma};
 use crate::ModelError;
 
 /// Parameter names in fitting order.
@@ -129,7 +130,8 @@ pub fn fit_gamma_gamma(frequency: &[f64], mean_value: &[f64]) -> Result<SpendFit
             model.q
         )));
     }
-    let log_likelihood = rows.iter().map(|&(x, m)| model.log_likelihood(x, m)).sum();
+    // The objective is the mean negative log-likelihood at the same parameters.
+    let log_likelihood = -super::optim::Objective::value(&data, &opt.theta) * data.n;
     Ok(SpendFit {
         model,
         std_errors: NAMES.iter().copied().zip(opt.std_errors).collect(),
@@ -138,46 +140,53 @@ pub fn fit_gamma_gamma(frequency: &[f64], mean_value: &[f64]) -> Result<SpendFit
     })
 }
 
-/// Repeat buyers sorted by `x`, with the parameter-free sums of the likelihood precomputed.
-struct SpendData {
+/// Repeat buyers, with the parameter-free sums of the likelihood precomputed.
+pub(super) struct SpendData {
     /// `x` per customer.
     x: Vec<f64>,
     /// `x·m̄` per customer.
     xm: Vec<f64>,
-    /// Distinct `x` with their customer count and `Σ ln m̄`.
+    /// Distinct `x`, ascending, with their customer count and `Σ ln m̄`.
     groups: Vec<(f64, f64, f64)>,
     n: f64,
 }
 
 impl SpendData {
-    fn new(rows: &[(f64, f64)]) -> SpendData {
-        let mut rows = rows.to_vec();
-        rows.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-        let mut groups: Vec<(f64, f64, f64)> = Vec::new();
-        for &(x, m) in &rows {
-            match groups.last_mut() {
-                Some(g) if g.0 == x => {
-                    g.1 += 1.0;
-                    g.2 += m.ln();
-                }
-                _ => groups.push((x, 1.0, m.ln())),
-            }
+    pub(super) fn new(rows: &[(f64, f64)]) -> SpendData {
+        let mut groups: std::collections::BTreeMap<u64, (f64, f64)> = Default::default();
+        for &(x, m) in rows {
+            // x > 0, so its bit pattern orders like the number.
+            let g = groups.entry(x.to_bits()).or_default();
+            g.0 += 1.0;
+            g.1 += m.ln();
         }
         SpendData {
             x: rows.iter().map(|r| r.0).collect(),
             xm: rows.iter().map(|r| r.0 * r.1).collect(),
-            groups,
+            groups: groups
+                .into_iter()
+                .map(|(x, (n, s))| (f64::from_bits(x), n, s))
+                .collect(),
             n: rows.len() as f64,
         }
     }
 
-    fn eval(&self, theta: &[f64], want_grad: bool) -> (f64, [f64; 3]) {
+    /// Value, gradient and (when `want_hess`) Hessian of the mean negative log-likelihood in
+    /// log-parameters. In `(p, q, γ)` the per-`x` log-gamma terms give
+    /// `∂²/∂p² = n_x x²(ψ₁(px+q) − ψ₁(px))`, `∂²/∂p∂q = n_x x ψ₁(px+q)`,
+    /// `∂²/∂q² = n_x(ψ₁(px+q) − ψ₁(q))`, `∂²/∂q∂γ = n/γ`, `∂²/∂γ² = −nq/γ²`, and each customer's
+    /// `−(px+q) ln(γ+xm̄)` adds `−x/v` to `∂²/∂p∂γ`, `−1/v` to `∂²/∂q∂γ` and `(px+q)/v²` to
+    /// `∂²/∂γ²` (with `v = γ + xm̄`).
+    fn eval(&self, theta: &[f64], want_grad: bool, want_hess: bool) -> (f64, [f64; 3], [f64; 9]) {
         let [p, q, gamma] = [theta[0].exp(), theta[1].exp(), theta[2].exp()];
+        let want_grad = want_grad || want_hess;
         let ln_gamma_rate = gamma.ln();
         let (lg_q, psi_q) = (ln_gamma(q), if want_grad { digamma(q) } else { 0.0 });
+        let tri_q = if want_hess { trigamma(q) } else { 0.0 };
         // Per-x parts: n_x·(lnΓ(px+q) − lnΓ(px) − lnΓ(q) + q ln γ + px ln x) + (px − 1)·Σ ln m̄.
         let mut ll = 0.0;
         let mut d = [0.0; 3];
+        let mut h = [[0.0; 3]; 3];
         for &(x, nx, slm) in &self.groups {
             let px = p * x;
             ll += nx * (ln_gamma(px + q) - ln_gamma(px) - lg_q + q * ln_gamma_rate + px * x.ln())
@@ -187,11 +196,17 @@ impl SpendData {
                 d[0] += nx * x * (psi_pxq - digamma(px) + x.ln()) + x * slm;
                 d[1] += nx * (psi_pxq - psi_q + ln_gamma_rate);
             }
+            if want_hess {
+                let tri_pxq = trigamma(px + q);
+                h[0][0] += nx * x * x * (tri_pxq - trigamma(px));
+                h[0][1] += nx * x * tri_pxq;
+                h[1][1] += nx * (tri_pxq - tri_q);
+            }
         }
         // Per-customer part: −Σ (p x + q) ln(γ + x m̄).
         let (x, xm) = (&self.x, &self.xm);
-        let s = par_sum::<4, _>(x.len(), |range| {
-            let mut acc = [0.0; 4];
+        let s = par_sum::<6, _>(x.len(), |range| {
+            let mut acc = [0.0; 6];
             for i in range {
                 let v = gamma + xm[i];
                 let l = v.ln();
@@ -201,29 +216,62 @@ impl SpendData {
                     let inv = 1.0 / v;
                     acc[2] += x[i] * inv;
                     acc[3] += inv;
+                    if want_hess {
+                        acc[4] += x[i] * inv * inv;
+                        acc[5] += inv * inv;
+                    }
                 }
             }
             acc
         });
+        let n = self.n;
         ll -= p * s[0] + q * s[1];
         d[0] -= s[0];
         d[1] -= s[1];
-        d[2] = self.n * q / gamma - (p * s[2] + q * s[3]);
-        let n = self.n;
-        (-ll / n, [-d[0] * p / n, -d[1] * q / n, -d[2] * gamma / n])
+        d[2] = n * q / gamma - (p * s[2] + q * s[3]);
+        h[0][2] = -s[2];
+        h[1][2] = n / gamma - s[3];
+        h[2][2] = -n * q / (gamma * gamma) + p * s[4] + q * s[5];
+        // To log-parameters (see the BG/NBD objective), as a mean negative log-likelihood.
+        let params = [p, q, gamma];
+        let mut hess = [0.0; 9];
+        if want_hess {
+            for i in 0..3 {
+                for j in i..3 {
+                    let mut v = params[i] * params[j] * h[i][j];
+                    if i == j {
+                        v += params[i] * d[i];
+                    }
+                    hess[i * 3 + j] = -v / n;
+                    hess[j * 3 + i] = -v / n;
+                }
+            }
+        }
+        (
+            -ll / n,
+            [-d[0] * p / n, -d[1] * q / n, -d[2] * gamma / n],
+            hess,
+        )
     }
 }
 
 impl super::optim::Objective for SpendData {
     fn value(&self, theta: &[f64]) -> f64 {
-        let v = self.eval(theta, false).0;
+        let v = self.eval(theta, false, false).0;
         if v.is_finite() { v } else { f64::INFINITY }
     }
 
     fn value_grad(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
-        let (v, g) = self.eval(theta, true);
+        let (v, g, _) = self.eval(theta, true, false);
         grad.copy_from_slice(&g);
         v
+    }
+
+    fn value_grad_hess(&self, theta: &[f64], grad: &mut [f64], hess: &mut [f64]) -> Option<f64> {
+        let (v, g, h) = self.eval(theta, true, true);
+        grad.copy_from_slice(&g);
+        hess.copy_from_slice(&h);
+        Some(v)
     }
 
     fn analytic_gradient(&self) -> bool {

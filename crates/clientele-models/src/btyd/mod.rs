@@ -13,10 +13,12 @@ mod clv;
 mod gamma_gamma;
 mod optim;
 mod pnbd;
+mod score;
 mod special;
 #[cfg(test)]
 mod tests;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::ModelError;
@@ -25,6 +27,7 @@ pub use bgnbd::BgNbd;
 pub use clv::clv;
 pub use gamma_gamma::{GammaGamma, SpendFit, fit_gamma_gamma};
 pub use pnbd::ParetoNbd;
+pub use score::{ScoreRequest, Scores, score};
 
 /// One customer's purchase history in model time units (weeks by default).
 ///
@@ -249,10 +252,16 @@ pub fn fit_purchase(kind: PurchaseModelKind, data: &[Summary]) -> Result<Purchas
             beta: values[3],
         }),
     };
-    let log_likelihood: f64 = patterns
-        .iter()
-        .map(|(c, w)| w * model.log_likelihood(&c))
-        .sum();
+    // The objectives are mean negative log-likelihoods at the same parameters.
+    let log_likelihood = -patterns.total_weight
+        * match kind {
+            PurchaseModelKind::BgNbd => {
+                optim::Objective::value(&bgnbd::Objective { p: &patterns }, &opt.theta)
+            }
+            PurchaseModelKind::ParetoNbd => {
+                optim::Objective::value(&pnbd::Objective { p: &patterns }, &opt.theta)
+            }
+        };
     if !log_likelihood.is_finite() {
         return Err(ModelError::NoConvergence(
             "the fitted purchase model has a non-finite log-likelihood".into(),
@@ -315,6 +324,8 @@ pub(crate) struct Patterns {
     pub(crate) group: Vec<u32>,
     /// Distinct values of `x`, ascending.
     pub(crate) groups: Vec<f64>,
+    /// Customers per distinct `x`.
+    pub(crate) group_weight: Vec<f64>,
     pub(crate) total_weight: f64,
 }
 
@@ -325,7 +336,7 @@ impl Patterns {
             .iter()
             .map(|c| [c.x.to_bits(), c.t_x.to_bits(), c.t.to_bits()])
             .collect();
-        keys.sort_unstable();
+        keys.par_sort_unstable();
         let mut p = Patterns {
             x: Vec::new(),
             t_x: Vec::new(),
@@ -333,18 +344,22 @@ impl Patterns {
             w: Vec::new(),
             group: Vec::new(),
             groups: Vec::new(),
+            group_weight: Vec::new(),
             total_weight: data.len() as f64,
         };
         let mut prev: Option<[u64; 3]> = None;
         for k in keys {
             if prev == Some(k) {
                 *p.w.last_mut().expect("a previous pattern exists") += 1.0;
+                *p.group_weight.last_mut().expect("a previous group exists") += 1.0;
                 continue;
             }
             let x = f64::from_bits(k[0]);
             if p.groups.last() != Some(&x) {
                 p.groups.push(x);
+                p.group_weight.push(0.0);
             }
+            *p.group_weight.last_mut().expect("a group exists") += 1.0;
             p.x.push(x);
             p.t_x.push(f64::from_bits(k[1]));
             p.t.push(f64::from_bits(k[2]));
@@ -357,18 +372,5 @@ impl Patterns {
 
     pub(crate) fn len(&self) -> usize {
         self.x.len()
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (Summary, f64)> + '_ {
-        (0..self.len()).map(|i| {
-            (
-                Summary {
-                    x: self.x[i],
-                    t_x: self.t_x[i],
-                    t: self.t[i],
-                },
-                self.w[i],
-            )
-        })
     }
 }

@@ -39,6 +39,12 @@ pub(crate) trait Objective: Sync {
         f
     }
 
+    /// Value, gradient and Hessian (row-major) in one pass, for objectives with an analytic
+    /// Hessian; `None` (the default) makes the callers difference gradients instead.
+    fn value_grad_hess(&self, _theta: &[f64], _grad: &mut [f64], _hess: &mut [f64]) -> Option<f64> {
+        None
+    }
+
     /// Whether [`Objective::value_grad`] is analytic (then the Hessian is built from gradients).
     fn analytic_gradient(&self) -> bool {
         false
@@ -142,7 +148,10 @@ pub(crate) fn minimise(
     // full data only see the Newton polish (a few gradients and Hessians), which is what
     // keeps a million-customer fit under a second.
     let search = warm.unwrap_or(full);
-    let (mut theta, mut iterations) = nelder_mead(search, start)?;
+    // A subsample's optimum only has to be near the full data's for Newton to take over, so
+    // its simplex may stop well before a tight tolerance.
+    let tolerance = if warm.is_some() { 1e-6 } else { 1e-10 };
+    let (mut theta, mut iterations) = nelder_mead(search, start, tolerance)?;
     if guarded(search, &theta) < f64::INFINITY {
         let inv = cholesky(&hessian(search, &theta), n)
             .map(|l| chol_inverse(&l, n))
@@ -154,10 +163,16 @@ pub(crate) fn minimise(
             iterations += it;
         }
     }
-    if guarded(full, &theta) == f64::INFINITY {
+    let in_bounds = |t: &[f64]| t.iter().all(|v| v.is_finite() && v.abs() <= LOG_BOUND);
+    let mut at = if in_bounds(&theta) {
+        value_grad_hessian(full, &theta)
+    } else {
+        (f64::INFINITY, vec![], vec![])
+    };
+    if !at.0.is_finite() {
         // The subsample's optimum can be where the full data are not defined; search the full
         // data from the original start instead.
-        let (t, it) = nelder_mead(full, start)?;
+        let (t, it) = nelder_mead(full, start, 1e-10)?;
         theta = t;
         iterations += it;
         if guarded(full, &theta) == f64::INFINITY {
@@ -165,32 +180,34 @@ pub(crate) fn minimise(
                 "no starting point with a finite log-likelihood was found".into(),
             ));
         }
+        at = value_grad_hessian(full, &theta);
     }
     // Newton polish; also verifies convergence and leaves the Hessian at the final point.
     let mut used_nm_rescue = false;
     let mut converged = false;
     let mut final_h: Option<Vec<f64>> = None;
+    // The full step is tried with value, gradient and Hessian at once (it is nearly always
+    // taken, and they are then the next iteration's); shorter steps need only values.
     for _ in 0..20 {
-        let mut g = vec![0.0; n];
-        let f = full.value_grad(&theta, &mut g);
-        let h = hessian(full, &theta);
-        let Some(l) = cholesky(&h, n) else {
+        let (f, g, h) = (at.0, &at.1, &at.2);
+        let Some(l) = cholesky(h, n) else {
             if used_nm_rescue {
                 // Without curvature the decrement is undefined; accept a flat gradient instead.
                 converged = g.iter().all(|v| v.abs() * total < 1e-3);
                 break;
             }
             used_nm_rescue = true;
-            let (t, it) = nelder_mead(full, &theta)?;
+            let (t, it) = nelder_mead(full, &theta, 1e-10)?;
             theta = t;
             iterations += it;
+            at = value_grad_hessian(full, &theta);
             continue;
         };
-        let step: Vec<f64> = chol_solve(&l, n, &g).iter().map(|v| -v).collect();
+        let step: Vec<f64> = chol_solve(&l, n, g).iter().map(|v| -v).collect();
         let decrement: f64 = -g.iter().zip(&step).map(|(a, b)| a * b).sum::<f64>();
         if decrement * total < 1e-6 {
             converged = true;
-            final_h = Some(h);
+            final_h = Some(at.2);
             break;
         }
         let mut moved = false;
@@ -201,8 +218,17 @@ pub(crate) fn minimise(
                 .zip(&step)
                 .map(|(t, s)| t + lambda * s)
                 .collect();
-            if guarded(full, &cand) < f {
+            if lambda == 1.0 && in_bounds(&cand) {
+                let next = value_grad_hessian(full, &cand);
+                if next.0.is_finite() && next.0 < f {
+                    theta = cand;
+                    at = next;
+                    moved = true;
+                    break;
+                }
+            } else if guarded(full, &cand) < f {
                 theta = cand;
+                at = value_grad_hessian(full, &theta);
                 moved = true;
                 break;
             }
@@ -212,7 +238,7 @@ pub(crate) fn minimise(
         if !moved {
             // No step improves on f in floating point: as close as the arithmetic allows.
             converged = decrement * total < 1e-2;
-            final_h = Some(h);
+            final_h = Some(at.2);
             break;
         }
     }
@@ -254,7 +280,13 @@ pub(crate) fn finish(names: &[&'static str], opt: &Optimum) -> Result<Vec<f64>, 
     Ok(values)
 }
 
-fn nelder_mead(obj: &dyn Objective, start: &[f64]) -> Result<(Vec<f64>, u64), ModelError> {
+/// Nelder–Mead from `start` until the standard deviation of the simplex's values is below
+/// `tolerance`.
+fn nelder_mead(
+    obj: &dyn Objective,
+    start: &[f64],
+    tolerance: f64,
+) -> Result<(Vec<f64>, u64), ModelError> {
     let step = 0.5;
     let mut simplex = vec![Array1::from(start.to_vec())];
     for i in 0..start.len() {
@@ -263,7 +295,7 @@ fn nelder_mead(obj: &dyn Objective, start: &[f64]) -> Result<(Vec<f64>, u64), Mo
         simplex.push(Array1::from(v));
     }
     let solver = NelderMead::new(simplex)
-        .with_sd_tolerance(1e-10)
+        .with_sd_tolerance(tolerance)
         .map_err(optimiser_error)?;
     let res = Executor::new(Problem::new(obj), solver)
         .configure(|s| s.max_iters(3_000))
@@ -308,10 +340,29 @@ fn optimiser_error(e: ArgminError) -> ModelError {
     ModelError::NoConvergence(format!("optimiser failed: {e}"))
 }
 
-/// Numerical Hessian of the mean objective (row-major, symmetric): central differences of the
-/// analytic gradient when there is one, else the standard second differences of values.
+/// Value, gradient and Hessian at `theta`: in one pass when the objective has an analytic
+/// Hessian, else from [`Objective::value_grad`] and [`hessian`].
+fn value_grad_hessian(obj: &dyn Objective, theta: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
+    let n = theta.len();
+    let mut g = vec![0.0; n];
+    let mut h = vec![0.0; n * n];
+    if let Some(f) = obj.value_grad_hess(theta, &mut g, &mut h) {
+        return (f, g, h);
+    }
+    let f = obj.value_grad(theta, &mut g);
+    (f, g, hessian(obj, theta))
+}
+
+/// Hessian of the mean objective (row-major, symmetric): the analytic one when the objective
+/// has it, else central differences of the analytic gradient when there is one, else the
+/// standard second differences of values.
 fn hessian(obj: &dyn Objective, theta: &[f64]) -> Vec<f64> {
     let n = theta.len();
+    let mut g = vec![0.0; n];
+    let mut analytic = vec![0.0; n * n];
+    if obj.value_grad_hess(theta, &mut g, &mut analytic).is_some() {
+        return analytic;
+    }
     let h = HESS_STEP;
     let mut out = vec![0.0; n * n];
     let mut p = theta.to_vec();

@@ -14,6 +14,25 @@ const SERIES_TOL: f64 = 1e-16;
 /// `z` within about 1e-4 of 1, i.e. absurd parameters during a search).
 const MAX_TERMS: usize = 200_000;
 
+/// The trigamma function `ψ₁(x) = d²/dx² ln Γ(x)` for `x > 0`: the recurrence
+/// `ψ₁(x) = ψ₁(x+1) + 1/x²` up to `x ≥ 10`, then the asymptotic series
+/// `1/x + 1/(2x²) + Σ B₂ₖ/x^{2k+1}` to `B₁₀` (error below 1e-13 there).
+pub(crate) fn trigamma(x: f64) -> f64 {
+    let mut x = x;
+    let mut acc = 0.0;
+    while x < 10.0 {
+        acc += 1.0 / (x * x);
+        x += 1.0;
+    }
+    let z = 1.0 / x;
+    let z2 = z * z;
+    acc + z
+        + 0.5 * z2
+        + z * z2
+            * (1.0 / 6.0
+                - z2 * (1.0 / 30.0 - z2 * (1.0 / 42.0 - z2 * (1.0 / 30.0 - z2 * 5.0 / 66.0))))
+}
+
 /// `(1 − e^{kL}) / k` for `L ≤ 0`, continuous at `k = 0` (where it is `−L`); this is
 /// `(1 − q^k)/k` with `q = e^L`, which appears in both models' expectations with `k = a − 1`
 /// or `k = s − 1` and would cancel catastrophically near 1 if written directly.

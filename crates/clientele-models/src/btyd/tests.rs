@@ -370,6 +370,82 @@ fn btyd_analytic_gradients() {
     assert!(ll(&gg).is_finite());
 }
 
+/// The analytic Hessians (BG/NBD, Gamma-Gamma) agree with central differences of the analytic
+/// gradients, the Gamma-Gamma objective with the public per-customer log-likelihood, and
+/// trigamma with differences of digamma.
+#[test]
+fn btyd_analytic_hessians() {
+    use super::optim::Objective;
+    use statrs::function::gamma::digamma;
+    for x in [0.05, 0.7, 1.0, 3.3, 9.99, 10.0, 42.0, 1e4] {
+        let h = 1e-5 * x;
+        let fd = (digamma(x + h) - digamma(x - h)) / (2.0 * h);
+        let tri = super::special::trigamma(x);
+        assert!((tri - fd).abs() < 1e-6 * tri, "trigamma({x}) {tri} vs {fd}");
+    }
+    // ψ₁(1) = π²/6.
+    let exact = std::f64::consts::PI.powi(2) / 6.0;
+    assert!((super::special::trigamma(1.0) - exact).abs() < 1e-13);
+
+    let data = cdnow();
+    let patterns = Patterns::new(&data.summaries);
+    let bg = super::bgnbd::Objective { p: &patterns };
+    let rows: Vec<(f64, f64)> = data
+        .summaries
+        .iter()
+        .zip(&data.zbar)
+        .filter(|(s, z)| s.x > 0.0 && **z > 0.0)
+        .map(|(s, z)| (s.x, *z))
+        .collect();
+    let gg = super::gamma_gamma::SpendData::new(&rows);
+    let check = |obj: &dyn Objective, theta: &[f64], what: &str| {
+        let n = theta.len();
+        let mut g = vec![0.0; n];
+        let mut h = vec![0.0; n * n];
+        let v = obj.value_grad_hess(theta, &mut g, &mut h).unwrap();
+        assert!((v - obj.value(theta)).abs() < 1e-12 * v.abs());
+        let mut g0 = vec![0.0; n];
+        obj.value_grad(theta, &mut g0);
+        assert_eq!(g, g0);
+        for i in 0..n {
+            let step = 1e-5;
+            let (mut up, mut down) = (theta.to_vec(), theta.to_vec());
+            up[i] += step;
+            down[i] -= step;
+            let (mut gu, mut gd) = (vec![0.0; n], vec![0.0; n]);
+            obj.value_grad(&up, &mut gu);
+            obj.value_grad(&down, &mut gd);
+            for j in 0..n {
+                let fd = (gu[j] - gd[j]) / (2.0 * step);
+                assert!(
+                    (fd - h[i * n + j]).abs() < 1e-6 * (1.0 + fd.abs()),
+                    "{what} Hessian ({i}, {j}): {} vs {fd}",
+                    h[i * n + j]
+                );
+            }
+        }
+    };
+    for theta in [
+        [0.3f64.ln(), 4.0f64.ln(), 0.7f64.ln(), 2.0f64.ln()],
+        [0.243f64.ln(), 4.414f64.ln(), 0.793f64.ln(), 2.426f64.ln()],
+        [2.0f64.ln(), 0.5f64.ln(), 3.0f64.ln(), 0.4f64.ln()],
+    ] {
+        check(&bg, &theta, "BG/NBD");
+    }
+    for (p, q, gamma) in [(6.25, 3.74, 15.44), (2.0, 3.0, 40.0), (0.5, 1.5, 2.0)] {
+        let theta = [f64::ln(p), f64::ln(q), f64::ln(gamma)];
+        check(&gg, &theta, "Gamma-Gamma");
+        let m = GammaGamma { p, q, gamma };
+        let total: f64 = rows.iter().map(|&(x, z)| m.log_likelihood(x, z)).sum();
+        let mean = gg.value(&theta);
+        assert!(
+            (-mean * rows.len() as f64 - total).abs() < 1e-9 * total.abs(),
+            "Gamma-Gamma objective {} vs Σ log-likelihood {total}",
+            -mean * rows.len() as f64
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Parameter recovery
 
@@ -738,20 +814,20 @@ fn btyd_scale_million() {
     );
     eprintln!("Gamma-Gamma fit {t_gg:?}: {:?}", spend.model);
     let start = Instant::now();
-    let mut total = 0.0;
-    for (c, (x, m)) in data.iter().zip(freq.iter().zip(&mean)) {
-        total += fit.model.p_alive(c) + fit.model.expected_purchases(c, 52.0);
-        total += clv(
-            &fit.model,
-            c,
-            spend.model.expected_spend(*x, *m),
-            52.0,
-            52.18,
-            0.1,
-            0.3,
-        )
-        .unwrap();
-    }
+    let request = ScoreRequest {
+        horizon: 52.0,
+        units_per_year: 52.18,
+        annual_discount: 0.1,
+        also_expected_over: None,
+    };
+    let s = score(&fit.model, &data, &request).unwrap();
+    let total: f64 = (0..n)
+        .map(|i| {
+            s.p_alive[i]
+                + s.expected[i]
+                + 0.3 * spend.model.expected_spend(freq[i], mean[i]) * s.discounted[i]
+        })
+        .sum();
     eprintln!(
         "scoring 1M (p_alive, E[X(52)], 52-week CLV): {:?} (checksum {total:.1})",
         start.elapsed()
@@ -764,4 +840,110 @@ fn btyd_scale_million() {
         fit.n_patterns,
         fit.model.params()
     );
+}
+
+/// `score` gives, for every customer, what the one-customer functions give: P(alive),
+/// E[X(T, T+h)], the discounted sum of `clv` and a second expectation — for both models, over
+/// the CDNOW customers plus edge cases (T = 0, a fractional horizon, frequent buyers), in weeks
+/// and in days, with and without discounting.
+#[test]
+fn btyd_score_matches_one_customer_functions() {
+    let mut customers = cdnow().summaries.clone();
+    customers.extend([
+        Summary {
+            x: 0.0,
+            t_x: 0.0,
+            t: 0.0,
+        },
+        Summary {
+            x: 0.0,
+            t_x: 0.0,
+            t: 100.0,
+        },
+        Summary {
+            x: 60.0,
+            t_x: 70.0,
+            t: 70.5,
+        },
+        Summary {
+            x: 1.0,
+            t_x: 0.5,
+            t: 0.5,
+        },
+    ]);
+    let close = |got: f64, want: f64, what: &str| {
+        assert!(
+            (got - want).abs() <= 1e-10 * want.abs().max(1e-12),
+            "{what}: {got} vs {want}"
+        );
+    };
+    for m in cdnow_models() {
+        for (horizon, upy, discount, also) in [
+            (52.0, 52.18, 0.1, Some(39.0)),
+            (10.5, 52.18, 0.0, None),
+            (365.0, 365.25, 0.15, Some(1.0)),
+        ] {
+            let request = ScoreRequest {
+                horizon,
+                units_per_year: upy,
+                annual_discount: discount,
+                also_expected_over: also,
+            };
+            let s = score(&m, &customers, &request).unwrap();
+            assert_eq!(s.p_alive.len(), customers.len());
+            assert_eq!(s.expected_also.is_some(), also.is_some());
+            for (i, c) in customers.iter().enumerate() {
+                close(s.p_alive[i], m.p_alive(c), "p_alive");
+                close(s.expected[i], m.expected_purchases(c, horizon), "expected");
+                let one = clv(&m, c, 1.0, horizon, upy, discount, 1.0).unwrap();
+                close(s.discounted[i], one, &format!("{m:?} {c:?} discounted"));
+                if let (Some(l), Some(e)) = (also, &s.expected_also) {
+                    close(
+                        e[i],
+                        m.expected_purchases(c, l),
+                        "expected over the second length",
+                    );
+                }
+            }
+        }
+    }
+    // A purchase time scale so short that z comes within 1e-3 of 1: the moment table would be
+    // too long and the customers are evaluated term by term, with the same result.
+    let m = PurchaseModel::BgNbd(BgNbd {
+        r: 0.5,
+        alpha: 0.04,
+        a: 0.8,
+        b: 2.0,
+    });
+    let few = &customers[customers.len() - 4..];
+    let request = ScoreRequest {
+        horizon: 52.0,
+        units_per_year: 52.18,
+        annual_discount: 0.1,
+        also_expected_over: None,
+    };
+    let s = score(&m, few, &request).unwrap();
+    for (i, c) in few.iter().enumerate() {
+        close(
+            s.discounted[i],
+            clv(&m, c, 1.0, 52.0, 52.18, 0.1, 1.0).unwrap(),
+            "fallback",
+        );
+    }
+    // Bad requests are refused like clv's.
+    for bad in [
+        ScoreRequest {
+            horizon: -1.0,
+            ..request
+        },
+        ScoreRequest {
+            also_expected_over: Some(f64::NAN),
+            ..request
+        },
+    ] {
+        assert!(matches!(
+            score(&m, few, &bad),
+            Err(ModelError::BadParameter(_))
+        ));
+    }
 }
