@@ -182,9 +182,12 @@ fn tally(orders: &mut [(i32, f64)], end: i32) -> Option<Tally> {
     Some(t)
 }
 
-/// Partitions of the orders by customer-id hash, so that each partition's customers fit in
-/// cache while they are grouped.
+/// Partitions of the orders by customer-id range, so that each partition's customers fit in
+/// cache while they are grouped and sorted.
 const PARTITIONS: usize = 256;
+
+/// Ids sampled per partition to choose the range boundaries.
+const SAMPLES_PER_PARTITION: usize = 64;
 
 /// One order in a partition: its customer id's hash and where the id's bytes end in the
 /// partition's `bytes`, its day and amount.
@@ -203,14 +206,27 @@ struct Part {
     bytes: Vec<u8>,
 }
 
-/// Reads the orders and summarises them per customer.
+/// The first 16 bytes of an id as a number (zero-padded): ids in this order are in byte order,
+/// and ids with equal prefixes are told apart by their full bytes.
+fn prefix(id: &[u8]) -> u128 {
+    let mut b = [0u8; 16];
+    let n = id.len().min(16);
+    b[..n].copy_from_slice(&id[..n]);
+    u128::from_be_bytes(b)
+}
+
+/// The customers of one partition, in id order: ids and their tallies.
+type Grouped<'a> = (Vec<&'a [u8]>, Vec<Tally>);
+
+/// Reads the orders and summarises them per customer, ordered by customer id.
 ///
 /// DataFusion reads the three columns; the grouping is done here rather than in SQL, where a
 /// per-(customer, day) GROUP BY, a join back to each customer's first day and a second GROUP
-/// BY cost seconds at a million customers. Here each thread hashes the ids of its share of the
-/// orders into [`PARTITIONS`] partitions, then each partition is grouped by exact id with a
-/// hash table small enough to stay in cache, and each customer's orders are summarised by
-/// [`tally`]. Customers come out ordered by id.
+/// BY cost seconds at a million customers. Here each thread scatters its share of the orders
+/// into [`PARTITIONS`] ranges of ids (boundaries from a sample of the ids, so the partitions
+/// are about equal); each partition is then grouped by exact id with a hash table small enough
+/// to stay in cache, its customers sorted, and each customer's orders summarised by [`tally`].
+/// The partitions in order are the customers in order.
 async fn history(engine: &Engine, end: i32, unit: f64) -> Result<History, AnalyticsError> {
     use arrow::array::AsArray;
     use arrow::datatypes::{DataType, Float64Type, Int32Type};
@@ -229,6 +245,31 @@ async fn history(engine: &Engine, end: i32, unit: f64) -> Result<History, Analyt
         ));
     }
     drop(batches);
+    // Range boundaries: evenly spaced id prefixes from an evenly spaced sample of the orders.
+    let rows: usize = columns.iter().map(|c| c.0.len()).sum();
+    let step = (rows / (PARTITIONS * SAMPLES_PER_PARTITION)).max(1);
+    let mut sample: Vec<u128> = Vec::new();
+    let mut skip = 0;
+    for (id, _, _) in &columns {
+        let id = id.as_string_view();
+        let mut i = skip;
+        while i < id.len() {
+            if !id.is_null(i) {
+                sample.push(prefix(id.value(i).as_bytes()));
+            }
+            i += step;
+        }
+        skip = i - id.len();
+    }
+    sample.sort_unstable();
+    sample.dedup();
+    let splitters: Vec<u128> = (1..PARTITIONS)
+        .map(|k| sample.get(k * sample.len() / PARTITIONS).copied())
+        .collect::<Option<Vec<_>>>()
+        .unwrap_or_default();
+    let mut splitters = splitters;
+    splitters.dedup();
+    let parts = splitters.len() + 1;
     let hasher = ahash::RandomState::with_seeds(1, 2, 3, 4);
     // Pass 1: each thread scatters a contiguous run of batches into its own partitions.
     let threads = rayon::current_num_threads().max(1);
@@ -237,8 +278,8 @@ async fn history(engine: &Engine, end: i32, unit: f64) -> Result<History, Analyt
         .par_chunks(per_thread)
         .map(|chunk| -> Result<Vec<Part>, AnalyticsError> {
             let rows: usize = chunk.iter().map(|c| c.0.len()).sum();
-            let guess = rows / PARTITIONS + rows / PARTITIONS / 8 + 16;
-            let mut parts: Vec<Part> = (0..PARTITIONS)
+            let guess = rows / parts + rows / parts / 4 + 16;
+            let mut out: Vec<Part> = (0..parts)
                 .map(|_| Part {
                     orders: Vec::with_capacity(guess),
                     bytes: Vec::with_capacity(guess * 8),
@@ -254,16 +295,14 @@ async fn history(engine: &Engine, end: i32, unit: f64) -> Result<History, Analyt
                         continue;
                     }
                     let name = id.value(i).as_bytes();
-                    let hash = hasher.hash_one(name);
-                    // The middle bits pick the partition; the table inside uses the low bits
-                    // for the slot and the top bits as its tag.
-                    let part = &mut parts[(hash >> 32) as usize % PARTITIONS];
+                    let key = prefix(name);
+                    let part = &mut out[splitters.partition_point(|s| *s <= key)];
                     part.bytes.extend_from_slice(name);
                     let end = u32::try_from(part.bytes.len()).map_err(|_| {
                         AnalyticsError::Model("customer ids too long to summarise".into())
                     })?;
                     part.orders.push(Order {
-                        hash,
+                        hash: hasher.hash_one(name),
                         end,
                         day: day.value(i),
                         amount: if amount.is_null(i) {
@@ -274,13 +313,13 @@ async fn history(engine: &Engine, end: i32, unit: f64) -> Result<History, Analyt
                     });
                 }
             }
-            Ok(parts)
+            Ok(out)
         })
         .collect::<Result<_, _>>()?;
     drop(columns);
-    // Pass 2: per partition, group by exact id (the threads' shares in order) and tally.
-    // Each customer is (id, tally); the id is borrowed from the partition's bytes.
-    let grouped: Vec<(Vec<&[u8]>, Vec<Tally>)> = (0..PARTITIONS)
+    // Pass 2: per partition, group by exact id (the threads' shares in order), sort the
+    // customers and tally them.
+    let grouped: Vec<Grouped> = (0..parts)
         .into_par_iter()
         .map(|p| {
             let shares: Vec<&Part> = scattered.iter().map(|parts| &parts[p]).collect();
@@ -322,84 +361,58 @@ async fn history(engine: &Engine, end: i32, unit: f64) -> Result<History, Analyt
                 orders[next[c as usize]] = (o.day, o.amount);
                 next[c as usize] += 1;
             }
-            names
+            let mut sorted: Vec<(u128, u32)> = names
                 .iter()
                 .enumerate()
-                .filter_map(|(c, name)| {
-                    tally(&mut orders[start[c]..start[c + 1]], end).map(|t| (name.0, t))
+                .map(|(c, n)| (prefix(n.0), c as u32))
+                .collect();
+            sorted.sort_unstable_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then_with(|| names[a.1 as usize].0.cmp(names[b.1 as usize].0))
+            });
+            sorted
+                .iter()
+                .filter_map(|&(_, c)| {
+                    let c = c as usize;
+                    tally(&mut orders[start[c]..start[c + 1]], end).map(|t| (names[c].0, t))
                 })
                 .unzip()
         })
         .collect();
-    // Ordered by id: the sort moves small keys — the first 16 bytes of the id, which settle
-    // most comparisons, and where the customer is (partition, position) packed in a u32.
-    let id_of = |k: u32| grouped[(k >> 24) as usize].0[(k & 0xFF_FFFF) as usize];
-    if grouped.iter().any(|g| g.0.len() > 0xFF_FFFF) {
-        return Err(AnalyticsError::Model(
-            "too many customers to summarise (over 16 million in one hash partition)".into(),
-        ));
-    }
-    let mut order: Vec<(u64, u64, u32)> = grouped
-        .par_iter()
-        .enumerate()
-        .flat_map_iter(|(p, g)| {
-            g.0.iter().enumerate().map(move |(i, id)| {
-                let mut b = [0u8; 16];
-                let n = id.len().min(16);
-                b[..n].copy_from_slice(&id[..n]);
-                let prefix = u128::from_be_bytes(b);
-                (
-                    (prefix >> 64) as u64,
-                    prefix as u64,
-                    ((p as u32) << 24) | i as u32,
-                )
-            })
-        })
-        .collect();
-    order.par_sort_unstable_by(|a, b| {
-        (a.0, a.1)
-            .cmp(&(b.0, b.1))
-            .then_with(|| id_of(a.2).cmp(id_of(b.2)))
-    });
-    let ids: Vec<&[u8]> = order.par_iter().map(|o| id_of(o.2)).collect();
-    let tallies: Vec<Tally> = order
-        .par_iter()
-        .map(|o| grouped[(o.2 >> 24) as usize].1[(o.2 & 0xFF_FFFF) as usize])
-        .collect();
-    drop(order);
-    // The id column: each thread copies a run of ids, and the text is checked once as a whole.
-    let mut offsets: Vec<i32> = Vec::with_capacity(ids.len() + 1);
+    // The id column: each partition's ids copied in parallel, the text checked once as a whole.
+    let n: usize = grouped.iter().map(|g| g.0.len()).sum();
+    let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
     offsets.push(0);
     let mut at = 0usize;
-    for id in &ids {
+    for id in grouped.iter().flat_map(|g| g.0.iter()) {
         at += id.len();
         offsets.push(
             i32::try_from(at)
                 .map_err(|_| AnalyticsError::Model("customer ids too long to summarise".into()))?,
         );
     }
-    let chunk = ids.len().div_ceil(threads).max(1);
-    let values: Vec<Vec<u8>> = ids
-        .par_chunks(chunk)
-        .map(|run| {
-            let mut v = Vec::with_capacity(run.iter().map(|i| i.len()).sum());
-            for id in run {
+    let values: Vec<Vec<u8>> = grouped
+        .par_iter()
+        .map(|g| {
+            let mut v = Vec::with_capacity(g.0.iter().map(|i| i.len()).sum());
+            for id in &g.0 {
                 v.extend_from_slice(id);
             }
             v
         })
         .collect();
-    let names = arrow::array::StringArray::try_new(
+    let ids = arrow::array::StringArray::try_new(
         arrow::buffer::OffsetBuffer::new(offsets.into()),
         arrow::buffer::Buffer::from_vec(values.concat()),
         None,
     )
     .map_err(|e| AnalyticsError::Model(format!("customer ids: {e}")))?;
-    drop(ids);
-    let column =
-        |f: &(dyn Fn(&Tally) -> f64 + Sync)| -> Vec<f64> { tallies.par_iter().map(f).collect() };
-    let h = History {
-        ids: names,
+    let tallies: Vec<&Tally> = grouped.iter().flat_map(|g| g.1.iter()).collect();
+    let column = |f: &(dyn Fn(&Tally) -> f64 + Sync)| -> Vec<f64> {
+        tallies.par_iter().map(|t| f(t)).collect()
+    };
+    Ok(History {
+        ids,
         summaries: tallies
             .par_iter()
             .map(|t| Summary {
@@ -417,8 +430,7 @@ async fn history(engine: &Engine, end: i32, unit: f64) -> Result<History, Analyt
         }),
         holdout_x: column(&|t| f64::from(t.holdout_x)),
         holdout_value: column(&|t| t.holdout_value),
-    };
-    Ok(h)
+    })
 }
 
 /// Fits the CLV models and scores every customer.

@@ -153,20 +153,22 @@ pub(super) struct SpendData {
 
 impl SpendData {
     pub(super) fn new(rows: &[(f64, f64)]) -> SpendData {
-        let mut groups: std::collections::BTreeMap<u64, (f64, f64)> = Default::default();
+        let mut index: std::collections::HashMap<u64, usize, ahash::RandomState> =
+            std::collections::HashMap::with_hasher(ahash::RandomState::with_seeds(5, 6, 7, 8));
+        let mut groups: Vec<(f64, f64, f64)> = Vec::new();
         for &(x, m) in rows {
-            // x > 0, so its bit pattern orders like the number.
-            let g = groups.entry(x.to_bits()).or_default();
-            g.0 += 1.0;
-            g.1 += m.ln();
+            let g = *index.entry(x.to_bits()).or_insert_with(|| {
+                groups.push((x, 0.0, 0.0));
+                groups.len() - 1
+            });
+            groups[g].1 += 1.0;
+            groups[g].2 += m.ln();
         }
+        groups.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
         SpendData {
             x: rows.iter().map(|r| r.0).collect(),
             xm: rows.iter().map(|r| r.0 * r.1).collect(),
-            groups: groups
-                .into_iter()
-                .map(|(x, (n, s))| (f64::from_bits(x), n, s))
-                .collect(),
+            groups,
             n: rows.len() as f64,
         }
     }

@@ -280,26 +280,31 @@ fn coefficients(m: &BgNbd, x: f64, len: usize) -> (Vec<f64>, f64) {
 /// BG/NBD: per customer and weighted sum, `Σⱼ wⱼ N(x, T, tⱼ)` (the expectation without its
 /// P(alive) factor), computed once per distinct `(x, T)`.
 fn bg_sums(m: &BgNbd, customers: &[Summary], sums: &[Vec<(f64, f64)>]) -> Vec<Vec<f64>> {
-    // Distinct T, then distinct (T, x); x is a whole number (validated).
-    let mut t_of: HashMap<u64, u32, ahash::RandomState> = HashMap::with_hasher(fixed_hasher());
-    let mut ts: Vec<f64> = Vec::new();
-    let mut pair_of: HashMap<u64, u32, ahash::RandomState> = HashMap::with_hasher(fixed_hasher());
+    // Distinct (T, x), then distinct T; x is a whole number (validated).
+    let mut pair_of: HashMap<(u64, u32), u32, ahash::RandomState> =
+        HashMap::with_hasher(fixed_hasher());
     let mut pairs: Vec<(u32, f64)> = Vec::new();
+    let mut pair_t: Vec<u64> = Vec::new();
     let index: Vec<u32> = customers
         .iter()
         .map(|c| {
-            let ti = *t_of.entry(c.t.to_bits()).or_insert_with(|| {
-                ts.push(c.t);
-                (ts.len() - 1) as u32
-            });
-            let key = (u64::from(ti) << 32) | (c.x as u64).min(u64::from(u32::MAX));
+            let key = (c.t.to_bits(), (c.x as u64).min(u64::from(u32::MAX)) as u32);
             *pair_of.entry(key).or_insert_with(|| {
-                pairs.push((ti, c.x));
+                pairs.push((0, c.x));
+                pair_t.push(key.0);
                 (pairs.len() - 1) as u32
             })
         })
         .collect();
-    drop((t_of, pair_of));
+    drop(pair_of);
+    let mut t_of: HashMap<u64, u32, ahash::RandomState> = HashMap::with_hasher(fixed_hasher());
+    let mut ts: Vec<f64> = Vec::new();
+    for (pair, bits) in pairs.iter_mut().zip(&pair_t) {
+        pair.0 = *t_of.entry(*bits).or_insert_with(|| {
+            ts.push(f64::from_bits(*bits));
+            (ts.len() - 1) as u32
+        });
+    }
     let tables: Vec<Option<Moments>> = ts.par_iter().map(|&t| moments(m, t, sums)).collect();
     let longest = tables
         .iter()
