@@ -4,9 +4,10 @@
 //! Everything works on per-customer summaries `(x, t_x, T)` in model time units (weeks unless
 //! the caller chooses otherwise). Fitting is maximum likelihood on log-parameters: customers with
 //! identical summaries are first compressed into weighted patterns (the likelihood only depends
-//! on the summary), a Nelder–Mead search on a subsample gets close, and BFGS plus Newton polish on
-//! the full data finishes; standard errors come from the numerical Hessian. See [`fit_purchase`]
-//! and [`fit_gamma_gamma`] for the error conditions.
+//! on the summary), a Nelder–Mead search and BFGS on a subsample get close, and Newton steps on
+//! the full data finish; standard errors come from the Hessian (analytic for BG/NBD and
+//! Gamma-Gamma, numerical for Pareto/NBD). See [`fit_purchase`] and [`fit_gamma_gamma`] for the
+//! error conditions, and [`score`] for scoring a whole customer base.
 
 mod bgnbd;
 mod clv;
