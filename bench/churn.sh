@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
-bin="$(pwd)/${CARGO_TARGET_DIR:-target}/release/clientele"
+bin="$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/clientele"
 ws="bench/data/clv-$customers-s$seed"
 if [ ! -f "$ws/.bench-complete" ] || [ ! -x "$bin" ]; then
     echo "no workspace $ws or no release binary: run bash bench/clv.sh --customers $customers --seed $seed first" >&2

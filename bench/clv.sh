@@ -52,7 +52,7 @@ fi
 if [ "$build" = 1 ]; then
     cargo build --release -p clientele-cli
 fi
-bin="$(pwd)/${CARGO_TARGET_DIR:-target}/release/clientele"
+bin="$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/clientele"
 "$bin" --version
 
 ws="bench/data/clv-$customers-s$seed"

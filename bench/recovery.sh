@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 customers=100000
 seed=42
-bin="$(pwd)/${CARGO_TARGET_DIR:-target}/release/clientele"
+bin="$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/clientele"
 while [ $# -gt 0 ]; do
     case "$1" in
         --customers) customers="$2"; shift 2 ;;

@@ -23,7 +23,7 @@ if ! "$venv/bin/python" -c 'import duckdb, psutil' 2>/dev/null; then
     "$venv/bin/pip" install --quiet duckdb psutil
 fi
 
-bin="${CARGO_TARGET_DIR:-target}/release/clientele"
+bin="$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/clientele"
 if [ "$build" = 1 ] || [ ! -x "$bin" ]; then
     cargo build --release -p clientele-cli
 fi

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 customers=233000
 seconds=20
 connections=32
-bin="$(pwd)/${CARGO_TARGET_DIR:-target}/release/clientele"
+bin="$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/clientele"
 while [ $# -gt 0 ]; do
     case "$1" in
         --customers) customers="$2"; shift 2 ;;

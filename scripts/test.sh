@@ -13,4 +13,4 @@ echo "== cargo test"
 cargo test --workspace --locked
 echo "== dashboard in headless Chromium (tests/browser)"
 bash scripts/browser-deps.sh
-CLIENTELE_BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/debug/clientele" node tests/browser/dashboard.test.mjs
+CLIENTELE_BIN="$(realpath -m "${CARGO_TARGET_DIR:-target}")/debug/clientele" node tests/browser/dashboard.test.mjs
