@@ -18,7 +18,8 @@
 
 use std::str::FromStr;
 
-use arrow::array::Array;
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::{Float64Type, Int32Type};
 use chrono::NaiveDate;
 use clientele_models::btyd::{self, PurchaseModelKind, Summary};
 
@@ -220,20 +221,15 @@ type Grouped<'a> = (Vec<&'a [u8]>, Vec<Tally>);
 
 /// Reads the orders and summarises them per customer, ordered by customer id.
 ///
-/// DataFusion reads the three columns; the grouping is done here rather than in SQL, where a
-/// per-(customer, day) GROUP BY, a join back to each customer's first day and a second GROUP
-/// BY cost seconds at a million customers. Here each thread scatters its share of the orders
-/// into [`PARTITIONS`] ranges of ids (boundaries from a sample of the ids, so the partitions
-/// are about equal); each partition is then grouped by exact id with a hash table small enough
-/// to stay in cache, its customers sorted, and each customer's orders summarised by [`tally`].
-/// The partitions in order are the customers in order.
+/// DataFusion reads the three columns; the grouping is done by [`summarise`] rather than in
+/// SQL, where a per-(customer, day) GROUP BY, a join back to each customer's first day and a
+/// second GROUP BY cost seconds at a million customers.
 async fn history(engine: &Engine, end: i32, unit: f64) -> Result<History, AnalyticsError> {
-    use arrow::array::AsArray;
-    use arrow::datatypes::{DataType, Float64Type, Int32Type};
+    use arrow::datatypes::DataType;
     let batches = engine
         .query("SELECT customer_id, order_date, total_amount FROM orders")
         .await?;
-    let cast = |a: &arrow::array::ArrayRef, t: &DataType| {
+    let cast = |a: &ArrayRef, t: &DataType| {
         arrow::compute::cast(a, t).map_err(|e| AnalyticsError::Model(e.to_string()))
     };
     let mut columns = Vec::with_capacity(batches.len());
@@ -245,144 +241,35 @@ async fn history(engine: &Engine, end: i32, unit: f64) -> Result<History, Analyt
         ));
     }
     drop(batches);
-    // Range boundaries: evenly spaced id prefixes from an evenly spaced sample of the orders.
-    let rows: usize = columns.iter().map(|c| c.0.len()).sum();
-    let step = (rows / (PARTITIONS * SAMPLES_PER_PARTITION)).max(1);
-    let mut sample: Vec<u128> = Vec::new();
-    let mut skip = 0;
-    for (id, _, _) in &columns {
-        let id = id.as_string_view();
-        let mut i = skip;
-        while i < id.len() {
-            if !id.is_null(i) {
-                sample.push(prefix(id.value(i).as_bytes()));
-            }
-            i += step;
-        }
-        skip = i - id.len();
-    }
-    sample.sort_unstable();
-    sample.dedup();
-    let splitters: Vec<u128> = (1..PARTITIONS)
-        .map(|k| sample.get(k * sample.len() / PARTITIONS).copied())
-        .collect::<Option<Vec<_>>>()
-        .unwrap_or_default();
-    let mut splitters = splitters;
-    splitters.dedup();
-    let parts = splitters.len() + 1;
-    let hasher = ahash::RandomState::with_seeds(1, 2, 3, 4);
-    // Pass 1: each thread scatters a contiguous run of batches into its own partitions.
+    summarise(&columns, end, unit)
+}
+
+/// One batch of orders: customer id (Utf8View), day (Int32) and amount (Float64).
+type OrderColumns = (ArrayRef, ArrayRef, ArrayRef);
+
+/// Summarises orders per customer, ordered by customer id.
+///
+/// Each thread scatters its share of the orders into up to [`PARTITIONS`] ranges of ids
+/// ([`range_splitters`]); each partition is then grouped by exact id with a hash table small
+/// enough to stay in cache, its customers sorted, and each customer's orders summarised by
+/// [`tally`] ([`group`]). The partitions in order are the customers in order.
+fn summarise(columns: &[OrderColumns], end: i32, unit: f64) -> Result<History, AnalyticsError> {
+    let splitters = range_splitters(columns);
     let threads = rayon::current_num_threads().max(1);
     let per_thread = columns.len().div_ceil(threads).max(1);
     let scattered: Vec<Vec<Part>> = columns
         .par_chunks(per_thread)
-        .map(|chunk| -> Result<Vec<Part>, AnalyticsError> {
-            let rows: usize = chunk.iter().map(|c| c.0.len()).sum();
-            let guess = rows / parts + rows / parts / 4 + 16;
-            let mut out: Vec<Part> = (0..parts)
-                .map(|_| Part {
-                    orders: Vec::with_capacity(guess),
-                    bytes: Vec::with_capacity(guess * 8),
-                })
-                .collect();
-            for (id, day, amount) in chunk {
-                let id = id.as_string_view();
-                let day = day.as_primitive::<Int32Type>();
-                let amount = amount.as_primitive::<Float64Type>();
-                for i in 0..id.len() {
-                    // Orders without a customer or a date say nothing about anyone's purchases.
-                    if id.is_null(i) || day.is_null(i) {
-                        continue;
-                    }
-                    let name = id.value(i).as_bytes();
-                    let key = prefix(name);
-                    let part = &mut out[splitters.partition_point(|s| *s <= key)];
-                    part.bytes.extend_from_slice(name);
-                    let end = u32::try_from(part.bytes.len()).map_err(|_| {
-                        AnalyticsError::Model("customer ids too long to summarise".into())
-                    })?;
-                    part.orders.push(Order {
-                        hash: hasher.hash_one(name),
-                        end,
-                        day: day.value(i),
-                        amount: if amount.is_null(i) {
-                            0.0
-                        } else {
-                            amount.value(i)
-                        },
-                    });
-                }
-            }
-            Ok(out)
-        })
+        .map(|chunk| scatter(chunk, &splitters))
         .collect::<Result<_, _>>()?;
-    drop(columns);
-    // Pass 2: per partition, group by exact id (the threads' shares in order), sort the
-    // customers and tally them.
-    let grouped: Vec<Grouped> = (0..parts)
+    let grouped: Vec<Grouped> = (0..=splitters.len())
         .into_par_iter()
         .map(|p| {
             let shares: Vec<&Part> = scattered.iter().map(|parts| &parts[p]).collect();
-            let rows: usize = shares.iter().map(|s| s.orders.len()).sum();
-            // Customers by first appearance: id and hash; the table holds their positions.
-            let mut table = hashbrown::HashTable::<u32>::with_capacity(rows / 2);
-            let mut names: Vec<(&[u8], u64)> = Vec::new();
-            let mut customer: Vec<u32> = Vec::with_capacity(rows);
-            for s in &shares {
-                let mut from = 0usize;
-                for o in &s.orders {
-                    let id = &s.bytes[from..o.end as usize];
-                    from = o.end as usize;
-                    let found = table.find(o.hash, |&c| names[c as usize].0 == id).copied();
-                    let c = found.unwrap_or_else(|| {
-                        let c = names.len() as u32;
-                        names.push((id, o.hash));
-                        table.insert_unique(o.hash, c, |&c| names[c as usize].1);
-                        c
-                    });
-                    customer.push(c);
-                }
-            }
-            drop(table);
-            // Counting sort of the partition's orders by customer.
-            let mut start = vec![0usize; names.len() + 1];
-            for &c in &customer {
-                start[c as usize + 1] += 1;
-            }
-            for i in 1..start.len() {
-                start[i] += start[i - 1];
-            }
-            let mut next = start.clone();
-            let mut orders = vec![(0i32, 0.0f64); rows];
-            for (&c, o) in customer
-                .iter()
-                .zip(shares.iter().flat_map(|s| s.orders.iter()))
-            {
-                orders[next[c as usize]] = (o.day, o.amount);
-                next[c as usize] += 1;
-            }
-            let mut sorted: Vec<(u128, u32)> = names
-                .iter()
-                .enumerate()
-                .map(|(c, n)| (prefix(n.0), c as u32))
-                .collect();
-            sorted.sort_unstable_by(|a, b| {
-                a.0.cmp(&b.0)
-                    .then_with(|| names[a.1 as usize].0.cmp(names[b.1 as usize].0))
-            });
-            sorted
-                .iter()
-                .filter_map(|&(_, c)| {
-                    let c = c as usize;
-                    tally(&mut orders[start[c]..start[c + 1]], end).map(|t| (names[c].0, t))
-                })
-                .unzip()
+            group(&shares, end)
         })
         .collect();
     // The id column: each partition's ids copied in parallel, the text checked once as a whole.
-    let n: usize = grouped.iter().map(|g| g.0.len()).sum();
-    let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
-    offsets.push(0);
+    let mut offsets: Vec<i32> = vec![0];
     let mut at = 0usize;
     for id in grouped.iter().flat_map(|g| g.0.iter()) {
         at += id.len();
@@ -391,16 +278,7 @@ async fn history(engine: &Engine, end: i32, unit: f64) -> Result<History, Analyt
                 .map_err(|_| AnalyticsError::Model("customer ids too long to summarise".into()))?,
         );
     }
-    let values: Vec<Vec<u8>> = grouped
-        .par_iter()
-        .map(|g| {
-            let mut v = Vec::with_capacity(g.0.iter().map(|i| i.len()).sum());
-            for id in &g.0 {
-                v.extend_from_slice(id);
-            }
-            v
-        })
-        .collect();
+    let values: Vec<Vec<u8>> = grouped.par_iter().map(|g| g.0.concat()).collect();
     let ids = arrow::array::StringArray::try_new(
         arrow::buffer::OffsetBuffer::new(offsets.into()),
         arrow::buffer::Buffer::from_vec(values.concat()),
@@ -431,6 +309,135 @@ async fn history(engine: &Engine, end: i32, unit: f64) -> Result<History, Analyt
         holdout_x: column(&|t| f64::from(t.holdout_x)),
         holdout_value: column(&|t| t.holdout_value),
     })
+}
+
+/// Range boundaries: up to `PARTITIONS − 1` evenly spaced id prefixes from an evenly spaced
+/// sample of the orders (so the partitions hold about equal numbers of orders). An id goes to
+/// the partition of the number of boundaries at or below its prefix.
+fn range_splitters(columns: &[OrderColumns]) -> Vec<u128> {
+    let rows: usize = columns.iter().map(|c| c.0.len()).sum();
+    let step = (rows / (PARTITIONS * SAMPLES_PER_PARTITION)).max(1);
+    let mut sample: Vec<u128> = Vec::new();
+    let mut skip = 0;
+    for (id, _, _) in columns {
+        let id = id.as_string_view();
+        let mut i = skip;
+        while i < id.len() {
+            if !id.is_null(i) {
+                sample.push(prefix(id.value(i).as_bytes()));
+            }
+            i += step;
+        }
+        skip = i - id.len();
+    }
+    sample.sort_unstable();
+    sample.dedup();
+    let mut splitters: Vec<u128> = (1..PARTITIONS)
+        .filter_map(|k| sample.get(k * sample.len() / PARTITIONS).copied())
+        .collect();
+    splitters.dedup();
+    splitters
+}
+
+/// Pass 1: one thread's run of batches scattered into one [`Part`] per range of ids.
+fn scatter(chunk: &[OrderColumns], splitters: &[u128]) -> Result<Vec<Part>, AnalyticsError> {
+    let hasher = ahash::RandomState::with_seeds(1, 2, 3, 4);
+    let parts = splitters.len() + 1;
+    let rows: usize = chunk.iter().map(|c| c.0.len()).sum();
+    let guess = rows / parts + rows / parts / 4 + 16;
+    let mut out: Vec<Part> = (0..parts)
+        .map(|_| Part {
+            orders: Vec::with_capacity(guess),
+            bytes: Vec::with_capacity(guess * 8),
+        })
+        .collect();
+    for (id, day, amount) in chunk {
+        let id = id.as_string_view();
+        let day = day.as_primitive::<Int32Type>();
+        let amount = amount.as_primitive::<Float64Type>();
+        for i in 0..id.len() {
+            // Orders without a customer or a date say nothing about anyone's purchases.
+            if id.is_null(i) || day.is_null(i) {
+                continue;
+            }
+            let name = id.value(i).as_bytes();
+            let key = prefix(name);
+            let part = &mut out[splitters.partition_point(|s| *s <= key)];
+            part.bytes.extend_from_slice(name);
+            let end = u32::try_from(part.bytes.len())
+                .map_err(|_| AnalyticsError::Model("customer ids too long to summarise".into()))?;
+            part.orders.push(Order {
+                hash: hasher.hash_one(name),
+                end,
+                day: day.value(i),
+                amount: if amount.is_null(i) {
+                    0.0
+                } else {
+                    amount.value(i)
+                },
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Pass 2: one partition (the threads' shares in order) grouped by exact id, its customers
+/// sorted by id and tallied.
+fn group<'a>(shares: &[&'a Part], end: i32) -> Grouped<'a> {
+    let rows: usize = shares.iter().map(|s| s.orders.len()).sum();
+    // Customers by first appearance: id and hash; the table holds their positions.
+    let mut table = hashbrown::HashTable::<u32>::with_capacity(rows / 2);
+    let mut names: Vec<(&[u8], u64)> = Vec::new();
+    let mut customer: Vec<u32> = Vec::with_capacity(rows);
+    for s in shares {
+        let mut from = 0usize;
+        for o in &s.orders {
+            let id = &s.bytes[from..o.end as usize];
+            from = o.end as usize;
+            let found = table.find(o.hash, |&c| names[c as usize].0 == id).copied();
+            let c = found.unwrap_or_else(|| {
+                let c = names.len() as u32;
+                names.push((id, o.hash));
+                table.insert_unique(o.hash, c, |&c| names[c as usize].1);
+                c
+            });
+            customer.push(c);
+        }
+    }
+    drop(table);
+    // Counting sort of the partition's orders by customer.
+    let mut start = vec![0usize; names.len() + 1];
+    for &c in &customer {
+        start[c as usize + 1] += 1;
+    }
+    for i in 1..start.len() {
+        start[i] += start[i - 1];
+    }
+    let mut next = start.clone();
+    let mut orders = vec![(0i32, 0.0f64); rows];
+    for (&c, o) in customer
+        .iter()
+        .zip(shares.iter().flat_map(|s| s.orders.iter()))
+    {
+        orders[next[c as usize]] = (o.day, o.amount);
+        next[c as usize] += 1;
+    }
+    let mut sorted: Vec<(u128, u32)> = names
+        .iter()
+        .enumerate()
+        .map(|(c, n)| (prefix(n.0), c as u32))
+        .collect();
+    sorted.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| names[a.1 as usize].0.cmp(names[b.1 as usize].0))
+    });
+    sorted
+        .iter()
+        .filter_map(|&(_, c)| {
+            let c = c as usize;
+            tally(&mut orders[start[c]..start[c + 1]], end).map(|t| (names[c].0, t))
+        })
+        .unzip()
 }
 
 /// Fits the CLV models and scores every customer.
@@ -714,4 +721,111 @@ pub async fn clv(engine: &Engine, options: &ClvOptions) -> Result<Analysis, Anal
 
 fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use arrow::array::{Float64Array, Int32Array, StringViewArray};
+
+    use super::*;
+
+    /// Calibration ends on day 100. Orders out of order, two on day 10 (one purchase of 15),
+    /// repeats on days 30 and 100 (the end itself counts), the holdout days 101 (two orders,
+    /// one purchase) and 140.
+    #[test]
+    fn one_customer_tallied_by_hand() {
+        let mut orders = [
+            (140, 1.0),
+            (30, 20.0),
+            (10, 10.0),
+            (101, 4.0),
+            (100, 30.0),
+            (10, 5.0),
+            (101, 6.0),
+        ];
+        let t = tally(&mut orders, 100).unwrap();
+        assert_eq!((t.first, t.last, t.x), (10, 100, 2));
+        assert_eq!(t.repeat_value, 50.0);
+        assert_eq!((t.holdout_x, t.holdout_value), (2, 11.0));
+        // One purchase day only: no repeat, recency 0.
+        let t = tally(&mut [(7, 3.0), (7, 4.0)], 100).unwrap();
+        assert_eq!((t.first, t.last, t.x, t.repeat_value), (7, 7, 0, 0.0));
+        // First order after the calibration end: not a customer of the calibration period.
+        assert!(tally(&mut [(101, 1.0), (150, 2.0)], 100).is_none());
+    }
+
+    /// `summarise` against a plain per-customer map on 40,000 orders in three batches: ids of
+    /// 1 to 40 bytes (long ones sharing 30-byte prefixes, so the 16-byte prefix keys tie),
+    /// orders in scrambled order, same-day orders, null ids and dates skipped, many range
+    /// partitions. Amounts are multiples of 1/4, so every sum is exact in any order.
+    #[test]
+    fn summaries_match_a_plain_per_customer_map() {
+        let end = 500;
+        let mut state = 7u64;
+        let mut next = move |m: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % m
+        };
+        let id_of = |c: u64| match c % 3 {
+            0 => format!("{c}"),
+            1 => format!("customer-with-a-long-prefix---{c:06}"),
+            _ => format!("C{c:05}"),
+        };
+        let mut rows: Vec<(Option<String>, Option<i32>, f64)> = (0..40_000)
+            .map(|_| {
+                let c = next(6_000);
+                let id = (next(500) != 0).then(|| id_of(c));
+                let day = (next(500) != 0).then(|| next(700) as i32);
+                (id, day, next(400) as f64 / 4.0)
+            })
+            .collect();
+        rows.push((Some(id_of(1)), Some(3), 1.0));
+        rows.push((Some(id_of(1)), Some(3), 2.0));
+        let mut want: BTreeMap<String, BTreeMap<i32, f64>> = BTreeMap::new();
+        for (id, day, v) in &rows {
+            if let (Some(id), Some(day)) = (id, day) {
+                *want.entry(id.clone()).or_default().entry(*day).or_default() += v;
+            }
+        }
+        let columns: Vec<OrderColumns> = rows
+            .chunks(15_000)
+            .map(|chunk| -> OrderColumns {
+                (
+                    Arc::new(StringViewArray::from_iter(
+                        chunk.iter().map(|r| r.0.clone()),
+                    )),
+                    Arc::new(Int32Array::from_iter(chunk.iter().map(|r| r.1))),
+                    Arc::new(Float64Array::from_iter_values(chunk.iter().map(|r| r.2))),
+                )
+            })
+            .collect();
+        assert!(range_splitters(&columns).len() > 100);
+        let h = summarise(&columns, end, 7.0).unwrap();
+        let kept: Vec<(&String, &BTreeMap<i32, f64>)> = want
+            .iter()
+            .filter(|(_, days)| *days.keys().next().unwrap() <= end)
+            .collect();
+        assert_eq!(h.ids.len(), kept.len());
+        for (i, (id, days)) in kept.iter().enumerate() {
+            assert_eq!(h.ids.value(i), id.as_str());
+            let first = *days.keys().next().unwrap();
+            let calibration: Vec<(&i32, &f64)> = days.range(first + 1..=end).collect();
+            let x = calibration.len() as f64;
+            let last = calibration.last().map_or(first, |d| *d.0);
+            let repeat: f64 = calibration.iter().map(|d| d.1).sum();
+            let c = h.summaries[i];
+            assert_eq!(c.x, x, "{id}");
+            assert_eq!(c.t_x, f64::from(last - first) / 7.0, "{id}");
+            assert_eq!(c.t, f64::from(end - first) / 7.0, "{id}");
+            assert_eq!(h.spend[i], if x > 0.0 { repeat / x } else { 0.0 }, "{id}");
+            let holdout: Vec<&f64> = days.range(end + 1..).map(|d| d.1).collect();
+            assert_eq!(h.holdout_x[i], holdout.len() as f64, "{id}");
+            assert_eq!(h.holdout_value[i], holdout.into_iter().sum::<f64>(), "{id}");
+        }
+    }
 }

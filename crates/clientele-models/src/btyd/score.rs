@@ -184,7 +184,13 @@ fn pattern_sums(
                 .collect()
         })
         .collect();
-    (0..sums.len())
+    per_customer(&index, &values, sums.len())
+}
+
+/// Per weighted sum (of `sums`), each customer's value: `values[group][sum]` spread by
+/// `index[customer]`.
+fn per_customer(index: &[u32], values: &[Vec<f64>], sums: usize) -> Vec<Vec<f64>> {
+    (0..sums)
         .map(|k| index.iter().map(|&i| values[i as usize][k]).collect())
         .collect()
 }
@@ -364,7 +370,5 @@ fn bg_sums(m: &BgNbd, customers: &[Summary], sums: &[Vec<(f64, f64)>]) -> Vec<Ve
             })
         })
         .collect();
-    (0..sums.len())
-        .map(|k| index.iter().map(|&i| values[i as usize][k]).collect())
-        .collect()
+    per_customer(&index, &values, sums.len())
 }

@@ -930,6 +930,9 @@ fn btyd_score_matches_one_customer_functions() {
             "fallback",
         );
     }
+    // No customers: empty scores, not an error.
+    let none = score(&m, &[], &request).unwrap();
+    assert!(none.p_alive.is_empty() && none.expected.is_empty() && none.discounted.is_empty());
     // Bad requests are refused like clv's.
     for bad in [
         ScoreRequest {
