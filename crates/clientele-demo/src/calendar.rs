@@ -1,6 +1,8 @@
 //! The simulated calendar: days are numbered from the first day of the company's history
 //! (day 0 = `start`), each day has a seasonal multiplier that weights when purchases land, and
 //! dates and timestamps are formatted here once so the writers never call chrono per row.
+//!
+//! May use: nothing of the crate (it is at the bottom of the module order in `lib`).
 
 use chrono::{Datelike, Days, NaiveDate};
 use rand::Rng;

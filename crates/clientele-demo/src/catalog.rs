@@ -1,5 +1,7 @@
 //! The product catalogue and the filling of an order's basket: which products, how many, at
 //! what line price, so that the lines add up to the order value the spend model drew.
+//!
+//! May use: `out`, `sample`, `world`.
 
 use serde_json::{Value, json};
 

@@ -5,14 +5,16 @@
 //! Additive KPIs get one target per quarter of the last calendar year. The others get one
 //! target with an empty period, set from the *report quarter*: the last quarter of the
 //! history (cut at the end date), the period a KPI report shows by default.
+//!
+//! May use: `tally` (the totals every other part counted), `out`, `sample`. It runs last and
+//! reads no other part of the company, so nothing may import it.
 
 use serde_json::{Value, json};
 
 use crate::DemoError;
-use crate::calendar::Calendar;
 use crate::out::Out;
-use crate::sales::SalesTally;
 use crate::sample::{self, DemoRng};
+use crate::tally::{SalesTally, Tally};
 
 /// Targets differ from the actual value by a factor 1 ± U(0.02, 0.12), above with this
 /// probability.
@@ -20,131 +22,6 @@ pub(crate) const ABOVE_SHARE: f64 = 0.6;
 pub(crate) const FACTOR_RANGE: (f64, f64) = (0.02, 0.12);
 /// Used for churn when no customer was active in the quarter before the report quarter.
 pub(crate) const DEFAULT_CHURN: f64 = 0.3;
-
-/// One calendar quarter of the history.
-pub(crate) struct Quarter {
-    pub label: String,
-    pub year: i32,
-    /// Completed orders: revenue and count.
-    pub revenue_cents: i64,
-    pub orders: u64,
-    /// Customers with a completed order in the quarter.
-    pub active: u64,
-    /// Customers whose first completed order ever is in the quarter.
-    pub new_customers: u64,
-    /// Completed revenue of orders that carry a campaign_id.
-    pub campaign_revenue_cents: i64,
-    /// All marketing spend dated in the quarter.
-    pub spend_cents: i64,
-}
-
-/// Running totals of the generated data, filled in while it is written.
-pub(crate) struct Tally {
-    /// Day index → index into `quarters`.
-    quarter_of_day: Vec<u16>,
-    pub quarters: Vec<Quarter>,
-    /// Revenue of all completed orders and customers with at least one.
-    pub revenue_cents: i64,
-    pub buyers: u64,
-    /// Customers active in the quarter before the report quarter, and those of them also
-    /// active in the report quarter.
-    pub prev_active: u64,
-    pub retained: u64,
-    /// Report quarter: tickets opened (rated, satisfied, resolved, resolved at first contact).
-    pub tickets_rated: u64,
-    pub tickets_satisfied: u64,
-    pub tickets_resolved: u64,
-    pub tickets_first_contact: u64,
-    /// Report quarter: survey answers.
-    pub surveys: u64,
-    pub promoters: u64,
-    pub detractors: u64,
-    /// Report quarter: subscription terms due with a known outcome, and renewed.
-    pub renewals_decided: u64,
-    pub renewed: u64,
-}
-
-impl Tally {
-    pub(crate) fn new(cal: &Calendar) -> Tally {
-        let mut quarter_of_day = Vec::with_capacity(cal.days() as usize);
-        let mut quarters: Vec<Quarter> = Vec::new();
-        for day in 0..cal.days() {
-            let (year, q) = cal.quarter(day);
-            let label = format!("{year}-Q{q}");
-            if quarters.last().is_none_or(|l| l.label != label) {
-                quarters.push(Quarter {
-                    label,
-                    year,
-                    revenue_cents: 0,
-                    orders: 0,
-                    active: 0,
-                    new_customers: 0,
-                    campaign_revenue_cents: 0,
-                    spend_cents: 0,
-                });
-            }
-            quarter_of_day.push((quarters.len() - 1) as u16);
-        }
-        Tally {
-            quarter_of_day,
-            quarters,
-            revenue_cents: 0,
-            buyers: 0,
-            prev_active: 0,
-            retained: 0,
-            tickets_rated: 0,
-            tickets_satisfied: 0,
-            tickets_resolved: 0,
-            tickets_first_contact: 0,
-            surveys: 0,
-            promoters: 0,
-            detractors: 0,
-            renewals_decided: 0,
-            renewed: 0,
-        }
-    }
-
-    /// Quarter index of a day of the period.
-    pub(crate) fn quarter(&self, day: i32) -> usize {
-        let d = day.clamp(0, self.quarter_of_day.len() as i32 - 1) as usize;
-        usize::from(self.quarter_of_day[d])
-    }
-
-    /// Index of the report quarter (the last one).
-    pub(crate) fn report_quarter(&self) -> usize {
-        self.quarters.len() - 1
-    }
-
-    /// Whether a day lies in the report quarter.
-    pub(crate) fn in_report(&self, day: i32) -> bool {
-        (0..self.quarter_of_day.len() as i32).contains(&day)
-            && self.quarter(day) == self.report_quarter()
-    }
-
-    /// First and last day of the report quarter.
-    pub(crate) fn report_days(&self) -> (i32, i32) {
-        let q = self.report_quarter() as u16;
-        let first = self
-            .quarter_of_day
-            .iter()
-            .position(|x| *x == q)
-            .unwrap_or(0);
-        (first as i32, self.quarter_of_day.len() as i32 - 1)
-    }
-
-    /// Records one customer's quarters with a completed order (ascending, deduplicated).
-    pub(crate) fn customer_quarters(&mut self, active: &[usize]) {
-        for q in active {
-            self.quarters[*q].active += 1;
-        }
-        let last = self.report_quarter();
-        if last > 0 && active.contains(&(last - 1)) {
-            self.prev_active += 1;
-            self.retained += u64::from(active.contains(&last));
-        }
-        self.buyers += u64::from(!active.is_empty());
-    }
-}
 
 fn ratio(a: f64, b: f64, fallback: f64) -> f64 {
     if b > 0.0 { a / b } else { fallback }
@@ -160,15 +37,14 @@ enum Kind {
     Days,
 }
 
-/// Writes the KPI targets and returns their ground truth (actual, factor, target).
-pub(crate) fn write_targets(
-    t: &Tally,
-    s: &SalesTally,
-    rng: &mut DemoRng,
-    out: &mut Out,
-) -> Result<Value, DemoError> {
+/// One target to set: KPI, period label (empty for the report quarter), actual value, kind.
+type Actual = (&'static str, String, f64, Kind);
+
+/// The actual value of every KPI with a target, by the definitions of `docs/metrics.md`, in
+/// the order the targets are written (and their factors drawn).
+fn actuals(t: &Tally, s: &SalesTally) -> Vec<Actual> {
     let money = |c: i64| c as f64 / 100.0;
-    let mut rows: Vec<(&str, String, f64, Kind)> = Vec::new();
+    let mut rows: Vec<Actual> = Vec::new();
     let last = &t.quarters[t.report_quarter()];
     for q in t.quarters.iter().filter(|q| q.year == last.year) {
         let label = &q.label;
@@ -278,7 +154,18 @@ pub(crate) fn write_targets(
     for (kpi, actual, kind) in overall {
         rows.push((kpi, String::new(), actual, kind));
     }
+    rows
+}
 
+/// Writes the KPI targets and returns their ground truth (actual, factor, target).
+pub(crate) fn write_targets(
+    t: &Tally,
+    s: &SalesTally,
+    rng: &mut DemoRng,
+    out: &mut Out,
+) -> Result<Value, DemoError> {
+    let rows = actuals(t, s);
+    let last = &t.quarters[t.report_quarter()];
     let mut truth = Vec::with_capacity(rows.len());
     let mut churn_target = None;
     for (kpi, period, actual, kind) in rows {

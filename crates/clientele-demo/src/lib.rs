@@ -14,6 +14,15 @@
 //! The same configuration and seed always give byte-identical files: the generator never
 //! reads the clock, iterates no hash map into its output, and draws from ChaCha8 streams.
 //! `docs/demo.md` describes the company and the generating process in prose.
+//!
+//! Modules depend on each other in one direction only, in the order [`generate`] runs them:
+//! the vocabulary and tools (`world`, `calendar`, `sample`, `out`, `catalog`), the running
+//! totals (`tally`), `marketing`, `sales`, `customers` (which runs before the sales side but
+//! imports the customer facts and rep numbering it defines), and `kpi` last. A module may use
+//! only those before it in this list, as the `//!` paragraph of each says; values that flow
+//! backwards (the customers handed to the sales side, the spend counted for the KPIs) are
+//! passed in by `build`, or added to `tally`, never imported. Any module may return the
+//! crate's [`DemoError`].
 
 mod calendar;
 mod catalog;
@@ -23,6 +32,7 @@ mod marketing;
 mod out;
 mod sales;
 mod sample;
+mod tally;
 mod world;
 
 use std::path::{Path, PathBuf};
@@ -183,7 +193,7 @@ fn build(
     let cal = Calendar::new(config.start, config.end);
     // Budgets, spend and B2B volume are given for 10,000 customers and scale linearly.
     let scale = config.customers as f64 / 10_000.0;
-    let mut tally = kpi::Tally::new(&cal);
+    let mut tally = tally::Tally::new(&cal);
 
     progress("catalogue", 0, 1);
     let catalog = catalog::Catalog::new(&mut stream(config.seed, Stream::Products));
@@ -202,33 +212,34 @@ fn build(
     )?;
     progress("catalogue", 1, 1);
 
+    let consumers = customers::Ctx::new(&cal, &catalog, ix);
     let mut pass = customers::simulate(
-        &cal,
+        &consumers,
         config.customers,
-        &catalog,
         &mut campaigns,
         &mut stream(config.seed, Stream::Customers),
         sinks,
-        ix,
         &mut tally,
         progress,
     )?;
-    customers::write_orders(&cal, &mut pass, sinks, ix, progress)?;
+    customers::write_orders(&consumers, &mut pass, sinks, progress)?;
     progress("tickets", 0, 1);
-    customers::write_tickets(&cal, &mut pass, &catalog, sinks, ix, &mut tally)?;
+    customers::write_tickets(&consumers, &mut pass, sinks, &mut tally)?;
     progress("tickets", 1, 1);
 
     progress("sales", 0, 1);
-    let mut sales_tally = sales::SalesTally::default();
+    let mut sales_tally = tally::SalesTally::default();
     let touches = {
         let [leads, deals, history] = sinks.several([ix.leads, ix.deals, ix.deal_stage_history])?;
         sales::simulate(
-            &cal,
-            &pass.facts,
-            &campaigns,
+            &sales::SalesInputs {
+                cal: &cal,
+                customers: &pass.facts,
+                campaigns: &campaigns,
+                growth: customers::SIGNUP_GROWTH,
+                report: tally.report_days(),
+            },
             &mut reps,
-            customers::SIGNUP_GROWTH,
-            tally.report_days(),
             &mut stream(config.seed, Stream::Leads),
             sales::SalesOut {
                 leads,
@@ -257,6 +268,28 @@ fn build(
         sinks.at(ix.kpi_targets),
     )?;
 
+    let mut truth = truth_header(config, &cal, scale);
+    truth.insert("catalog".into(), catalog.truth());
+    merge(&mut truth, customers::truth(&pass, config.customers));
+    truth.insert(
+        "marketing".into(),
+        marketing::truth(&campaigns, scale, always_on, campaign_spend),
+    );
+    merge(&mut truth, sales::truth(&reps, &sales_tally));
+    truth.insert("kpi_targets".into(), targets);
+    truth.insert("customers_truth_csv".into(), customers_truth_csv());
+    let counts: serde_json::Map<String, Value> = sinks
+        .counts()
+        .into_iter()
+        .map(|(t, n)| (t, json!(n)))
+        .collect();
+    truth.insert("counts".into(), Value::Object(counts));
+    Ok(Value::Object(truth))
+}
+
+/// The parts of `ground_truth.json` that describe the run rather than a part of the company:
+/// generator, configuration, company and calendar.
+fn truth_header(config: &DemoConfig, cal: &Calendar, scale: f64) -> serde_json::Map<String, Value> {
     let mut truth = serde_json::Map::new();
     truth.insert(
         "generator".into(),
@@ -293,34 +326,21 @@ fn build(
             "timestamps": "UTC, written YYYY-MM-DDTHH:MM:SSZ",
         }),
     );
-    truth.insert("catalog".into(), catalog.truth());
-    merge(&mut truth, customers::truth(&pass, config.customers));
-    truth.insert(
-        "marketing".into(),
-        marketing::truth(&campaigns, scale, always_on, campaign_spend),
-    );
-    merge(&mut truth, sales::truth(&reps, &sales_tally));
-    truth.insert("kpi_targets".into(), targets);
-    truth.insert(
-        "customers_truth_csv".into(),
-        json!({
-            "columns": TRUTH_COLUMNS,
-            "lambda": "true purchase rate per week while active",
-            "p": "true dropout probability after each purchase",
-            "alive_at_end": "not yet dropped out at the end date",
-            "dropout_date": "day of the repeat purchase after which the customer dropped out (inactive from the next day); empty if alive",
-            "mean_spend": "currency_scale · p / ν: the customer's expected order value",
-            "true_segment": customers::SEGMENT_RULE,
-            "n_orders": "orders generated, any status, including the first",
-        }),
-    );
-    let counts: serde_json::Map<String, Value> = sinks
-        .counts()
-        .into_iter()
-        .map(|(t, n)| (t, json!(n)))
-        .collect();
-    truth.insert("counts".into(), Value::Object(counts));
-    Ok(Value::Object(truth))
+    truth
+}
+
+/// What the columns of `customers_truth.csv` mean.
+fn customers_truth_csv() -> Value {
+    json!({
+        "columns": TRUTH_COLUMNS,
+        "lambda": "true purchase rate per week while active",
+        "p": "true dropout probability after each purchase",
+        "alive_at_end": "not yet dropped out at the end date",
+        "dropout_date": "day of the repeat purchase after which the customer dropped out (inactive from the next day); empty if alive",
+        "mean_spend": "currency_scale · p / ν: the customer's expected order value",
+        "true_segment": customers::SEGMENT_RULE,
+        "n_orders": "orders generated, any status, including the first",
+    })
 }
 
 #[cfg(test)]

@@ -1,15 +1,19 @@
 //! Campaigns and marketing spend: when each campaign runs, what it costs, whom it reaches and
 //! how strongly it pulls the purchases of the customers it touched into its window; and the
 //! daily spend per channel (campaign budgets spread over their days, plus always-on spend).
+//!
+//! May use: `calendar`, `out`, `sample`, and `tally` to count the spend. It is drawn before
+//! the customers and the sales side, which read its campaigns; it must not import them (nor
+//! `kpi`, which reads what they all counted).
 
 use chrono::Datelike;
 use serde_json::{Value, json};
 
 use crate::DemoError;
 use crate::calendar::{Calendar, yearly_wave};
-use crate::kpi::Tally;
 use crate::out::Out;
 use crate::sample::{self, DemoRng};
+use crate::tally::Tally;
 
 /// Campaigns per year of history (24 over the default three years).
 pub(crate) const CAMPAIGNS_PER_YEAR: f64 = 8.0;

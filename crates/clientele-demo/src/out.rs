@@ -2,6 +2,8 @@
 //! when every file of the company has been written, so a failed run leaves no half-written
 //! table behind. Fields are written one at a time from a reused buffer: the generator writes
 //! millions of rows and allocating a `String` per field would dominate its run time.
+//!
+//! May use: `calendar` (to format dates and timestamps).
 
 use std::fmt::Write as _;
 use std::fs::{self, File};

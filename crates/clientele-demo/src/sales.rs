@@ -1,6 +1,10 @@
 //! The business-to-business side: sales reps with a hidden performance multiplier, leads whose
 //! conversion follows a known logistic model, and deals that move through the pipeline stages
 //! with known advance probabilities and durations.
+//!
+//! May use: `calendar`, `out`, `sample`, `world`, the campaigns of `marketing`, and `tally`
+//! to count what it wrote. It runs after the customers but reads them only as the
+//! [`CustomerFacts`] it defines here, so it must not import `customers` (nor `kpi`).
 
 use serde_json::{Value, json};
 
@@ -9,6 +13,7 @@ use crate::calendar::{Calendar, DaySampler};
 use crate::marketing::{CHANNELS, Campaign};
 use crate::out::Out;
 use crate::sample::{self, DemoRng};
+use crate::tally::SalesTally;
 use crate::world::{
     COMPANY_FORM, COMPANY_PREFIX, COMPANY_SUFFIX, FIRST_F, FIRST_M, INDUSTRIES, LAST, LEAD_SOURCES,
     REGIONS, TEAMS,
@@ -129,27 +134,6 @@ pub(crate) struct CustomerFacts {
     pub region: u8,
 }
 
-/// Totals the KPI targets need.
-#[derive(Default)]
-pub(crate) struct SalesTally {
-    pub leads: u64,
-    pub leads_converted: u64,
-    pub leads_would_convert: u64,
-    pub deals: u64,
-    pub won: u64,
-    pub lost: u64,
-    pub open: u64,
-    pub won_cents: i64,
-    pub won_cycle_days: f64,
-    /// Report quarter: leads created (and converted), deals closed in it.
-    pub report_leads: u64,
-    pub report_leads_converted: u64,
-    pub report_won: u64,
-    pub report_lost: u64,
-    pub report_won_cents: i64,
-    pub report_won_cycle_days: f64,
-}
-
 struct Lead {
     created: i64,
     source: usize,
@@ -203,6 +187,29 @@ fn run_deal(rng: &mut DemoRng, created: i64, m: f64, last: i64, deal: &mut Deal)
     deal.closed = Some(t);
 }
 
+/// What the sales side reads from the rest of the company.
+pub(crate) struct SalesInputs<'a> {
+    pub cal: &'a Calendar,
+    /// Every customer, in sign-up order (customer index = position).
+    pub customers: &'a [CustomerFacts],
+    pub campaigns: &'a [Campaign],
+    /// Yearly growth of lead creation: the business grows as its sign-ups do.
+    pub growth: f64,
+    /// First and last day of the report quarter.
+    pub report: (i32, i32),
+}
+
+impl SalesInputs<'_> {
+    /// The last second of the period: nothing the sales side draws may happen after it.
+    fn last(&self) -> i64 {
+        i64::from(self.cal.days()) * 86_400 - 1
+    }
+
+    fn in_report(&self, secs: i64) -> bool {
+        (self.report.0..=self.report.1).contains(&((secs / 86_400) as i32))
+    }
+}
+
 /// Everything the sales side writes, given the customers (signup-sorted) and reps.
 pub(crate) struct SalesOut<'a> {
     pub leads: &'a mut Out,
@@ -210,28 +217,36 @@ pub(crate) struct SalesOut<'a> {
     pub history: &'a mut Out,
 }
 
-/// Draws leads and deals, writes leads, deals and stage history; returns the sales
-/// touchpoints (customer index, seconds, kind) for calls and meetings of customer deals.
-#[allow(clippy::too_many_arguments)]
+/// A sales touchpoint of a customer deal: customer index, seconds, kind (call or meeting).
+pub(crate) type Touch = (usize, i64, &'static str);
+
+/// Draws leads and deals, writes leads, deals and stage history, and sets the reps' quotas;
+/// returns the sales touchpoints of customer deals.
+///
+/// The stages run in this order on the one `rng`, which is what makes a seed name the same
+/// company: leads, their conversions, deals from leads, deals with customers, every deal's
+/// path through the stages, quotas.
 pub(crate) fn simulate(
-    cal: &Calendar,
-    customers: &[CustomerFacts],
-    campaigns: &[Campaign],
+    inputs: &SalesInputs<'_>,
     reps: &mut [Rep],
-    growth: f64,
-    report: (i32, i32),
     rng: &mut DemoRng,
     out: SalesOut<'_>,
     tally: &mut SalesTally,
-) -> Result<Vec<(usize, i64, &'static str)>, DemoError> {
-    let last = i64::from(cal.days()) * 86_400 - 1;
-    let n_leads = (customers.len() as f64 * LEADS_PER_CUSTOMER).round() as usize;
-    let sampler = DaySampler::new(cal, growth, 0.1, 60.0);
-    let source_w: Vec<f64> = LEAD_SOURCES.iter().map(|s| s.1).collect();
-    let industry_w: Vec<f64> = INDUSTRIES.iter().map(|s| s.1).collect();
-    let region_w: Vec<f64> = REGIONS.iter().map(|r| r.share).collect();
-    let mut linked = vec![false; customers.len()];
+) -> Result<Vec<Touch>, DemoError> {
+    let leads = draw_leads(inputs, rng, tally);
+    write_leads(inputs, &leads, out.leads, tally)?;
+    let deals = draw_deals(inputs, &leads, rng);
+    let touches = run_deals(inputs, deals, reps, rng, out, tally)?;
+    set_quotas(inputs.cal, reps, rng, tally);
+    Ok(touches)
+}
 
+/// Draws the leads in creation order, each with its attributes and, by the logistic model,
+/// whether and when it converted and into which customer.
+fn draw_leads(inputs: &SalesInputs<'_>, rng: &mut DemoRng, tally: &mut SalesTally) -> Vec<Lead> {
+    let customers = inputs.customers;
+    let n_leads = (customers.len() as f64 * LEADS_PER_CUSTOMER).round() as usize;
+    let sampler = DaySampler::new(inputs.cal, inputs.growth, 0.1, 60.0);
     let mut leads: Vec<Lead> = (0..n_leads)
         .map(|_| {
             let day = sampler.sample(rng);
@@ -250,77 +265,125 @@ pub(crate) fn simulate(
         .collect();
     leads.sort_by_key(|l| l.created);
 
+    let weights = LeadWeights::new();
+    // A customer is the conversion of at most one lead that brought them in as new.
+    let mut linked = vec![false; customers.len()];
     for lead in &mut leads {
-        let day = (lead.created / 86_400) as i32;
-        lead.source = sample::pick(rng, &source_w);
-        lead.industry = sample::pick(rng, &industry_w);
-        lead.region = sample::pick(rng, &region_w);
-        lead.employees = sample::lognormal(rng, EMPLOYEES_MEDIAN, EMPLOYEES_SIGMA)
-            .round()
-            .clamp(1.0, 20_000.0) as u32;
-        lead.company = format!(
-            "{} {} {}",
-            COMPANY_PREFIX[sample::below(rng, COMPANY_PREFIX.len())],
-            COMPANY_SUFFIX[sample::below(rng, COMPANY_SUFFIX.len())],
-            COMPANY_FORM[sample::below(rng, COMPANY_FORM.len())]
-        );
-        let source = LEAD_SOURCES[lead.source].0;
-        if CHANNELS.iter().any(|c| c.name == source) && sample::chance(rng, LEAD_CAMPAIGN_SHARE) {
-            lead.campaign = campaigns
-                .iter()
-                .position(|c| CHANNELS[c.channel].name == source && c.start <= day && day <= c.end);
-        }
-        let logit = LEAD_INTERCEPT
-            + LEAD_SOURCE_COEF[lead.source].1
-            + LEAD_INDUSTRY_COEF[lead.industry].1
-            + LEAD_LOG10_EMPLOYEES_COEF * f64::from(lead.employees).log10()
-            + if lead.campaign.is_some() {
-                LEAD_CAMPAIGN_COEF
-            } else {
-                0.0
-            };
-        if !sample::chance(rng, sample::logistic(logit)) {
-            continue;
-        }
-        tally.leads_would_convert += 1;
-        let delay = sample::gamma(
-            rng,
-            CONVERSION_DELAY.0,
-            CONVERSION_DELAY.0 / CONVERSION_DELAY.1,
-        );
-        let conv = lead.created + (delay * DAY) as i64;
-        if conv > last {
-            continue; // converts after the end of the history: not visible yet
-        }
-        let conv_day = (conv / 86_400) as i32;
-        let pos = customers.partition_point(|c| c.signup < conv_day);
-        let mut target = None;
-        if sample::chance(rng, CONVERT_TO_NEW) {
-            let mut j = pos;
-            while j < customers.len() && customers[j].signup <= conv_day + NEW_CUSTOMER_WINDOW {
-                if !linked[j] {
-                    target = Some((j, customers[j].signup));
-                    break;
-                }
-                j += 1;
-            }
-        }
-        if target.is_none() && pos > 0 {
-            target = Some((sample::below(rng, pos), conv_day));
-        }
-        let Some((j, d)) = target else { continue };
-        linked[j] = true;
-        let mut at = i64::from(d) * 86_400 + sample::business_time(rng);
-        if at <= lead.created {
-            at = (lead.created + 600).min(last);
-        }
-        lead.converted = Some(at);
-        lead.customer = Some(j);
+        describe_lead(inputs.campaigns, &weights, rng, lead);
+        convert_lead(inputs, rng, &mut linked, lead, tally);
     }
+    leads
+}
 
+/// Weights of a lead's categorical attributes.
+struct LeadWeights {
+    source: Vec<f64>,
+    industry: Vec<f64>,
+    region: Vec<f64>,
+}
+
+impl LeadWeights {
+    fn new() -> LeadWeights {
+        LeadWeights {
+            source: LEAD_SOURCES.iter().map(|s| s.1).collect(),
+            industry: INDUSTRIES.iter().map(|s| s.1).collect(),
+            region: REGIONS.iter().map(|r| r.share).collect(),
+        }
+    }
+}
+
+/// Draws a lead's source, industry, region, size, company name and campaign.
+fn describe_lead(campaigns: &[Campaign], w: &LeadWeights, rng: &mut DemoRng, lead: &mut Lead) {
+    let day = (lead.created / 86_400) as i32;
+    lead.source = sample::pick(rng, &w.source);
+    lead.industry = sample::pick(rng, &w.industry);
+    lead.region = sample::pick(rng, &w.region);
+    lead.employees = sample::lognormal(rng, EMPLOYEES_MEDIAN, EMPLOYEES_SIGMA)
+        .round()
+        .clamp(1.0, 20_000.0) as u32;
+    lead.company = format!(
+        "{} {} {}",
+        COMPANY_PREFIX[sample::below(rng, COMPANY_PREFIX.len())],
+        COMPANY_SUFFIX[sample::below(rng, COMPANY_SUFFIX.len())],
+        COMPANY_FORM[sample::below(rng, COMPANY_FORM.len())]
+    );
+    let source = LEAD_SOURCES[lead.source].0;
+    if CHANNELS.iter().any(|c| c.name == source) && sample::chance(rng, LEAD_CAMPAIGN_SHARE) {
+        lead.campaign = campaigns
+            .iter()
+            .position(|c| CHANNELS[c.channel].name == source && c.start <= day && day <= c.end);
+    }
+}
+
+/// Decides by the logistic model whether the lead converts; if it does within the period,
+/// links it to a customer (a new one signing up soon after, or an existing one).
+fn convert_lead(
+    inputs: &SalesInputs<'_>,
+    rng: &mut DemoRng,
+    linked: &mut [bool],
+    lead: &mut Lead,
+    tally: &mut SalesTally,
+) {
+    let customers = inputs.customers;
+    let last = inputs.last();
+    let logit = LEAD_INTERCEPT
+        + LEAD_SOURCE_COEF[lead.source].1
+        + LEAD_INDUSTRY_COEF[lead.industry].1
+        + LEAD_LOG10_EMPLOYEES_COEF * f64::from(lead.employees).log10()
+        + if lead.campaign.is_some() {
+            LEAD_CAMPAIGN_COEF
+        } else {
+            0.0
+        };
+    if !sample::chance(rng, sample::logistic(logit)) {
+        return;
+    }
+    tally.leads_would_convert += 1;
+    let delay = sample::gamma(
+        rng,
+        CONVERSION_DELAY.0,
+        CONVERSION_DELAY.0 / CONVERSION_DELAY.1,
+    );
+    let conv = lead.created + (delay * DAY) as i64;
+    if conv > last {
+        return; // converts after the end of the history: not visible yet
+    }
+    let conv_day = (conv / 86_400) as i32;
+    let pos = customers.partition_point(|c| c.signup < conv_day);
+    let mut target = None;
+    if sample::chance(rng, CONVERT_TO_NEW) {
+        let mut j = pos;
+        while j < customers.len() && customers[j].signup <= conv_day + NEW_CUSTOMER_WINDOW {
+            if !linked[j] {
+                target = Some((j, customers[j].signup));
+                break;
+            }
+            j += 1;
+        }
+    }
+    if target.is_none() && pos > 0 {
+        target = Some((sample::below(rng, pos), conv_day));
+    }
+    let Some((j, d)) = target else { return };
+    linked[j] = true;
+    let mut at = i64::from(d) * 86_400 + sample::business_time(rng);
+    if at <= lead.created {
+        at = (lead.created + 600).min(last);
+    }
+    lead.converted = Some(at);
+    lead.customer = Some(j);
+}
+
+/// Writes the leads table and counts the leads.
+fn write_leads(
+    inputs: &SalesInputs<'_>,
+    leads: &[Lead],
+    out: &mut Out,
+    tally: &mut SalesTally,
+) -> Result<(), DemoError> {
+    let cal = inputs.cal;
     for (i, lead) in leads.iter().enumerate() {
-        out.leads
-            .id("L", i + 1, 6)
+        out.id("L", i + 1, 6)
             .ts(cal, lead.created)
             .s(LEAD_SOURCES[lead.source].0)
             .opt_id("CMP", lead.campaign.map(|k| k + 1), 3)
@@ -333,13 +396,17 @@ pub(crate) fn simulate(
     }
     tally.leads = leads.len() as u64;
     tally.leads_converted = leads.iter().filter(|l| l.converted.is_some()).count() as u64;
-    let in_report = |secs: i64| (report.0..=report.1).contains(&((secs / 86_400) as i32));
-    for lead in leads.iter().filter(|l| in_report(l.created)) {
+    for lead in leads.iter().filter(|l| inputs.in_report(l.created)) {
         tally.report_leads += 1;
         tally.report_leads_converted += u64::from(lead.converted.is_some());
     }
+    Ok(())
+}
 
-    // Deals: qualified leads, then upsell deals with existing customers.
+/// Draws the deals, not yet run through the stages: qualified leads, then upsell deals with
+/// existing customers; in creation order.
+fn draw_deals(inputs: &SalesInputs<'_>, leads: &[Lead], rng: &mut DemoRng) -> Vec<Deal> {
+    let (cal, last) = (inputs.cal, inputs.last());
     let mut deals = Vec::new();
     for (i, lead) in leads.iter().enumerate() {
         if !sample::chance(rng, DEAL_PER_LEAD) {
@@ -365,7 +432,7 @@ pub(crate) fn simulate(
             outcome: "open",
         });
     }
-    for (j, c) in customers.iter().enumerate() {
+    for (j, c) in inputs.customers.iter().enumerate() {
         if !sample::chance(rng, DEAL_PER_CUSTOMER) {
             continue;
         }
@@ -389,7 +456,20 @@ pub(crate) fn simulate(
     }
     // Ids in creation order; ties broken by the order drawn, which is deterministic.
     deals.sort_by_key(|d| d.created);
+    deals
+}
 
+/// Runs every deal through the stages, writes it and its stage history, counts outcomes per
+/// rep and in `tally`; returns the calls and meetings of customer deals.
+fn run_deals(
+    inputs: &SalesInputs<'_>,
+    mut deals: Vec<Deal>,
+    reps: &mut [Rep],
+    rng: &mut DemoRng,
+    out: SalesOut<'_>,
+    tally: &mut SalesTally,
+) -> Result<Vec<Touch>, DemoError> {
+    let (cal, last) = (inputs.cal, inputs.last());
     let mut touches = Vec::new();
     for (i, deal) in deals.iter_mut().enumerate() {
         let m = reps[deal.rep].multiplier;
@@ -416,37 +496,44 @@ pub(crate) fn simulate(
                 }
             }
         }
-        tally.deals += 1;
-        let cycle = (deal.closed.unwrap_or(deal.created) - deal.created) as f64 / DAY;
-        let closed_in_report = deal.closed.is_some_and(in_report);
-        match deal.outcome {
-            "won" => {
-                tally.won += 1;
-                tally.won_cents += deal.amount_cents;
-                tally.won_cycle_days += cycle;
-                reps[deal.rep].won += 1;
-                if closed_in_report {
-                    tally.report_won += 1;
-                    tally.report_won_cents += deal.amount_cents;
-                    tally.report_won_cycle_days += cycle;
-                }
-            }
-            "lost" => {
-                tally.lost += 1;
-                reps[deal.rep].lost += 1;
-                tally.report_lost += u64::from(closed_in_report);
-            }
-            _ => tally.open += 1,
-        }
+        count_deal(inputs, deal, &mut reps[deal.rep], tally);
     }
+    Ok(touches)
+}
 
-    // Quotas: the average rep's yearly won amount, ±, so the better reps beat theirs.
+/// Adds a deal that has been run to its rep's and the sales side's totals.
+fn count_deal(inputs: &SalesInputs<'_>, deal: &Deal, rep: &mut Rep, tally: &mut SalesTally) {
+    tally.deals += 1;
+    let cycle = (deal.closed.unwrap_or(deal.created) - deal.created) as f64 / DAY;
+    let closed_in_report = deal.closed.is_some_and(|at| inputs.in_report(at));
+    match deal.outcome {
+        "won" => {
+            tally.won += 1;
+            tally.won_cents += deal.amount_cents;
+            tally.won_cycle_days += cycle;
+            rep.won += 1;
+            if closed_in_report {
+                tally.report_won += 1;
+                tally.report_won_cents += deal.amount_cents;
+                tally.report_won_cycle_days += cycle;
+            }
+        }
+        "lost" => {
+            tally.lost += 1;
+            rep.lost += 1;
+            tally.report_lost += u64::from(closed_in_report);
+        }
+        _ => tally.open += 1,
+    }
+}
+
+/// Quotas: the average rep's yearly won amount, ±, so the better reps beat theirs.
+fn set_quotas(cal: &Calendar, reps: &mut [Rep], rng: &mut DemoRng, tally: &SalesTally) {
     let per_rep_year = tally.won_cents as f64 / 100.0 / reps.len().max(1) as f64 / cal.years();
     for r in reps.iter_mut() {
         let q = per_rep_year * sample::uniform(rng, 0.85, 1.25);
         r.quota_cents = ((q / 1000.0).round().max(5.0) * 1000.0 * 100.0) as i64;
     }
-    Ok(touches)
 }
 
 /// Writes the sales reps table.

@@ -1,6 +1,8 @@
 //! Random draws used by the generator: thin wrappers over `rand_distr` that take the
 //! parameterisation used in the marketing literature (Gamma by shape and *rate*), never fail
 //! on degenerate parameters (they return the limit instead), and name each random stream.
+//!
+//! May use: nothing of the crate.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

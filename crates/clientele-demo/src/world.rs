@@ -1,6 +1,8 @@
 //! The fixed vocabulary of the simulated company: regions and cities, names, the product
 //! catalogue, industries, and the text templates of tickets and survey comments. Nothing here
 //! is random; the generator draws from these lists.
+//!
+//! May use: nothing of the crate.
 
 /// The company's name, written into the ground truth.
 pub(crate) const COMPANY: &str = "Larkspur Supply Co.";

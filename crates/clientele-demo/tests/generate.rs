@@ -8,7 +8,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use clientele_demo::{DemoConfig, generate};
-use clientele_schema::{Check, ColumnType, TABLES, Value, parse_value};
+use clientele_schema::{Check, ColumnDef, ColumnType, TABLES, TableDef, Value, parse_value};
 
 struct Table {
     header: Vec<String>,
@@ -75,14 +75,53 @@ fn generated_company_is_valid_and_matches_its_ground_truth() {
         "{stages:?}"
     );
 
-    let (lo, hi) = (days(config.start), days(config.end));
-    let ts_lo = i64::from(lo) * 86_400_000_000;
-    let ts_hi = (i64::from(hi) + 1) * 86_400_000_000;
+    let period = Period::of(&config);
+    let tables = read_valid_tables(&data, &summary.tables, &period);
+    check_references(&tables);
+    check_ids(&tables);
+    let per_customer = check_orders(&tables);
+    check_deals(&tables);
+    check_truth(&truth, &tables, &per_customer);
+    check_kpi_targets(&tables);
 
-    // Every canonical table, in canonical order, with its header and valid values.
-    assert_eq!(summary.tables.len(), TABLES.len());
+    // Nothing temporary is left behind.
+    for d in [&data, &truth] {
+        for e in std::fs::read_dir(d).unwrap() {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            assert!(!name.ends_with(".tmp"), "{name}");
+        }
+    }
+}
+
+/// The configured period as days and as microsecond timestamps (end exclusive).
+struct Period {
+    lo: i32,
+    hi: i32,
+    ts_lo: i64,
+    ts_hi: i64,
+}
+
+impl Period {
+    fn of(config: &DemoConfig) -> Period {
+        let (lo, hi) = (days(config.start), days(config.end));
+        Period {
+            lo,
+            hi,
+            ts_lo: i64::from(lo) * 86_400_000_000,
+            ts_hi: (i64::from(hi) + 1) * 86_400_000_000,
+        }
+    }
+}
+
+/// Every canonical table, in canonical order, with its header and valid values.
+fn read_valid_tables(
+    data: &Path,
+    counts: &[(String, usize)],
+    period: &Period,
+) -> HashMap<&'static str, Table> {
+    assert_eq!(counts.len(), TABLES.len());
     let mut tables: HashMap<&str, Table> = HashMap::new();
-    for (t, (name, count)) in TABLES.iter().zip(&summary.tables) {
+    for (t, (name, count)) in TABLES.iter().zip(counts) {
         assert_eq!(t.name, name);
         let table = read(&data.join(format!("{}.csv", t.name)));
         let want: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
@@ -92,41 +131,7 @@ fn generated_company_is_valid_and_matches_its_ground_truth() {
         for (r, row) in table.rows.iter().enumerate() {
             assert_eq!(row.len(), t.columns.len(), "{} row {r}", t.name);
             for (c, v) in t.columns.iter().zip(row) {
-                let at = || format!("{}.{} row {r}: {v:?}", t.name, c.name);
-                if v.is_empty() {
-                    assert!(!c.required, "{}", at());
-                    continue;
-                }
-                let parsed = parse_value(c.ty, v).unwrap_or_else(|| panic!("{}", at()));
-                let num = match &parsed {
-                    Value::Float(f) => Some(*f),
-                    Value::Integer(i) => Some(*i as f64),
-                    _ => None,
-                };
-                match c.check {
-                    Check::None => {}
-                    Check::NonNegative => assert!(num.unwrap() >= 0.0, "{}", at()),
-                    Check::Positive => assert!(num.unwrap() > 0.0, "{}", at()),
-                    Check::Range(a, b) => assert!((a..=b).contains(&num.unwrap()), "{}", at()),
-                    Check::OneOf(list) => assert!(list.contains(&v.as_str()), "{}", at()),
-                }
-                if c.ty == ColumnType::Money {
-                    let decimals = v.split('.').nth(1).map_or(0, str::len);
-                    assert_eq!(decimals, 2, "{}", at());
-                }
-                if !date_may_leave_period(t.name, c.name) {
-                    match parsed {
-                        Value::Date(d) => assert!((lo..=hi).contains(&d), "{}", at()),
-                        Value::Timestamp(us) => {
-                            assert!((ts_lo..ts_hi).contains(&us), "{}", at());
-                            assert!(v.len() == 20 && v.ends_with('Z'), "{}", at());
-                        }
-                        _ => {}
-                    }
-                }
-                if c.ty == ColumnType::Date {
-                    assert_eq!(v.len(), 10, "{}", at());
-                }
+                check_value(t, c, r, v, period);
             }
         }
         // Primary keys are unique.
@@ -140,8 +145,50 @@ fn generated_company_is_valid_and_matches_its_ground_truth() {
         }
         tables.insert(t.name, table);
     }
+    tables
+}
 
-    // Every reference resolves.
+/// One value of row `r` of table `t`, column `c`: its type, value rule, format and date.
+fn check_value(t: &TableDef, c: &ColumnDef, r: usize, v: &str, period: &Period) {
+    let at = || format!("{}.{} row {r}: {v:?}", t.name, c.name);
+    if v.is_empty() {
+        assert!(!c.required, "{}", at());
+        return;
+    }
+    let parsed = parse_value(c.ty, v).unwrap_or_else(|| panic!("{}", at()));
+    let num = match &parsed {
+        Value::Float(f) => Some(*f),
+        Value::Integer(i) => Some(*i as f64),
+        _ => None,
+    };
+    match c.check {
+        Check::None => {}
+        Check::NonNegative => assert!(num.unwrap() >= 0.0, "{}", at()),
+        Check::Positive => assert!(num.unwrap() > 0.0, "{}", at()),
+        Check::Range(a, b) => assert!((a..=b).contains(&num.unwrap()), "{}", at()),
+        Check::OneOf(list) => assert!(list.contains(&v), "{}", at()),
+    }
+    if c.ty == ColumnType::Money {
+        let decimals = v.split('.').nth(1).map_or(0, str::len);
+        assert_eq!(decimals, 2, "{}", at());
+    }
+    if !date_may_leave_period(t.name, c.name) {
+        match parsed {
+            Value::Date(d) => assert!((period.lo..=period.hi).contains(&d), "{}", at()),
+            Value::Timestamp(us) => {
+                assert!((period.ts_lo..period.ts_hi).contains(&us), "{}", at());
+                assert!(v.len() == 20 && v.ends_with('Z'), "{}", at());
+            }
+            _ => {}
+        }
+    }
+    if c.ty == ColumnType::Date {
+        assert_eq!(v.len(), 10, "{}", at());
+    }
+}
+
+/// Every reference resolves.
+fn check_references(tables: &HashMap<&str, Table>) {
     for t in TABLES {
         for fk in t.references {
             let parent = &tables[fk.table];
@@ -166,8 +213,10 @@ fn generated_company_is_valid_and_matches_its_ground_truth() {
             }
         }
     }
+}
 
-    // Id formats.
+/// Id formats, table sizes and unique emails.
+fn check_ids(tables: &HashMap<&str, Table>) {
     let customers = &tables["customers"];
     assert_eq!(customers.rows.len(), 2_000);
     assert_eq!(customers.rows[0][0], "C000001");
@@ -180,8 +229,12 @@ fn generated_company_is_valid_and_matches_its_ground_truth() {
     assert_eq!(tables["sales_reps"].rows.len(), 15);
     let emails: HashSet<&str> = customers.rows.iter().map(|r| r[1].as_str()).collect();
     assert_eq!(emails.len(), 2_000, "emails are unique");
+}
 
-    // Orders: totals equal their lines, one order per customer and day, none before sign-up.
+/// Orders: totals equal their lines, one order per customer and day, none before sign-up.
+/// Returns the number of orders per customer id.
+fn check_orders<'a>(tables: &'a HashMap<&str, Table>) -> HashMap<&'a str, usize> {
+    let customers = &tables["customers"];
     let orders = &tables["orders"];
     let items = &tables["order_items"];
     let mut line_sum: HashMap<&str, f64> = HashMap::new();
@@ -243,8 +296,11 @@ fn generated_company_is_valid_and_matches_its_ground_truth() {
         let n: i64 = row[2].parse().unwrap();
         assert!(n >= 1);
     }
+    per_customer
+}
 
-    // Deal history: one row per stage entered; closed deals end with `closed`.
+/// Deal history: one row per stage entered; closed deals end with `closed`.
+fn check_deals(tables: &HashMap<&str, Table>) {
     let deals = &tables["deals"];
     let history = &tables["deal_stage_history"];
     let mut stages_of: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -262,8 +318,10 @@ fn generated_company_is_valid_and_matches_its_ground_truth() {
         assert_eq!(open, row[7].is_empty(), "{row:?}");
         assert_eq!(open, row[2] != "closed", "{row:?}");
     }
+}
 
-    // Ground truth agrees with the data and with the model.
+/// Ground truth agrees with the data and with the model.
+fn check_truth(truth: &Path, tables: &HashMap<&str, Table>, per_customer: &HashMap<&str, usize>) {
     let truth_rows = read(&truth.join("customers_truth.csv"));
     assert_eq!(truth_rows.rows.len(), 2_000);
     let (lambda_c, alive_c, n_c) = (
@@ -304,11 +362,13 @@ fn generated_company_is_valid_and_matches_its_ground_truth() {
     assert_eq!(json["purchase_process"]["r"], 0.75);
     assert_eq!(json["spend_process"]["gamma_in_currency"], 37.5);
     assert_eq!(json["config"]["customers"], 2_000);
-    assert_eq!(json["counts"]["orders"], orders.rows.len());
+    assert_eq!(json["counts"]["orders"], tables["orders"].rows.len());
     assert_eq!(json["marketing"]["campaigns"].as_array().unwrap().len(), 24);
     assert_eq!(json["sales_reps"]["reps"].as_array().unwrap().len(), 15);
+}
 
-    // KPI targets: every KPI present; additive ones per quarter of the last year.
+/// KPI targets: every KPI present; additive ones per quarter of the last year.
+fn check_kpi_targets(tables: &HashMap<&str, Table>) {
     let kpis = &tables["kpi_targets"];
     let names: HashSet<&str> = kpis.rows.iter().map(|r| r[0].as_str()).collect();
     for k in [
@@ -347,14 +407,6 @@ fn generated_company_is_valid_and_matches_its_ground_truth() {
             .into_iter()
             .collect()
     );
-
-    // Nothing temporary is left behind.
-    for d in [&data, &truth] {
-        for e in std::fs::read_dir(d).unwrap() {
-            let name = e.unwrap().file_name().into_string().unwrap();
-            assert!(!name.ends_with(".tmp"), "{name}");
-        }
-    }
 }
 
 #[test]
