@@ -6,23 +6,19 @@ use serde_json::{Map, Value, json};
 
 use crate::{Analysis, AnalyticsError, Period, Report};
 
-fn json_error(e: impl std::fmt::Display) -> AnalyticsError {
-    AnalyticsError::Store(format!("cannot write JSON: {e}"))
-}
-
 /// Rows as a JSON array of objects (column name → value; nulls left out, as Arrow writes them).
 pub fn rows_json(batches: &[RecordBatch]) -> Result<Value, AnalyticsError> {
     let mut buf = Vec::new();
     {
         let mut writer = arrow::json::ArrayWriter::new(&mut buf);
         let refs: Vec<&RecordBatch> = batches.iter().collect();
-        writer.write_batches(&refs).map_err(json_error)?;
-        writer.finish().map_err(json_error)?;
+        writer.write_batches(&refs)?;
+        writer.finish()?;
     }
     if buf.is_empty() {
         return Ok(Value::Array(vec![]));
     }
-    serde_json::from_slice(&buf).map_err(json_error)
+    serde_json::from_slice(&buf).map_err(|e| AnalyticsError::internal("reading back rows as JSON", e))
 }
 
 /// A period as `{"from", "to", "label"}`.

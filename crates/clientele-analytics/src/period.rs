@@ -2,7 +2,7 @@
 
 use chrono::{Datelike, Months, NaiveDate};
 
-use crate::AnalyticsError;
+use crate::{AnalyticsError, Engine};
 
 /// A closed range of calendar dates a report covers, and how to find the period before it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -149,6 +149,36 @@ impl Period {
     /// SQL predicate that a TIMESTAMP expression falls on a day of the period (UTC).
     pub fn contains_ts(&self, expr: &str) -> String {
         self.contains_date(&format!("CAST({expr} AS DATE)"))
+    }
+}
+
+/// The period a report covers when the user gave `from`/`to`/`period` or nothing: explicit
+/// dates win; a calendar label (`2025-Q4`) next; by default the calendar quarter holding the
+/// latest order, cut at that order's date.
+pub async fn resolve_period(
+    engine: &Engine,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    calendar: Option<&str>,
+) -> Result<Period, AnalyticsError> {
+    if let Some(label) = calendar {
+        if from.is_some() || to.is_some() {
+            return Err(AnalyticsError::Usage(
+                "give either --period or --from/--to, not both".into(),
+            ));
+        }
+        return Period::parse_calendar(label);
+    }
+    let latest = crate::util::latest_order_date(engine).await?;
+    match (from, to) {
+        (Some(f), Some(t)) => Period::custom(f, t),
+        (Some(f), None) => Period::custom(f, latest.unwrap_or(f).max(f)),
+        (None, Some(t)) => Ok(Period::quarter_to(t)),
+        (None, None) => latest.map(Period::quarter_to).ok_or_else(|| {
+            AnalyticsError::MissingData(
+                "there are no orders to choose a default period from; give --from and --to".into(),
+            )
+        }),
     }
 }
 

@@ -369,3 +369,25 @@ mod tests {
         assert_eq!(fmt_num(0.5, 1), "0.5");
     }
 }
+
+/// Prints JSON rows (users, audit entries, tables, ingest results) in the chosen format.
+pub fn write_json_rows(sink: &mut Sink, rows: &[serde_json::Value], format: Format) -> Result<()> {
+    let text = serde_json::to_string(rows)?;
+    let batches = if rows.is_empty() {
+        vec![]
+    } else {
+        let schema = arrow::json::reader::infer_json_schema_from_iterator(
+            rows.iter().map(|r| Ok(r.clone())),
+        )?;
+        let mut decoder =
+            arrow::json::ReaderBuilder::new(std::sync::Arc::new(schema)).build_decoder()?;
+        decoder.serialize(rows)?;
+        decoder.flush()?.into_iter().collect()
+    };
+    match format {
+        Format::Json => writeln!(sink.writer(), "{text}")?,
+        Format::Csv => write_csv(sink.writer(), &batches)?,
+        Format::Table => write_table(sink.writer(), &batches, &[])?,
+    }
+    Ok(())
+}

@@ -53,27 +53,9 @@ impl std::str::FromStr for Role {
     }
 }
 
-/// An area of the product; endpoints and dashboard pages each belong to one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Area {
-    /// KPIs, summary, exceptions.
-    Overview,
-    /// Sales by dimension and transactions.
-    Sales,
-    /// Deals by stage and rep.
-    Pipeline,
-    /// Customer lists, at-risk list and the customer 360.
-    Customers,
-    /// Segments, CLV, churn, cohorts.
-    Segments,
-    /// Campaign revenue, spend and ROI.
-    Campaigns,
-    /// Lead scoring.
-    Leads,
-    /// Users and the audit log.
-    Admin,
-}
+/// An area of the product; endpoints and dashboard pages each belong to one (declared with
+/// the analyses, which name theirs).
+pub use clientele_analytics::Area;
 
 impl Role {
     /// The role's name as stored and shown.

@@ -1,6 +1,8 @@
 //! Errors: [`ServerError`] for the library's callers (the CLI), [`ApiError`] for HTTP
-//! responses — JSON `{"error": {"code", "message"}}` with the right status; internal details
-//! are logged with the request id and never returned.
+//! responses — JSON `{"error": {"code", "message"}}` with the right status. Internal details
+//! are never returned: the response carries them as an extension, and [`log_errors`] (a
+//! middleware inside the request's trace span) logs them with the request id, as axum's
+//! error-handling example does — constructors never log.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -42,6 +44,32 @@ pub struct ApiError {
     pub code: &'static str,
     /// What went wrong, for a person.
     pub message: String,
+    /// For the log only: the whole cause of an internal error.
+    pub detail: Option<String>,
+}
+
+/// The cause of an internal error, carried on its response to [`log_errors`].
+#[derive(Debug, Clone)]
+pub struct InternalDetail(pub String);
+
+/// Middleware: logs the cause of every internal error answered, within the request's span.
+pub async fn log_errors(response: Response) -> Response {
+    if let Some(InternalDetail(detail)) = response.extensions().get::<InternalDetail>() {
+        tracing::error!(error = %detail, "internal error");
+    }
+    response
+}
+
+/// An error's whole chain as one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 impl ApiError {
@@ -51,6 +79,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "bad_request",
             message: message.into(),
+            detail: None,
         }
     }
 
@@ -60,6 +89,7 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             code: "not_found",
             message: message.into(),
+            detail: None,
         }
     }
 
@@ -69,6 +99,7 @@ impl ApiError {
             status: StatusCode::UNAUTHORIZED,
             code: "unauthorized",
             message: "log in, or send an API token as 'Authorization: Bearer TOKEN' (create one with `clientele users add NAME --role ROLE`)".into(),
+            detail: None,
         }
     }
 
@@ -78,16 +109,27 @@ impl ApiError {
             status: StatusCode::FORBIDDEN,
             code: "forbidden",
             message: format!("the {role} role may not see {what}"),
+            detail: None,
         }
     }
 
-    /// 500: logs the detail, returns a generic message.
+    /// 500 with a generic message; the detail goes to the log (see [`log_errors`]).
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
-        tracing::error!(error = %detail, "internal error");
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "internal",
             message: "the server failed to answer this request; the details are in its log".into(),
+            detail: Some(detail.to_string()),
+        }
+    }
+
+    /// A status with a stable code and a message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            detail: None,
         }
     }
 
@@ -99,30 +141,31 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body())).into_response()
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        if let Some(detail) = self.detail {
+            response.extensions_mut().insert(InternalDetail(detail));
+        }
+        response
     }
 }
 
 impl From<AnalyticsError> for ApiError {
     fn from(e: AnalyticsError) -> ApiError {
+        let message = || e.describe(|name| format!("{name}="));
         match &e {
-            AnalyticsError::Usage(m) => ApiError::bad_request(m.clone()),
-            AnalyticsError::MissingData(m) => ApiError {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                code: "missing_data",
-                message: m.clone(),
-            },
-            AnalyticsError::Model(m) => ApiError {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                code: "model",
-                message: m.clone(),
-            },
-            AnalyticsError::Engine(inner) if inner.is_bad_input() => ApiError {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                code: "missing_data",
-                message: inner.to_string(),
-            },
-            _ => ApiError::internal(&e),
+            AnalyticsError::Usage(_) | AnalyticsError::Parameter { .. } => {
+                ApiError::bad_request(message())
+            }
+            AnalyticsError::MissingData(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "missing_data", message())
+            }
+            AnalyticsError::Model { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "model", message())
+            }
+            AnalyticsError::Engine(inner) if inner.is_bad_input() => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "missing_data", message())
+            }
+            _ => ApiError::internal(chain(&e)),
         }
     }
 }

@@ -11,11 +11,6 @@ use ndarray::Array2;
 use crate::AnalyticsError;
 use crate::util::Columns;
 
-pub(crate) fn model_error(what: &str) -> impl Fn(clientele_models::ModelError) -> AnalyticsError {
-    let what = what.to_string();
-    move |e| AnalyticsError::Model(format!("{what}: {e}"))
-}
-
 /// Most training rows used by the logistic (ridge) regression.
 pub(crate) const MAX_TRAINING_ROWS: usize = 200_000;
 /// Most training rows used by the boosted trees (perpetual grows deep trees; its fit time
@@ -61,8 +56,8 @@ pub(crate) fn fit_both(
             .collect();
     }
     let encoder = Encoder::fit_rows(columns, &split.train, &EncoderOptions::default())
-        .map_err(model_error(what))?;
-    let x = encoder.transform(columns).map_err(model_error(what))?;
+        .map_err(AnalyticsError::model(what))?;
+    let x = encoder.transform(columns).map_err(AnalyticsError::model(what))?;
     let mut options = FitOptions::default();
     options.boosting.max_training_rows = Some(MAX_BOOSTING_ROWS);
     let evaluation = classify::fit_and_evaluate(
@@ -72,7 +67,7 @@ pub(crate) fn fit_both(
         &[ModelKind::Linear, ModelKind::Boosted],
         &options,
     )
-    .map_err(model_error(what))?;
+    .map_err(AnalyticsError::model(what))?;
     let score = |m: &Metrics| match m {
         Metrics::Binary(b) => b.auc,
         Metrics::Regression(r) => r.r2,

@@ -16,7 +16,6 @@
 //!   the largest ratio between groups (of at least 30 customers) is flagged above the threshold.
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 
 use arrow::array::Array;
 use chrono::NaiveDate;
@@ -24,46 +23,54 @@ use clientele_models::classify::split_by_key;
 use clientele_models::metrics::group_report;
 use clientele_models::tabular::{Column, Labels};
 
-use crate::analysis::{Analysis, report};
-use crate::features::{CustomerFeatures, FeatureSet, customer_features};
-use crate::supervised::{self, fit_both};
+use crate::analyses::analysis::{Analysis, report};
+use crate::analyses::features::{CustomerFeatures, FeatureSet, customer_features};
+use crate::analyses::supervised::{self, fit_both};
+use crate::analyses::{Area, Def, Params, Spec, params};
 use crate::util::{Columns, str_col};
 use crate::{AnalyticsError, Engine};
 
 /// What counts as churn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum ChurnKind {
     /// No purchase within the window.
+    #[value(alias = "purchase")]
+    #[serde(alias = "purchase")]
     Transactional,
     /// A subscription not renewed.
     Subscription,
 }
 
-impl FromStr for ChurnKind {
-    type Err = AnalyticsError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "transactional" | "purchase" => Ok(ChurnKind::Transactional),
-            "subscription" => Ok(ChurnKind::Subscription),
-            other => Err(AnalyticsError::Usage(format!(
-                "unknown churn kind '{other}': expected transactional or subscription"
-            ))),
-        }
-    }
-}
+/// The longest window, and the longest activity period, in days (ten years).
+pub const MAX_DAYS: i32 = 3650;
 
 /// Parameters of the churn analysis.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args, serde::Deserialize, utoipa::IntoParams)]
+#[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct ChurnOptions {
-    /// Transactional or subscription churn.
+    /// transactional (no purchase within the window) or subscription (not renewed).
+    #[arg(long, default_value = "transactional", value_parser = params::choice::<ChurnKind>())]
+    #[serde(deserialize_with = "params::de_choice")]
+    #[param(inline)]
     pub kind: ChurnKind,
-    /// Day to score customers on; default the day after the last sale.
+    /// Day to score on (YYYY-MM-DD). Default: the day after the last sale.
+    #[arg(long, value_parser = params::day)]
+    #[serde(deserialize_with = "params::de_opt_day")]
+    #[param(value_type = Option<String>, format = Date)]
     pub as_of: Option<NaiveDate>,
-    /// Days after a snapshot in which a purchase (or renewal) must happen.
+    /// Days after a snapshot in which a purchase (renewal) must happen: 7 to 3650.
+    #[arg(long, default_value_t = 90)]
     pub window: i32,
-    /// Transactional: only customers who bought in this many days before a snapshot count.
+    /// Transactional churn: only customers who bought within this many days count; at least
+    /// the window, at most 3650.
+    #[arg(long, default_value_t = 365)]
     pub active_days: i32,
-    /// Largest tolerated ratio between groups in the fairness check.
+    /// Flag the fairness check when the ratio between groups exceeds this (at least 1).
+    #[arg(long, default_value_t = 1.25)]
     pub fairness_threshold: f64,
 }
 
@@ -76,6 +83,55 @@ impl Default for ChurnOptions {
             active_days: 365,
             fairness_threshold: 1.25,
         }
+    }
+}
+
+impl Params for ChurnOptions {
+    fn check(&self) -> Result<(), AnalyticsError> {
+        params::in_range("window", self.window, 7, MAX_DAYS, "a number of days")?;
+        if self.active_days < self.window || self.active_days > MAX_DAYS {
+            return Err(AnalyticsError::parameter(
+                "active_days",
+                self.active_days,
+                format!(
+                    "expected a number of days between the window ({}) and {MAX_DAYS}",
+                    self.window
+                ),
+            ));
+        }
+        if !(self.fairness_threshold >= 1.0 && self.fairness_threshold.is_finite()) {
+            return Err(AnalyticsError::parameter(
+                "fairness_threshold",
+                self.fairness_threshold,
+                "expected a ratio of at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `clientele churn`, `GET /api/v1/churn`.
+pub struct Churn;
+
+impl Spec for Churn {
+    type Params = ChurnOptions;
+    const DEF: Def = Def {
+        name: "churn",
+        command: &["churn"],
+        aliases: &[],
+        path: "/churn",
+        about: "Churn: who will stop buying (or not renew), by logistic regression and boosted trees.",
+        long_about: "Trains on the snapshot as-of - 2 windows, checks on as-of - 1 window (ROC AUC, \
+                     PR AUC, Brier score, calibration by decile, lift, fairness by gender and age \
+                     band) and scores every active customer at the as-of day with the better model, \
+                     giving the top three reasons; stores churn_probability and churn_reasons \
+                     (table scores_churn).",
+        area: Area::Segments,
+        stores: Some("scores_churn"),
+        progress: "building features and fitting the churn models",
+    };
+    async fn run(engine: &Engine, p: &ChurnOptions) -> Result<Analysis, AnalyticsError> {
+        churn(engine, p).await
     }
 }
 
@@ -139,7 +195,10 @@ async fn snapshot(
                 let r = r
                     .as_any()
                     .downcast_ref::<arrow::array::BooleanArray>()
-                    .ok_or_else(|| AnalyticsError::Model("renewed is not boolean".into()))?;
+                    .ok_or_else(|| AnalyticsError::Internal {
+                        what: "the renewed column is not boolean".into(),
+                        source: None,
+                    })?;
                 for i in 0..b.num_rows() {
                     due.insert(id.value(i).to_string(), (!r.is_null(i)).then(|| r.value(i)));
                 }
@@ -189,7 +248,7 @@ async fn demographics(
         "CAST(NULL AS VARCHAR)"
     };
     let band = if engine.has_column("customers", "birth_date") {
-        crate::segment::age_band_sql("birth_date", day)
+        crate::analyses::segment::age_band_sql("birth_date", day)
     } else {
         "CAST(NULL AS VARCHAR)".into()
     };
@@ -247,18 +306,13 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
     }
     if options.kind == ChurnKind::Subscription && !engine.has_table("subscriptions") {
         return Err(AnalyticsError::MissingData(
-            "the workspace has no subscriptions table: use --kind transactional".into(),
+            "the workspace has no subscriptions table: use the transactional kind of churn".into(),
         ));
     }
-    if options.window < 7 || options.active_days < options.window {
-        return Err(AnalyticsError::Usage(format!(
-            "--window must be at least 7 days and --active-days at least the window (got {} and {})",
-            options.window, options.active_days
-        )));
-    }
+    options.check()?;
     let as_of = match options.as_of {
         Some(d) => d,
-        None => crate::segment::default_as_of(engine).await?,
+        None => crate::analyses::segment::default_as_of(engine).await?,
     };
     let w = chrono::Duration::days(options.window as i64);
     let (s_val, s_train) = (as_of - w, as_of - w - w);
@@ -269,16 +323,7 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
         ChurnKind::Transactional => "transactional",
         ChurnKind::Subscription => "subscription",
     };
-    for (what, s, day) in [("training", &train, s_train), ("validation", &val, s_val)] {
-        let pos = s.churned.iter().filter(|c| **c == Some(true)).count();
-        if s.rows.len() < 50 || pos < 5 || s.rows.len() - pos < 5 {
-            return Err(AnalyticsError::MissingData(format!(
-                "the {what} snapshot ({day}) has {} customers of whom {pos} churned: too few to learn from; \
-                 give an earlier --as-of or a shorter --window, or bring more history",
-                s.rows.len()
-            )));
-        }
-    }
+    enough_outcomes(&[("training", &train, s_train), ("validation", &val, s_val)])?;
     let n_train = train.rows.len();
     let cols = stack(
         columns(&train.features, &train.rows),
@@ -294,7 +339,7 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
     let split = split_by_key(&keys, 1);
     let (fitted, x_all) = fit_both(&cols, &Labels::Binary(y.clone()), &split, "churn model")?;
 
-    let mut a = Analysis::new("churn", &format!("Churn ({kind_name}) as of {as_of}"));
+    let mut a = Analysis::of(&Churn::DEF, &format!("Churn ({kind_name}) as of {as_of}"));
     a.param("kind", kind_name);
     a.param("as_of", as_of);
     a.param("window", options.window);
@@ -336,11 +381,61 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
         supervised::drivers_table(&fitted, &x_all, &split.test, &labels),
     );
 
-    // Fairness on the validation rows.
     let demo = demographics(engine, s_val).await?;
-    let val_ids: Vec<&String> = val.rows.iter().map(|&i| &val.features.ids[i]).collect();
-    let chosen = &fitted.evaluation.models[fitted.chosen];
-    let y_val: Vec<bool> = split.test.iter().map(|&i| y[i]).collect();
+    let validation = Validation {
+        ids: val.rows.iter().map(|&i| &val.features.ids[i]).collect(),
+        churned: split.test.iter().map(|&i| y[i]).collect(),
+        predictions: &fitted.evaluation.models[fitted.chosen].test_predictions,
+    };
+    fairness(&mut a, &demo, &validation, options.fairness_threshold);
+
+    let rows = score_rows(&mut a, &score, &fitted, &labels)?;
+    a.tables.push(crate::analyses::analysis::top_by(
+        &rows,
+        "churn_probability",
+        10,
+        "Customers most likely to churn",
+    )?);
+    a.rows = Some(rows);
+    a.notes.extend(train.features.notes.iter().cloned());
+    for d in fitted.encoder.dropped() {
+        a.notes
+            .push(format!("feature {} not used: {}", d.column, d.reason));
+    }
+    Ok(a)
+}
+
+/// Fails unless each labelled snapshot has enough customers, churned and not, to learn from.
+fn enough_outcomes(snapshots: &[(&str, &Snapshot, NaiveDate)]) -> Result<(), AnalyticsError> {
+    for &(what, s, day) in snapshots {
+        let pos = s.churned.iter().filter(|c| **c == Some(true)).count();
+        if s.rows.len() < 50 || pos < 5 || s.rows.len() - pos < 5 {
+            return Err(AnalyticsError::MissingData(format!(
+                "the {what} snapshot ({day}) has {} customers of whom {pos} churned: too few to learn from; \
+                 give an earlier as-of day or a shorter window, or bring more history",
+                s.rows.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The validation rows as the fairness check reads them: customer, outcome and the chosen
+/// model's score, row by row.
+struct Validation<'a> {
+    ids: Vec<&'a String>,
+    churned: Vec<bool>,
+    predictions: &'a [f64],
+}
+
+/// ROC AUC and mean score per gender and per age band on the validation rows: the table, a
+/// note when a ratio between groups exceeds `threshold`, and the fact.
+fn fairness(
+    a: &mut Analysis,
+    demo: &HashMap<String, (Option<String>, Option<String>)>,
+    v: &Validation,
+    threshold: f64,
+) {
     let mut fairness = Vec::new();
     let mut frows = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut flagged = Vec::new();
@@ -350,14 +445,15 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
         );
     } else {
         for (dim, pick) in [("gender", 0usize), ("age_band", 1usize)] {
-            let groups: Vec<Option<String>> = val_ids
+            let groups: Vec<Option<String>> = v
+                .ids
                 .iter()
                 .map(|id| {
                     demo.get(*id)
                         .and_then(|(g, b)| if pick == 0 { g.clone() } else { b.clone() })
                 })
                 .collect();
-            let r = group_report(&y_val, &chosen.test_predictions, &groups);
+            let r = group_report(&v.churned, v.predictions, &groups);
             for g in &r.groups {
                 frows.0.push(Some(dim.to_string()));
                 frows.1.push(Some(g.group.clone()));
@@ -365,7 +461,7 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
                 frows.3.push(g.auc);
                 frows.4.push(Some(g.mean_score));
             }
-            let over = |v: Option<f64>| v.is_some_and(|v| v > options.fairness_threshold);
+            let over = |v: Option<f64>| v.is_some_and(|v| v > threshold);
             if over(r.max_auc_ratio) || over(r.max_mean_score_ratio) {
                 flagged.push(dim);
             }
@@ -379,7 +475,7 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
             "fairness",
             &format!(
                 "Fairness on the validation snapshot (flag when the largest ratio between groups exceeds {})",
-                options.fairness_threshold
+                threshold
             ),
             Columns::default()
                 .text("dimension", frows.0)
@@ -393,23 +489,31 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
             a.notes.push(format!(
                 "fairness: the scores differ between groups of {} by more than a ratio of {}: review before acting on them",
                 flagged.join(" and "),
-                options.fairness_threshold
+                threshold
             ));
         }
     }
     a.fact(
         "fairness",
-        serde_json::json!({"threshold": options.fairness_threshold, "dimensions": fairness, "flagged": flagged}),
+        serde_json::json!({"threshold": threshold, "dimensions": fairness, "flagged": flagged}),
     );
+}
 
-    // Score today's customers.
+/// Today's customers scored by the chosen model, with their reasons (stored as
+/// scores_churn), and the facts about the scoring.
+fn score_rows(
+    a: &mut Analysis,
+    score: &Snapshot,
+    fitted: &supervised::Fitted,
+    labels: &HashMap<String, String>,
+) -> Result<crate::Report, AnalyticsError> {
     let score_cols = columns(&score.features, &score.rows);
     let x = fitted
         .encoder
         .transform(&score_cols)
-        .map_err(supervised::model_error("churn scoring"))?;
+        .map_err(AnalyticsError::model("churn scoring"))?;
     let p = fitted.model().predict(x.view());
-    let why = supervised::reasons(&fitted, &x, &score_cols, &labels);
+    let why = supervised::reasons(fitted, &x, &score_cols, labels);
     let ids: Vec<Option<String>> = score
         .rows
         .iter()
@@ -421,7 +525,7 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
         "mean_churn_probability",
         (!p.is_empty()).then(|| p.iter().sum::<f64>() / p.len() as f64),
     );
-    let rows = report(
+    Ok(report(
         "churn_customers",
         "Churn probability per customer",
         Columns::default()
@@ -429,18 +533,5 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
             .num("churn_probability", p.iter().map(|v| Some(*v)).collect())
             .text("churn_reasons", why)
             .batch(),
-    );
-    a.tables.push(crate::analysis::top_by(
-        &rows,
-        "churn_probability",
-        10,
-        "Customers most likely to churn",
-    )?);
-    a.rows = Some(rows);
-    a.notes.extend(train.features.notes.iter().cloned());
-    for d in fitted.encoder.dropped() {
-        a.notes
-            .push(format!("feature {} not used: {}", d.column, d.reason));
-    }
-    Ok(a)
+    ))
 }

@@ -1,6 +1,16 @@
 //! A report asked for by name with plain parameters: what `clientele report NAME` and the
 //! server's report endpoints both run, so that one set of rules picks periods and checks
 //! parameters.
+//!
+//! Each report lives in a module of its own; this file is the dispatch by name.
+
+pub mod campaigns;
+pub mod detailed;
+pub mod exceptions;
+pub mod kpis;
+pub mod pipeline;
+pub mod sales;
+pub mod summary;
 
 use chrono::NaiveDate;
 
@@ -17,12 +27,13 @@ pub const REPORTS: &[&str] = &[
     "summary",
     "detailed",
     "exceptions",
+    "campaigns",
 ];
 
 /// Which report and with which parameters.
 #[derive(Debug, Clone, Default)]
 pub struct ReportRequest {
-    /// `kpis`, `sales`, `pipeline`, `summary`, `detailed` or `exceptions`.
+    /// One of [`REPORTS`].
     pub name: String,
     /// Grouping: a [`SalesBy`] for sales, a [`PipelineBy`] for pipeline.
     pub by: Option<String>,

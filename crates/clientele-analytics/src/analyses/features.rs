@@ -76,8 +76,67 @@ pub async fn customer_features(
         ));
     }
     let s = day_number(as_of);
-    let mut notes = Vec::new();
-    let mut features: Vec<(String, String, String)> = vec![
+    let mut q = FeatureQuery {
+        features: order_features(s),
+        joins: String::new(),
+        notes: Vec::new(),
+    };
+    returns(engine, s, &mut q);
+    order_lines(engine, s, set, &mut q).await?;
+    tickets(engine, s, &mut q);
+    surveys(engine, s, &mut q);
+    web_sessions(engine, s, &mut q);
+    touchpoints(engine, s, &mut q);
+    let batches = engine.query(&q.sql(s)).await?;
+    Ok(to_features(&batches, q.features, q.notes))
+}
+
+/// The feature query as it is built: each feature's key, label and SQL expression (over the
+/// per-customer order figures `b` and the joined tables), the joins those expressions read,
+/// and what was left out.
+struct FeatureQuery {
+    features: Vec<(String, String, String)>,
+    joins: String,
+    notes: Vec<String>,
+}
+
+impl FeatureQuery {
+    /// Left-joins a per-customer subquery as `name`.
+    fn join(&mut self, name: &str, sql: String) {
+        self.joins.push_str(&format!(
+            "\nLEFT JOIN ({sql}) {name} ON {name}.customer_id = b.customer_id"
+        ));
+    }
+
+    /// One row per customer with a sale before day `s`, the features as `f0`, `f1` … in order.
+    fn sql(&self, s: i32) -> String {
+        let select: Vec<String> = self
+            .features
+            .iter()
+            .enumerate()
+            .map(|(i, (_, _, e))| format!("{e} AS f{i}"))
+            .collect();
+        let joins = &self.joins;
+        format!(
+            "WITH o AS (SELECT customer_id, CAST(order_date AS INT) AS d, total_amount AS amt FROM sales
+                    WHERE CAST(order_date AS INT) < {s}),
+         b AS (SELECT customer_id, COUNT(*) AS orders, COUNT(DISTINCT d) AS days, SUM(amt) AS revenue,
+                      MIN(d) AS first_d, MAX(d) AS last_d,
+                      SUM(CASE WHEN d >= {s} - 90 THEN 1 ELSE 0 END) AS orders_90,
+                      SUM(CASE WHEN d >= {s} - 180 AND d < {s} - 90 THEN 1 ELSE 0 END) AS orders_prev_90,
+                      SUM(CASE WHEN d >= {s} - 365 THEN amt ELSE 0 END) AS revenue_365,
+                      SUM(CASE WHEN d >= {s} - 730 AND d < {s} - 365 THEN amt ELSE 0 END) AS revenue_prev_365
+               FROM o GROUP BY customer_id)
+         SELECT b.customer_id, {} FROM b{joins}
+         ORDER BY b.customer_id",
+            select.join(", ")
+        )
+    }
+}
+
+/// Recency, frequency, spend, tenure and trends: the features every customer with orders has.
+fn order_features(s: i32) -> Vec<(String, String, String)> {
+    vec![
         (
             "recency_days".into(),
             "days since the last purchase".into(),
@@ -127,38 +186,47 @@ pub async fn customer_features(
             "spend in the last year minus the year before".into(),
             "b.revenue_365 - b.revenue_prev_365".into(),
         ),
-    ];
-    let mut joins = String::new();
-    let mut join = |name: &str, sql: String| {
-        joins.push_str(&format!(
-            "\nLEFT JOIN ({sql}) {name} ON {name}.customer_id = b.customer_id"
-        ));
-    };
+    ]
+}
+
+/// The share of orders returned (needs an order status).
+fn returns(engine: &Engine, s: i32, q: &mut FeatureQuery) {
     if engine.has_column("orders", "status") {
-        join(
+        q.join(
             "ret",
             format!(
                 "SELECT customer_id, AVG(CASE WHEN status = 'returned' THEN 1.0 ELSE 0.0 END) AS return_rate
                  FROM orders WHERE CAST(order_date AS INT) < {s} GROUP BY customer_id"
             ),
         );
-        features.push((
+        q.features.push((
             "return_rate".into(),
             "share of orders returned".into(),
             "ret.return_rate".into(),
         ));
     } else {
-        notes.push("orders have no status: returns not used".into());
+        q.notes
+            .push("orders have no status: returns not used".into());
     }
+}
+
+/// Average discount and, when asked, the share of spend per top category (needs order lines;
+/// the categories also need products).
+async fn order_lines(
+    engine: &Engine,
+    s: i32,
+    set: FeatureSet,
+    q: &mut FeatureQuery,
+) -> Result<(), AnalyticsError> {
     if engine.has_table("order_items") {
-        join(
+        q.join(
             "disc",
             format!(
                 "SELECT customer_id, AVG(discount) AS avg_discount
                  FROM sales_lines WHERE CAST(order_date AS INT) < {s} GROUP BY customer_id"
             ),
         );
-        features.push((
+        q.features.push((
             "average_discount".into(),
             "average discount taken".into(),
             "disc.avg_discount".into(),
@@ -188,7 +256,7 @@ pub async fn customer_features(
                         )
                     })
                     .collect();
-                join(
+                q.join(
                     "mix",
                     format!(
                         "SELECT l.customer_id, {} FROM sales_lines l JOIN products p ON l.product_id = p.product_id
@@ -201,22 +269,30 @@ pub async fn customer_features(
                         "share_{}",
                         clientele_schema::normalize_column_name(c).replace(' ', "_")
                     );
-                    features.push((key, format!("share of spend on {c}"), format!("mix.c{i}")));
+                    q.features
+                        .push((key, format!("share of spend on {c}"), format!("mix.c{i}")));
                 }
             }
         } else if set.category_mix {
-            notes.push("no products table: category mix not used".into());
+            q.notes
+                .push("no products table: category mix not used".into());
         }
     } else {
-        notes.push("no order_items table: discounts and category mix not used".into());
+        q.notes
+            .push("no order_items table: discounts and category mix not used".into());
     }
+    Ok(())
+}
+
+/// Support tickets in the last year and the average CSAT.
+fn tickets(engine: &Engine, s: i32, q: &mut FeatureQuery) {
     if engine.has_table("tickets") {
         let csat = if engine.has_column("tickets", "csat") {
             "AVG(CAST(csat AS DOUBLE))"
         } else {
             "CAST(NULL AS DOUBLE)"
         };
-        join(
+        q.join(
             "tk",
             format!(
                 "SELECT customer_id,
@@ -225,39 +301,49 @@ pub async fn customer_features(
                  FROM tickets WHERE CAST(CAST(opened_at AS DATE) AS INT) < {s} GROUP BY customer_id"
             ),
         );
-        features.push((
+        q.features.push((
             "tickets_last_year".into(),
             "support tickets in the last year".into(),
             "CAST(COALESCE(tk.tickets_365, 0) AS DOUBLE)".into(),
         ));
         if engine.has_column("tickets", "csat") {
-            features.push((
+            q.features.push((
                 "average_csat".into(),
                 "average satisfaction with support (CSAT)".into(),
                 "tk.csat".into(),
             ));
         }
     } else {
-        notes.push("no tickets table: support history not used".into());
+        q.notes
+            .push("no tickets table: support history not used".into());
     }
+}
+
+/// The average NPS answer.
+fn surveys(engine: &Engine, s: i32, q: &mut FeatureQuery) {
     if engine.has_table("surveys") && engine.has_column("surveys", "nps") {
-        join(
+        q.join(
             "sv",
             format!(
                 "SELECT customer_id, AVG(CAST(nps AS DOUBLE)) AS nps FROM surveys
                  WHERE CAST(CAST(responded_at AS DATE) AS INT) < {s} GROUP BY customer_id"
             ),
         );
-        features.push((
+        q.features.push((
             "nps_score".into(),
             "likelihood-to-recommend score (NPS answer)".into(),
             "sv.nps".into(),
         ));
     } else {
-        notes.push("no surveys with NPS: satisfaction surveys not used".into());
+        q.notes
+            .push("no surveys with NPS: satisfaction surveys not used".into());
     }
+}
+
+/// Web visits in the last 90 days and their trend.
+fn web_sessions(engine: &Engine, s: i32, q: &mut FeatureQuery) {
     if engine.has_table("web_sessions") {
-        join(
+        q.join(
             "ws",
             format!(
                 "SELECT customer_id,
@@ -267,21 +353,26 @@ pub async fn customer_features(
                  WHERE d < {s} AND d >= {s} - 180 GROUP BY customer_id"
             ),
         );
-        features.push((
+        q.features.push((
             "web_sessions_90d".into(),
             "web visits in the last 90 days".into(),
             "CAST(COALESCE(ws.s90, 0) AS DOUBLE)".into(),
         ));
-        features.push((
+        q.features.push((
             "web_sessions_trend".into(),
             "web visits in the last 90 days minus the 90 days before".into(),
             "CAST(COALESCE(ws.s90, 0) - COALESCE(ws.sprev, 0) AS DOUBLE)".into(),
         ));
     } else {
-        notes.push("no web_sessions table: web engagement not used".into());
+        q.notes
+            .push("no web_sessions table: web engagement not used".into());
     }
+}
+
+/// E-mail opens, clicks and unsubscribing.
+fn touchpoints(engine: &Engine, s: i32, q: &mut FeatureQuery) {
     if engine.has_table("touchpoints") && engine.has_column("touchpoints", "kind") {
-        join(
+        q.join(
             "tp",
             format!(
                 "SELECT customer_id,
@@ -305,37 +396,16 @@ pub async fn customer_features(
             ),
             ("unsubscribed", "unsubscribed from e-mail", "tp.unsub"),
         ] {
-            features.push((
+            q.features.push((
                 key.into(),
                 label.into(),
                 format!("CAST(COALESCE({expr}, 0) AS DOUBLE)"),
             ));
         }
     } else {
-        notes.push("no touchpoints with a kind: e-mail engagement not used".into());
+        q.notes
+            .push("no touchpoints with a kind: e-mail engagement not used".into());
     }
-
-    let select: Vec<String> = features
-        .iter()
-        .enumerate()
-        .map(|(i, (_, _, e))| format!("{e} AS f{i}"))
-        .collect();
-    let sql = format!(
-        "WITH o AS (SELECT customer_id, CAST(order_date AS INT) AS d, total_amount AS amt FROM sales
-                    WHERE CAST(order_date AS INT) < {s}),
-         b AS (SELECT customer_id, COUNT(*) AS orders, COUNT(DISTINCT d) AS days, SUM(amt) AS revenue,
-                      MIN(d) AS first_d, MAX(d) AS last_d,
-                      SUM(CASE WHEN d >= {s} - 90 THEN 1 ELSE 0 END) AS orders_90,
-                      SUM(CASE WHEN d >= {s} - 180 AND d < {s} - 90 THEN 1 ELSE 0 END) AS orders_prev_90,
-                      SUM(CASE WHEN d >= {s} - 365 THEN amt ELSE 0 END) AS revenue_365,
-                      SUM(CASE WHEN d >= {s} - 730 AND d < {s} - 365 THEN amt ELSE 0 END) AS revenue_prev_365
-               FROM o GROUP BY customer_id)
-         SELECT b.customer_id, {} FROM b{joins}
-         ORDER BY b.customer_id",
-        select.join(", ")
-    );
-    let batches = engine.query(&sql).await?;
-    Ok(to_features(&batches, features, notes))
 }
 
 fn to_features(

@@ -13,16 +13,17 @@
 //! shown as zero, and the last period is flagged as partial when the data ends before it does.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use arrow::array::Array;
 
-use crate::analysis::Analysis;
+use crate::analyses::analysis::Analysis;
 use crate::util::{Columns, f64_col};
+use crate::analyses::{Area, Def, Params, Spec, params};
 use crate::{AnalyticsError, Engine};
 
 /// The width of a cohort and of a period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum CohortBy {
     /// Calendar months.
     Month,
@@ -30,16 +31,52 @@ pub enum CohortBy {
     Quarter,
 }
 
-impl FromStr for CohortBy {
-    type Err = AnalyticsError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "month" => Ok(CohortBy::Month),
-            "quarter" => Ok(CohortBy::Quarter),
-            other => Err(AnalyticsError::Usage(format!(
-                "unknown cohort width '{other}': expected month or quarter"
-            ))),
+/// Parameters of the cohort analysis.
+#[derive(Debug, Clone, clap::Args, serde::Deserialize, utoipa::IntoParams)]
+#[serde(default)]
+#[into_params(parameter_in = Query)]
+pub struct CohortOptions {
+    /// Cohort and period width.
+    #[arg(long, default_value = "month", value_parser = params::choice::<CohortBy>())]
+    #[serde(deserialize_with = "params::de_choice")]
+    #[param(inline)]
+    pub by: CohortBy,
+}
+
+impl Default for CohortOptions {
+    fn default() -> Self {
+        CohortOptions {
+            by: CohortBy::Month,
         }
+    }
+}
+
+impl Params for CohortOptions {
+    fn check(&self) -> Result<(), AnalyticsError> {
+        Ok(())
+    }
+}
+
+/// `clientele cohorts`, `GET /api/v1/cohorts`.
+pub struct Cohorts;
+
+impl Spec for Cohorts {
+    type Params = CohortOptions;
+    const DEF: Def = Def {
+        name: "cohorts",
+        command: &["cohorts"],
+        aliases: &[],
+        path: "/cohorts",
+        about: "Acquisition cohorts: retention and revenue per customer by periods since first purchase.",
+        long_about: "Groups customers by the month or quarter of their first purchase and follows \
+                     each cohort period by period: active customers, retention, revenue per \
+                     customer and its running total.",
+        area: Area::Segments,
+        stores: None,
+        progress: "following the cohorts",
+    };
+    async fn run(engine: &Engine, p: &CohortOptions) -> Result<Analysis, AnalyticsError> {
+        cohorts(engine, p.by).await
     }
 }
 
@@ -103,7 +140,7 @@ pub async fn cohorts(engine: &Engine, by: CohortBy) -> Result<Analysis, Analytic
         .await?
         .map(|v| v as i64);
     let last_day = crate::util::latest_order_date(engine).await?;
-    let mut analysis = Analysis::new("cohorts", &format!("Cohorts by {}", by.name()));
+    let mut analysis = Analysis::of(&Cohorts::DEF, &format!("Cohorts by {}", by.name()));
     analysis.param("by", by.name());
     let Some(last) = last else {
         analysis

@@ -26,6 +26,11 @@ pub struct Analysis {
     pub rows: Option<Report>,
     /// The parameters the analysis ran with, as text, recorded with stored results.
     pub parameters: BTreeMap<String, String>,
+    /// The workspace table [`save`] stores `rows` in: its declaration's [`Def::stores`]
+    /// (see [`Analysis::of`]).
+    ///
+    /// [`Def::stores`]: crate::analyses::Def::stores
+    pub stores: Option<String>,
 }
 
 impl Analysis {
@@ -39,6 +44,15 @@ impl Analysis {
             tables: Vec::new(),
             rows: None,
             parameters: BTreeMap::new(),
+            stores: None,
+        }
+    }
+
+    /// An empty analysis of a declared kind: named, and stored where its declaration says.
+    pub fn of(def: &crate::analyses::Def, title: &str) -> Analysis {
+        Analysis {
+            stores: def.stores.map(str::to_string),
+            ..Analysis::new(def.name, title)
         }
     }
 
@@ -58,15 +72,6 @@ impl Analysis {
     /// Adds a table made from one batch.
     pub fn table(&mut self, name: &str, title: &str, batch: RecordBatch) {
         self.tables.push(report(name, title, batch));
-    }
-
-    /// The name of the workspace table the per-row results are stored in.
-    pub fn scores_table(&self) -> String {
-        if self.name == "leads" {
-            "lead_scores".into()
-        } else {
-            format!("scores_{}", self.name)
-        }
     }
 }
 
@@ -93,8 +98,7 @@ pub(crate) fn top_by(
     let batch = rows.to_batch();
     let idx = batch
         .schema()
-        .index_of(column)
-        .map_err(|e| AnalyticsError::Model(e.to_string()))?;
+        .index_of(column)?;
     let by = batch.column(idx);
     let sorted = match by.as_primitive_opt::<arrow::datatypes::Float64Type>() {
         // One pass that keeps the k largest values (equal values in row order, then nulls in
@@ -130,22 +134,21 @@ pub(crate) fn top_by(
                 nulls_first: false,
             }),
             Some(k),
-        )
-        .map_err(|e| AnalyticsError::Model(e.to_string()))?,
+        )?,
     };
-    let top = arrow::compute::take_record_batch(&batch, &sorted)
-        .map_err(|e| AnalyticsError::Model(e.to_string()))?;
+    let top = arrow::compute::take_record_batch(&batch, &sorted)?;
     Ok(report(&format!("top_{column}"), title, top))
 }
 
-/// Stores the analysis's per-row results in the workspace as its scores table (`scores_<name>`,
-/// joined into the `customer_scores` view; `lead_scores` for leads) and records the run.
-/// Returns the table name, or `None` when the analysis has no per-row results.
+/// Stores the analysis's per-row results in the workspace, in the table its declaration
+/// names ([`Analysis::stores`]; a `scores_*` table is joined into the `customer_scores` view),
+/// and records the run. Returns the table name, or `None` when the analysis has no per-row
+/// results or stores none.
 pub fn save(engine: &Engine, analysis: &Analysis) -> Result<Option<String>, AnalyticsError> {
-    let Some(rows) = &analysis.rows else {
+    let (Some(rows), Some(table)) = (&analysis.rows, &analysis.stores) else {
         return Ok(None);
     };
-    let table = analysis.scores_table();
+    let table = table.clone();
     let run = clientele_ingest::AnalysisRun {
         analysis: analysis.name.clone(),
         table: table.clone(),
@@ -159,7 +162,7 @@ pub fn save(engine: &Engine, analysis: &Analysis) -> Result<Option<String>, Anal
         Arc::clone(&rows.schema),
         run,
     )
-    .map_err(|e| AnalyticsError::Store(e.to_string()))?;
+    .map_err(AnalyticsError::Store)?;
     Ok(Some(table))
 }
 

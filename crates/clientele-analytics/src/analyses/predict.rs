@@ -19,8 +19,8 @@ use clientele_models::classify::{random_split, stratified_split};
 use clientele_models::tabular::{Column, Labels, Target, TextColumn};
 
 use crate::AnalyticsError;
-use crate::analysis::{Analysis, report};
-use crate::supervised::{self, fit_both};
+use crate::analyses::analysis::{Analysis, report};
+use crate::analyses::supervised::{self, fit_both};
 use crate::util::Columns;
 
 /// Parameters of `predict`.
@@ -134,10 +134,11 @@ fn features_of(
 /// Fits, evaluates and (with a score file) scores.
 pub fn predict(options: &PredictOptions) -> Result<Analysis, AnalyticsError> {
     if !(options.test_fraction > 0.0 && options.test_fraction < 1.0) {
-        return Err(AnalyticsError::Usage(format!(
-            "--test-fraction must be between 0 and 1, got {}",
-            options.test_fraction
-        )));
+        return Err(AnalyticsError::parameter(
+            "test_fraction",
+            options.test_fraction,
+            "expected a share above 0 and below 1",
+        ));
     }
     let train = read_csv(&options.train)?;
     let target_values = train.column(&options.target).ok_or_else(|| {
@@ -279,7 +280,7 @@ pub fn predict(options: &PredictOptions) -> Result<Analysis, AnalyticsError> {
         let x = fitted
             .encoder
             .transform(&cols)
-            .map_err(supervised::model_error("scoring"))?;
+            .map_err(AnalyticsError::model("scoring"))?;
         let p = fitted.model().predict(x.view());
         let ids: Vec<Option<String>> = match &options.id_column {
             Some(id) => t

@@ -1,0 +1,122 @@
+//! Extractors: the caller of a request (token or session cookie), its id and action for the
+//! audit log, and query parameters with a JSON 400 when they do not parse.
+
+use super::*;
+
+
+/// Query parameters, with a JSON 400 when they do not parse.
+pub(super) struct Q<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Q<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Q(q.0))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
+
+/// The caller of a request, its id, what it asked for (for the audit log) and whether it
+/// wants CSV.
+pub(super) struct Ctx {
+    pub(super) caller: Caller,
+    pub(super) request_id: String,
+    pub(super) action: String,
+    pub(super) csv: bool,
+}
+
+pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+impl FromRequestParts<Arc<AppState>> for Ctx {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let bearer = match parts.headers.get(header::AUTHORIZATION) {
+            None => None,
+            Some(v) => {
+                let v = v.to_str().map_err(|_| ApiError::unauthorized())?;
+                match v
+                    .strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+                {
+                    Some(t) => Some(t),
+                    None => return Err(ApiError::unauthorized()),
+                }
+            }
+        };
+        let session = cookie(&parts.headers, SESSION_COOKIE);
+        let caller = state
+            .caller(bearer, session)?
+            .ok_or_else(ApiError::unauthorized)?;
+        let query = parts.uri.query().unwrap_or("");
+        let csv = query.split('&').any(|kv| kv == "format=csv")
+            || parts
+                .headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/csv"));
+        Ok(Ctx {
+            caller,
+            request_id: parts
+                .headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string(),
+            // Nested routers see the path without its /api/v1 prefix; log the one requested.
+            action: format!(
+                "{} {}",
+                parts.method,
+                parts
+                    .extensions
+                    .get::<axum::extract::OriginalUri>()
+                    .map_or(&parts.uri, |o| &o.0)
+            ),
+            csv,
+        })
+    }
+}
+
+impl Ctx {
+    pub(super) fn require(&self, area: Area, what: &str) -> Result<(), ApiError> {
+        if self.caller.role.may(area) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(self.caller.role.name(), what))
+        }
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; clientele_session=abc; b=2"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&h, "c"), None);
+    }
+
+}

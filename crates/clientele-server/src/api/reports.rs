@@ -1,0 +1,224 @@
+//! The report endpoints (KPIs, sales, pipeline, summary, exceptions, campaigns) and the
+//! transaction list: the reports of `clientele report`, run through `run_report`.
+
+use super::*;
+
+/// Period, grouping and drill-down filters of a report.
+#[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ReportParams {
+    /// First day (YYYY-MM-DD). Default: start of the latest order's quarter.
+    from: Option<String>,
+    /// Last day (YYYY-MM-DD). Default: the latest order's date.
+    to: Option<String>,
+    /// A calendar period instead of from/to: 2025, 2025-Q4 or 2025-11.
+    period: Option<String>,
+    /// Grouping. Sales: product, category, region, rep, channel, customer, day, week, month,
+    /// quarter. Pipeline: rep, region.
+    by: Option<String>,
+    /// Sales filter: only this region.
+    region: Option<String>,
+    /// Sales filter: only this sales rep id.
+    rep: Option<String>,
+    /// Sales filter: only this channel.
+    channel: Option<String>,
+    /// Sales filter: only this category.
+    category: Option<String>,
+    /// Sales filter: only this product id.
+    product: Option<String>,
+    /// Sales filter: only this customer id.
+    customer: Option<String>,
+    /// Exceptions: relative revenue fall that counts (default 0.2).
+    threshold: Option<f64>,
+    /// json (default) or csv.
+    format: Option<String>,
+}
+
+impl ReportParams {
+    fn request(&self, name: &str) -> Result<ReportRequest, ApiError> {
+        check_format(&self.format)?;
+        let mut filters = Vec::new();
+        for (dim, v) in [
+            (SalesBy::Region, &self.region),
+            (SalesBy::Rep, &self.rep),
+            (SalesBy::Channel, &self.channel),
+            (SalesBy::Category, &self.category),
+            (SalesBy::Product, &self.product),
+            (SalesBy::Customer, &self.customer),
+        ] {
+            if let Some(value) = v {
+                filters.push(SalesFilter {
+                    dimension: dim,
+                    value: value.clone(),
+                });
+            }
+        }
+        if let Some(t) = self.threshold
+            && !(t > 0.0 && t < 1.0)
+        {
+            return Err(ApiError::bad_request(format!(
+                "threshold {t} must be a fraction between 0 and 1"
+            )));
+        }
+        Ok(ReportRequest {
+            name: name.into(),
+            by: self.by.clone().filter(|s| !s.trim().is_empty()),
+            from: date("from", &self.from)?,
+            to: date("to", &self.to)?,
+            period: self.period.clone().filter(|s| !s.trim().is_empty()),
+            threshold: self.threshold,
+            limit: None,
+            offset: 0,
+            filters,
+        })
+    }
+}
+
+
+pub(super) async fn run_report(
+    state: &Arc<AppState>,
+    ctx: &Ctx,
+    req: ReportRequest,
+) -> Result<Response, ApiError> {
+    let report = state.report(req).await?;
+    report_response(state, ctx, &report)
+}
+
+
+/// The KPIs of a period against the previous period and their targets.
+#[utoipa::path(get, path = "/kpis", tag = "reports", params(ReportParams),
+    responses((status = 200, body = ReportBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub(super) async fn kpis(State(state): St, ctx: Ctx, Q(p): Q<ReportParams>) -> Result<Response, ApiError> {
+    ctx.require(Area::Overview, "KPIs")?;
+    run_report(&state, &ctx, p.request("kpis")?).await
+}
+
+/// Sales by a dimension, with share and growth; filters drill down (region → rep → customer,
+/// category → product).
+#[utoipa::path(get, path = "/sales", tag = "reports", params(ReportParams),
+    responses((status = 200, body = ReportBody), (status = 400, body = ErrorBody)))]
+pub(super) async fn sales(State(state): St, ctx: Ctx, Q(p): Q<ReportParams>) -> Result<Response, ApiError> {
+    ctx.require(Area::Sales, "sales")?;
+    run_report(&state, &ctx, p.request("sales")?).await
+}
+
+/// The deal pipeline: funnel by stage with conversion and days in stage, or by rep/region.
+#[utoipa::path(get, path = "/pipeline", tag = "reports", params(ReportParams),
+    responses((status = 200, body = ReportBody), (status = 403, body = ErrorBody)))]
+pub(super) async fn pipeline(State(state): St, ctx: Ctx, Q(p): Q<ReportParams>) -> Result<Response, ApiError> {
+    ctx.require(Area::Pipeline, "the pipeline")?;
+    run_report(&state, &ctx, p.request("pipeline")?).await
+}
+
+/// The one-page summary of a period.
+#[utoipa::path(get, path = "/summary", tag = "reports", params(ReportParams),
+    responses((status = 200, body = ReportBody)))]
+pub(super) async fn summary(State(state): St, ctx: Ctx, Q(p): Q<ReportParams>) -> Result<Response, ApiError> {
+    ctx.require(Area::Overview, "the summary")?;
+    run_report(&state, &ctx, p.request("summary")?).await
+}
+
+/// Exceptions: KPIs off target, reps under quota, regions and products whose revenue fell.
+#[utoipa::path(get, path = "/exceptions", tag = "reports", params(ReportParams),
+    responses((status = 200, body = ReportBody)))]
+pub(super) async fn exceptions(
+    State(state): St,
+    ctx: Ctx,
+    Q(p): Q<ReportParams>,
+) -> Result<Response, ApiError> {
+    ctx.require(Area::Overview, "exceptions")?;
+    run_report(&state, &ctx, p.request("exceptions")?).await
+}
+
+/// Campaigns: revenue of the orders carrying each, spend booked to it and ROI; the rows add up
+/// to the Marketing ROI KPI.
+#[utoipa::path(get, path = "/campaigns", tag = "reports", params(ReportParams),
+    responses((status = 200, body = ReportBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(super) async fn campaigns(
+    State(state): St,
+    ctx: Ctx,
+    Q(p): Q<ReportParams>,
+) -> Result<Response, ApiError> {
+    ctx.require(Area::Campaigns, "campaigns")?;
+    run_report(&state, &ctx, p.request("campaigns")?).await
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct TransactionParams {
+    /// First day (YYYY-MM-DD).
+    from: Option<String>,
+    /// Last day (YYYY-MM-DD).
+    to: Option<String>,
+    /// A calendar period instead of from/to.
+    period: Option<String>,
+    /// Only this customer's transactions.
+    customer: Option<String>,
+    /// Page number, from 1.
+    page: Option<usize>,
+    /// Rows per page (default 50, at most 1000).
+    page_size: Option<usize>,
+    /// json (default) or csv (all rows of the period, not a page).
+    format: Option<String>,
+}
+
+/// Transaction lines of a period (the detailed report), paged; audited.
+#[utoipa::path(get, path = "/transactions", tag = "reports", params(TransactionParams),
+    responses((status = 200, body = ListBody), (status = 400, body = ErrorBody)))]
+pub(super) async fn transactions(
+    State(state): St,
+    ctx: Ctx,
+    Q(p): Q<TransactionParams>,
+) -> Result<Response, ApiError> {
+    ctx.require(Area::Sales, "transactions")?;
+    check_format(&p.format)?;
+    let (page, size) = paging(p.page, p.page_size, 50)?;
+    let from = date("from", &p.from)?;
+    let to = date("to", &p.to)?;
+    let customer = p.customer.clone();
+    let period_label = p.period.clone();
+    let csv = ctx.csv;
+    let (batches, total, period) = state
+        .query(move |engine: Arc<Engine>| async move {
+            use datafusion::prelude::{col, lit};
+            let explicit = from.is_some() || to.is_some() || period_label.is_some();
+            // A customer's history defaults to all time, not the latest quarter.
+            let period = if customer.is_some() && !explicit {
+                clientele_analytics::Period::custom(
+                    NaiveDate::from_ymd_opt(1900, 1, 1).expect("date"),
+                    NaiveDate::from_ymd_opt(2999, 12, 31).expect("date"),
+                )?
+            } else {
+                clientele_analytics::resolve_period(&engine, from, to, period_label.as_deref())
+                    .await?
+            };
+            let mut df = clientele_analytics::detailed_frame(&engine, &period).await?;
+            if let Some(c) = customer {
+                df = df
+                    .filter(col("customer_id").eq(lit(c)))
+                    .map_err(ApiError::internal)?;
+            }
+            let total = df.clone().count().await.map_err(ApiError::internal)?;
+            if !csv {
+                df = df
+                    .limit((page - 1) * size, Some(size))
+                    .map_err(ApiError::internal)?;
+            }
+            let batches = df.collect().await.map_err(ApiError::internal)?;
+            Ok((batches, total, period))
+        })
+        .await?;
+    let batches = protect(&batches, &ctx.caller)?;
+    audit_rows(&state, &ctx, &batches.iter().collect::<Vec<_>>())?;
+    if ctx.csv {
+        return csv_response(&batches, "transactions");
+    }
+    Ok(Json(json!({
+        "list": "transactions", "title": "Transactions",
+        "period": clientele_analytics::period_json(&period),
+        "page": page, "page_size": size, "total": total, "notes": [],
+        "rows": clientele_analytics::rows_json(&batches)?,
+    }))
+    .into_response())
+}
+

@@ -1,0 +1,225 @@
+//! Responses: masking personal columns per role, auditing customer-level rows, JSON or CSV,
+//! and the parameter checks every endpoint shares.
+
+use super::*;
+
+
+/// Replaces personal columns by their masked text for roles that do not see personal data.
+pub(super) fn protect(batches: &[RecordBatch], caller: &Caller) -> Result<Vec<RecordBatch>, ApiError> {
+    if caller.role.sees_personal_data() {
+        return Ok(batches.to_vec());
+    }
+    batches
+        .iter()
+        .map(|b| {
+            let schema = b.schema();
+            if !schema
+                .fields()
+                .iter()
+                .any(|f| PERSONAL_COLUMNS.contains(&f.name().as_str()))
+            {
+                return Ok(b.clone());
+            }
+            let mut fields = Vec::new();
+            let mut columns: Vec<ArrayRef> = Vec::new();
+            for (f, c) in schema.fields().iter().zip(b.columns()) {
+                if PERSONAL_COLUMNS.contains(&f.name().as_str()) {
+                    let text =
+                        arrow::compute::cast(c, &DataType::Utf8).map_err(ApiError::internal)?;
+                    let text = text
+                        .as_any()
+                        .downcast_ref::<StringArray>()
+                        .ok_or_else(|| ApiError::internal("a personal column is not text"))?;
+                    let masked: StringArray = (0..text.len())
+                        .map(|i| (!text.is_null(i)).then(|| mask(f.name(), text.value(i))))
+                        .collect();
+                    fields.push(Field::new(f.name(), DataType::Utf8, true));
+                    columns.push(Arc::new(masked));
+                } else {
+                    fields.push(f.as_ref().clone());
+                    columns.push(Arc::clone(c));
+                }
+            }
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(ApiError::internal)
+        })
+        .collect()
+}
+
+/// The customer ids in batches (their `customer_id` column), in order, without repeats.
+pub(super) fn customer_ids(batches: &[&RecordBatch]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for b in batches {
+        let Ok(i) = b.schema().index_of("customer_id") else {
+            continue;
+        };
+        let Ok(text) = arrow::compute::cast(b.column(i), &DataType::Utf8) else {
+            continue;
+        };
+        if let Some(s) = text.as_any().downcast_ref::<StringArray>() {
+            for v in s.iter().flatten() {
+                if seen.insert(v.to_string()) {
+                    out.push(v.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Writes an audit entry when the batches hold customer-level rows.
+pub(super) fn audit_rows(state: &AppState, ctx: &Ctx, batches: &[&RecordBatch]) -> Result<(), ApiError> {
+    let has_customers = batches
+        .iter()
+        .any(|b| b.schema().index_of("customer_id").is_ok());
+    if has_customers {
+        state.audit.record(
+            &ctx.caller,
+            &ctx.action,
+            customer_ids(batches),
+            &ctx.request_id,
+        )?;
+    }
+    Ok(())
+}
+
+pub(super) fn csv_response(batches: &[RecordBatch], name: &str) -> Result<Response, ApiError> {
+    let mut buf = Vec::new();
+    {
+        let mut w = arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut buf);
+        for b in batches {
+            w.write(b).map_err(ApiError::internal)?;
+        }
+    }
+    let mut res = buf.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\"")) {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+pub(super) fn masked_report(report: &Report, caller: &Caller) -> Result<Report, ApiError> {
+    let batches = protect(&report.batches, caller)?;
+    let schema = batches
+        .first()
+        .map(|b| b.schema())
+        .unwrap_or_else(|| Arc::clone(&report.schema));
+    Ok(Report {
+        batches,
+        schema,
+        ..report.clone()
+    })
+}
+
+pub(super) fn report_response(state: &AppState, ctx: &Ctx, report: &Report) -> Result<Response, ApiError> {
+    let report = masked_report(report, &ctx.caller)?;
+    audit_rows(state, ctx, &report.batches.iter().collect::<Vec<_>>())?;
+    if ctx.csv {
+        return csv_response(&report.batches, &report.name);
+    }
+    Ok(Json(clientele_analytics::report_json(&report)?).into_response())
+}
+
+pub(super) fn analysis_response(
+    state: &AppState,
+    ctx: &Ctx,
+    analysis: &Analysis,
+    table: Option<&str>,
+) -> Result<Response, ApiError> {
+    // The per-customer rows are not part of the answer; only the tables are copied (masked).
+    let shown = Analysis {
+        name: analysis.name.clone(),
+        title: analysis.title.clone(),
+        notes: analysis.notes.clone(),
+        facts: analysis.facts.clone(),
+        tables: analysis
+            .tables
+            .iter()
+            .map(|t| masked_report(t, &ctx.caller))
+            .collect::<Result<_, _>>()?,
+        rows: None,
+        parameters: analysis.parameters.clone(),
+        stores: analysis.stores.clone(),
+    };
+    let all: Vec<&RecordBatch> = shown.tables.iter().flat_map(|t| t.batches.iter()).collect();
+    audit_rows(state, ctx, &all)?;
+    if ctx.csv {
+        let t = match table {
+            None => shown.tables.first(),
+            Some(name) => shown.tables.iter().find(|t| t.name == name),
+        }
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "no table '{}' in this analysis: it has {}",
+                table.unwrap_or(""),
+                shown
+                    .tables
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        return csv_response(&t.batches, &format!("{}-{}", shown.name, t.name));
+    }
+    Ok(Json(clientele_analytics::analysis_json(&shown)?).into_response())
+}
+
+
+pub(super) fn date(name: &str, v: &Option<String>) -> Result<Option<NaiveDate>, ApiError> {
+    match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => clientele_analytics::parse_date(s).map(Some).ok_or_else(|| {
+            ApiError::bad_request(format!("{name} '{s}' is not a date: expected YYYY-MM-DD"))
+        }),
+    }
+}
+
+pub(super) fn check_format(f: &Option<String>) -> Result<(), ApiError> {
+    match f.as_deref() {
+        None | Some("json") | Some("csv") => Ok(()),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "format '{other}' is not known: expected json or csv"
+        ))),
+    }
+}
+
+pub(super) fn paging(
+    page: Option<usize>,
+    size: Option<usize>,
+    default: usize,
+) -> Result<(usize, usize), ApiError> {
+    let page = page.unwrap_or(1);
+    let size = size.unwrap_or(default);
+    if page == 0 {
+        return Err(ApiError::bad_request("page starts at 1"));
+    }
+    if size == 0 || size > MAX_PAGE_SIZE {
+        return Err(ApiError::bad_request(format!(
+            "page_size {size} must be between 1 and {MAX_PAGE_SIZE}; use format=csv to export every row"
+        )));
+    }
+    if page.checked_mul(size).is_none_or(|n| n > 1_000_000_000) {
+        return Err(ApiError::bad_request("page is too large"));
+    }
+    Ok((page, size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_refuses_silly_pages() {
+        assert!(paging(Some(0), None, 50).is_err());
+        assert!(paging(None, Some(MAX_PAGE_SIZE + 1), 50).is_err());
+        assert!(paging(Some(usize::MAX), Some(10), 50).is_err());
+        assert_eq!(paging(None, None, 50).unwrap(), (1, 50));
+    }
+}
