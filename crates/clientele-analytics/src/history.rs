@@ -173,10 +173,10 @@ type Grouped<'a, T> = (Vec<&'a [u8]>, Vec<T>);
 /// `summary` (the slice is in the order the rows were read, and `summary` may reorder it); a
 /// customer for whom it gives `None` is left out. The result is in customer-id order.
 ///
-/// Each thread scatters its share of the orders into up to [`PARTITIONS`] ranges of ids
-/// ([`range_splitters`]); each partition is then grouped by exact id with a hash table small
-/// enough to stay in cache, its customers sorted, and each customer's orders folded
-/// ([`group`]). The partitions in order are the customers in order.
+/// Each thread scatters its share of the orders into up to 256 ranges of ids; each partition
+/// is then grouped by exact id with a hash table small enough to stay in cache, its customers
+/// sorted, and each customer's orders folded. The partitions in order are the customers in
+/// order.
 pub fn per_customer<T, F>(
     columns: &[OrderColumns],
     summary: F,

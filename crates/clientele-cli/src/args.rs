@@ -77,6 +77,12 @@ pub enum Command {
     },
     /// List the workspace's tables with their row counts and columns.
     Tables,
+    /// Everything about one customer: profile, consent, scores, purchases, orders and their
+    /// items, subscriptions, tickets, surveys, touchpoints, web sessions (the dashboard's 360).
+    Customer {
+        /// The customer's id.
+        id: String,
+    },
     /// Predict any outcome in a CSV file you bring (binary or numeric target).
     ///
     /// Fits logistic (ridge) regression and boosted trees on 80 % of the rows, reports their

@@ -18,7 +18,7 @@
 //!
 //! The orders are grouped per customer and their transactions counted by
 //! [`crate::history::tallies`]; what is BTYD-specific stays here: the tallies turned into
-//! `(x, t_x, T)` in the chosen time unit and the mean repeat spend ([`btyd_inputs`]), the
+//! `(x, t_x, T)` in the chosen time unit and the mean repeat spend (`btyd_inputs`), the
 //! fits, the scores, and the facts and tables made of them.
 
 use arrow::array::Array;
@@ -29,7 +29,7 @@ use rayon::prelude::*;
 
 use crate::analyses::analysis::{Analysis, report};
 use crate::analyses::{Area, Def, Params, Spec, params};
-use crate::history::{PerCustomer, Tally, tallies};
+use crate::history::{PerCustomer, Tally};
 use crate::util::{Columns, f64_col};
 use crate::{AnalyticsError, Engine};
 
@@ -231,7 +231,11 @@ struct History {
 /// Reads the orders and summarises them per customer ([`crate::history::tallies`]), ordered
 /// by customer id, in units of `unit` days.
 async fn history(engine: &Engine, end: i32, unit: f64) -> Result<History, AnalyticsError> {
-    Ok(btyd_inputs(tallies(engine, end).await?, end, unit))
+    Ok(btyd_inputs(
+        crate::history::tallies(engine, end).await?,
+        end,
+        unit,
+    ))
 }
 
 /// Tallies as the models read them: `x`, `t_x` and `T` (to the calibration end `end`) in units

@@ -224,7 +224,7 @@ fn documented_ranges_are_enforced_in_the_library() {
 #[test]
 fn parameter_errors_name_the_parameter_per_surface() {
     let e = churn::ChurnOptions {
-        window: 400_0,
+        window: 4000,
         ..Default::default()
     }
     .check()

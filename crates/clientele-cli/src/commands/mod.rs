@@ -1,6 +1,7 @@
 //! One module per command; this file only dispatches.
 
 pub mod analysis;
+mod customer;
 mod demo;
 mod ingest;
 mod predict;
@@ -34,6 +35,7 @@ pub async fn run(g: Globals, invocation: Invocation) -> Result<()> {
         Command::Report(args) => query::report(&g, args).await,
         Command::Sql { query } => query::sql(&g, &query).await,
         Command::Tables => query::tables(&g),
+        Command::Customer { id } => customer::run(&g, &id).await,
         Command::Predict(args) => predict::run(&g, args).await,
         #[cfg(feature = "server")]
         Command::Serve(args) => serve::serve(&g.workspace, args).await,

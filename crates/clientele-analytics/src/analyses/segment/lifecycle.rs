@@ -184,7 +184,7 @@ impl Params for LifecycleOptions {
             return Err(AnalyticsError::parameter(
                 "churned_days",
                 t.churned_days,
-                format!("expected more days than active_days ({})", t.active_days),
+                format!("expected more days than the active threshold ({})", t.active_days),
             ));
         }
         if let Some(v) = self.high_value_share

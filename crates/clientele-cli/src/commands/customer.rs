@@ -1,0 +1,80 @@
+//! `clientele customer ID`: the customer 360 in the terminal — the same parts as the
+//! dashboard's page and the API's `/customers/{id}`, from `clientele_analytics::customers`.
+
+
+use anyhow::Result;
+use clientele_analytics::{AnalyticsError, Engine, customers};
+use serde_json::Value;
+
+use crate::args::Globals;
+use crate::error::usage;
+use crate::output::{self, Format, Sink};
+
+/// Prints the 360: as JSON the API's object; as a table each part in turn; as CSV one row
+/// with the profile, consent, scores and purchase summary side by side (for a spreadsheet).
+/// The terminal is the workspace owner's: nothing is masked, and nothing goes to the
+/// server's audit log.
+pub async fn run(g: &Globals, id: &str) -> Result<()> {
+    let engine = Engine::open(&g.workspace).await?;
+    let Some(c360) = customers::customer_360(&engine, id).await? else {
+        return Err(usage(format!("there is no customer '{id}'")));
+    };
+    let json = c360.to_json(|b| Ok::<_, AnalyticsError>(b.to_vec()))?;
+    let mut sink = Sink::open(g.out.as_deref())?;
+    match g.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *sink.writer(), &json)?;
+            writeln!(sink.writer())?;
+        }
+        Format::Csv => {
+            let mut row = serde_json::Map::new();
+            row.insert("customer_id".into(), id.into());
+            for part in ["profile", "consent", "scores", "summary"] {
+                if let Some(Value::Object(fields)) = json.get(part) {
+                    for (k, v) in fields {
+                        row.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+            }
+            output::write_json_rows(&mut sink, &[Value::Object(row)], Format::Csv)?;
+        }
+        Format::Table => {
+            writeln!(sink.writer(), "Customer {id}")?;
+            for (part, title) in [
+                ("profile", "Profile"),
+                ("consent", "Consent"),
+                ("scores", "Scores"),
+                ("summary", "Purchases"),
+            ] {
+                let Some(Value::Object(fields)) = json.get(part) else {
+                    continue;
+                };
+                if fields.is_empty() {
+                    continue;
+                }
+                writeln!(sink.writer(), "\n{title}")?;
+                let rows: Vec<Value> = fields
+                    .iter()
+                    .map(|(k, v)| {
+                        let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                        serde_json::json!({"field": k, "value": text})
+                    })
+                    .collect();
+                output::write_json_rows(&mut sink, &rows, Format::Table)?;
+            }
+            let items = c360.order_items.iter().map(|b| ("order_items".to_string(), b));
+            for (name, batches) in c360.sections.iter().map(|(n, b)| (n.clone(), b)).chain(items) {
+                if batches.iter().all(|b| b.num_rows() == 0) {
+                    continue;
+                }
+                writeln!(
+                    sink.writer(),
+                    "\n{name} (newest first, at most {})",
+                    customers::SECTION_ROWS
+                )?;
+                output::write_table(sink.writer(), batches, &["customer_id"])?;
+            }
+        }
+    }
+    sink.commit()
+}
