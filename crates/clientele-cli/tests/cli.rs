@@ -940,6 +940,21 @@ fn every_analysis_is_a_command_a_route_and_a_role_with_one_json() {
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains(api_says), "{query}: {message}");
     }
+    // The customer 360: the same object from the terminal and the API (an admin, unmasked),
+    // a table for reading, and a clear error for an unknown id.
+    let (_, list) = http_json(&addr, "/api/v1/customers?page_size=1");
+    let id = list["rows"][0]["customer_id"].as_str().unwrap().to_string();
+    let cli: serde_json::Value =
+        serde_json::from_str(&env.ok(&["customer", &id, "--format", "json"])).unwrap();
+    let (status, api) = http_json(&addr, &format!("/api/v1/customers/{id}"));
+    assert_eq!(status, 200);
+    assert_eq!(difference(&cli, &api, ""), None);
+    assert!(cli["sections"]["orders"].as_array().is_some_and(|o| !o.is_empty()));
+    let table = env.ok(&["customer", &id]);
+    assert!(table.contains(&format!("Customer {id}")) && table.contains("orders (newest first"));
+    let row = env.ok(&["customer", &id, "--format", "csv"]);
+    assert_eq!(row.lines().count(), 2, "{row}");
+    assert!(env.fails(&["customer", "NOPE"], 2).contains("there is no customer 'NOPE'"));
     // Leads' default maturity is one value: the CLI's help and the API's document say 60,
     // and the defaults above gave the same JSON.
     assert!(env.ok(&["leads", "--help"]).contains("[default: 60]"));

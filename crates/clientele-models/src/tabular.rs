@@ -5,12 +5,17 @@
 //! it into numbers — medians for imputation, which categorical levels get their own column,
 //! which columns carry no signal and are dropped — and [`Encoder::transform`] applies exactly
 //! that to any rows later, so a model scored next month sees the features it was trained on.
-//! [`Target`] decides which outcome is "positive" by a fixed, documented rule.
+//! [`Target`] (in `tabular/target.rs`) decides which outcome is "positive" by a fixed,
+//! documented rule.
 
 use crate::ModelError;
 use ndarray::Array2;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
+
+mod target;
+
+pub use target::{Labels, Target};
 
 /// A column of text values as read from a file; `None` or blank means missing.
 #[derive(Debug, Clone, PartialEq)]
@@ -316,6 +321,33 @@ fn fmt_value(v: f64) -> String {
     format!("{v}")
 }
 
+/// Columns of one length, distinct names, and `rows` within that length.
+fn check_columns(columns: &[Column], rows: &[usize]) -> Result<(), ModelError> {
+    let n = columns.first().map_or(0, Column::len);
+    let mut seen = BTreeSet::new();
+    for c in columns {
+        if c.len() != n {
+            return Err(ModelError::BadParameter(format!(
+                "column \"{}\" has {} rows, expected {n}",
+                c.name(),
+                c.len()
+            )));
+        }
+        if !seen.insert(c.name()) {
+            return Err(ModelError::BadParameter(format!(
+                "column \"{}\" appears twice",
+                c.name()
+            )));
+        }
+    }
+    if let Some(&r) = rows.iter().find(|&&r| r >= n) {
+        return Err(ModelError::BadParameter(format!(
+            "row {r} is out of range for {n} rows"
+        )));
+    }
+    Ok(())
+}
+
 impl Encoder {
     /// Learns the encoding from all rows of `columns`.
     pub fn fit(columns: &[Column], options: &EncoderOptions) -> Result<Encoder, ModelError> {
@@ -344,41 +376,13 @@ impl Encoder {
         rows: &[usize],
         options: &EncoderOptions,
     ) -> Result<Encoder, ModelError> {
-        let n = columns.first().map_or(0, Column::len);
-        let mut seen = BTreeSet::new();
-        for c in columns {
-            if c.len() != n {
-                return Err(ModelError::BadParameter(format!(
-                    "column \"{}\" has {} rows, expected {n}",
-                    c.name(),
-                    c.len()
-                )));
-            }
-            if !seen.insert(c.name()) {
-                return Err(ModelError::BadParameter(format!(
-                    "column \"{}\" appears twice",
-                    c.name()
-                )));
-            }
-        }
-        if let Some(&r) = rows.iter().find(|&&r| r >= n) {
-            return Err(ModelError::BadParameter(format!(
-                "row {r} is out of range for {n} rows"
-            )));
-        }
+        check_columns(columns, rows)?;
         let mut enc = Encoder {
             columns: Vec::new(),
             features: Vec::new(),
             dropped: Vec::new(),
         };
         for col in columns {
-            let name = col.name().to_string();
-            let drop = |enc: &mut Encoder, reason: String| {
-                enc.dropped.push(DroppedColumn {
-                    column: name.clone(),
-                    reason,
-                })
-            };
             let kind = match col {
                 Column::Numeric { .. } => ColumnKind::Numeric,
                 Column::Text(t) => {
@@ -389,105 +393,10 @@ impl Encoder {
             };
             if kind == ColumnKind::Categorical {
                 let Column::Text(t) = col else { unreachable!() };
-                let mut counts: HashMap<Option<&str>, usize> = HashMap::new();
-                for &r in rows {
-                    *counts.entry(present(&t.values[r])).or_default() += 1;
-                }
-                let missing = counts.get(&None).copied().unwrap_or(0);
-                let distinct = counts.len() - usize::from(missing > 0);
-                let non_missing = rows.len() - missing;
-                if distinct == 0 {
-                    drop(&mut enc, "has no values".into());
-                    continue;
-                }
-                if counts.len() == 1 {
-                    let v = counts.keys().next().copied().flatten().unwrap_or_default();
-                    drop(&mut enc, format!("has a single value (\"{v}\")"));
-                    continue;
-                }
-                if non_missing >= options.min_rows_for_id_rule
-                    && distinct as f64 > options.max_unique_share * non_missing as f64
-                {
-                    drop(
-                        &mut enc,
-                        format!(
-                            "looks like an identifier ({distinct} distinct values in {non_missing} rows)"
-                        ),
-                    );
-                    continue;
-                }
-                let mut levels: Vec<(Option<&str>, usize)> = counts.into_iter().collect();
-                // Most frequent first; ties by name so the encoding is reproducible.
-                levels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-                let min_count = options
-                    .min_level_count
-                    .max((options.min_level_share * rows.len() as f64).ceil() as usize);
-                let mut kept: Vec<Option<String>> = Vec::new();
-                let mut other = false;
-                for (level, count) in &levels {
-                    // The missing level always keeps its own column: "no answer" is often
-                    // the signal, and folding it into "other" would hide that.
-                    if level.is_none() || (kept.len() < options.max_levels && *count >= min_count) {
-                        kept.push(level.map(str::to_string));
-                    } else {
-                        other = true;
-                    }
-                }
-                for level in &kept {
-                    let label = level.as_deref().unwrap_or("(missing)");
-                    enc.features.push(Feature {
-                        name: format!("{name}={label}"),
-                        source: name.clone(),
-                    });
-                }
-                if other {
-                    enc.features.push(Feature {
-                        name: format!("{name}=other"),
-                        source: name.clone(),
-                    });
-                }
-                enc.columns.push(Encoded {
-                    column: name.clone(),
-                    encoding: Encoding::OneHot {
-                        levels: kept,
-                        other,
-                    },
-                });
-                continue;
+                enc.fit_one_hot(t, rows, options);
+            } else {
+                enc.fit_number(col, kind, rows);
             }
-            let values: Vec<Option<f64>> = rows.iter().map(|&r| number_at(col, kind, r)).collect();
-            let present_vals: Vec<f64> = values.iter().flatten().copied().collect();
-            let any_missing = present_vals.len() < values.len();
-            if present_vals.is_empty() {
-                drop(&mut enc, "has no values".into());
-                continue;
-            }
-            let first = present_vals[0];
-            if !any_missing && present_vals.iter().all(|&v| v == first) {
-                drop(
-                    &mut enc,
-                    format!("has a single value ({})", fmt_value(first)),
-                );
-                continue;
-            }
-            enc.features.push(Feature {
-                name: name.clone(),
-                source: name.clone(),
-            });
-            if any_missing {
-                enc.features.push(Feature {
-                    name: format!("{name} (missing)"),
-                    source: name.clone(),
-                });
-            }
-            enc.columns.push(Encoded {
-                column: name.clone(),
-                encoding: Encoding::Number {
-                    kind,
-                    median: median(present_vals),
-                    indicator: any_missing,
-                },
-            });
         }
         if enc.features.is_empty() {
             return Err(ModelError::InsufficientData(
@@ -495,6 +404,119 @@ impl Encoder {
             ));
         }
         Ok(enc)
+    }
+
+    fn drop_column(&mut self, column: &str, reason: String) {
+        self.dropped.push(DroppedColumn {
+            column: column.to_string(),
+            reason,
+        })
+    }
+
+    /// Learns the one-hot encoding of a categorical column from `rows`, or drops the column
+    /// (no values, a single value, identifier-like).
+    fn fit_one_hot(&mut self, t: &TextColumn, rows: &[usize], options: &EncoderOptions) {
+        let name = t.name.clone();
+        let mut counts: HashMap<Option<&str>, usize> = HashMap::new();
+        for &r in rows {
+            *counts.entry(present(&t.values[r])).or_default() += 1;
+        }
+        let missing = counts.get(&None).copied().unwrap_or(0);
+        let distinct = counts.len() - usize::from(missing > 0);
+        let non_missing = rows.len() - missing;
+        if distinct == 0 {
+            self.drop_column(&name, "has no values".into());
+            return;
+        }
+        if counts.len() == 1 {
+            let v = counts.keys().next().copied().flatten().unwrap_or_default();
+            self.drop_column(&name, format!("has a single value (\"{v}\")"));
+            return;
+        }
+        if non_missing >= options.min_rows_for_id_rule
+            && distinct as f64 > options.max_unique_share * non_missing as f64
+        {
+            self.drop_column(
+                &name,
+                format!(
+                    "looks like an identifier ({distinct} distinct values in {non_missing} rows)"
+                ),
+            );
+            return;
+        }
+        let mut levels: Vec<(Option<&str>, usize)> = counts.into_iter().collect();
+        // Most frequent first; ties by name so the encoding is reproducible.
+        levels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let min_count = options
+            .min_level_count
+            .max((options.min_level_share * rows.len() as f64).ceil() as usize);
+        let mut kept: Vec<Option<String>> = Vec::new();
+        let mut other = false;
+        for (level, count) in &levels {
+            // The missing level always keeps its own column: "no answer" is often
+            // the signal, and folding it into "other" would hide that.
+            if level.is_none() || (kept.len() < options.max_levels && *count >= min_count) {
+                kept.push(level.map(str::to_string));
+            } else {
+                other = true;
+            }
+        }
+        for level in &kept {
+            let label = level.as_deref().unwrap_or("(missing)");
+            self.features.push(Feature {
+                name: format!("{name}={label}"),
+                source: name.clone(),
+            });
+        }
+        if other {
+            self.features.push(Feature {
+                name: format!("{name}=other"),
+                source: name.clone(),
+            });
+        }
+        self.columns.push(Encoded {
+            column: name.clone(),
+            encoding: Encoding::OneHot {
+                levels: kept,
+                other,
+            },
+        });
+    }
+
+    /// Learns the imputation of a numeric (boolean, date) column from `rows`, or drops the
+    /// column (no values, a single value).
+    fn fit_number(&mut self, col: &Column, kind: ColumnKind, rows: &[usize]) {
+        let name = col.name().to_string();
+        let values: Vec<Option<f64>> = rows.iter().map(|&r| number_at(col, kind, r)).collect();
+        let present_vals: Vec<f64> = values.iter().flatten().copied().collect();
+        let any_missing = present_vals.len() < values.len();
+        if present_vals.is_empty() {
+            self.drop_column(&name, "has no values".into());
+            return;
+        }
+        let first = present_vals[0];
+        if !any_missing && present_vals.iter().all(|&v| v == first) {
+            self.drop_column(&name, format!("has a single value ({})", fmt_value(first)));
+            return;
+        }
+        self.features.push(Feature {
+            name: name.clone(),
+            source: name.clone(),
+        });
+        if any_missing {
+            self.features.push(Feature {
+                name: format!("{name} (missing)"),
+                source: name.clone(),
+            });
+        }
+        self.columns.push(Encoded {
+            column: name.clone(),
+            encoding: Encoding::Number {
+                kind,
+                median: median(present_vals),
+                indicator: any_missing,
+            },
+        });
     }
 
     /// The features (design-matrix columns) in order.
@@ -601,434 +623,5 @@ impl Encoder {
     }
 }
 
-/// The outcome to predict, read from a column.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub enum Target {
-    /// Two outcomes; `true` is the positive one.
-    Binary {
-        /// One value per row; `None` where the outcome is missing.
-        values: Vec<Option<bool>>,
-        /// The text of the positive outcome as it appears in the data.
-        positive: String,
-        /// The text of the negative outcome.
-        negative: String,
-    },
-    /// A number to predict (revenue, days to close…).
-    Numeric {
-        /// One value per row; `None` where missing.
-        values: Vec<Option<f64>>,
-    },
-}
-
-/// Target values of the rows a model uses (missing ones removed).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Labels {
-    /// Binary outcomes, `true` = positive.
-    Binary(Vec<bool>),
-    /// Numeric outcomes.
-    Numeric(Vec<f64>),
-}
-
-impl Labels {
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        match self {
-            Labels::Binary(v) => v.len(),
-            Labels::Numeric(v) => v.len(),
-        }
-    }
-
-    /// Whether there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The labels of the given rows.
-    pub fn select(&self, rows: &[usize]) -> Labels {
-        match self {
-            Labels::Binary(v) => Labels::Binary(rows.iter().map(|&r| v[r]).collect()),
-            Labels::Numeric(v) => Labels::Numeric(rows.iter().map(|&r| v[r]).collect()),
-        }
-    }
-}
-
-impl Target {
-    /// Reads a target column given as text.
-    ///
-    /// With exactly two distinct non-missing values (after trimming, ignoring letter case)
-    /// the target is binary,
-    /// and the positive class is, in this order: `positive` when given (it must be one of
-    /// the two values, compared case-insensitively); the "yes" side when both values are
-    /// yes/no tokens (yes/no, true/false, y/n, 1/0); otherwise the second value in sorted
-    /// order (numerically when both are numbers, else by text) — so "churned"/"stayed"
-    /// makes "stayed" positive unless told otherwise, which is why callers should pass
-    /// `positive` for anything but yes/no data. With more than two values the target is
-    /// numeric when every value is a number ([`parse_number`]).
-    ///
-    /// Errors: `BadParameter` for a text target with more than two values or a `positive`
-    /// that is not among the values (or given for a numeric target); `InsufficientData` when
-    /// there are fewer than two distinct values.
-    pub fn from_text(
-        values: &[Option<String>],
-        positive: Option<&str>,
-    ) -> Result<Target, ModelError> {
-        // Values differing only in letter case ("Yes"/"yes") are one outcome, spelled as
-        // first seen.
-        let mut spelled: HashMap<String, &str> = HashMap::new();
-        for v in values.iter().filter_map(present) {
-            spelled.entry(v.to_ascii_lowercase()).or_insert(v);
-        }
-        let distinct: BTreeSet<&str> = spelled.into_values().collect();
-        match distinct.len() {
-            0 => Err(ModelError::InsufficientData(
-                "the target column has no values".into(),
-            )),
-            1 => Err(ModelError::InsufficientData(format!(
-                "the target column has a single value (\"{}\"): nothing to predict",
-                distinct.first().copied().unwrap_or_default()
-            ))),
-            2 => {
-                let mut two: Vec<&str> = distinct.into_iter().collect();
-                let numeric: Option<Vec<f64>> = two.iter().map(|s| parse_number(s)).collect();
-                if let Some(nums) = numeric
-                    && nums[0] > nums[1]
-                {
-                    two.swap(0, 1);
-                }
-                let pos = if let Some(p) = positive {
-                    let p = p.trim();
-                    two.iter()
-                        .position(|v| v.eq_ignore_ascii_case(p))
-                        .ok_or_else(|| {
-                            ModelError::BadParameter(format!(
-                                "positive value \"{p}\" is not in the target column (values: \"{}\", \"{}\")",
-                                two[0], two[1]
-                            ))
-                        })?
-                } else {
-                    match (parse_bool(two[0]), parse_bool(two[1])) {
-                        (Some(a), Some(b)) if a != b => usize::from(b),
-                        _ => 1,
-                    }
-                };
-                let (positive, negative) = (two[pos].to_string(), two[1 - pos].to_string());
-                Ok(Target::Binary {
-                    values: values
-                        .iter()
-                        .map(|v| present(v).map(|s| s.eq_ignore_ascii_case(&positive)))
-                        .collect(),
-                    positive,
-                    negative,
-                })
-            }
-            n => {
-                let parsed: Option<Vec<f64>> = distinct.iter().map(|s| parse_number(s)).collect();
-                if parsed.is_none() {
-                    let sample: Vec<String> = distinct
-                        .iter()
-                        .take(5)
-                        .map(|s| format!("\"{s}\""))
-                        .collect();
-                    return Err(ModelError::BadParameter(format!(
-                        "the target column has {n} different text values ({}{}); a target must be two outcomes (like yes/no) or a number",
-                        sample.join(", "),
-                        if n > 5 { ", …" } else { "" }
-                    )));
-                }
-                if let Some(p) = positive {
-                    return Err(ModelError::BadParameter(format!(
-                        "a positive value (\"{p}\") was given, but the target is numeric with {n} different values"
-                    )));
-                }
-                Ok(Target::Numeric {
-                    values: values
-                        .iter()
-                        .map(|v| present(v).and_then(parse_number))
-                        .collect(),
-                })
-            }
-        }
-    }
-
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        match self {
-            Target::Binary { values, .. } => values.len(),
-            Target::Numeric { values } => values.len(),
-        }
-    }
-
-    /// Whether there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Rows whose target is present: the rows a model can train and be evaluated on.
-    pub fn observed_rows(&self) -> Vec<usize> {
-        match self {
-            Target::Binary { values, .. } => {
-                (0..values.len()).filter(|&i| values[i].is_some()).collect()
-            }
-            Target::Numeric { values } => {
-                (0..values.len()).filter(|&i| values[i].is_some()).collect()
-            }
-        }
-    }
-
-    /// Rows whose target is missing (dropped from training; report this count).
-    pub fn missing_count(&self) -> usize {
-        self.len() - self.observed_rows().len()
-    }
-
-    /// The labels of the given rows; missing targets among them are skipped, so pass
-    /// [`Target::observed_rows`] (or a subset) to keep rows aligned with a design matrix.
-    pub fn labels(&self, rows: &[usize]) -> Labels {
-        match self {
-            Target::Binary { values, .. } => {
-                Labels::Binary(rows.iter().filter_map(|&r| values[r]).collect())
-            }
-            Target::Numeric { values } => {
-                Labels::Numeric(rows.iter().filter_map(|&r| values[r]).collect())
-            }
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn text(name: &str, vals: &[&str]) -> Column {
-        Column::Text(TextColumn {
-            name: name.into(),
-            values: vals
-                .iter()
-                .map(|v| (!v.is_empty()).then(|| v.to_string()))
-                .collect(),
-        })
-    }
-
-    fn opt(vals: &[&str]) -> Vec<Option<String>> {
-        vals.iter()
-            .map(|v| (!v.is_empty()).then(|| v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn kinds_are_inferred() {
-        assert_eq!(
-            infer_kind(&opt(&["yes", "No", "", "YES"])),
-            ColumnKind::Boolean
-        );
-        assert_eq!(infer_kind(&opt(&["1", "0", "1"])), ColumnKind::Boolean);
-        assert_eq!(infer_kind(&opt(&["1", "0", "2"])), ColumnKind::Numeric);
-        assert_eq!(
-            infer_kind(&opt(&["yes", "no", "1"])),
-            ColumnKind::Categorical
-        );
-        assert_eq!(
-            infer_kind(&opt(&["1.5", "-2", "1,234.5", " 3e2 "])),
-            ColumnKind::Numeric
-        );
-        assert_eq!(infer_kind(&opt(&["1,5", "2"])), ColumnKind::Categorical);
-        assert_eq!(
-            infer_kind(&opt(&["2024-02-29", "2023-01-01T10:00:00", ""])),
-            ColumnKind::Date
-        );
-        assert_eq!(infer_kind(&opt(&["2023-02-29"])), ColumnKind::Categorical);
-        assert_eq!(
-            infer_kind(&opt(&["gold", "silver"])),
-            ColumnKind::Categorical
-        );
-        assert_eq!(infer_kind(&opt(&["", ""])), ColumnKind::Categorical);
-        assert_eq!(infer_kind(&opt(&["NaN", "1"])), ColumnKind::Categorical);
-    }
-
-    #[test]
-    fn dates_count_days_since_epoch() {
-        assert_eq!(parse_date_days("1970-01-01"), Some(0));
-        assert_eq!(parse_date_days("2000-03-01"), Some(11_017));
-        assert_eq!(parse_date_days("1969-12-31 23:59"), Some(-1));
-        assert_eq!(parse_date_days("2024-13-01"), None);
-        assert_eq!(parse_number("-12,345"), Some(-12_345.0));
-        assert_eq!(parse_number("12,34"), None);
-    }
-
-    #[test]
-    fn numeric_missing_values_get_median_and_indicator() {
-        let cols = vec![
-            text("spend", &["10", "", "30", "20"]),
-            Column::Numeric {
-                name: "visits".into(),
-                values: vec![Some(1.0), Some(2.0), Some(3.0), Some(4.0)],
-            },
-            text("active", &["yes", "no", "", "YES"]),
-            text(
-                "since",
-                &["1970-01-02", "1970-01-04", "1970-01-03", "1970-01-03"],
-            ),
-        ];
-        let enc = Encoder::fit(&cols, &EncoderOptions::default()).unwrap();
-        assert_eq!(
-            enc.feature_names(),
-            vec![
-                "spend",
-                "spend (missing)",
-                "visits",
-                "active",
-                "active (missing)",
-                "since"
-            ]
-        );
-        let x = enc.transform(&cols).unwrap();
-        assert_eq!(x.row(1).to_vec(), vec![20.0, 1.0, 2.0, 0.0, 0.0, 3.0]);
-        // Boolean median of [1, 0, 1] is 1.
-        assert_eq!(x.row(2).to_vec(), vec![30.0, 0.0, 3.0, 1.0, 1.0, 2.0]);
-        let kinds = enc.column_kinds();
-        assert_eq!(kinds[2], ("active".to_string(), ColumnKind::Boolean));
-        assert_eq!(kinds[3], ("since".to_string(), ColumnKind::Date));
-    }
-
-    #[test]
-    fn training_rows_only_decide_the_encoding() {
-        // Row 3 (held out) is the only missing one: no indicator, median from rows 0..3.
-        let cols = vec![text("spend", &["10", "20", "40", ""])];
-        let enc = Encoder::fit_rows(&cols, &[0, 1, 2], &EncoderOptions::default()).unwrap();
-        assert_eq!(enc.feature_names(), vec!["spend"]);
-        let x = enc.transform_rows(&cols, &[3]).unwrap();
-        assert_eq!(x[[0, 0]], 20.0);
-    }
-
-    #[test]
-    fn categorical_levels_other_and_unseen() {
-        // 100 rows: a×50, b×30, c×15, d×4 (below min count 5 → other), missing×1.
-        let mut vals = Vec::new();
-        for (level, count) in [("a", 50), ("b", 30), ("c", 15), ("d", 4), ("", 1)] {
-            vals.extend(std::iter::repeat_n(level, count));
-        }
-        let cols = vec![text("plan", &vals)];
-        let enc = Encoder::fit(&cols, &EncoderOptions::default()).unwrap();
-        assert_eq!(
-            enc.feature_names(),
-            vec!["plan=a", "plan=b", "plan=c", "plan=(missing)", "plan=other"]
-        );
-        assert!(enc.features().iter().all(|f| f.source == "plan"));
-        let new = vec![text("plan", &["b", "d", "zzz", ""])];
-        let x = enc.transform(&new).unwrap();
-        assert_eq!(x.row(0).to_vec(), vec![0.0, 1.0, 0.0, 0.0, 0.0]);
-        assert_eq!(x.row(1).to_vec(), vec![0.0, 0.0, 0.0, 0.0, 1.0]);
-        assert_eq!(x.row(2).to_vec(), vec![0.0, 0.0, 0.0, 0.0, 1.0]);
-        assert_eq!(x.row(3).to_vec(), vec![0.0, 0.0, 0.0, 1.0, 0.0]);
-        // max_levels caps the kept levels.
-        let opts = EncoderOptions {
-            max_levels: 1,
-            ..EncoderOptions::default()
-        };
-        let enc = Encoder::fit(&cols, &opts).unwrap();
-        assert_eq!(
-            enc.feature_names(),
-            vec!["plan=a", "plan=(missing)", "plan=other"]
-        );
-        // Without an "other" column an unseen level encodes as all zeros.
-        let enc = Encoder::fit(
-            &[text(
-                "t",
-                &["x", "y", "x", "y", "x", "y", "x", "y", "x", "y"],
-            )],
-            &EncoderOptions::default(),
-        )
-        .unwrap();
-        let x = enc.transform(&[text("t", &["z"])]).unwrap();
-        assert_eq!(x.row(0).to_vec(), vec![0.0, 0.0]);
-    }
-
-    #[test]
-    fn constant_and_id_like_columns_are_dropped() {
-        let ids: Vec<String> = (0..30).map(|i| format!("C{i:04}")).collect();
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let cols = vec![
-            text("customer_id", &ids),
-            text("currency", &["EUR"; 30]),
-            Column::Numeric {
-                name: "flat".into(),
-                values: vec![Some(1.0); 30],
-            },
-            text("blank", &[""; 30]),
-            Column::Numeric {
-                name: "x".into(),
-                values: (0..30).map(|i| Some(i as f64)).collect(),
-            },
-        ];
-        let enc = Encoder::fit(&cols, &EncoderOptions::default()).unwrap();
-        assert_eq!(enc.feature_names(), vec!["x"]);
-        let reasons: Vec<(&str, &str)> = enc
-            .dropped()
-            .iter()
-            .map(|d| (d.column.as_str(), d.reason.as_str()))
-            .collect();
-        assert_eq!(
-            reasons,
-            vec![
-                (
-                    "customer_id",
-                    "looks like an identifier (30 distinct values in 30 rows)"
-                ),
-                ("currency", "has a single value (\"EUR\")"),
-                ("flat", "has a single value (1)"),
-                ("blank", "has no values"),
-            ]
-        );
-        // Only dropped columns → error; the numeric id-like column is kept (numbers may be
-        // meaningful), which is why callers should not pass numeric ids.
-        assert!(Encoder::fit(&cols[..2], &EncoderOptions::default()).is_err());
-        // A column the encoder needs must be present at transform time.
-        assert!(enc.transform(&cols[..2]).is_err());
-    }
-
-    #[test]
-    fn target_positive_class_rule() {
-        let t = Target::from_text(&opt(&["yes", "no", "", "Yes"]), None).unwrap();
-        let Target::Binary {
-            values, positive, ..
-        } = &t
-        else {
-            panic!()
-        };
-        assert_eq!(positive, "yes");
-        assert_eq!(values, &vec![Some(true), Some(false), None, Some(true)]);
-        assert_eq!(t.missing_count(), 1);
-        assert_eq!(t.observed_rows(), vec![0, 1, 3]);
-        assert_eq!(
-            t.labels(&t.observed_rows()),
-            Labels::Binary(vec![true, false, true])
-        );
-
-        let t = Target::from_text(&opt(&["churned", "stayed", "stayed"]), None).unwrap();
-        assert!(matches!(&t, Target::Binary { positive, .. } if positive == "stayed"));
-        let t = Target::from_text(&opt(&["churned", "stayed"]), Some("Churned")).unwrap();
-        assert!(
-            matches!(&t, Target::Binary { positive, negative, .. } if positive == "churned" && negative == "stayed")
-        );
-        assert!(Target::from_text(&opt(&["churned", "stayed"]), Some("lost")).is_err());
-        // 0/1 → 1 positive; 9/10 sorted numerically → 10 positive.
-        assert!(
-            matches!(Target::from_text(&opt(&["1", "0"]), None).unwrap(), Target::Binary { positive, .. } if positive == "1")
-        );
-        assert!(
-            matches!(Target::from_text(&opt(&["10", "9"]), None).unwrap(), Target::Binary { positive, .. } if positive == "10")
-        );
-        let t = Target::from_text(&opt(&["1.5", "2", "", "7"]), None).unwrap();
-        assert_eq!(
-            t,
-            Target::Numeric {
-                values: vec![Some(1.5), Some(2.0), None, Some(7.0)]
-            }
-        );
-        let e = Target::from_text(&opt(&["gold", "silver", "bronze"]), None).unwrap_err();
-        assert!(e.to_string().contains("3 different text values"), "{e}");
-        assert!(matches!(
-            Target::from_text(&opt(&["a", "a"]), None),
-            Err(ModelError::InsufficientData(_))
-        ));
-    }
-}
+mod tests;

@@ -55,10 +55,8 @@ pub async fn run(g: &Globals, id: &str) -> Result<()> {
                 writeln!(sink.writer(), "\n{title}")?;
                 let rows: Vec<Value> = fields
                     .iter()
-                    .map(|(k, v)| {
-                        let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-                        serde_json::json!({"field": k, "value": text})
-                    })
+                    .filter(|(k, _)| part == "profile" || *k != "customer_id")
+                    .map(|(k, v)| serde_json::json!({"field": k, "value": cell(v)}))
                     .collect();
                 output::write_json_rows(&mut sink, &rows, Format::Table)?;
             }
@@ -77,4 +75,19 @@ pub async fn run(g: &Globals, id: &str) -> Result<()> {
         }
     }
     sink.commit()
+}
+
+/// A value for reading: text as it is, fractions rounded as the report tables round them
+/// (two decimals, four below 1); JSON keeps every digit.
+fn cell(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if !(n.is_i64() || n.is_u64()) => match n.as_f64() {
+            Some(x) if x.fract() == 0.0 => format!("{x:.0}"),
+            Some(x) if x.abs() < 1.0 => format!("{x:.4}"),
+            Some(x) => format!("{x:.2}"),
+            None => n.to_string(),
+        },
+        other => other.to_string(),
+    }
 }
