@@ -18,7 +18,8 @@ pub fn rows_json(batches: &[RecordBatch]) -> Result<Value, AnalyticsError> {
     if buf.is_empty() {
         return Ok(Value::Array(vec![]));
     }
-    serde_json::from_slice(&buf).map_err(|e| AnalyticsError::internal("reading back rows as JSON", e))
+    serde_json::from_slice(&buf)
+        .map_err(|e| AnalyticsError::internal("reading back rows as JSON", e))
 }
 
 /// A period as `{"from", "to", "label"}`.

@@ -25,9 +25,11 @@ impl Period {
     /// before it.
     pub fn custom(from: NaiveDate, to: NaiveDate) -> Result<Period, AnalyticsError> {
         if to < from {
-            return Err(AnalyticsError::Usage(format!(
-                "--from {from} is after --to {to}: the period must start before it ends"
-            )));
+            return Err(AnalyticsError::parameter(
+                "from",
+                from,
+                format!("is after the last day ({to}): the period must start before it ends"),
+            ));
         }
         Ok(Period {
             from,
@@ -73,9 +75,11 @@ impl Period {
     /// Parses `YYYY`, `YYYY-Qn` or `YYYY-MM`.
     pub fn parse_calendar(text: &str) -> Result<Period, AnalyticsError> {
         let bad = || {
-            AnalyticsError::Usage(format!(
-                "--period '{text}' is not a calendar period: expected YYYY, YYYY-Qn or YYYY-MM (e.g. 2025, 2025-Q4, 2025-11)"
-            ))
+            AnalyticsError::parameter(
+                "period",
+                format!("'{text}'"),
+                "is not a calendar period: expected YYYY, YYYY-Qn or YYYY-MM (e.g. 2025, 2025-Q4, 2025-11)",
+            )
         };
         let t = text.trim();
         let (y, rest) = t.split_once('-').map_or((t, None), |(y, r)| (y, Some(r)));
@@ -164,7 +168,7 @@ pub async fn resolve_period(
     if let Some(label) = calendar {
         if from.is_some() || to.is_some() {
             return Err(AnalyticsError::Usage(
-                "give either --period or --from/--to, not both".into(),
+                "give either a calendar period or from/to dates, not both".into(),
             ));
         }
         return Period::parse_calendar(label);
@@ -176,7 +180,8 @@ pub async fn resolve_period(
         (None, Some(t)) => Ok(Period::quarter_to(t)),
         (None, None) => latest.map(Period::quarter_to).ok_or_else(|| {
             AnalyticsError::MissingData(
-                "there are no orders to choose a default period from; give --from and --to".into(),
+                "there are no orders to choose a default period from; give the first and last day (from, to)"
+                    .into(),
             )
         }),
     }

@@ -602,6 +602,9 @@ async fn reps_below_their_prorated_quota() {
 }
 
 mod analyses;
+mod behavioural_clusters;
+mod churn_fairness;
+mod lead_grades;
 
 #[tokio::test]
 async fn campaigns_add_up_to_the_marketing_roi_kpi() {
@@ -687,4 +690,30 @@ async fn campaigns_add_up_to_the_marketing_roi_kpi() {
         e.is_bad_input() && e.to_string().contains("campaign_id"),
         "{e}"
     );
+}
+
+/// Every name in `REPORTS` runs by name (the list once left out `campaigns`), and a name not
+/// in it is refused with the list.
+#[tokio::test]
+async fn every_listed_report_runs_by_name() {
+    let dir = workspace(FILES);
+    let engine = open(dir.path()).await;
+    assert!(REPORTS.contains(&"campaigns"));
+    for name in REPORTS {
+        let req = ReportRequest {
+            name: name.to_string(),
+            from: Some(d("2025-04-01")),
+            to: Some(d("2025-06-30")),
+            ..Default::default()
+        };
+        if let Err(e) = run_report(&engine, &req).await {
+            assert!(!e.to_string().contains("unknown report"), "{name}: {e}");
+        }
+    }
+    let req = ReportRequest {
+        name: "nonsense".into(),
+        ..Default::default()
+    };
+    let e = run_report(&engine, &req).await.unwrap_err();
+    assert!(e.to_string().contains(&REPORTS.join(", ")), "{e}");
 }

@@ -11,8 +11,7 @@ use clientele_analytics::analyses::GROUPS;
 use crate::commands::analysis::{CliAnalysis, registry};
 use crate::output::Format;
 
-const ABOUT: &str =
-    "Analytical CRM: unified customer data, KPIs and sales reports from one binary";
+const ABOUT: &str = "Analytical CRM: unified customer data, KPIs and sales reports from one binary";
 const LONG_ABOUT: &str = "clientele turns exported customer data (orders, customers, products, leads, deals, tickets …) \
 into a workspace of Parquet tables and answers KPI, sales and pipeline questions over it with SQL.\n\n\
 Start with `clientele demo` to see it on a synthetic company, then `clientele ingest ./exports` for your own data.";
@@ -237,14 +236,13 @@ pub enum Invocation {
 /// (grouped ones under their group's word).
 pub fn command() -> clap::Command {
     // The texts after the derives, which set them from the structs' doc comments.
-    let mut cmd = Command::augment_subcommands(Globals::augment_args(clap::Command::new(
-        "clientele",
-    )))
-    .version(env!("CARGO_PKG_VERSION"))
-    .about(ABOUT)
-    .long_about(LONG_ABOUT)
-    .subcommand_required(true)
-    .arg_required_else_help(true);
+    let mut cmd =
+        Command::augment_subcommands(Globals::augment_args(clap::Command::new("clientele")))
+            .version(env!("CARGO_PKG_VERSION"))
+            .about(ABOUT)
+            .long_about(LONG_ABOUT)
+            .subcommand_required(true)
+            .arg_required_else_help(true);
     for (group, help) in GROUPS {
         let (about, _) = help.split_once("\n\n").unwrap_or((help, ""));
         let mut sub = clap::Command::new(*group)
@@ -277,12 +275,13 @@ pub fn parse() -> (Globals, Invocation) {
 fn split(matches: &ArgMatches) -> Result<(Globals, Invocation), clap::Error> {
     let globals = Globals::from_arg_matches(matches)?;
     let Some((name, sub)) = matches.subcommand() else {
-        return Err(clap::Error::new(
-            clap::error::ErrorKind::MissingSubcommand,
-        ));
+        return Err(clap::Error::new(clap::error::ErrorKind::MissingSubcommand));
     };
     if Command::has_subcommand(name) {
-        return Ok((globals, Invocation::Builtin(Command::from_arg_matches(matches)?)));
+        return Ok((
+            globals,
+            Invocation::Builtin(Command::from_arg_matches(matches)?),
+        ));
     }
     let (words, leaf) = match sub.subcommand() {
         Some((leaf_name, leaf)) if GROUPS.iter().any(|(g, _)| *g == name) => {

@@ -356,20 +356,6 @@ pub async fn stream_rows(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_are_grouped_and_rounded() {
-        assert_eq!(fmt_num(1234567.891, 2), "1,234,567.89");
-        assert_eq!(fmt_num(-1234.5, 0), "-1,234");
-        assert_eq!(fmt_num(999.0, 0), "999");
-        assert_eq!(fmt_num(-0.001, 2), "0.00");
-        assert_eq!(fmt_num(0.5, 1), "0.5");
-    }
-}
-
 /// Prints JSON rows (users, audit entries, tables, ingest results) in the chosen format.
 pub fn write_json_rows(sink: &mut Sink, rows: &[serde_json::Value], format: Format) -> Result<()> {
     let text = serde_json::to_string(rows)?;
@@ -390,4 +376,18 @@ pub fn write_json_rows(sink: &mut Sink, rows: &[serde_json::Value], format: Form
         Format::Table => write_table(sink.writer(), &batches, &[])?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped_and_rounded() {
+        assert_eq!(fmt_num(1234567.891, 2), "1,234,567.89");
+        assert_eq!(fmt_num(-1234.5, 0), "-1,234");
+        assert_eq!(fmt_num(999.0, 0), "999");
+        assert_eq!(fmt_num(-0.001, 2), "0.00");
+        assert_eq!(fmt_num(0.5, 1), "0.5");
+    }
 }

@@ -25,9 +25,9 @@ pub enum EngineError {
     /// A query is wrong: unknown table or column, syntax error … (the user's fault).
     #[error("{0}")]
     Query(String),
-    /// Execution failed for another reason.
-    #[error("query failed: {0}")]
-    Execution(String),
+    /// Execution failed for another reason (the cause kept as the source).
+    #[error("query failed")]
+    Execution(#[source] datafusion::error::DataFusionError),
 }
 
 impl EngineError {
@@ -43,7 +43,7 @@ fn classify(e: datafusion::error::DataFusionError) -> EngineError {
         D::SQL(..) | D::Plan(_) | D::SchemaError(..) | D::NotImplemented(_) => {
             EngineError::Query(e.find_root().to_string())
         }
-        _ => EngineError::Execution(e.to_string()),
+        _ => EngineError::Execution(e),
     }
 }
 
@@ -163,7 +163,7 @@ impl Engine {
                 }),
             ],
         )
-        .map_err(|e| EngineError::Execution(e.to_string()))?;
+        .map_err(|e| EngineError::Execution(e.into()))?;
         let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])
             .map_err(classify)?;
         self.ctx
@@ -254,7 +254,7 @@ impl Engine {
             return Ok(None);
         };
         let col = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Float64)
-            .map_err(|e| EngineError::Execution(e.to_string()))?;
+            .map_err(|e| EngineError::Execution(e.into()))?;
         let col = col
             .as_any()
             .downcast_ref::<arrow::array::Float64Array>()

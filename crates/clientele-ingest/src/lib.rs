@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::{ArrayRef, RecordBatch};
+use clientele_schema::TableDef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -167,7 +168,67 @@ pub fn ingest(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<IngestReport, IngestError> {
     let mut log = IssueLog::default();
-    let mut files = source::discover(source, &options.mapping, &mut log)?;
+    let files = discover_in_order(source, &options.mapping, &mut log)?;
+    let (staging, previous) = Staging::begin(workspace)?;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let run = Run {
+        workspace,
+        options,
+        files: &files,
+        previous: previous.as_ref(),
+        staging: &staging,
+        total_bytes: files.iter().map(|f| f.bytes).sum(),
+        counter: Arc::new(AtomicU64::new(0)),
+        now: &now,
+    };
+    let mut state = State {
+        log,
+        parents: ParentKeys::new(),
+        reports: Vec::new(),
+        entries: BTreeMap::new(),
+        progress,
+    };
+    for file in &files {
+        read_table(&run, file, &mut state)?;
+    }
+    finish(workspace, staging, previous.as_ref(), now, state)
+}
+
+/// What every table of one ingest reads: the request, the files, the workspace as it was and
+/// the generation being staged.
+struct Run<'a> {
+    workspace: &'a Path,
+    options: &'a IngestOptions,
+    /// Every file of the source, in canonical table order.
+    files: &'a [SourceFile],
+    /// The manifest before this ingest, if the workspace had one.
+    previous: Option<&'a Manifest>,
+    staging: &'a Staging,
+    /// Bytes of all files, for progress.
+    total_bytes: u64,
+    /// Bytes read so far, counted by the readers.
+    counter: Arc<AtomicU64>,
+    /// When the ingest started, stamped on every table it writes.
+    now: &'a str,
+}
+
+/// What the tables read so far leave behind for the next ones and for the report.
+struct State<'p> {
+    log: IssueLog,
+    /// Keys of tables that a later file references.
+    parents: ParentKeys,
+    reports: Vec<TableReport>,
+    entries: BTreeMap<String, TableEntry>,
+    progress: &'p mut dyn FnMut(Progress<'_>),
+}
+
+/// The source's data files, in the canonical model's table order; none at all is a usage error.
+fn discover_in_order(
+    source: &Path,
+    mapping: &Mapping,
+    log: &mut IssueLog,
+) -> Result<Vec<SourceFile>, IngestError> {
+    let mut files = source::discover(source, mapping, log)?;
     if files.is_empty() {
         return Err(IngestError::Usage(format!(
             "no data files found in {}: expected files named after tables ({}) ending in .csv, .json or .parquet",
@@ -177,182 +238,244 @@ pub fn ingest(
     }
     let order = |t: &str| clientele_schema::TABLES.iter().position(|d| d.name == t);
     files.sort_by_key(|f| order(f.table));
-    let (staging, previous) = Staging::begin(workspace)?;
-    let total_bytes: u64 = files.iter().map(|f| f.bytes).sum();
-    let counter = Arc::new(AtomicU64::new(0));
-    let mut parents = ParentKeys::new();
-    let mut reports = Vec::new();
-    let mut entries: BTreeMap<String, TableEntry> = BTreeMap::new();
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    Ok(files)
+}
 
-    for file in &files {
-        let def = clientele_schema::table(file.table).expect("discovered table");
-        for r in def.references {
-            let needed =
-                !parents.contains_key(r.table) && !files.iter().any(|f| f.table == r.table);
-            if let Some(prev) = previous
-                .as_ref()
-                .filter(|p| needed && p.tables.contains_key(r.table))
-            {
-                parents.insert(r.table, stored_keys(workspace, prev, r.table)?);
-            }
-        }
-        let opened = match source::open(
-            file,
-            options.csv,
-            &options.mapping,
-            options.batch_size,
-            counter.clone(),
-        ) {
-            Ok(o) => o,
-            Err(IngestError::Unreadable { file, message }) => {
-                log.push(Issue {
-                    severity: Severity::Error,
-                    file,
-                    row: None,
-                    column: None,
-                    value: None,
-                    message,
-                });
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let names: Vec<String> = opened
-            .headers
-            .iter()
-            .map(|h| options.mapping.canonical_column(file.table, h))
-            .collect();
-        let Some(mut coercer) = TableCoercer::new(def, &file.name, &names, &opened.types, &mut log)
-        else {
-            continue;
-        };
-        let prev_entry = previous
-            .as_ref()
-            .and_then(|m| m.tables.get(file.table))
-            .filter(|_| options.append);
-        let mut part = 0usize;
-        let mut prior_rows = 0u64;
-        if let Some(entry) = prev_entry {
-            if entry.extra_columns != coercer.extra_columns() {
-                log.push(Issue::whole_file(Severity::Error, file.name.clone(), format!(
-                        "cannot append: the stored table has extra columns [{}] but this file has [{}]",
-                        entry.extra_columns.join(", "),
-                        coercer.extra_columns().join(", ")
-                    )));
-                continue;
-            }
-            if !def.primary_key.is_empty() {
-                coercer.add_existing_keys(stored_keys(
-                    workspace,
-                    previous.as_ref().expect("append"),
-                    file.table,
-                )?);
-            }
-            staging.carry_over(workspace, file.table, entry)?;
-            part = entry.files.len();
-            prior_rows = entry.rows;
-        }
-        let part_name = format!("part-{part:05}.parquet");
-        let path = staging.table_dir(file.table)?.join(&part_name);
-        let writer = new_writer(&path, coercer.schema(), file.table)?;
-        let first_row = opened.first_row;
-        let batches = opened.batches;
-        let write_error = |e: parquet::errors::ParquetError| IngestError::Write {
-            table: file.table.into(),
-            message: e.to_string(),
-        };
-        // Reading, checking and writing run on three threads, so that on two cores the CSV
-        // decoder and the Parquet encoder overlap with validation. Channels are bounded to
-        // keep at most a few batches in memory.
-        let rows = std::thread::scope(|scope| -> Result<u64, IngestError> {
-            let (read_tx, read_rx) = std::sync::mpsc::sync_channel(2);
-            scope.spawn(move || {
-                for b in batches {
-                    let last = b.is_err();
-                    if read_tx.send(b).is_err() || last {
-                        break;
-                    }
-                }
+/// Reads, validates and stages one source file as its table. A file that cannot be read or
+/// cannot be appended to the stored table is logged as an error and skipped, so that every
+/// other file is still checked.
+fn read_table(run: &Run<'_>, file: &SourceFile, state: &mut State<'_>) -> Result<(), IngestError> {
+    let def = clientele_schema::table(file.table).expect("discovered table");
+    load_parent_keys(run, def, &mut state.parents)?;
+    let opened = match source::open(
+        file,
+        run.options.csv,
+        &run.options.mapping,
+        run.options.batch_size,
+        run.counter.clone(),
+    ) {
+        Ok(o) => o,
+        Err(IngestError::Unreadable { file, message }) => {
+            state.log.push(Issue {
+                severity: Severity::Error,
+                file,
+                row: None,
+                column: None,
+                value: None,
+                message,
             });
-            let (write_tx, write_rx) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
-            let written = scope.spawn(move || -> Result<(), parquet::errors::ParquetError> {
-                let mut writer = writer;
-                for b in write_rx {
-                    writer.write(&b)?;
-                }
-                writer.close().map(|_| ())
-            });
-            let mut rows = 0u64;
-            for batch in read_rx {
-                let batch = match batch {
-                    Ok(b) => b,
-                    Err(e) => {
-                        log.push(Issue::whole_file(
-                            Severity::Error,
-                            file.name.clone(),
-                            format!("unreadable at or after row {}: {e}", first_row + rows),
-                        ));
-                        break;
-                    }
-                };
-                if rows == 0 && file.format == FileFormat::Csv {
-                    coercer.reserve(estimate_csv_rows(&batch, file.bytes));
-                }
-                let out = coercer.coerce(&batch, first_row + rows, &parents, &mut log);
-                rows += batch.num_rows() as u64;
-                // Once the ingest is doomed, keep validating but stop paying for writes.
-                if log.errors() == 0 && write_tx.send(out).is_err() {
-                    break; // the writer failed; its error is reported below
-                }
-                progress(Progress {
-                    table: file.table,
-                    done: counter.load(Ordering::Relaxed),
-                    total: total_bytes,
-                });
-            }
-            drop(write_tx);
-            written
-                .join()
-                .expect("the Parquet writer thread does not panic")
-                .map_err(write_error)?;
-            Ok(rows)
-        })?;
-        let mut files_list = prev_entry.map(|e| e.files.clone()).unwrap_or_default();
-        files_list.push(part_name);
-        let mut sources = prev_entry.map(|e| e.sources.clone()).unwrap_or_default();
-        sources.push(file.path.display().to_string());
-        let mut columns = coercer.present_columns();
-        if let Some(e) = prev_entry {
-            columns.retain(|c| e.columns.contains(c));
+            return Ok(());
         }
-        entries.insert(
-            file.table.to_string(),
-            TableEntry {
-                dir: String::new(),
-                files: files_list,
-                rows: prior_rows + rows,
-                columns,
-                extra_columns: coercer.extra_columns(),
-                sources,
-                ingested_at: now.clone(),
-            },
-        );
-        reports.push(TableReport {
-            table: file.table.into(),
-            file: file.name.clone(),
-            rows,
-            total_rows: prior_rows + rows,
-        });
-        // Keep the keys only when a later file of this ingest references the table.
-        if files.iter().any(|f| {
-            clientele_schema::table(f.table)
-                .is_some_and(|t| t.references.iter().any(|r| r.table == file.table))
-        }) {
-            parents.insert(file.table, coercer.into_keys());
+        Err(e) => return Err(e),
+    };
+    let names: Vec<String> = opened
+        .headers
+        .iter()
+        .map(|h| run.options.mapping.canonical_column(file.table, h))
+        .collect();
+    let Some(mut coercer) =
+        TableCoercer::new(def, &file.name, &names, &opened.types, &mut state.log)
+    else {
+        return Ok(());
+    };
+    let prev_entry = run
+        .previous
+        .and_then(|m| m.tables.get(file.table))
+        .filter(|_| run.options.append);
+    let Some((part, prior_rows)) =
+        continue_stored(run, file, def, prev_entry, &mut coercer, &mut state.log)?
+    else {
+        return Ok(());
+    };
+    let part_name = format!("part-{part:05}.parquet");
+    let path = run.staging.table_dir(file.table)?.join(&part_name);
+    let writer = new_writer(&path, coercer.schema(), file.table)?;
+    let rows = validate_and_write(run, file, opened, writer, &mut coercer, state)?;
+    let mut files_list = prev_entry.map(|e| e.files.clone()).unwrap_or_default();
+    files_list.push(part_name);
+    let mut sources = prev_entry.map(|e| e.sources.clone()).unwrap_or_default();
+    sources.push(file.path.display().to_string());
+    let mut columns = coercer.present_columns();
+    if let Some(e) = prev_entry {
+        columns.retain(|c| e.columns.contains(c));
+    }
+    state.entries.insert(
+        file.table.to_string(),
+        TableEntry {
+            dir: String::new(),
+            files: files_list,
+            rows: prior_rows + rows,
+            columns,
+            extra_columns: coercer.extra_columns(),
+            sources,
+            ingested_at: run.now.to_string(),
+        },
+    );
+    state.reports.push(TableReport {
+        table: file.table.into(),
+        file: file.name.clone(),
+        rows,
+        total_rows: prior_rows + rows,
+    });
+    // Keep the keys only when a later file of this ingest references the table.
+    if run.files.iter().any(|f| {
+        clientele_schema::table(f.table)
+            .is_some_and(|t| t.references.iter().any(|r| r.table == file.table))
+    }) {
+        state.parents.insert(file.table, coercer.into_keys());
+    }
+    Ok(())
+}
+
+/// Loads the stored keys of every table `def` references that neither this ingest's files
+/// nor an earlier table of it provide, so references into the kept tables are checked too.
+fn load_parent_keys(
+    run: &Run<'_>,
+    def: &TableDef,
+    parents: &mut ParentKeys,
+) -> Result<(), IngestError> {
+    for r in def.references {
+        let needed =
+            !parents.contains_key(r.table) && !run.files.iter().any(|f| f.table == r.table);
+        if let Some(prev) = run
+            .previous
+            .filter(|p| needed && p.tables.contains_key(r.table))
+        {
+            parents.insert(r.table, stored_keys(run.workspace, prev, r.table)?);
         }
     }
+    Ok(())
+}
 
+/// With `--append`, readies the stored table `entry` for more rows: its extra columns must
+/// be the file's, its keys join the duplicate check, and its files carry over. Returns the
+/// number of the new part file and the rows stored before it, or `None` (logged) when the
+/// file cannot be appended.
+fn continue_stored(
+    run: &Run<'_>,
+    file: &SourceFile,
+    def: &TableDef,
+    entry: Option<&TableEntry>,
+    coercer: &mut TableCoercer,
+    log: &mut IssueLog,
+) -> Result<Option<(usize, u64)>, IngestError> {
+    let mut part = 0usize;
+    let mut prior_rows = 0u64;
+    if let Some(entry) = entry {
+        if entry.extra_columns != coercer.extra_columns() {
+            log.push(Issue::whole_file(
+                Severity::Error,
+                file.name.clone(),
+                format!(
+                    "cannot append: the stored table has extra columns [{}] but this file has [{}]",
+                    entry.extra_columns.join(", "),
+                    coercer.extra_columns().join(", ")
+                ),
+            ));
+            return Ok(None);
+        }
+        if !def.primary_key.is_empty() {
+            coercer.add_existing_keys(stored_keys(
+                run.workspace,
+                run.previous.expect("append"),
+                file.table,
+            )?);
+        }
+        run.staging.carry_over(run.workspace, file.table, entry)?;
+        part = entry.files.len();
+        prior_rows = entry.rows;
+    }
+    Ok(Some((part, prior_rows)))
+}
+
+/// Streams the batches of `opened` through the coercer into `writer` and returns the rows
+/// read. Reading, checking and writing run on three threads, so that on two cores the CSV
+/// decoder and the Parquet encoder overlap with validation. Channels are bounded to keep at
+/// most a few batches in memory.
+fn validate_and_write(
+    run: &Run<'_>,
+    file: &SourceFile,
+    opened: source::Opened,
+    writer: ArrowWriter<File>,
+    coercer: &mut TableCoercer,
+    state: &mut State<'_>,
+) -> Result<u64, IngestError> {
+    let first_row = opened.first_row;
+    let batches = opened.batches;
+    let write_error = |e: parquet::errors::ParquetError| IngestError::Write {
+        table: file.table.into(),
+        message: e.to_string(),
+    };
+    std::thread::scope(|scope| -> Result<u64, IngestError> {
+        let (read_tx, read_rx) = std::sync::mpsc::sync_channel(2);
+        scope.spawn(move || {
+            for b in batches {
+                let last = b.is_err();
+                if read_tx.send(b).is_err() || last {
+                    break;
+                }
+            }
+        });
+        let (write_tx, write_rx) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+        let written = scope.spawn(move || -> Result<(), parquet::errors::ParquetError> {
+            let mut writer = writer;
+            for b in write_rx {
+                writer.write(&b)?;
+            }
+            writer.close().map(|_| ())
+        });
+        let mut rows = 0u64;
+        for batch in read_rx {
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    state.log.push(Issue::whole_file(
+                        Severity::Error,
+                        file.name.clone(),
+                        format!("unreadable at or after row {}: {e}", first_row + rows),
+                    ));
+                    break;
+                }
+            };
+            if rows == 0 && file.format == FileFormat::Csv {
+                coercer.reserve(estimate_csv_rows(&batch, file.bytes));
+            }
+            let out = coercer.coerce(&batch, first_row + rows, &state.parents, &mut state.log);
+            rows += batch.num_rows() as u64;
+            // Once the ingest is doomed, keep validating but stop paying for writes.
+            if state.log.errors() == 0 && write_tx.send(out).is_err() {
+                break; // the writer failed; its error is reported below
+            }
+            (state.progress)(Progress {
+                table: file.table,
+                done: run.counter.load(Ordering::Relaxed),
+                total: run.total_bytes,
+            });
+        }
+        drop(write_tx);
+        written
+            .join()
+            .expect("the Parquet writer thread does not panic")
+            .map_err(write_error)?;
+        Ok(rows)
+    })
+}
+
+/// Rejects the ingest when any error was found; otherwise carries over the stored tables the
+/// source did not replace and commits the new generation.
+fn finish(
+    workspace: &Path,
+    staging: Staging,
+    previous: Option<&Manifest>,
+    now: String,
+    state: State<'_>,
+) -> Result<IngestReport, IngestError> {
+    let State {
+        log,
+        reports,
+        mut entries,
+        ..
+    } = state;
     let errors = log.errors();
     let warnings = log.warnings();
     let (issues, omitted) = log.into_report();
@@ -368,7 +491,7 @@ pub fn ingest(
     if errors > 0 {
         return Err(IngestError::Rejected(Box::new(report)));
     }
-    if let Some(prev) = &previous {
+    if let Some(prev) = previous {
         // Analysis results describe the data they were computed from: once that changes they
         // are stale, so they go (the user reruns the analysis).
         report.dropped_analyses = prev.analyses.keys().cloned().collect();

@@ -161,9 +161,9 @@ impl<R: Read> Read for Counting<R> {
 
 const SNIFF_BYTES: usize = 64 * 1024;
 
-/// Opens a source file for reading in batches of `batch_size` rows. `table_columns` are the
-/// canonical column names of its table in order (used to name the columns of a header-less
-/// CSV, and to recognise a header).
+/// Opens a source file for reading in batches of `batch_size` rows. The canonical columns of
+/// its table, in order, name the columns of a header-less CSV and (with `mapping`) help
+/// recognise a header.
 pub fn open(
     file: &SourceFile,
     csv: CsvOptions,
@@ -177,154 +177,195 @@ pub fn open(
     };
     let raw = File::open(&file.path).map_err(io)?;
     match file.format {
-        FileFormat::Parquet => {
-            let counted = counter.clone();
-            let builder =
-                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(raw)
-                    .map_err(|e| IngestError::Unreadable {
-                        file: file.name.clone(),
-                        message: format!("not a readable Parquet file ({e})"),
-                    })?;
-            let headers = builder
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect();
-            let types = builder
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.data_type().clone())
-                .collect();
-            let reader = builder.with_batch_size(batch_size).build().map_err(|e| {
-                IngestError::Unreadable {
-                    file: file.name.clone(),
-                    message: e.to_string(),
-                }
-            })?;
-            counted.fetch_add(file.bytes, std::sync::atomic::Ordering::Relaxed);
-            Ok(Opened {
-                headers,
-                types,
-                first_row: 1,
-                batches: Box::new(reader),
-            })
-        }
-        FileFormat::Json => {
-            let mut text = Vec::new();
+        FileFormat::Parquet => open_parquet(file, raw, batch_size, &counter),
+        FileFormat::Json => open_json(
+            file,
             Counting {
                 inner: raw,
                 count: counter,
-            }
-            .read_to_end(&mut text)
-            .map_err(io)?;
-            let (lines, keys) = json_lines(&text).map_err(|message| IngestError::Unreadable {
-                file: file.name.clone(),
-                message,
-            })?;
-            let schema = Schema::new(
-                keys.iter()
-                    .map(|k| Field::new(k, DataType::Utf8, true))
-                    .collect::<Vec<_>>(),
-            );
-            let headers = schema.fields().iter().map(|f| f.name().clone()).collect();
-            let types = schema
-                .fields()
-                .iter()
-                .map(|f| f.data_type().clone())
-                .collect();
-            let reader = arrow::json::ReaderBuilder::new(Arc::new(schema))
-                .with_batch_size(batch_size)
-                .build(Cursor::new(lines))
-                .map_err(|e| IngestError::Unreadable {
-                    file: file.name.clone(),
-                    message: e.to_string(),
-                })?;
-            Ok(Opened {
-                headers,
-                types,
-                first_row: 1,
-                batches: Box::new(reader),
-            })
-        }
-        FileFormat::Csv => {
-            let mut counted = Counting {
+            },
+            batch_size,
+        ),
+        FileFormat::Csv => open_csv(
+            file,
+            Counting {
                 inner: raw,
                 count: counter,
-            };
-            let mut prefix = Vec::with_capacity(SNIFF_BYTES);
-            (&mut counted)
-                .take(SNIFF_BYTES as u64)
-                .read_to_end(&mut prefix)
-                .map_err(io)?;
-            let first_line = prefix.split(|&b| b == b'\n').next().unwrap_or(&[]);
-            let first_line = String::from_utf8_lossy(first_line)
-                .trim_end_matches('\r')
-                .to_string();
-            let delimiter = csv
-                .delimiter
-                .unwrap_or_else(|| sniff_delimiter(&first_line, &file.name));
-            let fmt = Format::default()
-                .with_delimiter(delimiter)
-                .with_header(true);
-            let (first, _) = fmt
-                .infer_schema(Cursor::new(&prefix), Some(1))
-                .map_err(|e| IngestError::Unreadable {
-                    file: file.name.clone(),
-                    message: format!("not readable as delimited text ({e})"),
-                })?;
-            let first_fields: Vec<String> =
-                first.fields().iter().map(|f| f.name().clone()).collect();
-            if first_fields.is_empty() || prefix.iter().all(|b| b.is_ascii_whitespace()) {
-                return Err(IngestError::Unreadable {
-                    file: file.name.clone(),
-                    message: "the file is empty".into(),
-                });
-            }
-            let header = csv
-                .header
-                .unwrap_or_else(|| looks_like_header(&first_fields, file.table, mapping));
-            let headers: Vec<String> = if header {
-                first_fields
-            } else {
-                let def = clientele_schema::table(file.table).expect("discovered table");
-                (0..first_fields.len())
-                    .map(|i| {
-                        def.columns
-                            .get(i)
-                            .map(|c| c.name.to_string())
-                            .unwrap_or_else(|| format!("column_{}", i + 1))
-                    })
-                    .collect()
-            };
-            let schema = Schema::new(
-                headers
-                    .iter()
-                    .map(|h| Field::new(h, DataType::Utf8, true))
-                    .collect::<Vec<_>>(),
-            );
-            let reader = arrow::csv::ReaderBuilder::new(Arc::new(schema))
-                .with_header(header)
-                .with_delimiter(delimiter)
-                .with_batch_size(batch_size)
-                .build(BufReader::with_capacity(
-                    1 << 20,
-                    Cursor::new(prefix).chain(counted),
-                ))
-                .map_err(|e| IngestError::Unreadable {
-                    file: file.name.clone(),
-                    message: e.to_string(),
-                })?;
-            let types = vec![DataType::Utf8; headers.len()];
-            Ok(Opened {
-                headers,
-                types,
-                first_row: if header { 2 } else { 1 },
-                batches: Box::new(reader),
-            })
-        }
+            },
+            csv,
+            mapping,
+            batch_size,
+        ),
     }
+}
+
+/// Parquet carries its own column types; its bytes count as read once the reader is built,
+/// since the reader does not go through [`Counting`].
+fn open_parquet(
+    file: &SourceFile,
+    raw: File,
+    batch_size: usize,
+    counter: &Arc<std::sync::atomic::AtomicU64>,
+) -> Result<Opened, IngestError> {
+    let counted = counter.clone();
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(raw)
+        .map_err(|e| IngestError::Unreadable {
+            file: file.name.clone(),
+            message: format!("not a readable Parquet file ({e})"),
+        })?;
+    let headers = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let types = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect();
+    let reader =
+        builder
+            .with_batch_size(batch_size)
+            .build()
+            .map_err(|e| IngestError::Unreadable {
+                file: file.name.clone(),
+                message: e.to_string(),
+            })?;
+    counted.fetch_add(file.bytes, std::sync::atomic::Ordering::Relaxed);
+    Ok(Opened {
+        headers,
+        types,
+        first_row: 1,
+        batches: Box::new(reader),
+    })
+}
+
+/// JSON is read whole and rewritten as JSON Lines of text values (see [`json_lines`]).
+fn open_json(
+    file: &SourceFile,
+    mut counted: Counting<File>,
+    batch_size: usize,
+) -> Result<Opened, IngestError> {
+    let io = |e| IngestError::Io {
+        path: file.path.clone(),
+        source: e,
+    };
+    let mut text = Vec::new();
+    counted.read_to_end(&mut text).map_err(io)?;
+    let (lines, keys) = json_lines(&text).map_err(|message| IngestError::Unreadable {
+        file: file.name.clone(),
+        message,
+    })?;
+    let schema = Schema::new(
+        keys.iter()
+            .map(|k| Field::new(k, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    );
+    let headers = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let types = schema
+        .fields()
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect();
+    let reader = arrow::json::ReaderBuilder::new(Arc::new(schema))
+        .with_batch_size(batch_size)
+        .build(Cursor::new(lines))
+        .map_err(|e| IngestError::Unreadable {
+            file: file.name.clone(),
+            message: e.to_string(),
+        })?;
+    Ok(Opened {
+        headers,
+        types,
+        first_row: 1,
+        batches: Box::new(reader),
+    })
+}
+
+/// CSV: the delimiter and the header are detected on the first [`SNIFF_BYTES`] unless given;
+/// a header-less file's columns are named after its table's columns in order.
+fn open_csv(
+    file: &SourceFile,
+    mut counted: Counting<File>,
+    csv: CsvOptions,
+    mapping: &Mapping,
+    batch_size: usize,
+) -> Result<Opened, IngestError> {
+    let io = |e| IngestError::Io {
+        path: file.path.clone(),
+        source: e,
+    };
+    let mut prefix = Vec::with_capacity(SNIFF_BYTES);
+    (&mut counted)
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut prefix)
+        .map_err(io)?;
+    let first_line = prefix.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let first_line = String::from_utf8_lossy(first_line)
+        .trim_end_matches('\r')
+        .to_string();
+    let delimiter = csv
+        .delimiter
+        .unwrap_or_else(|| sniff_delimiter(&first_line, &file.name));
+    let fmt = Format::default()
+        .with_delimiter(delimiter)
+        .with_header(true);
+    let (first, _) = fmt
+        .infer_schema(Cursor::new(&prefix), Some(1))
+        .map_err(|e| IngestError::Unreadable {
+            file: file.name.clone(),
+            message: format!("not readable as delimited text ({e})"),
+        })?;
+    let first_fields: Vec<String> = first.fields().iter().map(|f| f.name().clone()).collect();
+    if first_fields.is_empty() || prefix.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(IngestError::Unreadable {
+            file: file.name.clone(),
+            message: "the file is empty".into(),
+        });
+    }
+    let header = csv
+        .header
+        .unwrap_or_else(|| looks_like_header(&first_fields, file.table, mapping));
+    let headers: Vec<String> = if header {
+        first_fields
+    } else {
+        let def = clientele_schema::table(file.table).expect("discovered table");
+        (0..first_fields.len())
+            .map(|i| {
+                def.columns
+                    .get(i)
+                    .map(|c| c.name.to_string())
+                    .unwrap_or_else(|| format!("column_{}", i + 1))
+            })
+            .collect()
+    };
+    let schema = Schema::new(
+        headers
+            .iter()
+            .map(|h| Field::new(h, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    );
+    let reader = arrow::csv::ReaderBuilder::new(Arc::new(schema))
+        .with_header(header)
+        .with_delimiter(delimiter)
+        .with_batch_size(batch_size)
+        .build(BufReader::with_capacity(
+            1 << 20,
+            Cursor::new(prefix).chain(counted),
+        ))
+        .map_err(|e| IngestError::Unreadable {
+            file: file.name.clone(),
+            message: e.to_string(),
+        })?;
+    let types = vec![DataType::Utf8; headers.len()];
+    Ok(Opened {
+        headers,
+        types,
+        first_row: if header { 2 } else { 1 },
+        batches: Box::new(reader),
+    })
 }
 
 /// `.tsv` files are tab-separated; otherwise the candidate that splits the first line into

@@ -185,3 +185,32 @@ impl From<clientele_analytics::EngineError> for ApiError {
         AnalyticsError::from(e).into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The user's mistakes are 4xx with the parameter named as a query string names it; a
+    /// fault of ours is a 500 whose cause reaches the log, never the caller.
+    #[test]
+    fn errors_answer_with_the_status_whose_fault_they_are() {
+        let p: ApiError = AnalyticsError::parameter("window", 6, "expected 7 to 3650").into();
+        assert_eq!(p.status, StatusCode::BAD_REQUEST);
+        assert_eq!(p.message, "window=6: expected 7 to 3650");
+        let m: ApiError = AnalyticsError::MissingData("no leads table".into()).into();
+        assert_eq!(
+            (m.status, m.code),
+            (StatusCode::UNPROCESSABLE_ENTITY, "missing_data")
+        );
+        let bug: ApiError =
+            AnalyticsError::from(arrow::error::ArrowError::ComputeError("boom".into())).into();
+        assert_eq!(
+            (bug.status, bug.code),
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        );
+        assert!(!bug.message.contains("boom"));
+        let response = bug.into_response();
+        let detail = response.extensions().get::<InternalDetail>().unwrap();
+        assert!(detail.0.contains("boom"), "{detail:?}");
+    }
+}

@@ -96,9 +96,7 @@ pub(crate) fn top_by(
     title: &str,
 ) -> Result<Report, AnalyticsError> {
     let batch = rows.to_batch();
-    let idx = batch
-        .schema()
-        .index_of(column)?;
+    let idx = batch.schema().index_of(column)?;
     let by = batch.column(idx);
     let sorted = match by.as_primitive_opt::<arrow::datatypes::Float64Type>() {
         // One pass that keeps the k largest values (equal values in row order, then nulls in

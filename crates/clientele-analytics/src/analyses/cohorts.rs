@@ -17,12 +17,14 @@ use std::collections::BTreeMap;
 use arrow::array::Array;
 
 use crate::analyses::analysis::Analysis;
-use crate::util::{Columns, f64_col};
 use crate::analyses::{Area, Def, Params, Spec, params};
+use crate::util::{Columns, f64_col};
 use crate::{AnalyticsError, Engine};
 
 /// The width of a cohort and of a period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum CohortBy {
     /// Calendar months.

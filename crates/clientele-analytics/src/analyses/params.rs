@@ -80,9 +80,8 @@ impl<E: ValueEnum + Clone + Send + Sync + 'static> clap::builder::TypedValuePars
 /// Serde: an enum by its clap name (or alias), ignoring case.
 pub fn de_choice<'de, D: Deserializer<'de>, E: ValueEnum>(d: D) -> Result<E, D::Error> {
     let s = String::deserialize(d)?;
-    E::from_str(s.trim(), true).map_err(|_| {
-        D::Error::custom(format!("'{s}' is not known: expected {}", one_of::<E>()))
-    })
+    E::from_str(s.trim(), true)
+        .map_err(|_| D::Error::custom(format!("'{s}' is not known: expected {}", one_of::<E>())))
 }
 
 /// Serde: an optional date; an empty value is no date.

@@ -15,12 +15,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use clientele_models::classify::{random_split, stratified_split};
+use clientele_models::classify::{Split, random_split, stratified_split};
 use clientele_models::tabular::{Column, Labels, Target, TextColumn};
+use ndarray::Array2;
 
 use crate::AnalyticsError;
 use crate::analyses::analysis::{Analysis, report};
-use crate::analyses::supervised::{self, fit_both};
+use crate::analyses::supervised::{self, Fitted, fit_both};
 use crate::util::Columns;
 
 /// Parameters of `predict`.
@@ -141,6 +142,39 @@ pub fn predict(options: &PredictOptions) -> Result<Analysis, AnalyticsError> {
         ));
     }
     let train = read_csv(&options.train)?;
+    let target = read_target(&train, options)?;
+    let observed = target.observed_rows();
+    let labels = target.labels(&observed);
+    let feature_names = feature_names(&train, options)?;
+    let min_rows = 20;
+    if observed.len() < min_rows {
+        return Err(AnalyticsError::MissingData(format!(
+            "{}: {} rows with a known '{}': at least {min_rows} are needed",
+            train.path.display(),
+            observed.len(),
+            options.target
+        )));
+    }
+    let split = match &labels {
+        Labels::Binary(y) => stratified_split(y, options.test_fraction, options.seed),
+        Labels::Numeric(_) => random_split(observed.len(), options.test_fraction, options.seed),
+    };
+    let cols = features_of(&train, &feature_names, Some(&observed))?;
+    let (fitted, x) = fit_both(&cols, &labels, &split, "predict")?;
+
+    let mut a = Analysis::new("predict", &format!("Predicting '{}'", options.target));
+    describe_target(&mut a, options, &target, train.rows());
+    describe_models(&mut a, &fitted, &x, &split, options.seed);
+
+    if let Some(path) = &options.score {
+        score_file(&mut a, options, &fitted, &feature_names, path)?;
+    }
+    Ok(a)
+}
+
+/// The target column of the training file, read as a [`Target`]; the id column, when named,
+/// must exist too.
+fn read_target(train: &Table, options: &PredictOptions) -> Result<Target, AnalyticsError> {
     let target_values = train.column(&options.target).ok_or_else(|| {
         AnalyticsError::Usage(format!(
             "{}: no column '{}' to predict; the columns are {}",
@@ -160,10 +194,12 @@ pub fn predict(options: &PredictOptions) -> Result<Analysis, AnalyticsError> {
             train.names.join(", ")
         )));
     }
-    let target = Target::from_text(target_values, options.positive.as_deref())
-        .map_err(|e| AnalyticsError::Usage(format!("target column '{}': {e}", options.target)))?;
-    let observed = target.observed_rows();
-    let labels = target.labels(&observed);
+    Target::from_text(target_values, options.positive.as_deref())
+        .map_err(|e| AnalyticsError::Usage(format!("target column '{}': {e}", options.target)))
+}
+
+/// Every column of the training file but the target and the id.
+fn feature_names(train: &Table, options: &PredictOptions) -> Result<Vec<String>, AnalyticsError> {
     let feature_names: Vec<String> = train
         .names
         .iter()
@@ -175,28 +211,16 @@ pub fn predict(options: &PredictOptions) -> Result<Analysis, AnalyticsError> {
             "the file has no column besides the target and the id".into(),
         ));
     }
-    let min_rows = 20;
-    if observed.len() < min_rows {
-        return Err(AnalyticsError::MissingData(format!(
-            "{}: {} rows with a known '{}': at least {min_rows} are needed",
-            train.path.display(),
-            observed.len(),
-            options.target
-        )));
-    }
-    let split = match &labels {
-        Labels::Binary(y) => stratified_split(y, options.test_fraction, options.seed),
-        Labels::Numeric(_) => random_split(observed.len(), options.test_fraction, options.seed),
-    };
-    let cols = features_of(&train, &feature_names, Some(&observed))?;
-    let (fitted, x) = fit_both(&cols, &labels, &split, "predict")?;
+    Ok(feature_names)
+}
 
-    let mut a = Analysis::new("predict", &format!("Predicting '{}'", options.target));
+/// The parameters, what the target is, and the rows left out for lack of one.
+fn describe_target(a: &mut Analysis, options: &PredictOptions, target: &Target, rows: usize) {
     a.param("train", options.train.display());
     a.param("target", &options.target);
     a.param("seed", options.seed);
     a.fact("target", &options.target);
-    match &target {
+    match target {
         Target::Binary {
             positive, negative, ..
         } => {
@@ -212,7 +236,7 @@ pub fn predict(options: &PredictOptions) -> Result<Analysis, AnalyticsError> {
             a.fact("task", "numeric");
         }
     }
-    a.fact("rows", train.rows());
+    a.fact("rows", rows);
     if target.missing_count() > 0 {
         a.notes.push(format!(
             "{} rows have no {} and were not used",
@@ -220,7 +244,12 @@ pub fn predict(options: &PredictOptions) -> Result<Analysis, AnalyticsError> {
             options.target
         ));
     }
-    a.fact("evaluation", supervised::metrics_json(&fitted));
+}
+
+/// How the models did on the held-out rows, what drives their scores, and the columns the
+/// encoder left out.
+fn describe_models(a: &mut Analysis, fitted: &Fitted, x: &Array2<f64>, split: &Split, seed: u64) {
+    a.fact("evaluation", supervised::metrics_json(fitted));
     a.fact("model_used", fitted.chosen_name());
     a.table(
         "models",
@@ -228,16 +257,16 @@ pub fn predict(options: &PredictOptions) -> Result<Analysis, AnalyticsError> {
             "Models trained on {} rows, checked on {} held-out rows (seed {})",
             split.train.len(),
             split.test.len(),
-            options.seed
+            seed
         ),
-        supervised::metrics_table(&fitted),
+        supervised::metrics_table(fitted),
     );
     let kinds = fitted.encoder.column_kinds();
     let kind_of: HashMap<String, String> = kinds
         .iter()
         .map(|(n, k)| (n.clone(), format!("{k:?}").to_lowercase()))
         .collect();
-    let drivers = supervised::drivers(&fitted, &x, &split.test);
+    let drivers = supervised::drivers(fitted, x, &split.test);
     a.fact(
         "drivers",
         drivers
@@ -266,41 +295,48 @@ pub fn predict(options: &PredictOptions) -> Result<Analysis, AnalyticsError> {
             )
             .batch(),
     );
-    if let Some(cal) = supervised::calibration_table(&fitted) {
+    if let Some(cal) = supervised::calibration_table(fitted) {
         a.table("calibration", "Calibration on the held-out rows", cal);
     }
     for d in fitted.encoder.dropped() {
         a.notes
             .push(format!("column {} not used: {}", d.column, d.reason));
     }
+}
 
-    if let Some(path) = &options.score {
-        let t = read_csv(path)?;
-        let cols = features_of(&t, &feature_names, None)?;
-        let x = fitted
-            .encoder
-            .transform(&cols)
-            .map_err(AnalyticsError::model("scoring"))?;
-        let p = fitted.model().predict(x.view());
-        let ids: Vec<Option<String>> = match &options.id_column {
-            Some(id) => t
-                .column(id)
-                .ok_or_else(|| {
-                    AnalyticsError::Usage(format!("{}: no id column '{id}'", t.path.display()))
-                })?
-                .clone(),
-            None => (1..=t.rows()).map(|i| Some(i.to_string())).collect(),
-        };
-        let id_name = options.id_column.clone().unwrap_or_else(|| "row".into());
-        a.fact("scored_rows", p.len());
-        a.rows = Some(report(
-            "scores",
-            "Scores",
-            Columns::default()
-                .text(&id_name, ids)
-                .num("score", p.iter().map(|v| Some(*v)).collect())
-                .batch(),
-        ));
-    }
-    Ok(a)
+/// Scores the rows of the file at `path` with the chosen model, by id (or row number).
+fn score_file(
+    a: &mut Analysis,
+    options: &PredictOptions,
+    fitted: &Fitted,
+    feature_names: &[String],
+    path: &Path,
+) -> Result<(), AnalyticsError> {
+    let t = read_csv(path)?;
+    let cols = features_of(&t, feature_names, None)?;
+    let x = fitted
+        .encoder
+        .transform(&cols)
+        .map_err(AnalyticsError::model("scoring"))?;
+    let p = fitted.model().predict(x.view());
+    let ids: Vec<Option<String>> = match &options.id_column {
+        Some(id) => t
+            .column(id)
+            .ok_or_else(|| {
+                AnalyticsError::Usage(format!("{}: no id column '{id}'", t.path.display()))
+            })?
+            .clone(),
+        None => (1..=t.rows()).map(|i| Some(i.to_string())).collect(),
+    };
+    let id_name = options.id_column.clone().unwrap_or_else(|| "row".into());
+    a.fact("scored_rows", p.len());
+    a.rows = Some(report(
+        "scores",
+        "Scores",
+        Columns::default()
+            .text(&id_name, ids)
+            .num("score", p.iter().map(|v| Some(*v)).collect())
+            .batch(),
+    ));
+    Ok(())
 }

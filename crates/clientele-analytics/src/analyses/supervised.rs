@@ -57,7 +57,9 @@ pub(crate) fn fit_both(
     }
     let encoder = Encoder::fit_rows(columns, &split.train, &EncoderOptions::default())
         .map_err(AnalyticsError::model(what))?;
-    let x = encoder.transform(columns).map_err(AnalyticsError::model(what))?;
+    let x = encoder
+        .transform(columns)
+        .map_err(AnalyticsError::model(what))?;
     let mut options = FitOptions::default();
     options.boosting.max_training_rows = Some(MAX_BOOSTING_ROWS);
     let evaluation = classify::fit_and_evaluate(

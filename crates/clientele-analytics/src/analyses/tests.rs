@@ -243,3 +243,13 @@ fn parameter_errors_name_the_parameter_per_surface() {
     );
     assert!(e.is_bad_input() && !e.is_internal());
 }
+
+/// A failure of our own (an Arrow kernel on data we built) is a bug: internal, not the
+/// user's to fix, with its cause kept.
+#[test]
+fn an_arrow_failure_is_internal_and_keeps_its_cause() {
+    let e = AnalyticsError::from(arrow::error::ArrowError::ComputeError("boom".into()));
+    assert!(e.is_internal() && !e.is_bad_input());
+    assert!(std::error::Error::source(&e).is_some());
+    assert!(e.describe(|n| n.to_string()).ends_with("boom"), "{e}");
+}

@@ -44,7 +44,6 @@ struct Rows {
 }
 
 impl Rows {
-    #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
         kind: &str,
@@ -71,6 +70,12 @@ impl Rows {
     }
 }
 
+/// The exception rows found so far and the notes that go with them.
+struct Found {
+    rows: Rows,
+    notes: Vec<String>,
+}
+
 /// Lists the exceptions of `period` (compared with `period.previous()`). `deviation` is
 /// value / expected − 1.
 pub async fn exceptions(
@@ -84,15 +89,51 @@ pub async fn exceptions(
             opts.revenue_drop
         )));
     }
-    let mut rows = Rows::default();
-    let mut notes = vec![format!(
+    let mut found = Found {
+        rows: Rows::default(),
+        notes: Vec::new(),
+    };
+    found.notes.push(format!(
         "revenue falls of more than {:.0}% against {}; customers with at least {} orders before and at most {:.0}% as many now",
         opts.revenue_drop * 100.0,
         period.previous().label,
         opts.min_previous_orders,
         opts.frequency_ratio * 100.0
-    )];
+    ));
 
+    kpis_off_target(engine, period, &mut found.rows).await?;
+    reps_below_quota(engine, period, &mut found).await?;
+    revenue_drops(engine, period, &opts, &mut found).await?;
+    frequency_drops(engine, period, &opts, &mut found).await?;
+
+    let Found { rows, notes } = found;
+    let batch = Columns::default()
+        .text("kind", rows.kind)
+        .text("subject", rows.subject)
+        .text("metric", rows.metric)
+        .text("unit", rows.unit)
+        .num("value", rows.value)
+        .num("expected", rows.expected)
+        .num("deviation", rows.deviation)
+        .text("note", rows.note)
+        .batch();
+    Ok(Report {
+        name: "exceptions".into(),
+        title: "Exceptions".into(),
+        schema: batch.schema(),
+        batches: vec![batch],
+        period: Some(period.clone()),
+        previous: Some(period.previous()),
+        notes,
+    })
+}
+
+/// KPIs off their target, from the KPI report.
+async fn kpis_off_target(
+    engine: &Engine,
+    period: &Period,
+    rows: &mut Rows,
+) -> Result<(), AnalyticsError> {
     let k = kpis(engine, period).await?.to_batch();
     let (name, status) = (str_col(&k, "name"), str_col(&k, "status"));
     let (value, target) = (f64_col(&k, "value"), f64_col(&k, "target"));
@@ -117,7 +158,16 @@ pub async fn exceptions(
             );
         }
     }
+    Ok(())
+}
 
+/// Reps whose revenue is below their quota prorated to the period, when the data has quotas
+/// and order reps; otherwise a note says what is missing.
+async fn reps_below_quota(
+    engine: &Engine,
+    period: &Period,
+    found: &mut Found,
+) -> Result<(), AnalyticsError> {
     if engine.has_table("sales_reps")
         && engine.has_column("sales_reps", "quota")
         && engine.has_column("orders", "sales_rep_id")
@@ -140,7 +190,7 @@ pub async fn exceptions(
                 f64_col(&b, "expected"),
             );
             for i in 0..b.num_rows() {
-                rows.push(
+                found.rows.push(
                     "rep_below_quota",
                     name.value(i).to_string(),
                     "revenue",
@@ -151,9 +201,21 @@ pub async fn exceptions(
             }
         }
     } else {
-        notes.push("reps below quota: needs sales_reps with quota and orders.sales_rep_id".into());
+        found
+            .notes
+            .push("reps below quota: needs sales_reps with quota and orders.sales_rep_id".into());
     }
+    Ok(())
+}
 
+/// Regions and products whose revenue fell by more than `opts.revenue_drop` against the
+/// previous period; a breakdown the data cannot give becomes a note.
+async fn revenue_drops(
+    engine: &Engine,
+    period: &Period,
+    opts: &ExceptionOptions,
+    found: &mut Found,
+) -> Result<(), AnalyticsError> {
     for (by, kind, id_col, label_col) in [
         (SalesBy::Region, "region_revenue_drop", "region", None),
         (
@@ -166,7 +228,7 @@ pub async fn exceptions(
         let r = match sales(engine, period, by).await {
             Ok(r) => r.to_batch(),
             Err(AnalyticsError::MissingData(why)) => {
-                notes.push(why);
+                found.notes.push(why);
                 continue;
             }
             Err(e) => return Err(e),
@@ -189,7 +251,7 @@ pub async fn exceptions(
                 {
                     subject = format!("{subject} ({})", l.value(i));
                 }
-                rows.push(
+                found.rows.push(
                     kind,
                     subject,
                     "revenue",
@@ -200,7 +262,17 @@ pub async fn exceptions(
             }
         }
     }
+    Ok(())
+}
 
+/// Customers whose completed orders dropped to at most `opts.frequency_ratio` of the previous
+/// period's, largest drops first, at most `opts.max_customers` of them (a note counts the rest).
+async fn frequency_drops(
+    engine: &Engine,
+    period: &Period,
+    opts: &ExceptionOptions,
+    found: &mut Found,
+) -> Result<(), AnalyticsError> {
     if engine.has_table("orders") {
         let prev = period.previous();
         let sql = format!(
@@ -231,7 +303,7 @@ pub async fn exceptions(
                 if shown == opts.max_customers {
                     break 'outer;
                 }
-                rows.push(
+                found.rows.push(
                     "customer_frequency_drop",
                     id.value(i).to_string(),
                     "orders",
@@ -243,27 +315,8 @@ pub async fn exceptions(
             }
         }
         if total > shown {
-            notes.push(format!("{total} customers' purchase frequency dropped; the {shown} largest drops are listed"));
+            found.notes.push(format!("{total} customers' purchase frequency dropped; the {shown} largest drops are listed"));
         }
     }
-
-    let batch = Columns::default()
-        .text("kind", rows.kind)
-        .text("subject", rows.subject)
-        .text("metric", rows.metric)
-        .text("unit", rows.unit)
-        .num("value", rows.value)
-        .num("expected", rows.expected)
-        .num("deviation", rows.deviation)
-        .text("note", rows.note)
-        .batch();
-    Ok(Report {
-        name: "exceptions".into(),
-        title: "Exceptions".into(),
-        schema: batch.schema(),
-        batches: vec![batch],
-        period: Some(period.clone()),
-        previous: Some(period.previous()),
-        notes,
-    })
+    Ok(())
 }

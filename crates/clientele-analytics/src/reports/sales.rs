@@ -223,7 +223,7 @@ fn check_tables(
                 .unwrap_or(by)
         };
         return Err(AnalyticsError::MissingData(format!(
-            "sales by {} needs the order_items table, and the workspace has none; try --by region or --by month",
+            "sales by {} needs the order_items table, and the workspace has none; group by region or by month instead",
             needs_items(d)
         )));
     }

@@ -1,7 +1,6 @@
 //! `clientele customer ID`: the customer 360 in the terminal — the same parts as the
 //! dashboard's page and the API's `/customers/{id}`, from `clientele_analytics::customers`.
 
-
 use anyhow::Result;
 use clientele_analytics::{AnalyticsError, Engine, customers};
 use serde_json::Value;
@@ -60,8 +59,16 @@ pub async fn run(g: &Globals, id: &str) -> Result<()> {
                     .collect();
                 output::write_json_rows(&mut sink, &rows, Format::Table)?;
             }
-            let items = c360.order_items.iter().map(|b| ("order_items".to_string(), b));
-            for (name, batches) in c360.sections.iter().map(|(n, b)| (n.clone(), b)).chain(items) {
+            let items = c360
+                .order_items
+                .iter()
+                .map(|b| ("order_items".to_string(), b));
+            for (name, batches) in c360
+                .sections
+                .iter()
+                .map(|(n, b)| (n.clone(), b))
+                .chain(items)
+            {
                 if batches.iter().all(|b| b.num_rows() == 0) {
                     continue;
                 }

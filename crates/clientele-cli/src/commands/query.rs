@@ -1,6 +1,5 @@
 //! Reading the workspace: `clientele report`, `sql` and `tables`.
 
-
 use anyhow::{Result, anyhow};
 use chrono::NaiveDate;
 use clientele_analytics::{Engine, EngineError};

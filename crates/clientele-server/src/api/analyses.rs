@@ -71,10 +71,16 @@ fn route<S: Spec>() -> utoipa_axum::router::UtoipaMethodRouter<Arc<AppState>> {
         .response("200", response("the analysis", "AnalysisBody"))
         .response("400", response("a parameter is wrong", "ErrorBody"))
         .response("401", response("no or unknown credentials", "ErrorBody"))
-        .response("403", response("the role may not use this area", "ErrorBody"))
+        .response(
+            "403",
+            response("the role may not use this area", "ErrorBody"),
+        )
         .response(
             "422",
-            response("the data cannot answer (a missing table, a model that cannot be fitted)", "ErrorBody"),
+            response(
+                "the data cannot answer (a missing table, a model that cannot be fitted)",
+                "ErrorBody",
+            ),
         )
         .build();
     let mut paths = Paths::new();

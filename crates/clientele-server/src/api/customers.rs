@@ -4,7 +4,6 @@ use clientele_analytics::customers;
 
 use super::*;
 
-
 /// Filters of the customer list: any column of the list (`rfm_segment=Champions`,
 /// `lifecycle_stage=at-risk`, `cluster=2`, `region=North` …) plus the controls below.
 #[derive(Deserialize, IntoParams)]
@@ -48,9 +47,11 @@ pub(super) async fn customer_list(
             if !pii {
                 // Filtering on a personal column would reveal it, masked or not.
                 let columns = customers::customer_columns(&engine).await?;
-                if query.filters.iter().any(|(k, _)| {
-                    PERSONAL_COLUMNS.contains(&k.as_str()) && columns.contains(k)
-                }) {
+                if query
+                    .filters
+                    .iter()
+                    .any(|(k, _)| PERSONAL_COLUMNS.contains(&k.as_str()) && columns.contains(k))
+                {
                     return Err(ApiError::forbidden("current", "personal data"));
                 }
             }

@@ -3,7 +3,6 @@
 
 use super::*;
 
-
 /// Query parameters, with a JSON 400 when they do not parse.
 pub(super) struct Q<T>(pub T);
 
@@ -103,7 +102,6 @@ impl Ctx {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +116,4 @@ mod tests {
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(&h, "c"), None);
     }
-
 }

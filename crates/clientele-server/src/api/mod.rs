@@ -253,4 +253,3 @@ struct Health {
 struct LoginBody {
     token: String,
 }
-

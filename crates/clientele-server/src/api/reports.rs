@@ -74,7 +74,6 @@ impl ReportParams {
     }
 }
 
-
 pub(super) async fn run_report(
     state: &Arc<AppState>,
     ctx: &Ctx,
@@ -84,11 +83,14 @@ pub(super) async fn run_report(
     report_response(state, ctx, &report)
 }
 
-
 /// The KPIs of a period against the previous period and their targets.
 #[utoipa::path(get, path = "/kpis", tag = "reports", params(ReportParams),
     responses((status = 200, body = ReportBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub(super) async fn kpis(State(state): St, ctx: Ctx, Q(p): Q<ReportParams>) -> Result<Response, ApiError> {
+pub(super) async fn kpis(
+    State(state): St,
+    ctx: Ctx,
+    Q(p): Q<ReportParams>,
+) -> Result<Response, ApiError> {
     ctx.require(Area::Overview, "KPIs")?;
     run_report(&state, &ctx, p.request("kpis")?).await
 }
@@ -97,7 +99,11 @@ pub(super) async fn kpis(State(state): St, ctx: Ctx, Q(p): Q<ReportParams>) -> R
 /// category → product).
 #[utoipa::path(get, path = "/sales", tag = "reports", params(ReportParams),
     responses((status = 200, body = ReportBody), (status = 400, body = ErrorBody)))]
-pub(super) async fn sales(State(state): St, ctx: Ctx, Q(p): Q<ReportParams>) -> Result<Response, ApiError> {
+pub(super) async fn sales(
+    State(state): St,
+    ctx: Ctx,
+    Q(p): Q<ReportParams>,
+) -> Result<Response, ApiError> {
     ctx.require(Area::Sales, "sales")?;
     run_report(&state, &ctx, p.request("sales")?).await
 }
@@ -105,7 +111,11 @@ pub(super) async fn sales(State(state): St, ctx: Ctx, Q(p): Q<ReportParams>) -> 
 /// The deal pipeline: funnel by stage with conversion and days in stage, or by rep/region.
 #[utoipa::path(get, path = "/pipeline", tag = "reports", params(ReportParams),
     responses((status = 200, body = ReportBody), (status = 403, body = ErrorBody)))]
-pub(super) async fn pipeline(State(state): St, ctx: Ctx, Q(p): Q<ReportParams>) -> Result<Response, ApiError> {
+pub(super) async fn pipeline(
+    State(state): St,
+    ctx: Ctx,
+    Q(p): Q<ReportParams>,
+) -> Result<Response, ApiError> {
     ctx.require(Area::Pipeline, "the pipeline")?;
     run_report(&state, &ctx, p.request("pipeline")?).await
 }
@@ -113,7 +123,11 @@ pub(super) async fn pipeline(State(state): St, ctx: Ctx, Q(p): Q<ReportParams>) 
 /// The one-page summary of a period.
 #[utoipa::path(get, path = "/summary", tag = "reports", params(ReportParams),
     responses((status = 200, body = ReportBody)))]
-pub(super) async fn summary(State(state): St, ctx: Ctx, Q(p): Q<ReportParams>) -> Result<Response, ApiError> {
+pub(super) async fn summary(
+    State(state): St,
+    ctx: Ctx,
+    Q(p): Q<ReportParams>,
+) -> Result<Response, ApiError> {
     ctx.require(Area::Overview, "the summary")?;
     run_report(&state, &ctx, p.request("summary")?).await
 }
@@ -221,4 +235,3 @@ pub(super) async fn transactions(
     }))
     .into_response())
 }
-

@@ -3,9 +3,11 @@
 
 use super::*;
 
-
 /// Replaces personal columns by their masked text for roles that do not see personal data.
-pub(super) fn protect(batches: &[RecordBatch], caller: &Caller) -> Result<Vec<RecordBatch>, ApiError> {
+pub(super) fn protect(
+    batches: &[RecordBatch],
+    caller: &Caller,
+) -> Result<Vec<RecordBatch>, ApiError> {
     if caller.role.sees_personal_data() {
         return Ok(batches.to_vec());
     }
@@ -68,7 +70,11 @@ pub(super) fn customer_ids(batches: &[&RecordBatch]) -> Vec<String> {
 }
 
 /// Writes an audit entry when the batches hold customer-level rows.
-pub(super) fn audit_rows(state: &AppState, ctx: &Ctx, batches: &[&RecordBatch]) -> Result<(), ApiError> {
+pub(super) fn audit_rows(
+    state: &AppState,
+    ctx: &Ctx,
+    batches: &[&RecordBatch],
+) -> Result<(), ApiError> {
     let has_customers = batches
         .iter()
         .any(|b| b.schema().index_of("customer_id").is_ok());
@@ -117,7 +123,11 @@ pub(super) fn masked_report(report: &Report, caller: &Caller) -> Result<Report, 
     })
 }
 
-pub(super) fn report_response(state: &AppState, ctx: &Ctx, report: &Report) -> Result<Response, ApiError> {
+pub(super) fn report_response(
+    state: &AppState,
+    ctx: &Ctx,
+    report: &Report,
+) -> Result<Response, ApiError> {
     let report = masked_report(report, &ctx.caller)?;
     audit_rows(state, ctx, &report.batches.iter().collect::<Vec<_>>())?;
     if ctx.csv {
@@ -170,7 +180,6 @@ pub(super) fn analysis_response(
     }
     Ok(Json(clientele_analytics::analysis_json(&shown)?).into_response())
 }
-
 
 pub(super) fn date(name: &str, v: &Option<String>) -> Result<Option<NaiveDate>, ApiError> {
     match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {

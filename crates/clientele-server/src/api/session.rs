@@ -2,7 +2,6 @@
 
 use super::*;
 
-
 /// Whether the server is up; needs no credentials.
 #[utoipa::path(get, path = "/health", tag = "access",
     responses((status = 200, body = Health)))]
@@ -22,18 +21,12 @@ pub(super) async fn health(State(state): St) -> Result<Json<Health>, ApiError> {
 #[utoipa::path(get, path = "/me", tag = "access",
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 pub(super) async fn me(State(state): St, ctx: Ctx) -> Json<Me> {
-    use Area::*;
     let role = ctx.caller.role;
     Json(Me {
         user: ctx.caller.name.clone(),
         role,
         home: role.home().into(),
-        areas: [
-            Overview, Sales, Pipeline, Customers, Segments, Campaigns, Leads, Admin,
-        ]
-        .into_iter()
-        .filter(|a| role.may(*a))
-        .collect(),
+        areas: Area::ALL.into_iter().filter(|a| role.may(*a)).collect(),
         personal_data: role.sees_personal_data(),
         auth: state.auth,
     })
@@ -99,7 +92,11 @@ pub(super) struct AuditParams {
 /// The audit log (admins only), newest first.
 #[utoipa::path(get, path = "/audit", tag = "access", params(AuditParams),
     responses((status = 200, body = ListBody), (status = 403, body = ErrorBody)))]
-pub(super) async fn audit(State(state): St, ctx: Ctx, Q(p): Q<AuditParams>) -> Result<Response, ApiError> {
+pub(super) async fn audit(
+    State(state): St,
+    ctx: Ctx,
+    Q(p): Q<AuditParams>,
+) -> Result<Response, ApiError> {
     ctx.require(Area::Admin, "the audit log")?;
     let (page, size) = paging(p.page, p.page_size, 100)?;
     let workspace = state.workspace.clone();
@@ -118,5 +115,3 @@ pub(super) async fn audit(State(state): St, ctx: Ctx, Q(p): Q<AuditParams>) -> R
         .collect();
     Ok(Json(json!({"list": "audit", "title": "Audit log", "page": page, "page_size": size, "total": total, "notes": [], "rows": rows})).into_response())
 }
-
-

@@ -1,15 +1,14 @@
 //! Behavioural segments: k-means on standardised RFM, tenure, basket, category mix and
 //! engagement features, with k chosen by silhouette unless given.
 
-
 use chrono::NaiveDate;
 use clientele_models::cluster;
 
 use super::default_as_of;
 use crate::analyses::analysis::{Analysis, report};
-use crate::analyses::features::{FeatureSet, customer_features};
-use crate::util::Columns;
+use crate::analyses::features::{CustomerFeatures, FeatureSet, customer_features};
 use crate::analyses::{Area, Def, Params, Spec, params};
+use crate::util::Columns;
 use crate::{AnalyticsError, Engine};
 
 /// The range of cluster counts a user may ask for.
@@ -47,7 +46,13 @@ impl Default for BehaviouralOptions {
 impl Params for BehaviouralOptions {
     fn check(&self) -> Result<(), AnalyticsError> {
         if let Some(k) = self.k {
-            params::in_range("k", k, *K_RANGE.start(), *K_RANGE.end(), "a number of clusters")?;
+            params::in_range(
+                "k",
+                k,
+                *K_RANGE.start(),
+                *K_RANGE.end(),
+                "a number of clusters",
+            )?;
         }
         Ok(())
     }
@@ -90,6 +95,21 @@ const CLUSTER_FEATURES: &[(&str, bool)] = &[
     ("tickets_last_year", true),
 ];
 
+/// The features clustered on, as (key, label, log-transformed): [`CLUSTER_FEATURES`] the
+/// workspace has, then every category's share of spend.
+fn cluster_features(f: &CustomerFeatures) -> Vec<(String, String, bool)> {
+    let mut used = Vec::new();
+    for (key, log) in CLUSTER_FEATURES {
+        if let Some(feat) = f.features.iter().find(|x| x.key == *key) {
+            used.push((feat.key.clone(), feat.label.clone(), *log));
+        }
+    }
+    for feat in f.features.iter().filter(|x| x.key.starts_with("share_")) {
+        used.push((feat.key.clone(), feat.label.clone(), false));
+    }
+    used
+}
+
 /// Behavioural clusters: k-means on standardised RFM, tenure, basket, category mix and
 /// engagement features.
 pub async fn segment_behavioural(
@@ -109,15 +129,7 @@ pub async fn segment_behavioural(
             min_rows.max(20)
         )));
     }
-    let mut used: Vec<(String, String, bool)> = Vec::new();
-    for (key, log) in CLUSTER_FEATURES {
-        if let Some(feat) = f.features.iter().find(|x| x.key == *key) {
-            used.push((feat.key.clone(), feat.label.clone(), *log));
-        }
-    }
-    for feat in f.features.iter().filter(|x| x.key.starts_with("share_")) {
-        used.push((feat.key.clone(), feat.label.clone(), false));
-    }
+    let used = cluster_features(&f);
     let n = f.ids.len();
     let raw = ndarray::Array2::from_shape_fn((n, used.len()), |(i, j)| {
         f.column(&used[j].0).and_then(|c| c[i]).unwrap_or(0.0)
@@ -144,7 +156,8 @@ pub async fn segment_behavioural(
             None,
         ),
         None => {
-            let choice = cluster::choose_k(z.view(), 2..=8, options.seed).map_err(AnalyticsError::model("k-means"))?;
+            let choice = cluster::choose_k(z.view(), 2..=8, options.seed)
+                .map_err(AnalyticsError::model("k-means"))?;
             (choice.clustering, Some(choice.scores))
         }
     };
@@ -158,7 +171,10 @@ pub async fn segment_behavioural(
     for (i, &l) in labels.iter().enumerate() {
         revenue[l] += monetary[i];
     }
-    let mut a = Analysis::of(&Behavioural::DEF, &format!("Behavioural segments as of {as_of}"));
+    let mut a = Analysis::of(
+        &Behavioural::DEF,
+        &format!("Behavioural segments as of {as_of}"),
+    );
     a.param("as_of", as_of);
     a.param("k", k);
     a.param("seed", options.seed);
@@ -241,4 +257,3 @@ pub async fn segment_behavioural(
     ));
     Ok(a)
 }
-

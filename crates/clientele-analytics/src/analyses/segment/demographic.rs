@@ -1,7 +1,6 @@
 //! Demographic segments: revenue and behaviour per group of age band, gender, region,
 //! country or acquisition channel.
 
-
 use chrono::NaiveDate;
 
 use super::default_as_of;
@@ -147,7 +146,9 @@ pub async fn segment_demographic(
 }
 
 /// A demographic dimension customers can be grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, utoipa::ToSchema,
+)]
 #[value(rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum DemographicDimension {

@@ -1,15 +1,14 @@
 //! Lifecycle stages (new, active, loyal, high-value, at-risk, churned) by the rules of
 //! `clientele_models::lifecycle`.
 
-
 use chrono::NaiveDate;
 use clientele_models::lifecycle;
 
 use super::{SegmentTally, base_features, default_as_of, stored_clv, stored_column};
 use crate::analyses::analysis::{Analysis, report};
 use crate::analyses::features::{CustomerFeatures, customer_features};
-use crate::util::Columns;
 use crate::analyses::{Area, Def, Params, Spec, params};
+use crate::util::Columns;
 use crate::{AnalyticsError, Engine};
 
 /// Lifecycle stage of every customer who has bought, with the thresholds given.
@@ -184,7 +183,10 @@ impl Params for LifecycleOptions {
             return Err(AnalyticsError::parameter(
                 "churned_days",
                 t.churned_days,
-                format!("expected more days than the active threshold ({})", t.active_days),
+                format!(
+                    "expected more days than the active threshold ({})",
+                    t.active_days
+                ),
             ));
         }
         if let Some(v) = self.high_value_share

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-
 use crate::analyses::features::FeatureSet;
 use crate::util::{Columns, f64_col, str_col};
 use crate::{AnalyticsError, Engine};
@@ -32,7 +31,9 @@ pub async fn default_as_of(engine: &Engine) -> Result<NaiveDate, AnalyticsError>
 }
 
 /// Existing stored CLV per customer (from a previous `clv` run), for segment summaries.
-pub(super) async fn stored_clv(engine: &Engine) -> Result<Option<BTreeMap<String, f64>>, AnalyticsError> {
+pub(super) async fn stored_clv(
+    engine: &Engine,
+) -> Result<Option<BTreeMap<String, f64>>, AnalyticsError> {
     stored_column(engine, "clv").await
 }
 
@@ -149,8 +150,8 @@ impl SegmentTally {
     }
 }
 
-pub(crate) use demographic::age_band_sql;
 pub use behavioural::{Behavioural, BehaviouralOptions, segment_behavioural};
+pub(crate) use demographic::age_band_sql;
 pub use demographic::{
     DEMOGRAPHIC_DIMENSIONS, Demographic, DemographicDimension, DemographicOptions,
     segment_demographic,

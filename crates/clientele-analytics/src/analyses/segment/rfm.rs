@@ -1,15 +1,14 @@
 //! RFM segmentation: quintile scores of recency, frequency and monetary value, and the named
 //! segments they make (definitions in docs/analyses.md).
 
-
 use chrono::NaiveDate;
 use clientele_models::rfm;
 
 use super::{SegmentTally, base_features, default_as_of, stored_clv};
 use crate::analyses::analysis::{Analysis, report};
 use crate::analyses::features::customer_features;
-use crate::util::Columns;
 use crate::analyses::{Area, Def, Params, Spec, params};
+use crate::util::Columns;
 use crate::{AnalyticsError, Engine};
 
 /// RFM scores (quintiles 1–5) and named segments as of `as_of`.
