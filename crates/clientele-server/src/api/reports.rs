@@ -53,13 +53,6 @@ impl ReportParams {
                 });
             }
         }
-        if let Some(t) = self.threshold
-            && !(t > 0.0 && t < 1.0)
-        {
-            return Err(ApiError::bad_request(format!(
-                "threshold {t} must be a fraction between 0 and 1"
-            )));
-        }
         Ok(ReportRequest {
             name: name.into(),
             by: self.by.clone().filter(|s| !s.trim().is_empty()),
