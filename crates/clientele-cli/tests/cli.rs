@@ -55,8 +55,8 @@ impl Env {
         );
         String::from_utf8(o.stdout).unwrap()
     }
-    /// Starts `clientele serve` on a free port; returns the child and its address.
-    fn serve(&self, extra: &[&str]) -> (std::process::Child, String) {
+    /// Starts `clientele serve` on a free port; returns the server and its address.
+    fn serve(&self, extra: &[&str]) -> (Server, String) {
         use std::io::BufRead;
         let mut args = vec!["serve", "--bind", "127.0.0.1:0"];
         args.extend(extra);
@@ -73,7 +73,7 @@ impl Env {
                 let addr = rest.split('/').next().unwrap().trim().to_string();
                 // Keep reading the log so the server never blocks on a full pipe.
                 std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-                return (child, addr);
+                return (Server(Some(child)), addr);
             }
             line.clear();
         }
@@ -91,6 +91,31 @@ impl Env {
             String::from_utf8_lossy(&o.stderr)
         );
         String::from_utf8(o.stderr).unwrap()
+    }
+}
+
+/// A running `clientele serve`: stopped with SIGTERM by [`Server::stop`], and killed when a
+/// failing test drops it, so no server outlives its test.
+struct Server(Option<std::process::Child>);
+
+impl Server {
+    /// Asks the server to stop as Ctrl-C or an init system would, and waits for it.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let mut child = self.0.take().unwrap();
+        std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

@@ -26,7 +26,7 @@ fn users_serve_and_audit_from_the_command_line() {
     assert!(env.ok(&["audit"]).contains("no audit entries"));
 
     // The server: starts on a free port, answers with the token, stops cleanly on SIGTERM.
-    let (mut child, addr) = env.serve(&[]);
+    let (server, addr) = env.serve(&[]);
     let get = |path: &str, auth: bool| http_get(&addr, path, auth.then_some(token));
     assert!(get("/api/v1/customers", false).starts_with("HTTP/1.1 401"));
     let page = get("/api/v1/customers?sort=customer_id", true);
@@ -35,11 +35,7 @@ fn users_serve_and_audit_from_the_command_line() {
         page.contains("\"customer_name\":\"A***\""),
         "analysts see names masked: {page}"
     );
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = child.wait().unwrap();
+    let status = server.stop();
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
     let audit = env.ok(&["audit", "--user", "ann", "--format", "json"]);
     assert!(
@@ -99,7 +95,7 @@ fn every_analysis_is_a_command_a_route_and_a_role_with_one_json() {
     use clientele_server::Role;
     let env = Env::new();
     env.ok(&["demo", "--customers", "400", "--seed", "11"]);
-    let (mut child, addr) = env.serve(&["--no-auth"]);
+    let (server, addr) = env.serve(&["--no-auth"]);
     let (status, doc) = http_json(&addr, "/api/v1/openapi.json");
     assert_eq!(status, 200);
     // Parameters other than the defaults, per analysis: (CLI flags, query string).
@@ -232,9 +228,5 @@ fn every_analysis_is_a_command_a_route_and_a_role_with_one_json() {
     assert!(env.ok(&["leads", "--help"]).contains("[default: 60]"));
     let leads_doc = doc["paths"]["/api/v1/leads"]["get"]["parameters"].to_string();
     assert!(leads_doc.contains("maturity_days"), "{leads_doc}");
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(server.stop().success());
 }
