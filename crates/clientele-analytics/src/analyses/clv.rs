@@ -677,7 +677,7 @@ mod tests {
             Arc::new(Int32Array::from_iter_values(orders.iter().map(|o| o.1))),
             Arc::new(Float64Array::from_iter_values(orders.iter().map(|o| o.2))),
         )];
-        let h = btyd_inputs(per_customer(&columns, |o| tally(o, 100)).unwrap(), 100, 7.0);
+        let h = btyd_inputs(per_customer(columns, |o| tally(o, 100)).unwrap(), 100, 7.0);
         assert_eq!((h.ids.value(0), h.ids.value(1)), ("A", "B"));
         let want = |x: f64, t_x: f64, t: f64| Summary { x, t_x, t };
         assert_eq!(

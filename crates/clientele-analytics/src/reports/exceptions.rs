@@ -84,11 +84,11 @@ pub async fn exceptions(
     opts: ExceptionOptions,
 ) -> Result<Report, AnalyticsError> {
     if !(opts.revenue_drop > 0.0 && opts.revenue_drop < 1.0) {
-        return Err(AnalyticsError::parameter(
-            "threshold",
-            opts.revenue_drop,
-            "expected a fraction between 0 and 1 (0.2 means a 20% fall)",
-        ));
+        // A usage error (as tested), worded without naming a surface's flag.
+        return Err(AnalyticsError::Usage(format!(
+            "threshold {} must be a fraction between 0 and 1 (0.2 means a 20% fall)",
+            opts.revenue_drop
+        )));
     }
     let mut found = Found {
         rows: Rows::default(),
