@@ -190,6 +190,15 @@ pub struct ServeArgs {
     /// Threads running queries and models (default: the number of cores).
     #[arg(long)]
     pub query_threads: Option<usize>,
+    /// Mark the session cookie Secure: browsers then send it over HTTPS only. Use it when
+    /// the server is reached over HTTPS only.
+    #[arg(long)]
+    pub secure_cookie: bool,
+    /// Trust the X-Forwarded-Proto header of the proxy in front of the server: the session
+    /// cookie is Secure when the proxy says the client used HTTPS. Only behind a proxy that
+    /// sets the header itself: any client can send it.
+    #[arg(long)]
+    pub trust_proxy: bool,
 }
 
 /// `clientele users …`.

@@ -220,30 +220,59 @@ fn authenticate(workspace: &Path, token: &str) -> Result<Option<Caller>, ServerE
 /// How long a dashboard session lasts without use.
 pub const SESSION_IDLE: Duration = Duration::from_secs(8 * 3600);
 
-/// Dashboard sessions: a random id in an HttpOnly cookie, mapped to the caller in memory (a
-/// restart logs everyone out, which is the safe direction).
+/// How long a dashboard session lasts at most, however active: a stolen cookie stops working
+/// by the end of the day, and a user logs in again at least once a day.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+/// One dashboard session: which token it was opened with (the user is looked up by it on
+/// every request, so a removed user or a changed role takes effect at once), and when it
+/// started and was last used.
+struct Session {
+    token_sha256: String,
+    started: Instant,
+    seen: Instant,
+}
+
+impl Session {
+    fn live(&self) -> bool {
+        self.seen.elapsed() < SESSION_IDLE && self.started.elapsed() < SESSION_LIFETIME
+    }
+}
+
+/// Dashboard sessions: a random id in an HttpOnly cookie, mapped in memory to the hash of
+/// the token the user logged in with (a restart logs everyone out, which is the safe
+/// direction). A session ends at logout, after [`SESSION_IDLE`] without use, after
+/// [`SESSION_LIFETIME`] in all, or when its user's token is no longer in `users.json`.
 #[derive(Default)]
 pub struct Sessions {
-    map: Mutex<HashMap<String, (Caller, Instant)>>,
+    map: Mutex<HashMap<String, Session>>,
 }
 
 impl Sessions {
-    /// Starts a session and returns its id.
-    pub fn start(&self, caller: Caller) -> String {
+    /// Starts a session for the holder of a token (given as its hash) and returns its id.
+    pub fn start(&self, token_sha256: &str) -> String {
         let id = random_hex(32);
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, (_, seen)| seen.elapsed() < SESSION_IDLE);
-        map.insert(id.clone(), (caller, Instant::now()));
+        map.retain(|_, s| s.live());
+        let now = Instant::now();
+        map.insert(
+            id.clone(),
+            Session {
+                token_sha256: token_sha256.to_string(),
+                started: now,
+                seen: now,
+            },
+        );
         id
     }
 
-    /// The caller of a live session, refreshing its idle timer.
-    pub fn get(&self, id: &str) -> Option<Caller> {
+    /// The token hash of a live session, refreshing its idle timer (never its lifetime).
+    pub fn token_of(&self, id: &str) -> Option<String> {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         match map.get_mut(id) {
-            Some((caller, seen)) if seen.elapsed() < SESSION_IDLE => {
-                *seen = Instant::now();
-                Some(caller.clone())
+            Some(s) if s.live() => {
+                s.seen = Instant::now();
+                Some(s.token_sha256.clone())
             }
             Some(_) => {
                 map.remove(id);
@@ -259,6 +288,14 @@ impl Sessions {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
+    }
+
+    #[cfg(test)]
+    fn age(&self, id: &str, by: Duration) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = map.get_mut(id) {
+            s.started -= by;
+        }
     }
 }
 
@@ -338,6 +375,21 @@ mod tests {
         assert!(!Role::MarketingManager.sees_personal_data());
         assert_eq!("sales-manager".parse::<Role>().unwrap(), Role::SalesManager);
         assert!("boss".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn a_session_ends_after_its_lifetime_however_active() {
+        let sessions = Sessions::default();
+        let id = sessions.start("abc");
+        assert_eq!(sessions.token_of(&id).as_deref(), Some("abc"));
+        sessions.age(&id, SESSION_LIFETIME);
+        assert_eq!(
+            sessions.token_of(&id),
+            None,
+            "used a moment ago, but too old"
+        );
+        assert_eq!(sessions.token_of(&id), None, "and it is gone");
+        assert_eq!(sessions.token_of("unknown"), None);
     }
 
     #[test]

@@ -37,6 +37,11 @@ pub struct ServerConfig {
     pub auth: bool,
     /// Threads of the runtime that runs queries and models.
     pub query_threads: usize,
+    /// Marks the session cookie `Secure` (the server is reached over HTTPS only).
+    pub secure_cookie: bool,
+    /// Trusts the `X-Forwarded-Proto` header of the proxy in front of the server: the session
+    /// cookie is `Secure` when the proxy says the client used HTTPS.
+    pub trust_proxy: bool,
 }
 
 /// The application: routes, state and middleware, ready for `axum::serve`.

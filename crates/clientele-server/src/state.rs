@@ -82,6 +82,8 @@ impl Drop for QueryRuntime {
 pub struct AppState {
     pub workspace: PathBuf,
     pub auth: bool,
+    secure_cookie: bool,
+    trust_proxy: bool,
     engine: tokio::sync::Mutex<Option<(Stamp, Arc<Engine>)>>,
     users: Mutex<(Stamp, Arc<Vec<User>>)>,
     pub sessions: Sessions,
@@ -104,6 +106,8 @@ impl AppState {
         Ok(AppState {
             workspace: config.workspace.clone(),
             auth: config.auth,
+            secure_cookie: config.secure_cookie,
+            trust_proxy: config.trust_proxy,
             engine: tokio::sync::Mutex::new(None),
             users: Mutex::new((None, Arc::new(Vec::new()))),
             sessions: Sessions::default(),
@@ -202,6 +206,18 @@ impl AppState {
         Ok(report)
     }
 
+    /// Whether the session cookie gets `Secure`: always with `secure_cookie`, and behind a
+    /// trusted proxy when it says the client used HTTPS (`X-Forwarded-Proto: https`). The
+    /// header is ignored unless the proxy is trusted: any client could send it.
+    pub fn secure_cookie(&self, headers: &axum::http::HeaderMap) -> bool {
+        self.secure_cookie
+            || (self.trust_proxy
+                && headers
+                    .get("x-forwarded-proto")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("https")))
+    }
+
     /// The caller of a request with this bearer token or session cookie.
     pub fn caller(
         &self,
@@ -217,13 +233,28 @@ impl AppState {
         if let Some(token) = bearer {
             return self.by_token(token);
         }
-        Ok(session.and_then(|id| self.sessions.get(id)))
+        match session.and_then(|id| self.sessions.token_of(id).map(|hash| (id, hash))) {
+            None => Ok(None),
+            // The user is looked up again on every request: a removed user's session ends
+            // here, and a changed role applies to the next request.
+            Some((id, hash)) => {
+                let caller = self.by_token_hash(&hash)?;
+                if caller.is_none() {
+                    self.sessions.end(id);
+                }
+                Ok(caller)
+            }
+        }
     }
 
     /// The user holding a token (users are re-read when their file changes).
     pub fn by_token(&self, token: &str) -> Result<Option<Caller>, ApiError> {
+        self.by_token_hash(&crate::access::sha256_hex(token.trim()))
+    }
+
+    /// The user whose token has this hash.
+    pub fn by_token_hash(&self, hash: &str) -> Result<Option<Caller>, ApiError> {
         let users = self.users()?;
-        let hash = crate::access::sha256_hex(token.trim());
         Ok(users
             .iter()
             .find(|u| u.token_sha256 == hash)

@@ -88,6 +88,8 @@ async fn start(workspace: &Path, auth: bool) -> String {
         bind: "127.0.0.1:0".parse().unwrap(),
         auth,
         query_threads: 2,
+        secure_cookie: false,
+        trust_proxy: false,
     };
     let app = clientele_server::app(&config).unwrap();
     let listener = tokio::net::TcpListener::bind(config.bind).await.unwrap();
@@ -310,6 +312,81 @@ async fn credentials_and_roles_decide_access() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Logs in with a token and returns the session cookie (`name=value`) and the whole
+/// `Set-Cookie` header.
+async fn login(base: &str, token: &str) -> (String, String) {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/v1/login"))
+        .json(&serde_json::json!({ "token": token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    (cookie.split(';').next().unwrap().to_string(), cookie)
+}
+
+async fn me_by_session(base: &str, session: &str) -> (StatusCode, Value) {
+    let res = reqwest::Client::new()
+        .get(format!("{base}/api/v1/me"))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_user_ends_their_sessions_and_a_role_change_applies_at_once() {
+    let f = fixture();
+    let base = start(&f.workspace, true).await;
+    let name = "leaver";
+    let token = clientele_server::add_user(&f.workspace, name, Role::Admin).unwrap();
+    let (session, cookie) = login(&base, &token).await;
+    // Sessions have an absolute lifetime (12 h), not only the idle one; no Secure flag
+    // unless the server is told it is reached over HTTPS.
+    assert!(
+        cookie.contains("Max-Age=43200") && !cookie.contains("Secure"),
+        "{cookie}"
+    );
+    let (status, me) = me_by_session(&base, &session).await;
+    assert_eq!(
+        (status, me["role"].as_str()),
+        (StatusCode::OK, Some("admin"))
+    );
+
+    // Demoted in users.json (as an admin editing the file would): the open session gets
+    // the new role on its next request.
+    let users_file = f.workspace.join("access").join("users.json");
+    let mut users = clientele_server::load_users(&f.workspace).unwrap();
+    users.iter_mut().find(|u| u.name == name).unwrap().role = Role::MarketingManager;
+    let tmp = users_file.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&users).unwrap()).unwrap();
+    std::fs::rename(&tmp, &users_file).unwrap();
+    let (status, me) = me_by_session(&base, &session).await;
+    assert_eq!(
+        (status, me["role"].as_str()),
+        (StatusCode::OK, Some("marketing_manager"))
+    );
+    let (status, _, body) = {
+        let res = reqwest::Client::new()
+            .get(format!("{base}/api/v1/audit"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, (), res.text().await.unwrap())
+    };
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+
+    // Removed: the session ends with the token.
+    clientele_server::remove_user(&f.workspace, name).unwrap();
+    let (status, _) = me_by_session(&base, &session).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,6 +19,8 @@ pub async fn serve(ws: &Path, args: ServeArgs) -> Result<()> {
         demo: with_demo,
         demo_customers,
         query_threads,
+        secure_cookie,
+        trust_proxy,
     } = args;
     let auth = !no_auth;
     use tracing_subscriber::EnvFilter;
@@ -71,6 +73,8 @@ pub async fn serve(ws: &Path, args: ServeArgs) -> Result<()> {
         auth,
         query_threads: query_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        secure_cookie,
+        trust_proxy,
     };
     clientele_server::serve(config, |addr| {
         eprintln!(

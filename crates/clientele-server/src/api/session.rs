@@ -35,14 +35,20 @@ pub(super) async fn me(State(state): St, ctx: Ctx) -> Json<Me> {
 /// Exchanges an API token for a dashboard session cookie (HttpOnly, SameSite=Strict).
 #[utoipa::path(post, path = "/login", tag = "access", request_body = LoginBody,
     responses((status = 200, body = Me), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub(super) async fn login(State(state): St, body: axum::body::Bytes) -> Result<Response, ApiError> {
+pub(super) async fn login(
+    State(state): St,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
     let body: LoginBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!("the body must be JSON {{\"token\": \"…\"}}: {e}"))
     })?;
     let caller = state
         .by_token(&body.token)?
         .ok_or_else(ApiError::unauthorized)?;
-    let id = state.sessions.start(caller.clone());
+    let id = state
+        .sessions
+        .start(&crate::access::sha256_hex(body.token.trim()));
     let role = caller.role;
     let mut res = Json(json!({
         "user": caller.name, "role": role, "home": role.home(),
@@ -50,8 +56,13 @@ pub(super) async fn login(State(state): St, body: axum::body::Bytes) -> Result<R
     }))
     .into_response();
     let cookie = format!(
-        "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        crate::access::SESSION_IDLE.as_secs()
+        "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        crate::access::SESSION_LIFETIME.as_secs(),
+        if state.secure_cookie(&headers) {
+            "; Secure"
+        } else {
+            ""
+        }
     );
     res.headers_mut().insert(
         header::SET_COOKIE,
