@@ -482,6 +482,34 @@ async fn personal_data_is_masked_per_role_and_every_access_is_audited() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_query_parameters_get_a_400_naming_the_known_ones() {
+    let f = fixture();
+    let base = start(&f.workspace, true).await;
+    for (path, unknown, known) in [
+        ("/api/v1/churn?horizon_days=-5", "horizon_days", "as_of"),
+        ("/api/v1/kpis?form=2025-01-01", "form", "from"),
+        ("/api/v1/transactions?pagesize=10", "pagesize", "page_size"),
+        ("/api/v1/segments/rfm?format=csv&tabel=x", "tabel", "table"),
+        ("/api/v1/audit?usr=admin", "usr", "user"),
+    ] {
+        let (status, _, body) = get(&base, path, Some(Role::Admin)).await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
+        assert!(
+            body.contains(unknown) && body.contains(known),
+            "{path}: {body}"
+        );
+    }
+    // Known parameters, and the customer list's column filters, still answer.
+    get_json(&base, "/api/v1/kpis?period=2025&format=json", Role::Admin).await;
+    get_json(
+        &base,
+        "/api/v1/customers?region=North&page_size=5",
+        Role::Admin,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_get_a_clear_4xx() {
     let f = fixture();
     let base = start(&f.workspace, true).await;

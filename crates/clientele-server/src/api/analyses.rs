@@ -92,11 +92,15 @@ fn route<S: Spec>() -> utoipa_axum::router::UtoipaMethodRouter<Arc<AppState>> {
 async fn answer<S: Spec>(
     State(state): St,
     ctx: Ctx,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Q(out): Q<OutputParams>,
     Q(params): Q<S::Params>,
 ) -> Result<Response, ApiError> {
     let def = S::DEF;
     ctx.require(def.area, &format!("the {} analysis", def.name))?;
+    let mut known = param_names::<S::Params>();
+    known.extend(param_names::<OutputParams>());
+    reject_unknown(&uri, &known)?;
     check_format(&out.format)?;
     // Checked here too, so that a wrong value is answered before the cache and the query
     // runtime are involved.

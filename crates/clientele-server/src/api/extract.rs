@@ -20,6 +20,54 @@ where
     }
 }
 
+/// Query parameters of a documented set, with a 400 naming the known ones when the query
+/// has another (a misspelt `horizon_days=-5` must not silently mean the default).
+pub(super) struct P<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for P<T>
+where
+    T: serde::de::DeserializeOwned + IntoParams,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let uri = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or(&parts.uri, |o| &o.0)
+            .clone();
+        reject_unknown(&uri, &param_names::<T>())?;
+        let Q(p) = Q::<T>::from_request_parts(parts, state).await?;
+        Ok(P(p))
+    }
+}
+
+/// The names of a parameter struct's query parameters, as documented.
+pub(super) fn param_names<T: IntoParams>() -> Vec<String> {
+    T::into_params(|| Some(utoipa::openapi::path::ParameterIn::Query))
+        .into_iter()
+        .map(|p| p.name)
+        .collect()
+}
+
+/// A 400 when the query names a parameter that is not `known`.
+pub(super) fn reject_unknown(uri: &axum::http::Uri, known: &[String]) -> Result<(), ApiError> {
+    let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
+        .map_err(|e| ApiError::bad_request(e.body_text()))?;
+    match pairs.iter().find(|(k, _)| !known.contains(k)) {
+        None => Ok(()),
+        Some((k, _)) => Err(ApiError::bad_request(format!(
+            "unknown parameter '{k}': {} takes {}",
+            uri.path(),
+            if known.is_empty() {
+                "no parameters".to_string()
+            } else {
+                known.join(", ")
+            }
+        ))),
+    }
+}
+
 /// The caller of a request, its id, what it asked for (for the audit log) and whether it
 /// wants CSV.
 pub(super) struct Ctx {

@@ -82,7 +82,7 @@ pub(super) async fn run_report(
 pub(super) async fn kpis(
     State(state): St,
     ctx: Ctx,
-    Q(p): Q<ReportParams>,
+    P(p): P<ReportParams>,
 ) -> Result<Response, ApiError> {
     ctx.require(Area::Overview, "KPIs")?;
     run_report(&state, &ctx, p.request("kpis")?).await
@@ -95,7 +95,7 @@ pub(super) async fn kpis(
 pub(super) async fn sales(
     State(state): St,
     ctx: Ctx,
-    Q(p): Q<ReportParams>,
+    P(p): P<ReportParams>,
 ) -> Result<Response, ApiError> {
     ctx.require(Area::Sales, "sales")?;
     run_report(&state, &ctx, p.request("sales")?).await
@@ -107,7 +107,7 @@ pub(super) async fn sales(
 pub(super) async fn pipeline(
     State(state): St,
     ctx: Ctx,
-    Q(p): Q<ReportParams>,
+    P(p): P<ReportParams>,
 ) -> Result<Response, ApiError> {
     ctx.require(Area::Pipeline, "the pipeline")?;
     run_report(&state, &ctx, p.request("pipeline")?).await
@@ -119,7 +119,7 @@ pub(super) async fn pipeline(
 pub(super) async fn summary(
     State(state): St,
     ctx: Ctx,
-    Q(p): Q<ReportParams>,
+    P(p): P<ReportParams>,
 ) -> Result<Response, ApiError> {
     ctx.require(Area::Overview, "the summary")?;
     run_report(&state, &ctx, p.request("summary")?).await
@@ -131,7 +131,7 @@ pub(super) async fn summary(
 pub(super) async fn exceptions(
     State(state): St,
     ctx: Ctx,
-    Q(p): Q<ReportParams>,
+    P(p): P<ReportParams>,
 ) -> Result<Response, ApiError> {
     ctx.require(Area::Overview, "exceptions")?;
     run_report(&state, &ctx, p.request("exceptions")?).await
@@ -144,7 +144,7 @@ pub(super) async fn exceptions(
 pub(super) async fn campaigns(
     State(state): St,
     ctx: Ctx,
-    Q(p): Q<ReportParams>,
+    P(p): P<ReportParams>,
 ) -> Result<Response, ApiError> {
     ctx.require(Area::Campaigns, "campaigns")?;
     run_report(&state, &ctx, p.request("campaigns")?).await
@@ -175,7 +175,7 @@ pub(super) struct TransactionParams {
 pub(super) async fn transactions(
     State(state): St,
     ctx: Ctx,
-    Q(p): Q<TransactionParams>,
+    P(p): P<TransactionParams>,
 ) -> Result<Response, ApiError> {
     ctx.require(Area::Sales, "transactions")?;
     check_format(&p.format)?;

@@ -106,7 +106,7 @@ pub(super) struct AuditParams {
 pub(super) async fn audit(
     State(state): St,
     ctx: Ctx,
-    Q(p): Q<AuditParams>,
+    P(p): P<AuditParams>,
 ) -> Result<Response, ApiError> {
     ctx.require(Area::Admin, "the audit log")?;
     let (page, size) = paging(p.page, p.page_size, 100)?;
