@@ -199,6 +199,10 @@ pub struct ServeArgs {
     /// sets the header itself: any client can send it.
     #[arg(long)]
     pub trust_proxy: bool,
+    /// Seconds a request may take until its answer starts; longer ones get 503 and their
+    /// query is stopped.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub request_timeout: u64,
 }
 
 /// `clientele users …`.

@@ -46,6 +46,8 @@ pub struct ApiError {
     pub message: String,
     /// For the log only: the whole cause of an internal error.
     pub detail: Option<String>,
+    /// Seconds after which a refused request may be tried again (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 /// The cause of an internal error, carried on its response to [`log_errors`].
@@ -80,6 +82,7 @@ impl ApiError {
             code: "bad_request",
             message: message.into(),
             detail: None,
+            retry_after: None,
         }
     }
 
@@ -90,6 +93,7 @@ impl ApiError {
             code: "not_found",
             message: message.into(),
             detail: None,
+            retry_after: None,
         }
     }
 
@@ -100,6 +104,7 @@ impl ApiError {
             code: "unauthorized",
             message: "log in, or send an API token as 'Authorization: Bearer TOKEN' (create one with `clientele users add NAME --role ROLE`)".into(),
             detail: None,
+            retry_after: None,
         }
     }
 
@@ -110,6 +115,7 @@ impl ApiError {
             code: "forbidden",
             message: format!("the {role} role may not see {what}"),
             detail: None,
+            retry_after: None,
         }
     }
 
@@ -120,6 +126,7 @@ impl ApiError {
             code: "internal",
             message: "the server failed to answer this request; the details are in its log".into(),
             detail: Some(detail.to_string()),
+            retry_after: None,
         }
     }
 
@@ -130,6 +137,15 @@ impl ApiError {
             code,
             message: message.into(),
             detail: None,
+            retry_after: None,
+        }
+    }
+
+    /// 503 with `Retry-After`: the server is too busy with this kind of work to queue more.
+    pub fn busy(message: impl Into<String>, retry_after: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
         }
     }
 
@@ -144,6 +160,12 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, axum::Json(self.body())).into_response();
         if let Some(detail) = self.detail {
             response.extensions_mut().insert(InternalDetail(detail));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
         }
         response
     }

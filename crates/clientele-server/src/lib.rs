@@ -42,6 +42,9 @@ pub struct ServerConfig {
     /// Trusts the `X-Forwarded-Proto` header of the proxy in front of the server: the session
     /// cookie is `Secure` when the proxy says the client used HTTPS.
     pub trust_proxy: bool,
+    /// How long a request may take until its answer starts; longer ones get 503 and their
+    /// query is stopped (at its next await point: a model fit in progress runs to its end).
+    pub request_timeout: std::time::Duration,
 }
 
 /// The application: routes, state and middleware, ready for `axum::serve`.

@@ -2,9 +2,10 @@
 //! stored analysis changes the manifest), users, sessions, the audit log, a cache of analysis
 //! results, and the runtime that runs queries and models.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -67,6 +68,35 @@ impl<T> Cache<T> {
     }
 }
 
+/// Requests of one analysis that may wait for it while it runs; more are answered 503.
+pub const ANALYSIS_QUEUE: usize = 8;
+
+/// One analysis's turn: a permit for the fit, and how many requests hold or wait for it.
+struct Lane {
+    permit: tokio::sync::Semaphore,
+    waiting: AtomicUsize,
+}
+
+/// Counts a request as waiting in its lane until it is dropped (answered, failed, or
+/// abandoned by a client that went away).
+struct InLane(Arc<Lane>);
+
+impl Drop for InLane {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Aborts a task on the query runtime when the request waiting for it is dropped: a client
+/// that goes away, or a request that times out, stops its query at its next await point.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// A tokio runtime for queries and models, shut down without blocking when dropped (it may be
 /// dropped inside the server's own runtime).
 struct QueryRuntime(Option<tokio::runtime::Runtime>);
@@ -84,13 +114,19 @@ pub struct AppState {
     pub auth: bool,
     secure_cookie: bool,
     trust_proxy: bool,
+    /// How long a request may take before it is answered 503 and its work stopped.
+    pub request_timeout: std::time::Duration,
     engine: tokio::sync::Mutex<Option<(Stamp, Arc<Engine>)>>,
     users: Mutex<(Stamp, Arc<Vec<User>>)>,
     pub sessions: Sessions,
     pub audit: AuditLog,
     analyses: Cache<Analysis>,
     reports: Cache<Report>,
-    /// One model fit at a time: two churn fits at once would double the memory for nothing.
+    /// Analyses running or queued, by analysis name: one fit of each analysis at a time (two
+    /// churn fits at once would double the memory for nothing), while different analyses run
+    /// side by side, so a slow churn fit does not hold up an RFM request.
+    lanes: Mutex<HashMap<&'static str, Arc<Lane>>>,
+    /// All analyses together use at most as many fits as there are query threads.
     heavy: tokio::sync::Semaphore,
     queries: QueryRuntime,
 }
@@ -108,13 +144,15 @@ impl AppState {
             auth: config.auth,
             secure_cookie: config.secure_cookie,
             trust_proxy: config.trust_proxy,
+            request_timeout: config.request_timeout,
             engine: tokio::sync::Mutex::new(None),
             users: Mutex::new((None, Arc::new(Vec::new()))),
             sessions: Sessions::default(),
             audit: AuditLog::new(&config.workspace),
             analyses: Cache::new(CACHED_ANALYSES),
             reports: Cache::new(CACHED_REPORTS),
-            heavy: tokio::sync::Semaphore::new(1),
+            lanes: Mutex::new(HashMap::new()),
+            heavy: tokio::sync::Semaphore::new(config.query_threads.max(1)),
             queries: QueryRuntime(Some(queries)),
         })
     }
@@ -152,7 +190,9 @@ impl AppState {
             .0
             .as_ref()
             .expect("runtime lives as long as the state");
-        match rt.spawn(work).await {
+        let task = rt.spawn(work);
+        let _abort = AbortOnDrop(task.abort_handle());
+        match task.await {
             Ok(r) => r,
             Err(e) => Err(ApiError::internal(format!("a query task failed: {e}"))),
         }
@@ -170,13 +210,47 @@ impl AppState {
     }
 
     /// An analysis, from the cache when this workspace version already ran it with the same
-    /// parameters (`key`), else computed (one at a time) and kept.
-    pub async fn analysis<F, Fut>(&self, key: String, work: F) -> Result<Arc<Analysis>, ApiError>
+    /// parameters (`key`), else computed and kept: one fit per analysis `name` at a time, at
+    /// most [`ANALYSIS_QUEUE`] requests waiting for it (more get 503 with `Retry-After`).
+    pub async fn analysis<F, Fut>(
+        &self,
+        name: &'static str,
+        key: String,
+        work: F,
+    ) -> Result<Arc<Analysis>, ApiError>
     where
         F: FnOnce(Arc<Engine>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Analysis, ApiError>> + Send + 'static,
     {
         let key = format!("{:?}|{key}", self.manifest_stamp());
+        if let Some(hit) = self.analyses.get(&key) {
+            return Ok(hit);
+        }
+        let lane = {
+            let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(lanes.entry(name).or_insert_with(|| {
+                Arc::new(Lane {
+                    permit: tokio::sync::Semaphore::new(1),
+                    waiting: AtomicUsize::new(0),
+                })
+            }))
+        };
+        if lane.waiting.fetch_add(1, Ordering::SeqCst) >= ANALYSIS_QUEUE {
+            lane.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(ApiError::busy(
+                format!(
+                    "{ANALYSIS_QUEUE} requests are already waiting for the {name} analysis; try again shortly"
+                ),
+                5,
+            ));
+        }
+        let in_lane = InLane(lane);
+        let _turn = in_lane
+            .0
+            .permit
+            .acquire()
+            .await
+            .map_err(ApiError::internal)?;
         if let Some(hit) = self.analyses.get(&key) {
             return Ok(hit);
         }
@@ -272,5 +346,126 @@ impl AppState {
             *guard = (now, Arc::new(users));
         }
         Ok(Arc::clone(&guard.1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    fn state(workspace: &Path) -> Arc<AppState> {
+        let config = ServerConfig {
+            workspace: workspace.to_path_buf(),
+            bind: "127.0.0.1:0".parse().expect("address"),
+            auth: false,
+            query_threads: 2,
+            secure_cookie: false,
+            trust_proxy: false,
+            request_timeout: std::time::Duration::from_secs(300),
+        };
+        Arc::new(AppState::new(&config).expect("state"))
+    }
+
+    fn workspace() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let src = dir.path().join("src");
+        let config = clientele_demo::DemoConfig {
+            customers: 60,
+            seed: 3,
+            ..Default::default()
+        };
+        clientele_demo::generate(&config, &src, &dir.path().join("truth"), &mut |_, _, _| {})
+            .expect("demo");
+        let ws = dir.path().join("ws");
+        clientele_ingest::ingest(&src, &ws, &Default::default(), &mut |_| {}).expect("ingest");
+        dir
+    }
+
+    fn empty(name: &str) -> Analysis {
+        Analysis::new(name, name)
+    }
+
+    type Fit = std::pin::Pin<Box<dyn Future<Output = Result<Analysis, ApiError>> + Send>>;
+
+    /// A fit that runs until told to finish, and says whether it was stopped.
+    fn slow(
+        release: Arc<tokio::sync::Notify>,
+        stopped: Arc<AtomicBool>,
+    ) -> impl FnOnce(Arc<Engine>) -> Fit + Send + 'static {
+        move |_| {
+            Box::pin(async move {
+                struct Flag(Arc<AtomicBool>);
+                impl Drop for Flag {
+                    fn drop(&mut self) {
+                        self.0.store(true, Ordering::SeqCst);
+                    }
+                }
+                let flag = Flag(stopped);
+                release.notified().await;
+                std::mem::forget(flag);
+                Ok(empty("churn"))
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_analysis_does_not_block_others_and_its_queue_is_bounded() {
+        let dir = workspace();
+        let state = state(&dir.path().join("ws"));
+        let release = Arc::new(tokio::sync::Notify::new());
+        let stopped = Arc::new(AtomicBool::new(false));
+        let s = Arc::clone(&state);
+        let work = slow(Arc::clone(&release), Arc::clone(&stopped));
+        let churn = tokio::spawn(async move { s.analysis("churn", "a".into(), work).await });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // Another analysis answers while churn is still fitting.
+        let rfm = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            state.analysis("rfm", "b".into(), |_| async { Ok(empty("rfm")) }),
+        )
+        .await
+        .expect("rfm was held up by churn")
+        .expect("rfm");
+        assert_eq!(rfm.name, "rfm");
+        assert!(!churn.is_finished());
+        // Churn requests queue behind the running fit, up to the limit; the next gets 503.
+        let mut queued = Vec::new();
+        for i in 1..ANALYSIS_QUEUE {
+            let s = Arc::clone(&state);
+            let work = slow(Arc::clone(&release), Arc::new(AtomicBool::new(false)));
+            queued.push(tokio::spawn(async move {
+                s.analysis("churn", format!("q{i}"), work).await
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let refused = state
+            .analysis("churn", "over".into(), |_| async { Ok(empty("churn")) })
+            .await
+            .expect_err("the queue is full");
+        assert_eq!(
+            (refused.status.as_u16(), refused.code, refused.retry_after),
+            (503, "busy", Some(5))
+        );
+        // A client that goes away stops its fit.
+        churn.abort();
+        let _ = churn.await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(
+            stopped.load(Ordering::SeqCst),
+            "the abandoned fit still runs"
+        );
+        for q in &queued {
+            q.abort();
+        }
+        for q in queued {
+            let _ = q.await;
+        }
+        // Once the queue has drained, churn is served again.
+        let again = state
+            .analysis("churn", "after".into(), |_| async { Ok(empty("churn")) })
+            .await
+            .expect("churn after the queue drained");
+        assert_eq!(again.name, "churn");
     }
 }

@@ -90,6 +90,7 @@ async fn start(workspace: &Path, auth: bool) -> String {
         query_threads: 2,
         secure_cookie: false,
         trust_proxy: false,
+        request_timeout: std::time::Duration::from_secs(300),
     };
     let app = clientele_server::app(&config).unwrap();
     let listener = tokio::net::TcpListener::bind(config.bind).await.unwrap();

@@ -21,6 +21,7 @@ pub async fn serve(ws: &Path, args: ServeArgs) -> Result<()> {
         query_threads,
         secure_cookie,
         trust_proxy,
+        request_timeout,
     } = args;
     let auth = !no_auth;
     use tracing_subscriber::EnvFilter;
@@ -75,6 +76,7 @@ pub async fn serve(ws: &Path, args: ServeArgs) -> Result<()> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         secure_cookie,
         trust_proxy,
+        request_timeout: std::time::Duration::from_secs(request_timeout),
     };
     clientele_server::serve(config, |addr| {
         eprintln!(

@@ -107,7 +107,7 @@ async fn answer<S: Spec>(
     params.check()?;
     let key = format!("{}?{params:?}", def.name);
     let analysis = state
-        .analysis(key, move |engine: Arc<Engine>| async move {
+        .analysis(def.name, key, move |engine: Arc<Engine>| async move {
             Ok(analyses::run::<S>(&engine, &params).await?)
         })
         .await?;

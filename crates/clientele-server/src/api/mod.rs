@@ -105,6 +105,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .nest("/api/v1", api_router())
         .split_for_parts();
     let doc = Arc::new(doc);
+    let timeout = state.request_timeout;
     let trace = tower_http::trace::TraceLayer::new_for_http().make_span_with(
         |req: &axum::http::Request<axum::body::Body>| {
             let id = req
@@ -131,6 +132,23 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
     .with_state(state)
+    // Dropping the handler's future on timeout also aborts its work on the query runtime.
+    .layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+            match tokio::time::timeout(timeout, next.run(req)).await {
+                Ok(response) => response,
+                Err(_) => ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "timeout",
+                    format!(
+                        "the request took longer than {} s and was stopped (serve --request-timeout sets the limit)",
+                        timeout.as_secs()
+                    ),
+                )
+                .into_response(),
+            }
+        },
+    ))
     .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
     .layer(tower_http::catch_panic::CatchPanicLayer::custom(
         |_: Box<dyn std::any::Any + Send>| {
