@@ -68,6 +68,31 @@ impl<T> Cache<T> {
     }
 }
 
+/// The customer ids of one workspace version, as hashes: enough to tell whether a text cell
+/// of a response names a customer (a collision only adds a value to an audit entry).
+pub struct CustomerIds {
+    hasher: std::hash::RandomState,
+    hashes: std::collections::HashSet<u64>,
+}
+
+impl CustomerIds {
+    fn new(ids: impl IntoIterator<Item = String>) -> CustomerIds {
+        use std::hash::BuildHasher;
+        let hasher = std::hash::RandomState::new();
+        let hashes = ids
+            .into_iter()
+            .map(|id| hasher.hash_one(id.as_str()))
+            .collect();
+        CustomerIds { hasher, hashes }
+    }
+
+    /// Whether a value is one of the workspace's customer ids.
+    pub fn contains(&self, value: &str) -> bool {
+        use std::hash::BuildHasher;
+        !self.hashes.is_empty() && self.hashes.contains(&self.hasher.hash_one(value))
+    }
+}
+
 /// Requests of one analysis that may wait for it while it runs; more are answered 503.
 pub const ANALYSIS_QUEUE: usize = 8;
 
@@ -118,6 +143,7 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     engine: tokio::sync::Mutex<Option<(Stamp, Arc<Engine>)>>,
     users: Mutex<(Stamp, Arc<Vec<User>>)>,
+    customer_ids: tokio::sync::Mutex<Option<(Stamp, Arc<CustomerIds>)>>,
     pub sessions: Sessions,
     pub audit: AuditLog,
     analyses: Cache<Analysis>,
@@ -147,6 +173,7 @@ impl AppState {
             request_timeout: config.request_timeout,
             engine: tokio::sync::Mutex::new(None),
             users: Mutex::new((None, Arc::new(Vec::new()))),
+            customer_ids: tokio::sync::Mutex::new(None),
             sessions: Sessions::default(),
             audit: AuditLog::new(&config.workspace),
             analyses: Cache::new(CACHED_ANALYSES),
@@ -177,6 +204,46 @@ impl AppState {
         let engine = Arc::new(engine);
         *guard = Some((now, Arc::clone(&engine)));
         Ok(engine)
+    }
+
+    /// The customer ids of the workspace as it is now (from `customers`, else `orders`),
+    /// read once per workspace version.
+    pub async fn customer_ids(&self) -> Result<Arc<CustomerIds>, ApiError> {
+        let now = self.manifest_stamp();
+        let mut guard = self.customer_ids.lock().await;
+        if let Some((s, ids)) = guard.as_ref()
+            && *s == now
+        {
+            return Ok(Arc::clone(ids));
+        }
+        let ids = self
+            .query(|engine: Arc<Engine>| async move {
+                let Some(table) = ["customers", "orders"]
+                    .into_iter()
+                    .find(|t| engine.has_column(t, "customer_id"))
+                else {
+                    return Ok(CustomerIds::new(Vec::new()));
+                };
+                let batches = engine
+                    .query(&format!(
+                        "SELECT DISTINCT CAST(customer_id AS VARCHAR) AS id FROM {table}"
+                    ))
+                    .await?;
+                let mut ids = Vec::new();
+                for b in &batches {
+                    let column =
+                        arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)
+                            .map_err(ApiError::internal)?;
+                    if let Some(s) = column.as_any().downcast_ref::<arrow::array::StringArray>() {
+                        ids.extend(s.iter().flatten().map(str::to_string));
+                    }
+                }
+                Ok(CustomerIds::new(ids))
+            })
+            .await?;
+        let ids = Arc::new(ids);
+        *guard = Some((now, Arc::clone(&ids)));
+        Ok(ids)
     }
 
     /// Runs work on the query runtime and waits for it; a panic there becomes a 500.

@@ -483,6 +483,87 @@ async fn personal_data_is_masked_per_role_and_every_access_is_audited() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_sees_customers_in_any_column_logins_and_refusals() {
+    let f = fixture();
+    let base = start(&f.workspace, true).await;
+    // The exceptions report names customers in `subject`, not in a customer_id column.
+    let ex = get_json(&base, "/api/v1/exceptions?period=2025", Role::Analyst).await;
+    let named: Vec<String> = ex["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "customer_frequency_drop")
+        .map(|r| r["subject"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!named.is_empty(), "the demo year has frequency drops: {ex}");
+    let entries = clientele_server::read_audit(&f.workspace, Some("analyst"), None).unwrap();
+    let entry = entries
+        .iter()
+        .rev()
+        .find(|e| e.action.contains("/exceptions?period=2025"))
+        .expect("the exceptions answer is audited");
+    for id in &named {
+        assert!(entry.customers.contains(id), "{id} missing from {entry:?}");
+    }
+    // Aggregates still are not: the KPI answer names no customer.
+    get_json(&base, "/api/v1/kpis?period=2025", Role::Analyst).await;
+    let entries = clientele_server::read_audit(&f.workspace, Some("analyst"), None).unwrap();
+    assert!(
+        !entries
+            .iter()
+            .any(|e| e.action.contains("/kpis?period=2025"))
+    );
+
+    // A 403, a failed login and a login are logged.
+    let (status, _, _) = get(&base, "/api/v1/segments/rfm", Some(Role::SalesManager)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/v1/login"))
+        .json(&serde_json::json!({"token": "clt_guess"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    login(&base, token(Role::MarketingManager)).await;
+    let all = clientele_server::read_audit(&f.workspace, None, None).unwrap();
+    let has = |user: &str, action: &str, outcome: &str| {
+        all.iter()
+            .any(|e| e.user == user && e.action.contains(action) && e.outcome == outcome)
+    };
+    assert!(has("sales_manager", "/api/v1/segments/rfm", "forbidden"));
+    assert!(has("unknown", "POST /api/v1/login", "unauthorized"));
+    assert!(has("marketing_manager", "POST /api/v1/login", "login"));
+
+    // The API's pages come from the index: newest first, the same entries as the file.
+    let newest = get_json(&base, "/api/v1/audit?page_size=3", Role::Admin).await;
+    let all = clientele_server::read_audit(&f.workspace, None, None).unwrap();
+    assert!(newest["total"].as_u64().unwrap() as usize >= all.len());
+    let page = newest["rows"].as_array().unwrap();
+    assert_eq!(page.len(), 3);
+    let by_user = get_json(
+        &base,
+        "/api/v1/audit?user=sales_manager&page_size=1000",
+        Role::Admin,
+    )
+    .await;
+    let file_count = clientele_server::read_audit(&f.workspace, Some("sales_manager"), None)
+        .unwrap()
+        .len();
+    let api_count = by_user["total"].as_u64().unwrap() as usize;
+    assert!(
+        api_count >= file_count && api_count <= file_count + 1,
+        "{api_count} vs {file_count}"
+    );
+    assert!(
+        by_user["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["user"] == "sales_manager")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_query_parameters_get_a_400_naming_the_known_ones() {
     let f = fixture();
     let base = start(&f.workspace, true).await;

@@ -139,7 +139,7 @@ pub fn audit(
     }
     let rows: Vec<serde_json::Value> = entries
         .iter()
-        .map(|e| serde_json::json!({"at": e.at, "user": e.user, "role": e.role, "action": e.action, "customers": e.customers.join(" "), "request_id": e.request_id}))
+        .map(|e| serde_json::json!({"at": e.at, "user": e.user, "role": e.role, "action": e.action, "customers": e.customers.join(" "), "request_id": e.request_id, "outcome": e.outcome}))
         .collect();
     let mut sink = Sink::open(g.out.as_deref())?;
     if rows.is_empty() && g.format == Format::Table {

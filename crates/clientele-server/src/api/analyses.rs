@@ -111,7 +111,7 @@ async fn answer<S: Spec>(
             Ok(analyses::run::<S>(&engine, &params).await?)
         })
         .await?;
-    analysis_response(&state, &ctx, &analysis, out.table.as_deref())
+    analysis_response(&state, &ctx, &analysis, out.table.as_deref()).await
 }
 
 /// `/segments/{kind}` for a kind that no analysis declares.

@@ -59,7 +59,7 @@ pub(super) async fn customer_list(
         })
         .await?;
     let batches = protect(&list.batches, &ctx.caller)?;
-    audit_rows(state, ctx, &batches.iter().collect::<Vec<_>>())?;
+    audit_rows(state, ctx, &batches.iter().collect::<Vec<_>>()).await?;
     let name = if at_risk { "at_risk" } else { "customers" };
     if ctx.csv {
         return csv_response(&batches, name);

@@ -88,25 +88,69 @@ pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
         .map(|(_, v)| v)
 }
 
+/// The request id that the request-id layer set.
+pub(super) fn request_id(headers: &HeaderMap) -> &str {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// The bearer token of a request: `None` without one, an error for another scheme.
+pub(super) fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    match headers.get(header::AUTHORIZATION) {
+        None => Ok(None),
+        Some(v) => {
+            let v = v.to_str().map_err(|_| ApiError::unauthorized())?;
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+                .map(Some)
+                .ok_or_else(ApiError::unauthorized)
+        }
+    }
+}
+
+/// Middleware: writes every refused API request (401, 403) to the audit log, with the
+/// caller when one is known (a 403), so that probing and failed logins are seen.
+pub(super) async fn audit_refusals(
+    State(state): St,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let action = format!("{} {}", req.method(), req.uri());
+    let headers = req.headers().clone();
+    let response = next.run(req).await;
+    let outcome = match response.status() {
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        _ => return response,
+    };
+    if !action.contains(" /api/") {
+        return response;
+    }
+    let caller = bearer(&headers)
+        .ok()
+        .and_then(|b| state.caller(b, cookie(&headers, SESSION_COOKIE)).ok())
+        .flatten();
+    let (user, role) = caller
+        .as_ref()
+        .map_or(("unknown", ""), |c| (c.name.as_str(), c.role.name()));
+    if let Err(e) = state
+        .audit
+        .record_event(user, role, &action, outcome, request_id(&headers))
+    {
+        tracing::error!(error = %e, "cannot write the audit log");
+    }
+    response
+}
+
 impl FromRequestParts<Arc<AppState>> for Ctx {
     type Rejection = ApiError;
     async fn from_request_parts(
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let bearer = match parts.headers.get(header::AUTHORIZATION) {
-            None => None,
-            Some(v) => {
-                let v = v.to_str().map_err(|_| ApiError::unauthorized())?;
-                match v
-                    .strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-                {
-                    Some(t) => Some(t),
-                    None => return Err(ApiError::unauthorized()),
-                }
-            }
-        };
+        let bearer = bearer(&parts.headers)?;
         let session = cookie(&parts.headers, SESSION_COOKIE);
         let caller = state
             .caller(bearer, session)?
@@ -120,12 +164,7 @@ impl FromRequestParts<Arc<AppState>> for Ctx {
                 .is_some_and(|v| v.starts_with("text/csv"));
         Ok(Ctx {
             caller,
-            request_id: parts
-                .headers
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string(),
+            request_id: request_id(&parts.headers).to_string(),
             // Nested routers see the path without its /api/v1 prefix; log the one requested.
             action: format!(
                 "{} {}",

@@ -5,7 +5,8 @@
 //! Reports and analyses answer in the JSON shape of the CLI's `--format json`
 //! (`clientele_analytics::report_json` / `analysis_json`), or as CSV with `format=csv`.
 //! Personal columns are masked for roles that do not see personal data, and every response
-//! that holds customer-level rows (a `customer_id` column) is written to the audit log.
+//! that names customers (a `customer_id` column, or any text cell that is a customer id) is
+//! written to the audit log, as are logins, logouts and refused requests.
 //!
 //! The analyses' routes are not written here: `analyses.rs` walks the library's registry
 //! (`clientele_analytics::analyses::visit`) and adds one route per declaration, with its
@@ -44,7 +45,7 @@ use utoipa_axum::routes;
 
 use crate::access::{Area, Caller, PERSONAL_COLUMNS, Role, mask};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, CustomerIds};
 
 type St = State<Arc<AppState>>;
 
@@ -106,6 +107,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .split_for_parts();
     let doc = Arc::new(doc);
     let timeout = state.request_timeout;
+    let refusals = axum::middleware::from_fn_with_state(Arc::clone(&state), audit_refusals);
     let trace = tower_http::trace::TraceLayer::new_for_http().make_span_with(
         |req: &axum::http::Request<axum::body::Body>| {
             let id = req
@@ -132,6 +134,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
     .with_state(state)
+    .layer(refusals)
     // Dropping the handler's future on timeout also aborts its work on the query runtime.
     .layer(axum::middleware::from_fn(
         move |req: axum::extract::Request, next: axum::middleware::Next| async move {

@@ -73,7 +73,7 @@ pub(super) async fn run_report(
     req: ReportRequest,
 ) -> Result<Response, ApiError> {
     let report = state.report(req).await?;
-    report_response(state, ctx, &report)
+    report_response(state, ctx, &report).await
 }
 
 /// The KPIs of a period against the previous period and their targets.
@@ -216,7 +216,7 @@ pub(super) async fn transactions(
         })
         .await?;
     let batches = protect(&batches, &ctx.caller)?;
-    audit_rows(&state, &ctx, &batches.iter().collect::<Vec<_>>())?;
+    audit_rows(&state, &ctx, &batches.iter().collect::<Vec<_>>()).await?;
     if ctx.csv {
         return csv_response(&batches, "transactions");
     }

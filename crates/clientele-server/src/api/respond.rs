@@ -47,21 +47,45 @@ pub(super) fn protect(
         .collect()
 }
 
-/// The customer ids in batches (their `customer_id` column), in order, without repeats.
-pub(super) fn customer_ids(batches: &[&RecordBatch]) -> Vec<String> {
+/// The customers named in batches, in order, without repeats: every text cell that is a
+/// known customer id (whatever its column is called: the exceptions report names customers
+/// in `subject`), and every value of a `customer_id` column.
+pub(super) fn customer_ids(batches: &[&RecordBatch], known: &CustomerIds) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for b in batches {
-        let Ok(i) = b.schema().index_of("customer_id") else {
-            continue;
-        };
-        let Ok(text) = arrow::compute::cast(b.column(i), &DataType::Utf8) else {
-            continue;
-        };
-        if let Some(s) = text.as_any().downcast_ref::<StringArray>() {
+        for (f, c) in b.schema().fields().iter().zip(b.columns()) {
+            let is_id_column = f.name() == "customer_id";
+            let text = match c.data_type() {
+                DataType::Utf8 => Arc::clone(c),
+                DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(..) => {
+                    match arrow::compute::cast(c, &DataType::Utf8) {
+                        Ok(t) => t,
+                        Err(_) => continue,
+                    }
+                }
+                _ if is_id_column => match arrow::compute::cast(c, &DataType::Utf8) {
+                    Ok(t) => t,
+                    Err(_) => continue,
+                },
+                _ => continue,
+            };
+            let Some(s) = text.as_any().downcast_ref::<StringArray>() else {
+                continue;
+            };
             for v in s.iter().flatten() {
-                if seen.insert(v.to_string()) {
-                    out.push(v.to_string());
+                // A label such as "C0042 (Ada Lovelace)" names its customer too.
+                let id = if is_id_column || known.contains(v) {
+                    Some(v)
+                } else {
+                    v.split_once(" (")
+                        .map(|(id, _)| id)
+                        .filter(|id| known.contains(id))
+                };
+                if let Some(id) = id
+                    && seen.insert(id.to_string())
+                {
+                    out.push(id.to_string());
                 }
             }
         }
@@ -69,22 +93,21 @@ pub(super) fn customer_ids(batches: &[&RecordBatch]) -> Vec<String> {
     out
 }
 
-/// Writes an audit entry when the batches hold customer-level rows.
-pub(super) fn audit_rows(
+/// Writes an audit entry when the batches name customers (see [`customer_ids`]).
+pub(super) async fn audit_rows(
     state: &AppState,
     ctx: &Ctx,
     batches: &[&RecordBatch],
 ) -> Result<(), ApiError> {
-    let has_customers = batches
+    let known = state.customer_ids().await?;
+    let customers = customer_ids(batches, &known);
+    let has_id_column = batches
         .iter()
         .any(|b| b.schema().index_of("customer_id").is_ok());
-    if has_customers {
-        state.audit.record(
-            &ctx.caller,
-            &ctx.action,
-            customer_ids(batches),
-            &ctx.request_id,
-        )?;
+    if has_id_column || !customers.is_empty() {
+        state
+            .audit
+            .record(&ctx.caller, &ctx.action, customers, &ctx.request_id)?;
     }
     Ok(())
 }
@@ -123,20 +146,20 @@ pub(super) fn masked_report(report: &Report, caller: &Caller) -> Result<Report, 
     })
 }
 
-pub(super) fn report_response(
+pub(super) async fn report_response(
     state: &AppState,
     ctx: &Ctx,
     report: &Report,
 ) -> Result<Response, ApiError> {
     let report = masked_report(report, &ctx.caller)?;
-    audit_rows(state, ctx, &report.batches.iter().collect::<Vec<_>>())?;
+    audit_rows(state, ctx, &report.batches.iter().collect::<Vec<_>>()).await?;
     if ctx.csv {
         return csv_response(&report.batches, &report.name);
     }
     Ok(Json(clientele_analytics::report_json(&report)?).into_response())
 }
 
-pub(super) fn analysis_response(
+pub(super) async fn analysis_response(
     state: &AppState,
     ctx: &Ctx,
     analysis: &Analysis,
@@ -158,7 +181,7 @@ pub(super) fn analysis_response(
         stores: analysis.stores.clone(),
     };
     let all: Vec<&RecordBatch> = shown.tables.iter().flat_map(|t| t.batches.iter()).collect();
-    audit_rows(state, ctx, &all)?;
+    audit_rows(state, ctx, &all).await?;
     if ctx.csv {
         let t = match table {
             None => shown.tables.first(),

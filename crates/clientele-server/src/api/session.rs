@@ -43,9 +43,17 @@ pub(super) async fn login(
     let body: LoginBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!("the body must be JSON {{\"token\": \"…\"}}: {e}"))
     })?;
+    // A failed login is a 401, which the refusal audit records.
     let caller = state
         .by_token(&body.token)?
         .ok_or_else(ApiError::unauthorized)?;
+    state.audit.record_event(
+        &caller.name,
+        caller.role.name(),
+        "POST /api/v1/login",
+        "login",
+        request_id(&headers),
+    )?;
     let id = state
         .sessions
         .start(&crate::access::sha256_hex(body.token.trim()));
@@ -75,6 +83,18 @@ pub(super) async fn login(
 #[utoipa::path(post, path = "/logout", tag = "access", responses((status = 204)))]
 pub(super) async fn logout(State(state): St, headers: HeaderMap) -> Response {
     if let Some(id) = cookie(&headers, SESSION_COOKIE) {
+        if let Ok(Some(caller)) = state.caller(None, Some(id)) {
+            let recorded = state.audit.record_event(
+                &caller.name,
+                caller.role.name(),
+                "POST /api/v1/logout",
+                "logout",
+                request_id(&headers),
+            );
+            if let Err(e) = recorded {
+                tracing::error!(error = %e, "cannot write the audit log");
+            }
+        }
         state.sessions.end(id);
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
@@ -110,18 +130,15 @@ pub(super) async fn audit(
 ) -> Result<Response, ApiError> {
     ctx.require(Area::Admin, "the audit log")?;
     let (page, size) = paging(p.page, p.page_size, 100)?;
-    let workspace = state.workspace.clone();
-    let mut entries = tokio::task::spawn_blocking(move || {
-        crate::audit::read_audit(&workspace, p.user.as_deref(), p.customer.as_deref())
+    let log = Arc::clone(&state);
+    let (total, entries) = tokio::task::spawn_blocking(move || {
+        log.audit
+            .page(p.user.as_deref(), p.customer.as_deref(), page, size)
     })
     .await
     .map_err(ApiError::internal)??;
-    entries.reverse();
-    let total = entries.len();
     let rows: Vec<Value> = entries
         .into_iter()
-        .skip((page - 1) * size)
-        .take(size)
         .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
         .collect();
     Ok(Json(json!({"list": "audit", "title": "Audit log", "page": page, "page_size": size, "total": total, "notes": [], "rows": rows})).into_response())
