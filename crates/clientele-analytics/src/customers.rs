@@ -141,7 +141,7 @@ impl Customer360 {
             sections.insert(table.clone(), rows_json(&protect(rows)?)?);
         }
         if let Some(items) = &self.order_items {
-            sections.insert("order_items".into(), rows_json(items)?);
+            sections.insert("order_items".into(), rows_json(&protect(items)?)?);
         }
         out.insert("sections".into(), sections.into());
         out.insert("section_rows".into(), SECTION_ROWS.into());

@@ -299,7 +299,8 @@ impl Sessions {
     }
 }
 
-/// Columns holding personal data, masked for roles that do not see it.
+/// Columns holding personal data, masked (recognisably, see [`mask`]) for roles that do not
+/// see it; extra source columns are masked too (see `privacy.rs`).
 pub const PERSONAL_COLUMNS: &[&str] = &[
     "email",
     "phone",
@@ -309,6 +310,7 @@ pub const PERSONAL_COLUMNS: &[&str] = &[
     "birth_date",
     "postal_code",
     "address",
+    "city",
 ];
 
 /// Masks a personal value, keeping just enough to recognise a record: emails keep the first

@@ -13,6 +13,7 @@ mod api;
 mod audit;
 mod dashboard;
 mod error;
+mod privacy;
 mod state;
 
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ pub use access::{
 };
 pub use audit::{AuditEntry, read_audit};
 pub use error::ServerError;
+pub use privacy::{FREE_TEXT_COLUMNS, Policy, load_policy, redact};
 
 /// How to run the server.
 #[derive(Debug, Clone)]

@@ -14,10 +14,14 @@ use clientele_analytics::{Analysis, Engine, Report, ReportRequest};
 use crate::access::{Caller, Role, Sessions, User};
 use crate::audit::AuditLog;
 use crate::error::ApiError;
+use crate::privacy::Privacy;
 use crate::{ServerConfig, ServerError};
 
 /// Identifies one version of a file: modification time and length.
 type Stamp = Option<(SystemTime, u64)>;
+
+/// The versions of the manifest and of `access/policy.json`.
+type PolicyStamp = (Stamp, Stamp);
 
 fn stamp(path: &Path) -> Stamp {
     std::fs::metadata(path)
@@ -144,6 +148,8 @@ pub struct AppState {
     engine: tokio::sync::Mutex<Option<(Stamp, Arc<Engine>)>>,
     users: Mutex<(Stamp, Arc<Vec<User>>)>,
     customer_ids: tokio::sync::Mutex<Option<(Stamp, Arc<CustomerIds>)>>,
+    /// Keyed by the manifest's and the policy file's stamps.
+    privacy: tokio::sync::Mutex<Option<(PolicyStamp, Arc<Privacy>)>>,
     pub sessions: Sessions,
     pub audit: AuditLog,
     analyses: Cache<Analysis>,
@@ -174,6 +180,7 @@ impl AppState {
             engine: tokio::sync::Mutex::new(None),
             users: Mutex::new((None, Arc::new(Vec::new()))),
             customer_ids: tokio::sync::Mutex::new(None),
+            privacy: tokio::sync::Mutex::new(None),
             sessions: Sessions::default(),
             audit: AuditLog::new(&config.workspace),
             analyses: Cache::new(CACHED_ANALYSES),
@@ -204,6 +211,32 @@ impl AppState {
         let engine = Arc::new(engine);
         *guard = Some((now, Arc::clone(&engine)));
         Ok(engine)
+    }
+
+    /// What is masked and redacted, for the workspace and its `access/policy.json` as they
+    /// are now. A policy that does not parse is a 500 whose message says what is wrong.
+    pub async fn privacy(&self) -> Result<Arc<Privacy>, ApiError> {
+        let now = (
+            self.manifest_stamp(),
+            stamp(&crate::privacy::policy_path(&self.workspace)),
+        );
+        let mut guard = self.privacy.lock().await;
+        if let Some((s, p)) = guard.as_ref()
+            && *s == now
+        {
+            return Ok(Arc::clone(p));
+        }
+        let policy = crate::privacy::load_policy(&self.workspace).map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "policy",
+                e.to_string(),
+            )
+        })?;
+        let engine = self.engine().await?;
+        let privacy = Arc::new(Privacy::new(Some(engine.manifest()), &policy));
+        *guard = Some((now, Arc::clone(&privacy)));
+        Ok(privacy)
     }
 
     /// The customer ids of the workspace as it is now (from `customers`, else `orders`),

@@ -483,6 +483,110 @@ async fn personal_data_is_masked_per_role_and_every_access_is_audited() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extra_source_columns_and_city_are_masked_and_masked_columns_cannot_be_sorted_on() {
+    // A workspace whose customers file carries a column clientele does not know.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let config = clientele_demo::DemoConfig {
+        customers: 120,
+        seed: 5,
+        ..Default::default()
+    };
+    clientele_demo::generate(&config, &src, &dir.path().join("truth"), &mut |_, _, _| {}).unwrap();
+    let file = src.join("customers.csv");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if i == 0 {
+            out.push_str(&format!("{line},mobile\n"));
+        } else {
+            out.push_str(&format!("{line},+44 7700 9{i:05}\n"));
+        }
+    }
+    std::fs::write(&file, out).unwrap();
+    let ws = dir.path().join("ws");
+    clientele_ingest::ingest(&src, &ws, &Default::default(), &mut |_| {}).unwrap();
+    let admin = clientele_server::add_user(&ws, "boss", Role::Admin).unwrap();
+    let analyst = clientele_server::add_user(&ws, "ann", Role::Analyst).unwrap();
+    let base = start(&ws, true).await;
+    let fetch = |token: String, path: String| {
+        let base = base.clone();
+        async move {
+            let res = reqwest::Client::new()
+                .get(format!("{base}{path}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            (status, res.text().await.unwrap())
+        }
+    };
+    let (status, body) = fetch(
+        admin.clone(),
+        "/api/v1/customers?page_size=3&sort=customer_id".into(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let open: Value = serde_json::from_str(&body).unwrap();
+    let id = open["rows"][0]["customer_id"].as_str().unwrap().to_string();
+    let (status, body) = fetch(
+        analyst.clone(),
+        "/api/v1/customers?page_size=3&sort=customer_id".into(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let masked: Value = serde_json::from_str(&body).unwrap();
+    // The 360 shows every column of the customer, the extra one too.
+    let (_, body) = fetch(admin.clone(), format!("/api/v1/customers/{id}")).await;
+    let c360: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        c360["profile"]["mobile"]
+            .as_str()
+            .unwrap()
+            .starts_with("+44"),
+        "{body}"
+    );
+    let city = c360["profile"]["city"].as_str().unwrap().to_string();
+    let (_, body) = fetch(analyst.clone(), format!("/api/v1/customers/{id}")).await;
+    let c360: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(c360["profile"]["mobile"], "***", "{body}");
+    assert_eq!(
+        c360["profile"]["city"].as_str().unwrap(),
+        clientele_server::mask("city", &city)
+    );
+    assert_ne!(c360["profile"]["city"].as_str().unwrap(), city);
+    assert_eq!(masked["rows"][0]["customer_id"], id.as_str());
+    assert!(!body.contains("+44 7700"), "{body}");
+    // Sorting or filtering by a masked column would reveal its order.
+    for path in [
+        "/api/v1/customers?sort=-email",
+        "/api/v1/customers?sort=mobile",
+        "/api/v1/customers?city=London",
+    ] {
+        let (status, body) = fetch(analyst.clone(), path.into()).await;
+        assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    }
+    let (status, body) = fetch(admin.clone(), "/api/v1/customers?sort=-email".into()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The policy can mark the extra column safe.
+    std::fs::write(
+        ws.join("access").join("policy.json"),
+        r#"{"safe": ["mobile"]}"#,
+    )
+    .unwrap();
+    let (_, body) = fetch(analyst.clone(), format!("/api/v1/customers/{id}")).await;
+    let c360: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        c360["profile"]["mobile"]
+            .as_str()
+            .unwrap()
+            .starts_with("+44"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_sees_customers_in_any_column_logins_and_refusals() {
     let f = fixture();
     let base = start(&f.workspace, true).await;

@@ -42,23 +42,33 @@ pub(super) async fn customer_list(
         page: (!ctx.csv).then_some((page, size)),
         at_risk,
     };
+    let privacy = state.privacy().await?;
+    if !pii {
+        // Filtering or sorting on a protected column would reveal it, masked or not.
+        let sort = query.sort.as_deref().map(|s| s.trim_start_matches('-'));
+        if let Some(column) = query
+            .filters
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .chain(sort)
+            .find(|c| privacy.protects(c))
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "the {} role may not filter or sort by '{column}': it is personal data",
+                    ctx.caller.role.name()
+                ),
+            ));
+        }
+    }
     let list = state
         .query(move |engine: Arc<Engine>| async move {
-            if !pii {
-                // Filtering on a personal column would reveal it, masked or not.
-                let columns = customers::customer_columns(&engine).await?;
-                if query
-                    .filters
-                    .iter()
-                    .any(|(k, _)| PERSONAL_COLUMNS.contains(&k.as_str()) && columns.contains(k))
-                {
-                    return Err(ApiError::forbidden("current", "personal data"));
-                }
-            }
             Ok(customers::customer_list(&engine, &query).await?)
         })
         .await?;
-    let batches = protect(&list.batches, &ctx.caller)?;
+    let batches = protect(&list.batches, &ctx.caller, &privacy)?;
     audit_rows(state, ctx, &batches.iter().collect::<Vec<_>>()).await?;
     let name = if at_risk { "at_risk" } else { "customers" };
     if ctx.csv {
@@ -135,13 +145,14 @@ pub(super) async fn customer_360(
         return Err(ApiError::bad_request("customer id is too long"));
     }
     let caller = ctx.caller.clone();
+    let privacy = state.privacy().await?;
     let cid = id.clone();
     let body = state
         .query(move |engine: Arc<Engine>| async move {
             let Some(c360) = customers::customer_360(&engine, &cid).await? else {
                 return Err(ApiError::not_found(format!("there is no customer '{cid}'")));
             };
-            c360.to_json(|b: &[RecordBatch]| protect(b, &caller))
+            c360.to_json(|b: &[RecordBatch]| protect(b, &caller, &privacy))
         })
         .await?;
     state

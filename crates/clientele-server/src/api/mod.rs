@@ -28,8 +28,8 @@ use session::*;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::array::{RecordBatch, StringArray};
+use arrow::datatypes::DataType;
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
@@ -43,8 +43,9 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::access::{Area, Caller, PERSONAL_COLUMNS, Role, mask};
+use crate::access::{Area, Caller, Role};
 use crate::error::ApiError;
+use crate::privacy::Privacy;
 use crate::state::{AppState, CustomerIds};
 
 type St = State<Arc<AppState>>;

@@ -215,7 +215,7 @@ pub(super) async fn transactions(
             Ok((batches, total, period))
         })
         .await?;
-    let batches = protect(&batches, &ctx.caller)?;
+    let batches = protect(&batches, &ctx.caller, &*state.privacy().await?)?;
     audit_rows(&state, &ctx, &batches.iter().collect::<Vec<_>>()).await?;
     if ctx.csv {
         return csv_response(&batches, "transactions");

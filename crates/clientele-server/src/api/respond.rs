@@ -3,48 +3,17 @@
 
 use super::*;
 
-/// Replaces personal columns by their masked text for roles that do not see personal data.
+/// The batches as the caller may see them: for roles that do not see personal data, the
+/// columns the workspace's [`Privacy`] protects are masked or redacted.
 pub(super) fn protect(
     batches: &[RecordBatch],
     caller: &Caller,
+    privacy: &Privacy,
 ) -> Result<Vec<RecordBatch>, ApiError> {
     if caller.role.sees_personal_data() {
         return Ok(batches.to_vec());
     }
-    batches
-        .iter()
-        .map(|b| {
-            let schema = b.schema();
-            if !schema
-                .fields()
-                .iter()
-                .any(|f| PERSONAL_COLUMNS.contains(&f.name().as_str()))
-            {
-                return Ok(b.clone());
-            }
-            let mut fields = Vec::new();
-            let mut columns: Vec<ArrayRef> = Vec::new();
-            for (f, c) in schema.fields().iter().zip(b.columns()) {
-                if PERSONAL_COLUMNS.contains(&f.name().as_str()) {
-                    let text =
-                        arrow::compute::cast(c, &DataType::Utf8).map_err(ApiError::internal)?;
-                    let text = text
-                        .as_any()
-                        .downcast_ref::<StringArray>()
-                        .ok_or_else(|| ApiError::internal("a personal column is not text"))?;
-                    let masked: StringArray = (0..text.len())
-                        .map(|i| (!text.is_null(i)).then(|| mask(f.name(), text.value(i))))
-                        .collect();
-                    fields.push(Field::new(f.name(), DataType::Utf8, true));
-                    columns.push(Arc::new(masked));
-                } else {
-                    fields.push(f.as_ref().clone());
-                    columns.push(Arc::clone(c));
-                }
-            }
-            RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(ApiError::internal)
-        })
-        .collect()
+    privacy.protect(batches).map_err(ApiError::internal)
 }
 
 /// The customers named in batches, in order, without repeats: every text cell that is a
@@ -133,8 +102,12 @@ pub(super) fn csv_response(batches: &[RecordBatch], name: &str) -> Result<Respon
     Ok(res)
 }
 
-pub(super) fn masked_report(report: &Report, caller: &Caller) -> Result<Report, ApiError> {
-    let batches = protect(&report.batches, caller)?;
+pub(super) fn masked_report(
+    report: &Report,
+    caller: &Caller,
+    privacy: &Privacy,
+) -> Result<Report, ApiError> {
+    let batches = protect(&report.batches, caller, privacy)?;
     let schema = batches
         .first()
         .map(|b| b.schema())
@@ -151,7 +124,7 @@ pub(super) async fn report_response(
     ctx: &Ctx,
     report: &Report,
 ) -> Result<Response, ApiError> {
-    let report = masked_report(report, &ctx.caller)?;
+    let report = masked_report(report, &ctx.caller, &*state.privacy().await?)?;
     audit_rows(state, ctx, &report.batches.iter().collect::<Vec<_>>()).await?;
     if ctx.csv {
         return csv_response(&report.batches, &report.name);
@@ -166,6 +139,7 @@ pub(super) async fn analysis_response(
     table: Option<&str>,
 ) -> Result<Response, ApiError> {
     // The per-customer rows are not part of the answer; only the tables are copied (masked).
+    let privacy = state.privacy().await?;
     let shown = Analysis {
         name: analysis.name.clone(),
         title: analysis.title.clone(),
@@ -174,7 +148,7 @@ pub(super) async fn analysis_response(
         tables: analysis
             .tables
             .iter()
-            .map(|t| masked_report(t, &ctx.caller))
+            .map(|t| masked_report(t, &ctx.caller, &privacy))
             .collect::<Result<_, _>>()?,
         rows: None,
         parameters: analysis.parameters.clone(),
