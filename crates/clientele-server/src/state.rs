@@ -29,25 +29,56 @@ fn stamp(path: &Path) -> Stamp {
         .and_then(|m| Some((m.modified().ok()?, m.len())))
 }
 
-/// Analyses kept per workspace version (they take seconds to minutes; their inputs change
-/// only with the workspace).
-const CACHED_ANALYSES: usize = 16;
+/// Bytes of analysis results kept (their tables; the per-customer rows are dropped, since no
+/// answer shows them): they take seconds to minutes, and their inputs change only with the
+/// workspace.
+const CACHED_ANALYSIS_BYTES: usize = 256 << 20;
 
-/// Reports kept: a dashboard asks for the same few reports all day, and their rows change
-/// only when the workspace does.
-const CACHED_REPORTS: usize = 256;
+/// Bytes of reports kept: a dashboard asks for the same few reports all day, and their rows
+/// change only when the workspace does. Varying the dates cannot grow it beyond this.
+const CACHED_REPORT_BYTES: usize = 128 << 20;
 
-/// Results by key, oldest dropped first; keys start with the workspace version they were
+/// The memory a result holds, as Arrow counts it.
+pub trait Weigh {
+    fn bytes(&self) -> usize;
+}
+
+impl Weigh for Report {
+    fn bytes(&self) -> usize {
+        self.batches
+            .iter()
+            .map(|b| b.get_array_memory_size())
+            .sum::<usize>()
+            + self.notes.iter().map(String::len).sum::<usize>()
+            + 256
+    }
+}
+
+impl Weigh for Analysis {
+    fn bytes(&self) -> usize {
+        self.tables.iter().map(Weigh::bytes).sum::<usize>()
+            + self.rows.as_ref().map_or(0, Weigh::bytes)
+            + serde_json::to_string(&self.facts).map_or(0, |t| t.len())
+            + 256
+    }
+}
+
+/// A cached result: its key, the result and its weight in bytes.
+type Entry<T> = (String, Arc<T>, usize);
+
+/// Results by key, oldest dropped first, at most `capacity` bytes in all (a result larger
+/// than that is answered but not kept); keys start with the workspace version they were
 /// computed from, so a new ingest or stored analysis is never answered from an old result.
 struct Cache<T> {
-    entries: Mutex<VecDeque<(String, Arc<T>)>>,
+    /// The entries, oldest first, each with its weight, and the sum of the weights.
+    entries: Mutex<(VecDeque<Entry<T>>, usize)>,
     capacity: usize,
 }
 
-impl<T> Cache<T> {
+impl<T: Weigh> Cache<T> {
     fn new(capacity: usize) -> Cache<T> {
         Cache {
-            entries: Mutex::new(VecDeque::new()),
+            entries: Mutex::new((VecDeque::new(), 0)),
             capacity,
         }
     }
@@ -55,20 +86,36 @@ impl<T> Cache<T> {
     fn get(&self, key: &str) -> Option<Arc<T>> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
+            .0
             .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| Arc::clone(v))
+            .find(|(k, _, _)| k == key)
+            .map(|(_, v, _)| Arc::clone(v))
     }
 
     fn put(&self, key: String, value: Arc<T>) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.iter().any(|(k, _)| *k == key) {
+        let bytes = value.bytes();
+        if bytes > self.capacity {
             return;
         }
-        if entries.len() >= self.capacity {
-            entries.pop_front();
+        let mut guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let (entries, total) = &mut *guard;
+        if entries.iter().any(|(k, _, _)| *k == key) {
+            return;
         }
-        entries.push_back((key, value));
+        while *total + bytes > self.capacity {
+            match entries.pop_front() {
+                Some((_, _, b)) => *total -= b,
+                None => break,
+            }
+        }
+        entries.push_back((key, value, bytes));
+        *total += bytes;
+    }
+
+    #[cfg(test)]
+    fn held(&self) -> (usize, usize) {
+        let guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        (guard.0.len(), guard.1)
     }
 }
 
@@ -183,8 +230,8 @@ impl AppState {
             privacy: tokio::sync::Mutex::new(None),
             sessions: Sessions::default(),
             audit: AuditLog::new(&config.workspace),
-            analyses: Cache::new(CACHED_ANALYSES),
-            reports: Cache::new(CACHED_REPORTS),
+            analyses: Cache::new(CACHED_ANALYSIS_BYTES),
+            reports: Cache::new(CACHED_REPORT_BYTES),
             lanes: Mutex::new(HashMap::new()),
             heavy: tokio::sync::Semaphore::new(config.query_threads.max(1)),
             queries: QueryRuntime(Some(queries)),
@@ -358,7 +405,9 @@ impl AppState {
         if let Some(hit) = self.analyses.get(&key) {
             return Ok(hit);
         }
-        let analysis = Arc::new(self.query(work).await?);
+        let mut analysis = self.query(work).await?;
+        analysis.rows = None;
+        let analysis = Arc::new(analysis);
         self.analyses.put(key, Arc::clone(&analysis));
         Ok(analysis)
     }
@@ -507,6 +556,39 @@ mod tests {
                 Ok(empty("churn"))
             })
         }
+    }
+
+    fn report_of(rows: usize) -> Arc<Report> {
+        let values: arrow::array::ArrayRef =
+            Arc::new(arrow::array::Float64Array::from(vec![1.0; rows]));
+        let batch = arrow::array::RecordBatch::try_from_iter([("v", values)]).expect("batch");
+        Arc::new(Report {
+            name: "r".into(),
+            title: "r".into(),
+            period: None,
+            previous: None,
+            notes: Vec::new(),
+            schema: batch.schema(),
+            batches: vec![batch],
+        })
+    }
+
+    #[test]
+    fn the_report_cache_is_bounded_in_bytes_however_the_dates_vary() {
+        let one = report_of(10_000).bytes();
+        let cache = Cache::new(one * 5 + one / 2);
+        for day in 0..100 {
+            cache.put(format!("sales?from=2025-01-{day}"), report_of(10_000));
+        }
+        let (entries, bytes) = cache.held();
+        assert_eq!(entries, 5);
+        assert!(bytes <= one * 5 + one / 2, "{bytes}");
+        assert!(cache.get("sales?from=2025-01-99").is_some(), "the newest is kept");
+        assert!(cache.get("sales?from=2025-01-0").is_none(), "the oldest is dropped");
+        // A result larger than the whole cache is not kept, and does not empty it.
+        cache.put("huge".into(), report_of(1_000_000));
+        assert!(cache.get("huge").is_none());
+        assert_eq!(cache.held().0, 5);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
