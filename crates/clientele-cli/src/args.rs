@@ -73,6 +73,11 @@ pub enum Command {
     Sql {
         /// The query, e.g. "SELECT region, SUM(total_amount) FROM orders GROUP BY region".
         query: String,
+        /// Also allow statements that write or read files outside the workspace, or change
+        /// the session: CREATE EXTERNAL TABLE, CREATE VIEW, COPY … TO, INSERT, SET. Without
+        /// it only queries that read run.
+        #[arg(long)]
+        allow_write: bool,
     },
     /// List the workspace's tables with their row counts and columns.
     Tables,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::RecordBatch;
 use clientele_ingest::Manifest;
 use datafusion::dataframe::DataFrame;
-use datafusion::execution::context::SessionContext;
+use datafusion::execution::context::{SQLOptions, SessionContext};
 use datafusion::prelude::{ParquetReadOptions, SessionConfig};
 
 /// Errors of the engine layer.
@@ -25,6 +25,10 @@ pub enum EngineError {
     /// A query is wrong: unknown table or column, syntax error … (the user's fault).
     #[error("{0}")]
     Query(String),
+    /// A statement that writes, defines tables or changes the session was given where only
+    /// queries are allowed (the user's fault; the text says which kind it was).
+    #[error("{0}: only queries that read are allowed here (SELECT, WITH, EXPLAIN, SHOW)")]
+    ReadOnly(String),
     /// Execution failed for another reason (the cause kept as the source).
     #[error("query failed")]
     Execution(#[source] datafusion::error::DataFusionError),
@@ -33,7 +37,10 @@ pub enum EngineError {
 impl EngineError {
     /// Whether the error is the user's (bad query or no workspace) rather than the system's.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, EngineError::NoWorkspace(_) | EngineError::Query(_))
+        matches!(
+            self,
+            EngineError::NoWorkspace(_) | EngineError::Query(_) | EngineError::ReadOnly(_)
+        )
     }
 }
 
@@ -77,6 +84,13 @@ const VIEWS: &[(&str, &[&str], &str)] = &[
          FROM sales GROUP BY customer_id",
     ),
 ];
+
+/// Which SQL statements a caller may run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Statements {
+    ReadOnly,
+    Any,
+}
 
 /// A DataFusion session over one workspace.
 pub struct Engine {
@@ -231,9 +245,41 @@ impl Engine {
         &self.ctx
     }
 
-    /// Plans a SQL statement.
+    /// Plans a SQL statement that only reads: a query (`SELECT`, `WITH`, `EXPLAIN`, `SHOW`).
+    /// DDL (`CREATE EXTERNAL TABLE … LOCATION`, `CREATE VIEW`, `DROP`), DML (`INSERT`,
+    /// `COPY … TO`) and statements (`SET`, transactions) are refused with a query error, since
+    /// they read or write arbitrary files or change the session; this is the only SQL entry
+    /// the server and the analyses use.
     pub async fn sql(&self, query: &str) -> Result<DataFrame, EngineError> {
-        self.ctx.sql(query).await.map_err(classify)
+        self.plan(query, Statements::ReadOnly).await
+    }
+
+    /// Plans a SQL statement of any kind, writes included: for `clientele sql --allow-write`
+    /// only, where the user at the terminal owns the files it can reach. Never called by the
+    /// server.
+    pub async fn sql_allowing_writes(&self, query: &str) -> Result<DataFrame, EngineError> {
+        self.plan(query, Statements::Any).await
+    }
+
+    async fn plan(&self, query: &str, allowed: Statements) -> Result<DataFrame, EngineError> {
+        let state = self.ctx.state();
+        let plan = state.create_logical_plan(query).await.map_err(classify)?;
+        if allowed == Statements::ReadOnly {
+            SQLOptions::new()
+                .with_allow_ddl(false)
+                .with_allow_dml(false)
+                .with_allow_statements(false)
+                .verify_plan(&plan)
+                .map_err(|e| {
+                    EngineError::ReadOnly(
+                        e.find_root()
+                            .to_string()
+                            .trim_start_matches("Error during planning: ")
+                            .to_string(),
+                    )
+                })?;
+        }
+        self.ctx.execute_logical_plan(plan).await.map_err(classify)
     }
 
     /// Runs a SQL statement and collects its result.

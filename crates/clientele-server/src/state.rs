@@ -583,8 +583,14 @@ mod tests {
         let (entries, bytes) = cache.held();
         assert_eq!(entries, 5);
         assert!(bytes <= one * 5 + one / 2, "{bytes}");
-        assert!(cache.get("sales?from=2025-01-99").is_some(), "the newest is kept");
-        assert!(cache.get("sales?from=2025-01-0").is_none(), "the oldest is dropped");
+        assert!(
+            cache.get("sales?from=2025-01-99").is_some(),
+            "the newest is kept"
+        );
+        assert!(
+            cache.get("sales?from=2025-01-0").is_none(),
+            "the oldest is dropped"
+        );
         // A result larger than the whole cache is not kept, and does not empty it.
         cache.put("huge".into(), report_of(1_000_000));
         assert!(cache.get("huge").is_none());

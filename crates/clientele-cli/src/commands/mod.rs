@@ -33,7 +33,7 @@ pub async fn run(g: Globals, invocation: Invocation) -> Result<()> {
             header,
         } => ingest::run(&g, &source, mapping.as_deref(), append, delimiter, header),
         Command::Report(args) => query::report(&g, args).await,
-        Command::Sql { query } => query::sql(&g, &query).await,
+        Command::Sql { query, allow_write } => query::sql(&g, &query, allow_write).await,
         Command::Tables => query::tables(&g),
         Command::Customer { id } => customer::run(&g, &id).await,
         Command::Predict(args) => predict::run(&g, args).await,

@@ -50,10 +50,16 @@ pub async fn report(g: &Globals, args: ReportArgs) -> Result<()> {
     sink.commit()
 }
 
-/// `clientele sql "SELECT …"`.
-pub async fn sql(g: &Globals, query: &str) -> Result<()> {
+/// `clientele sql "SELECT …" [--allow-write]`.
+pub async fn sql(g: &Globals, query: &str, allow_write: bool) -> Result<()> {
     let engine = Engine::open(&g.workspace).await?;
-    let df = engine.sql(query).await?;
+    let df = match allow_write {
+        true => engine.sql_allowing_writes(query).await?,
+        false => engine.sql(query).await.map_err(|e| match e {
+            EngineError::ReadOnly(_) => usage(format!("{e}; give --allow-write to run it")),
+            e => e.into(),
+        })?,
+    };
     let batches = engine.collect(df).await?;
     let mut sink = Sink::open(g.out.as_deref())?;
     match g.format {

@@ -150,6 +150,49 @@ fn sql_over_the_workspace() {
     );
 }
 
+/// `COPY orders TO '/tmp/x.csv'` wrote the file and `CREATE EXTERNAL TABLE … LOCATION
+/// '/etc/passwd'` read a system file: without `--allow-write` neither runs, nor does any
+/// other DDL, DML or SET, and nothing is written.
+#[test]
+fn sql_cannot_write_or_read_files_without_allow_write() {
+    let env = seeded();
+    let out = env.path("copied.csv");
+    let secret = env.write("secret/passwd.csv", "user,uid\nroot,0\n");
+    let copy = format!("COPY orders TO '{}' STORED AS CSV", out.display());
+    let external = format!(
+        "CREATE EXTERNAL TABLE leak (user VARCHAR, uid INT) STORED AS CSV LOCATION '{}' OPTIONS ('format.has_header' 'true')",
+        secret.display()
+    );
+    for statement in [
+        copy.as_str(),
+        external.as_str(),
+        "CREATE VIEW v AS SELECT 1",
+        "INSERT INTO orders SELECT * FROM orders",
+        "DROP VIEW sales",
+        "SET datafusion.execution.batch_size = 1",
+    ] {
+        let err = env.fails(&["sql", statement], 2);
+        assert!(
+            err.contains("only queries that read are allowed") && err.contains("--allow-write"),
+            "{statement}: {err}"
+        );
+    }
+    assert!(!out.exists(), "COPY wrote {}", out.display());
+    // With the flag the user at the terminal may: the file is written.
+    env.ok(&["sql", &copy, "--allow-write"]);
+    assert!(out.exists());
+    // Reads of every kind still work without it.
+    let n = env.ok(&[
+        "sql",
+        "WITH o AS (SELECT * FROM orders) SELECT COUNT(*) AS n FROM o",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(n, "n\n4\n");
+    env.ok(&["sql", "EXPLAIN SELECT * FROM sales"]);
+    env.ok(&["sql", "SHOW TABLES"]);
+}
+
 fn manifest(ws: &Path) -> String {
     std::fs::read_to_string(ws.join("manifest.json")).unwrap()
 }
