@@ -66,6 +66,10 @@ pub enum Command {
         /// Whether CSV files have a header row (detected when not given).
         #[arg(long, value_parser = ["yes", "no"])]
         header: Option<String>,
+        /// Warn about any money value larger in magnitude than this (the value is still
+        /// stored): a sanity check for typos and cents read as units.
+        #[arg(long, default_value_t = clientele_ingest::MONEY_CEILING)]
+        money_ceiling: f64,
     },
     /// Print a report: kpis, sales, pipeline, summary, detailed, exceptions or campaigns.
     Report(ReportArgs),

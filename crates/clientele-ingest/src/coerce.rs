@@ -92,6 +92,8 @@ pub struct TableCoercer {
     /// Primary-key hash → first row it was seen on (`u64::MAX` for keys already stored).
     seen: HashMap<KeyHash, u64, KeyHashBuilder>,
     buf: Vec<u8>,
+    /// Money values beyond ± this are kept but warned about (see [`crate::MONEY_CEILING`]).
+    money_ceiling: f64,
 }
 
 impl TableCoercer {
@@ -165,7 +167,14 @@ impl TableCoercer {
             schema: Arc::new(Schema::new(fields)),
             seen: HashMap::default(),
             buf: Vec::new(),
+            money_ceiling: crate::MONEY_CEILING,
         })
+    }
+
+    /// Sets the magnitude beyond which a money value is warned about.
+    pub fn with_money_ceiling(mut self, ceiling: f64) -> TableCoercer {
+        self.money_ceiling = ceiling;
+        self
     }
 
     /// The canonical output schema: every canonical column, then the extras.
@@ -332,7 +341,20 @@ impl TableCoercer {
         let target = def.ty.arrow_type();
         let text: ArrayRef = if src.data_type() == &DataType::Utf8 {
             src.clone()
-        } else if src.data_type() == &target && def.check == Check::None && !def.required {
+        } else if src.data_type() == &target
+            && def.check == Check::None
+            && !def.required
+            && all_finite(src)
+        {
+            if def.ty == ColumnType::Money
+                && let Some(f) = src.as_any().downcast_ref::<arrow::array::Float64Array>()
+            {
+                for (row, x) in f.iter().enumerate() {
+                    if let Some(x) = x {
+                        self.check_ceiling(log, def, first_row + row as u64, x, &x.to_string());
+                    }
+                }
+            }
             return src.clone();
         } else {
             match cast(src, &DataType::Utf8) {
@@ -384,6 +406,14 @@ impl TableCoercer {
                             clientele_schema::MAX_DATE
                         )
                     }
+                    ColumnType::Money | ColumnType::Float | ColumnType::Integer
+                        if clientele_schema::overflows(raw) =>
+                    {
+                        format!(
+                            "number too large to store (beyond ±1.8e308): expected {}",
+                            def.ty.expected()
+                        )
+                    }
                     _ => format!("expected {}", def.ty.expected()),
                 };
                 self.bad(log, def, at, raw, why);
@@ -394,6 +424,9 @@ impl TableCoercer {
                 self.bad(log, def, at, raw, why);
                 out.append_null();
                 continue;
+            }
+            if let (ColumnType::Money, Value::Float(x)) = (def.ty, &v) {
+                self.check_ceiling(log, def, at, *x, raw);
             }
             out.append(v);
         }
@@ -430,15 +463,52 @@ impl TableCoercer {
         Arc::new(b.finish())
     }
 
+    /// Warns about a money value beyond the sanity ceiling; the value is kept.
+    fn check_ceiling(&self, log: &mut IssueLog, def: &ColumnDef, row: u64, x: f64, raw: &str) {
+        if x.abs() > self.money_ceiling {
+            log.push(Issue {
+                severity: Severity::Warning,
+                file: self.file.clone(),
+                row: Some(row),
+                column: Some(def.name.to_string()),
+                value: Some(shown(raw)),
+                message: format!(
+                    "amount beyond the sanity ceiling of {}: kept, but check it (ingest --money-ceiling sets the ceiling)",
+                    self.money_ceiling
+                ),
+            });
+        }
+    }
+
     fn bad(&self, log: &mut IssueLog, def: &ColumnDef, row: u64, raw: &str, message: String) {
         log.push(Issue {
             severity: Severity::Error,
             file: self.file.clone(),
             row: Some(row),
             column: Some(def.name.to_string()),
-            value: (!raw.is_empty()).then(|| raw.to_string()),
+            value: (!raw.is_empty()).then(|| shown(raw)),
             message,
         });
+    }
+}
+
+/// A value as an issue quotes it: in full up to 60 characters, else its start and its length,
+/// so that a 5-million-digit cell does not become a 5-megabyte error message.
+fn shown(raw: &str) -> String {
+    const MAX: usize = 60;
+    if raw.chars().count() <= MAX {
+        return raw.to_string();
+    }
+    let head: String = raw.chars().take(40).collect();
+    format!("{head}… ({} characters)", raw.chars().count())
+}
+
+/// Whether a float column holds only finite values (other types: true), so that infinity or
+/// NaN in a typed source (Parquet, JSON) never passes through uncoerced.
+fn all_finite(a: &ArrayRef) -> bool {
+    match a.as_any().downcast_ref::<arrow::array::Float64Array>() {
+        Some(f) => f.iter().flatten().all(f64::is_finite),
+        None => true,
     }
 }
 

@@ -104,7 +104,15 @@ pub struct IngestOptions {
     pub append: bool,
     /// Rows per batch read and written.
     pub batch_size: usize,
+    /// Money values larger in magnitude than this are stored but reported as warnings
+    /// (default [`MONEY_CEILING`]): a typo or a unit mix-up, such as cents read as units,
+    /// is worth a look before it dominates every revenue figure.
+    pub money_ceiling: f64,
 }
+
+/// The default sanity ceiling on a money value: one billion in the workspace's currency
+/// (no single order, line, deal or spend of a CRM's data is expected to reach it).
+pub const MONEY_CEILING: f64 = 1e9;
 
 impl Default for IngestOptions {
     fn default() -> Self {
@@ -113,6 +121,7 @@ impl Default for IngestOptions {
             csv: CsvOptions::default(),
             append: false,
             batch_size: 64 * 1024,
+            money_ceiling: MONEY_CEILING,
         }
     }
 }
@@ -275,6 +284,7 @@ fn read_table(run: &Run<'_>, file: &SourceFile, state: &mut State<'_>) -> Result
         .collect();
     let Some(mut coercer) =
         TableCoercer::new(def, &file.name, &names, &opened.types, &mut state.log)
+            .map(|c| c.with_money_ceiling(run.options.money_ceiling))
     else {
         return Ok(());
     };

@@ -312,12 +312,18 @@ fn open_csv(
     let fmt = Format::default()
         .with_delimiter(delimiter)
         .with_header(true);
-    let (first, _) = fmt
-        .infer_schema(Cursor::new(&prefix), Some(1))
-        .map_err(|e| IngestError::Unreadable {
-            file: file.name.clone(),
-            message: format!("not readable as delimited text ({e})"),
-        })?;
+    // Only whole lines: a record cut at the end of the sniffed bytes (one cell can be
+    // megabytes) would look like a short row.
+    let whole = match prefix.iter().rposition(|&b| b == b'\n') {
+        Some(end) => &prefix[..=end],
+        None => &prefix[..],
+    };
+    let (first, _) =
+        fmt.infer_schema(Cursor::new(whole), Some(1))
+            .map_err(|e| IngestError::Unreadable {
+                file: file.name.clone(),
+                message: format!("not readable as delimited text ({e})"),
+            })?;
     let first_fields: Vec<String> = first.fields().iter().map(|f| f.name().clone()).collect();
     if first_fields.is_empty() || prefix.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(IngestError::Unreadable {

@@ -377,6 +377,101 @@ fn json_and_parquet_sources() {
     assert_eq!((r.tables[0].rows, r.errors), (1, 0));
 }
 
+/// A 5-million-digit `total_amount` was stored as infinity and `report kpis` printed revenue
+/// `inf`: a number too large for a float is an error naming row and column, quoted short.
+#[test]
+fn an_amount_that_overflows_is_an_error_not_infinity() {
+    let huge = format!("9{}", "0".repeat(5_000_000));
+    let f = fixture(&[(
+        "orders.csv",
+        &format!(
+            "{ORDERS_HEAD}O1,C1,2024-01-01,10,completed\nO2,C1,2024-01-02,{huge},completed\nO3,C1,2024-01-03,-{huge}.5,completed\nO4,C1,2024-01-04,1e400,completed\n"
+        ),
+    )]);
+    let r = rejected(&f);
+    let quoted = format!("9{}… (5000001 characters)", "0".repeat(39));
+    assert_eq!(
+        r.issues,
+        vec![
+            issue(
+                "orders.csv",
+                Some(3),
+                Some("total_amount"),
+                Some(&quoted),
+                "number too large to store (beyond ±1.8e308): expected a decimal amount such as 1234.50",
+            ),
+            issue(
+                "orders.csv",
+                Some(4),
+                Some("total_amount"),
+                Some(&format!("-9{}… (5000004 characters)", "0".repeat(38))),
+                "number too large to store (beyond ±1.8e308): expected a decimal amount such as 1234.50",
+            ),
+            issue(
+                "orders.csv",
+                Some(5),
+                Some("total_amount"),
+                Some("1e400"),
+                "number too large to store (beyond ±1.8e308): expected a decimal amount such as 1234.50",
+            ),
+        ]
+    );
+    assert!(
+        Manifest::read(&f.ws).unwrap().is_none(),
+        "nothing is stored"
+    );
+    // The same on the first data line, longer than the bytes read to detect the header:
+    // the error is the value's, not a "short row" of the cut-off sniffed line.
+    let g = fixture(&[(
+        "orders.csv",
+        &format!("{ORDERS_HEAD}O1,C1,2024-01-01,{huge},completed\n"),
+    )]);
+    let r = rejected(&g);
+    assert_eq!(
+        (
+            r.issues.len(),
+            r.issues[0].row,
+            r.issues[0].column.as_deref()
+        ),
+        (1, Some(2), Some("total_amount"))
+    );
+}
+
+/// Money values beyond the sanity ceiling are stored, with one warning each naming the row.
+#[test]
+fn money_beyond_the_ceiling_is_kept_with_a_warning() {
+    let f = fixture(&[(
+        "orders.csv",
+        &format!(
+            "{ORDERS_HEAD}O1,C1,2024-01-01,10,completed\nO2,C1,2024-01-02,2000000000,completed\n"
+        ),
+    )]);
+    let r = run(&f).unwrap();
+    assert_eq!((r.tables[0].rows, r.errors, r.warnings), (2, 0, 1));
+    let w = &r.issues[0];
+    assert_eq!(
+        (w.severity, w.row, w.column.as_deref(), w.value.as_deref()),
+        (
+            Severity::Warning,
+            Some(3),
+            Some("total_amount"),
+            Some("2000000000")
+        )
+    );
+    assert!(w.message.contains("ceiling of 1000000000"), "{}", w.message);
+    // A lower ceiling, as `ingest --money-ceiling 5` sets it, flags both.
+    let g = fixture(&[(
+        "orders.csv",
+        &format!("{ORDERS_HEAD}O1,C1,2024-01-01,10,completed\nO2,C1,2024-01-02,4,completed\n"),
+    )]);
+    let options = IngestOptions {
+        money_ceiling: 5.0,
+        ..IngestOptions::default()
+    };
+    let r = ingest(&g.src, &g.ws, &options, &mut |_| {}).unwrap();
+    assert_eq!(r.warnings, 1);
+}
+
 #[test]
 fn many_identical_problems_are_counted_not_listed() {
     let mut text = ORDERS_HEAD.to_string();

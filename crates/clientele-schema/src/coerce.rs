@@ -95,7 +95,8 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 
 /// A decimal amount: optional sign, digits, optional `.` and decimals (`1234.50`, `-3`,
 /// `.5`). Thousands separators, currency signs and exponents are rejected rather than
-/// guessed at, since `1,234` means different things in different locales.
+/// guessed at, since `1,234` means different things in different locales. A number too
+/// large for a float (more than about 1.8 × 10^308) is `None` rather than infinity.
 pub fn parse_money(s: &str) -> Option<f64> {
     let t = s.trim();
     let body = t.strip_prefix(['-', '+']).unwrap_or(t);
@@ -111,7 +112,17 @@ pub fn parse_money(s: &str) -> Option<f64> {
     if !seen_digit {
         return None;
     }
-    t.parse::<f64>().ok()
+    t.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Whether text is a number, in any form Rust reads, too large to be stored as a float: it
+/// parses as infinity without saying `inf`. Lets an error say "too large" rather than "not a
+/// number".
+pub fn overflows(s: &str) -> bool {
+    let t = s.trim();
+    !t.bytes()
+        .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E')
+        && t.parse::<f64>().is_ok_and(f64::is_infinite)
 }
 
 /// A parsed canonical value.
@@ -237,5 +248,11 @@ mod tests {
         );
         assert_eq!(parse_value(ColumnType::Integer, "3.5"), None);
         assert_eq!(parse_value(ColumnType::Float, "NaN"), None);
+        let huge = format!("1{}", "0".repeat(400));
+        for ty in [ColumnType::Money, ColumnType::Float, ColumnType::Integer] {
+            assert_eq!(parse_value(ty, &huge), None, "{ty:?}");
+        }
+        assert_eq!(parse_money(&format!("-{huge}.5")), None);
+        assert!(overflows(&huge) && overflows("1e400") && !overflows("inf") && !overflows("12"));
     }
 }

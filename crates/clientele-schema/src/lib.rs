@@ -8,8 +8,8 @@ mod coerce;
 mod tables;
 
 pub use coerce::{
-    MAX_DATE, MIN_DATE, Value, date_to_days, days_to_date, parse_bool, parse_date, parse_money,
-    parse_timestamp, parse_value,
+    MAX_DATE, MIN_DATE, Value, date_to_days, days_to_date, overflows, parse_bool, parse_date,
+    parse_money, parse_timestamp, parse_value,
 };
 pub use tables::{Check, ColumnDef, ColumnType, ForeignKey, Severity, TABLES, TableDef, table};
 

@@ -11,15 +11,21 @@ use crate::args::Globals;
 use crate::error::usage;
 use crate::output::{self, Format, Sink};
 
-/// `clientele ingest SOURCE [--mapping FILE] [--append] [--delimiter D] [--header yes|no]`.
+/// `clientele ingest SOURCE [--mapping FILE] [--append] [--delimiter D] [--header yes|no]
+/// [--money-ceiling N]`.
 pub fn run(
     g: &Globals,
     source: &Path,
     mapping: Option<&Path>,
     append: bool,
-    delimiter: Option<String>,
-    header: Option<String>,
+    (delimiter, header): (Option<String>, Option<String>),
+    money_ceiling: f64,
 ) -> Result<()> {
+    if !(money_ceiling.is_finite() && money_ceiling > 0.0) {
+        return Err(usage(format!(
+            "--money-ceiling {money_ceiling} must be a positive amount"
+        )));
+    }
     let mapping = match mapping {
         Some(p) => Mapping::load(p)?,
         None => Mapping::default(),
@@ -40,6 +46,7 @@ pub fn run(
             header: header.map(|h| h == "yes"),
         },
         append,
+        money_ceiling,
         ..IngestOptions::default()
     };
     ingest(source, &g.workspace, &options, g.format, g.out.as_deref())
