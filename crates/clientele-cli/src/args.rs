@@ -33,6 +33,33 @@ pub struct Globals {
     /// Write the output to this file instead of standard output (written atomically).
     #[arg(long, global = true)]
     pub out: Option<PathBuf>,
+    /// Memory the query engine may hold at once: a share of the machine's (50%) or a size
+    /// (4GiB, 512MiB). Large sorts and aggregations spill to the temporary folder beyond
+    /// it; a query that still needs more stops with an error saying so.
+    #[arg(
+        long,
+        global = true,
+        env = "CLIENTELE_MEMORY_LIMIT",
+        default_value = "50%",
+        value_parser = clientele_analytics::parse_memory_limit
+    )]
+    pub memory_limit: usize,
+}
+
+impl Globals {
+    /// How the engine runs, from the global flags.
+    pub fn engine_options(&self) -> clientele_analytics::EngineOptions {
+        clientele_analytics::EngineOptions {
+            memory_limit: self.memory_limit,
+        }
+    }
+
+    /// The engine over the workspace.
+    pub async fn engine(
+        &self,
+    ) -> Result<clientele_analytics::Engine, clientele_analytics::EngineError> {
+        clientele_analytics::Engine::open_with(&self.workspace, self.engine_options()).await
+    }
 }
 
 /// The commands that are not analyses.

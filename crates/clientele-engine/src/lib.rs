@@ -10,6 +10,8 @@ use arrow::array::RecordBatch;
 use clientele_ingest::Manifest;
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::{SQLOptions, SessionContext};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig};
 
 /// Errors of the engine layer.
@@ -29,6 +31,12 @@ pub enum EngineError {
     /// queries are allowed (the user's fault; the text says which kind it was).
     #[error("{0}: only queries that read are allowed here (SELECT, WITH, EXPLAIN, SHOW)")]
     ReadOnly(String),
+    /// A query needed more memory than the engine may use, even after spilling what can be
+    /// spilled to disk (sorts, aggregations); the text says which operator asked for how much.
+    #[error(
+        "the query needs more memory than the engine's limit ({0}); raise --memory-limit (or CLIENTELE_MEMORY_LIMIT), or narrow the query"
+    )]
+    MemoryLimit(String),
     /// Execution failed for another reason (the cause kept as the source).
     #[error("query failed")]
     Execution(#[source] datafusion::error::DataFusionError),
@@ -50,6 +58,17 @@ fn classify(e: datafusion::error::DataFusionError) -> EngineError {
         D::SQL(..) | D::Plan(_) | D::SchemaError(..) | D::NotImplemented(_) => {
             EngineError::Query(e.find_root().to_string())
         }
+        // The pool's text lists the top consumers over several lines; the last says what
+        // could not be allocated against what limit, which is the one sentence a user needs.
+        D::ResourcesExhausted(m) => EngineError::MemoryLimit(
+            m.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or(m)
+                .trim()
+                .trim_start_matches("Error: ")
+                .to_string(),
+        ),
         _ => EngineError::Execution(e),
     }
 }
@@ -85,6 +104,77 @@ const VIEWS: &[(&str, &[&str], &str)] = &[
     ),
 ];
 
+/// How an engine runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Bytes all queries of this engine may hold at once. Sorts, aggregations and joins that
+    /// can spill write to the system's temporary folder beyond their share; a query that still
+    /// needs more fails with [`EngineError::MemoryLimit`].
+    pub memory_limit: usize,
+}
+
+/// The default memory limit: half of the machine's memory (4 GiB where it cannot be read).
+pub const DEFAULT_MEMORY_SHARE: f64 = 0.5;
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            memory_limit: (physical_memory().unwrap_or(8 << 30) as f64 * DEFAULT_MEMORY_SHARE)
+                as usize,
+        }
+    }
+}
+
+/// The machine's physical memory in bytes, from `/proc/meminfo` (`None` elsewhere).
+pub fn physical_memory() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Parses a memory limit as a share of the machine's memory (`50%`) or a size (`4GiB`,
+/// `512MiB`, `2G`, `100000000` bytes). Units are binary: K, M, G, T with or without `iB`/`B`.
+pub fn parse_memory_limit(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let expected = || {
+        format!(
+            "'{text}' is not a memory limit: expected a share of memory such as 50% or a size such as 4GiB or 512MiB"
+        )
+    };
+    if let Some(share) = t.strip_suffix('%') {
+        let share: f64 = share.trim().parse().map_err(|_| expected())?;
+        if !(share > 0.0 && share <= 100.0) {
+            return Err(format!(
+                "'{text}': a share of memory must be above 0% and at most 100%"
+            ));
+        }
+        let total = physical_memory().ok_or_else(|| {
+            format!("'{text}': the machine's memory cannot be read here; give a size such as 4GiB")
+        })?;
+        return Ok((total as f64 * share / 100.0) as usize);
+    }
+    let upper = t.to_ascii_uppercase();
+    let digits_end = upper
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(upper.len());
+    let (number, unit) = upper.split_at(digits_end);
+    let number: f64 = number.parse().map_err(|_| expected())?;
+    let scale: f64 = match unit.trim().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        "T" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(expected()),
+    };
+    let bytes = number * scale;
+    if !(bytes >= (1 << 20) as f64 && bytes.is_finite()) {
+        return Err(format!("'{text}': the memory limit must be at least 1MiB"));
+    }
+    Ok(bytes as usize)
+}
+
 /// Which SQL statements a caller may run.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Statements {
@@ -100,14 +190,33 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Opens the workspace at `workspace` and registers its tables and views.
+    /// Opens the workspace at `workspace` and registers its tables and views, with the
+    /// default options (half the machine's memory).
     pub async fn open(workspace: &Path) -> Result<Engine, EngineError> {
+        Engine::open_with(workspace, EngineOptions::default()).await
+    }
+
+    /// Opens the workspace with these options.
+    pub async fn open_with(
+        workspace: &Path,
+        options: EngineOptions,
+    ) -> Result<Engine, EngineError> {
         let manifest = Manifest::read(workspace)?
             .ok_or_else(|| EngineError::NoWorkspace(workspace.to_path_buf()))?;
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
-        let ctx = SessionContext::new_with_config(config);
+        // A fair pool: each spilling operator gets an equal share, so one large sort cannot
+        // starve the queries beside it; the top consumers are named when it runs out.
+        let pool = TrackConsumersPool::new(
+            FairSpillPool::new(options.memory_limit),
+            std::num::NonZeroUsize::new(3).expect("non-zero"),
+        );
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(std::sync::Arc::new(pool))
+            .build_arc()
+            .map_err(EngineError::Execution)?;
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
         for (name, entry) in &manifest.tables {
             let dir = workspace.join(&entry.dir);
             let url = format!("{}/", dir.display());
@@ -312,4 +421,71 @@ impl Engine {
 /// Wraps a DataFusion error from DataFrame work done outside this crate.
 pub fn engine_error(e: datafusion::error::DataFusionError) -> EngineError {
     classify(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn engine(limit: usize) -> (tempfile::TempDir, Engine) {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        std::fs::write(
+            src.join("orders.csv"),
+            "order_id,customer_id,order_date,total_amount\nO1,C1,2024-01-01,10\n",
+        )
+        .unwrap();
+        let ws = dir.path().join("ws");
+        let options = clientele_ingest::IngestOptions::default();
+        clientele_ingest::ingest(&src, &ws, &options, &mut |_| {}).unwrap();
+        let options = EngineOptions {
+            memory_limit: limit,
+        };
+        (dir, Engine::open_with(&ws, options).await.unwrap())
+    }
+
+    /// DataFusion had no memory limit: a query that cannot fit now fails with a clear error
+    /// naming the limit, while a sort larger than the limit still completes by spilling.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queries_run_within_the_memory_limit_spilling_or_failing_clearly() {
+        let (_dir, engine) = engine(32 << 20).await;
+        // 4 million rows of two 8-byte values are 64 MiB to sort: twice the limit.
+        let sorted = engine
+            .query("SELECT value, value * 7 % 1000 AS k FROM range(4000000) ORDER BY k, value DESC")
+            .await
+            .expect("a sort spills");
+        assert_eq!(
+            sorted.iter().map(|b| b.num_rows()).sum::<usize>(),
+            4_000_000
+        );
+        // A hash join must hold its build side in memory: this one cannot.
+        let err = engine
+            .query(
+                "SELECT COUNT(*) FROM range(4000000) a JOIN range(4000000) b ON a.value = b.value",
+            )
+            .await
+            .expect_err("the join exceeds the limit");
+        assert!(matches!(err, EngineError::MemoryLimit(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("--memory-limit") && text.contains("memory"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn memory_limits_are_read_as_sizes_or_shares() {
+        assert_eq!(parse_memory_limit("4GiB"), Ok(4 << 30));
+        assert_eq!(parse_memory_limit("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_memory_limit("2g"), Ok(2 << 30));
+        assert_eq!(parse_memory_limit("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_memory_limit("2000000"), Ok(2_000_000));
+        if let Some(total) = physical_memory() {
+            assert_eq!(parse_memory_limit("50%"), Ok(total / 2));
+        }
+        for bad in ["", "lots", "0%", "150%", "12XB", "10", "-1G"] {
+            assert!(parse_memory_limit(bad).is_err(), "{bad}");
+        }
+    }
 }

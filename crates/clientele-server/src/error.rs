@@ -184,6 +184,9 @@ impl From<AnalyticsError> for ApiError {
             AnalyticsError::Model { .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "model", message())
             }
+            AnalyticsError::Engine(clientele_analytics::EngineError::MemoryLimit(_)) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "memory_limit", message())
+            }
             AnalyticsError::Engine(inner) if inner.is_bad_input() => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "missing_data", message())
             }
@@ -234,5 +237,20 @@ mod tests {
         let response = bug.into_response();
         let detail = response.extensions().get::<InternalDetail>().unwrap();
         assert!(detail.0.contains("boom"), "{detail:?}");
+    }
+
+    /// A query over the engine's memory limit is the server's capacity, not the caller's
+    /// mistake nor a bug: 503 with a code of its own and the message that says so.
+    #[test]
+    fn a_query_over_the_memory_limit_is_a_503_saying_so() {
+        let e: ApiError = clientele_analytics::EngineError::MemoryLimit(
+            "Failed to allocate 64 MB for HashJoinInput".into(),
+        )
+        .into();
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::SERVICE_UNAVAILABLE, "memory_limit")
+        );
+        assert!(e.message.contains("HashJoinInput"), "{}", e.message);
     }
 }

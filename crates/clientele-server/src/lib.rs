@@ -47,6 +47,9 @@ pub struct ServerConfig {
     /// How long a request may take until its answer starts; longer ones get 503 and their
     /// query is stopped (at its next await point: a model fit in progress runs to its end).
     pub request_timeout: std::time::Duration,
+    /// How the query engine runs: its memory limit, shared by every request (a query over
+    /// it gets 503 `memory_limit`).
+    pub engine: clientele_analytics::EngineOptions,
 }
 
 /// The application: routes, state and middleware, ready for `axum::serve`.

@@ -192,6 +192,7 @@ pub struct AppState {
     trust_proxy: bool,
     /// How long a request may take before it is answered 503 and its work stopped.
     pub request_timeout: std::time::Duration,
+    engine_options: clientele_analytics::EngineOptions,
     engine: tokio::sync::Mutex<Option<(Stamp, Arc<Engine>)>>,
     users: Mutex<(Stamp, Arc<Vec<User>>)>,
     customer_ids: tokio::sync::Mutex<Option<(Stamp, Arc<CustomerIds>)>>,
@@ -224,6 +225,7 @@ impl AppState {
             secure_cookie: config.secure_cookie,
             trust_proxy: config.trust_proxy,
             request_timeout: config.request_timeout,
+            engine_options: config.engine,
             engine: tokio::sync::Mutex::new(None),
             users: Mutex::new((None, Arc::new(Vec::new()))),
             customer_ids: tokio::sync::Mutex::new(None),
@@ -252,8 +254,13 @@ impl AppState {
             return Ok(Arc::clone(engine));
         }
         let workspace = self.workspace.clone();
+        let options = self.engine_options;
         let engine = self
-            .spawn(async move { Engine::open(&workspace).await.map_err(ApiError::from) })
+            .spawn(async move {
+                Engine::open_with(&workspace, options)
+                    .await
+                    .map_err(ApiError::from)
+            })
             .await?;
         let engine = Arc::new(engine);
         *guard = Some((now, Arc::clone(&engine)));
@@ -512,6 +519,7 @@ mod tests {
             secure_cookie: false,
             trust_proxy: false,
             request_timeout: std::time::Duration::from_secs(300),
+            engine: Default::default(),
         };
         Arc::new(AppState::new(&config).expect("state"))
     }

@@ -91,6 +91,7 @@ async fn start(workspace: &Path, auth: bool) -> String {
         secure_cookie: false,
         trust_proxy: false,
         request_timeout: std::time::Duration::from_secs(300),
+        engine: Default::default(),
     };
     let app = clientele_server::app(&config).unwrap();
     let listener = tokio::net::TcpListener::bind(config.bind).await.unwrap();

@@ -82,7 +82,7 @@ pub fn registry() -> &'static [&'static dyn CliAnalysis] {
 /// `clientele <analysis> …`: runs it with a spinner, prints it (or its per-customer rows) and
 /// stores its per-customer results unless told not to.
 pub async fn run(g: &Globals, analysis: &dyn CliAnalysis, matches: &ArgMatches) -> Result<()> {
-    let engine = Engine::open(&g.workspace).await?;
+    let engine = g.engine().await?;
     let def = analysis.def();
     let store = if def.stores.is_some() {
         Some(StoreArgs::from_arg_matches(matches)?)

@@ -2,7 +2,7 @@
 //! dashboard's page and the API's `/customers/{id}`, from `clientele_analytics::customers`.
 
 use anyhow::Result;
-use clientele_analytics::{AnalyticsError, Engine, customers};
+use clientele_analytics::{AnalyticsError, customers};
 use serde_json::Value;
 
 use crate::args::Globals;
@@ -14,7 +14,7 @@ use crate::output::{self, Format, Sink};
 /// The terminal is the workspace owner's: nothing is masked, and nothing goes to the
 /// server's audit log.
 pub async fn run(g: &Globals, id: &str) -> Result<()> {
-    let engine = Engine::open(&g.workspace).await?;
+    let engine = g.engine().await?;
     let Some(c360) = customers::customer_360(&engine, id).await? else {
         return Err(usage(format!("there is no customer '{id}'")));
     };

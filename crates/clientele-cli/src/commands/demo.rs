@@ -3,12 +3,12 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use clientele_analytics::Engine;
 use clientele_analytics::analyses::churn::Churn;
 use clientele_analytics::analyses::clv::Clv;
 use clientele_analytics::analyses::leads::Leads;
 use clientele_analytics::analyses::run;
 use clientele_analytics::analyses::segment::{Lifecycle, Rfm};
+use clientele_analytics::{Engine, EngineOptions};
 use clientele_ingest::IngestOptions;
 
 use super::ingest::{print_issues, progress_bar};
@@ -20,8 +20,8 @@ pub async fn demo(
     ws: &Path,
     format: Format,
     out: Option<&Path>,
-    customers: usize,
-    seed: u64,
+    (customers, seed): (usize, u64),
+    options: EngineOptions,
 ) -> Result<()> {
     let data_dir = ws.join("demo").join("source");
     let truth_dir = ws.join("demo").join("truth");
@@ -61,7 +61,7 @@ pub async fn demo(
         ws.display(),
         started.elapsed().as_secs_f64()
     );
-    let engine = Engine::open(ws).await?;
+    let engine = Engine::open_with(ws, options).await?;
     let mut sink = Sink::open(out)?;
     let period = clientele_analytics::resolve_period(&engine, None, None, None).await?;
     let reports = [
@@ -88,7 +88,7 @@ pub async fn demo(
     for step in 0..5 {
         // Reopened each time: every save makes a new generation, and later analyses use
         // earlier results (lifecycle and segments read the stored CLV).
-        let engine = Engine::open(ws).await?;
+        let engine = Engine::open_with(ws, options).await?;
         let a = match step {
             0 => run::<Clv>(&engine, &Default::default()).await?,
             1 => run::<Rfm>(&engine, &Default::default()).await?,

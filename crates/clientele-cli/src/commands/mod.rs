@@ -23,7 +23,14 @@ pub async fn run(g: Globals, invocation: Invocation) -> Result<()> {
     };
     match command {
         Command::Demo { customers, seed } => {
-            demo::demo(&g.workspace, g.format, g.out.as_deref(), customers, seed).await
+            demo::demo(
+                &g.workspace,
+                g.format,
+                g.out.as_deref(),
+                (customers, seed),
+                g.engine_options(),
+            )
+            .await
         }
         Command::Ingest {
             source,
@@ -46,7 +53,7 @@ pub async fn run(g: Globals, invocation: Invocation) -> Result<()> {
         Command::Customer { id } => customer::run(&g, &id).await,
         Command::Predict(args) => predict::run(&g, args).await,
         #[cfg(feature = "server")]
-        Command::Serve(args) => serve::serve(&g.workspace, args).await,
+        Command::Serve(args) => serve::serve(&g.workspace, args, g.engine_options()).await,
         #[cfg(feature = "server")]
         Command::Users { action } => serve::users(&g, action),
         #[cfg(feature = "server")]

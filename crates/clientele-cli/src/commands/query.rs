@@ -2,7 +2,7 @@
 
 use anyhow::{Result, anyhow};
 use chrono::NaiveDate;
-use clientele_analytics::{Engine, EngineError};
+use clientele_analytics::EngineError;
 
 use crate::args::{Globals, ReportArgs};
 use crate::error::usage;
@@ -18,7 +18,7 @@ fn parse_date(flag: &str, v: Option<&str>) -> Result<Option<NaiveDate>> {
 
 /// `clientele report NAME …`. The detailed report without a limit streams every row.
 pub async fn report(g: &Globals, args: ReportArgs) -> Result<()> {
-    let engine = Engine::open(&g.workspace).await?;
+    let engine = g.engine().await?;
     let from = parse_date("--from", args.from.as_deref())?;
     let to = parse_date("--to", args.to.as_deref())?;
     let limit = args.limit.or((g.format == Format::Table).then_some(100));
@@ -52,7 +52,7 @@ pub async fn report(g: &Globals, args: ReportArgs) -> Result<()> {
 
 /// `clientele sql "SELECT …" [--allow-write]`.
 pub async fn sql(g: &Globals, query: &str, allow_write: bool) -> Result<()> {
-    let engine = Engine::open(&g.workspace).await?;
+    let engine = g.engine().await?;
     let df = match allow_write {
         true => engine.sql_allowing_writes(query).await?,
         false => engine.sql(query).await.map_err(|e| match e {

@@ -12,7 +12,11 @@ use crate::output::{Format, Sink, write_json_rows};
 
 #[cfg(feature = "server")]
 /// `clientele serve`: the dashboard and the JSON API until Ctrl-C or SIGTERM.
-pub async fn serve(ws: &Path, args: ServeArgs) -> Result<()> {
+pub async fn serve(
+    ws: &Path,
+    args: ServeArgs,
+    engine: clientele_analytics::EngineOptions,
+) -> Result<()> {
     let ServeArgs {
         bind,
         no_auth,
@@ -38,8 +42,8 @@ pub async fn serve(ws: &Path, args: ServeArgs) -> Result<()> {
             ws,
             Format::Table,
             Some(&ws.join("demo").join("dashboard.txt")),
-            demo_customers,
-            42,
+            (demo_customers, 42),
+            engine,
         )
         .await?;
     }
@@ -77,6 +81,7 @@ pub async fn serve(ws: &Path, args: ServeArgs) -> Result<()> {
         secure_cookie,
         trust_proxy,
         request_timeout: std::time::Duration::from_secs(request_timeout),
+        engine,
     };
     clientele_server::serve(config, |addr| {
         eprintln!(
