@@ -55,8 +55,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/assets/{*path}",
             get(|Path(path): Path<String>| async move {
-                if path.contains("..") {
-                    return (StatusCode::NOT_FOUND, "not found").into_response();
+                // A 400 of its own, so that a test can tell this guard from a missing file.
+                if path.contains("..") || path.contains('\\') {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        "an asset path may not contain '..'",
+                    )
+                        .into_response();
                 }
                 asset(&path)
             }),

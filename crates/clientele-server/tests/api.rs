@@ -956,6 +956,41 @@ async fn without_auth_everyone_is_a_local_admin() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// The traversal test above never reached the `..` guard: the HTTP client normalises the path
+/// to `/Cargo.toml` before sending it. Sent raw over a socket, every spelling of `..` reaches
+/// the guard (its own 400) and no file outside the assets is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn path_traversal_sent_raw_reaches_the_guard_and_is_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let f = fixture();
+    let base = start(&f.workspace, false).await;
+    let addr = base.trim_start_matches("http://");
+    for path in [
+        "/assets/../Cargo.toml",
+        "/assets/../../Cargo.toml",
+        "/assets/vendor/../../src/lib.rs",
+        "/assets/%2e%2e/Cargo.toml",
+        "/assets/..%2fCargo.toml",
+        "/assets/%2E%2E%2F%2E%2E%2FCargo.toml",
+        "/assets/..%5cCargo.toml",
+    ] {
+        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        socket.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        socket.read_to_string(&mut response).await.unwrap();
+        assert!(
+            response.starts_with("HTTP/1.1 400"),
+            "{path}: {}",
+            response.lines().next().unwrap_or("")
+        );
+        assert!(
+            !response.contains("[package]") && !response.contains("pub fn"),
+            "{path}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_risk_value_is_churn_probability_times_clv_highest_first() {
     let f = fixture();
