@@ -77,7 +77,7 @@ const FILES: &[(&str, &str)] = &[
     ),
 ];
 
-fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
+pub(crate) fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     std::fs::create_dir(&src).unwrap();
@@ -94,7 +94,7 @@ fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-async fn open(dir: &Path) -> Engine {
+pub(crate) async fn open(dir: &Path) -> Engine {
     Engine::open(&dir.join("ws")).await.unwrap()
 }
 
