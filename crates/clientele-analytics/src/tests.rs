@@ -518,7 +518,111 @@ fn docs_state_every_kpi_definition_word_for_word() {
             k.key
         );
         assert!(docs.contains(&format!("`{}`", k.key)), "{}", k.key);
+        // The KPI table's row states the unit its change is measured in.
+        let row = docs
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", k.key)))
+            .unwrap_or_else(|| panic!("docs/metrics.md has no table row for {}", k.key));
+        let cells: Vec<&str> = row.split(" | ").collect();
+        assert_eq!(cells[4], k.change.symbol(), "change of {} in docs", k.key);
+        // Rates (and NPS, a difference of percentages) change in points, the rest relatively.
+        let points = k.unit == Unit::Percent || k.key == "nps";
+        assert_eq!(k.change == Change::Points, points, "{}", k.key);
     }
+}
+
+/// Marketing ROI from 1.8 % (campaign revenue 101.8 on spend 100 in Q1) to −70.5 % (29.5 on
+/// 100 in Q2) changed by −0.723 = −72.3 percentage points, not by (−0.705 − 0.018) / 0.018 =
+/// −4,016.7 %; NPS from 0 (10 and 3 in Q1) to 25 (10, 10, 3, 8 in Q2) by +25 points (0.25),
+/// where a relative change from 0 is undefined; retention (1.0, nobody active before Q1) has no
+/// change. Amounts and counts change relatively: revenue (29.5 − 101.8) / 101.8, orders 1 → 1
+/// by 0, new customers 1 → 0 by −100 %; CAC (100 / 0 new customers) is undefined. The summary
+/// page measures its KPI rows the same way.
+#[tokio::test]
+async fn rate_kpis_change_in_percentage_points_not_relative_percent() {
+    let dir = workspace(&[
+        ("customers.csv", "customer_id\nC1\n"),
+        (
+            "orders.csv",
+            "order_id,customer_id,order_date,total_amount,status,campaign_id\n\
+             O1,C1,2025-02-10,101.8,completed,K1\n\
+             O2,C1,2025-05-10,29.5,completed,K1\n",
+        ),
+        (
+            "marketing_spend.csv",
+            "date,channel,amount\n2025-02-01,email,100\n2025-05-01,email,100\n",
+        ),
+        (
+            "surveys.csv",
+            "customer_id,responded_at,nps\nC1,2025-02-01,10\nC1,2025-02-02,3\n\
+             C1,2025-04-01,10\nC1,2025-04-02,10\nC1,2025-04-03,3\nC1,2025-04-04,8\n",
+        ),
+    ]);
+    let engine = open(dir.path()).await;
+    let r = kpis(&engine, &q2()).await.unwrap();
+    let keys = text(&r, "kpi");
+    let (value, previous, change) = (num(&r, "value"), num(&r, "previous"), num(&r, "change"));
+    let unit = text(&r, "change_unit");
+    let at = |k: &str| keys.iter().position(|x| x.as_deref() == Some(k)).unwrap();
+    let expect: &[(&str, Option<f64>, Option<f64>, Option<f64>, &str)] = &[
+        (
+            "marketing_roi",
+            Some(-0.705),
+            Some(0.018),
+            Some(-0.723),
+            "pp",
+        ),
+        ("nps", Some(25.0), Some(0.0), Some(0.25), "pp"),
+        ("retention_rate", Some(1.0), None, None, "pp"),
+        (
+            "sales_revenue",
+            Some(29.5),
+            Some(101.8),
+            Some((29.5 - 101.8) / 101.8),
+            "%",
+        ),
+        ("orders", Some(1.0), Some(1.0), Some(0.0), "%"),
+        ("new_customers", Some(0.0), Some(1.0), Some(-1.0), "%"),
+        ("cac", None, Some(100.0), None, "%"),
+    ];
+    for (k, v, p, c, u) in expect {
+        let i = at(k);
+        close(value[i], *v, &format!("{k} value"));
+        close(previous[i], *p, &format!("{k} previous"));
+        close(change[i], *c, &format!("{k} change"));
+        assert_eq!(unit[i].as_deref(), Some(*u), "{k} change_unit");
+    }
+    // The column order users' scripts read is kept; change_unit follows change.
+    let names: Vec<String> = r.schema.fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(
+        names,
+        [
+            "kpi",
+            "name",
+            "unit",
+            "value",
+            "previous",
+            "change",
+            "change_unit",
+            "target",
+            "status",
+            "definition",
+            "note"
+        ]
+    );
+
+    let s = summary(&engine, &q2()).await.unwrap();
+    let metric = text(&s, "metric");
+    let at = |m: &str| metric.iter().position(|x| x.as_deref() == Some(m)).unwrap();
+    let (change, unit) = (num(&s, "change"), text(&s, "change_unit"));
+    close(change[at("NPS")], Some(0.25), "summary NPS change");
+    assert_eq!(unit[at("NPS")].as_deref(), Some("pp"));
+    close(
+        change[at("Sales revenue")],
+        Some((29.5 - 101.8) / 101.8),
+        "summary revenue change",
+    );
+    assert_eq!(unit[at("Sales revenue")].as_deref(), Some("%"));
 }
 
 #[tokio::test]

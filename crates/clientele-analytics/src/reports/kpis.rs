@@ -1,5 +1,7 @@
 //! The KPI report: each key performance indicator with its definition, its value in the
-//! period and the previous period, its target from `kpi_targets` and whether it is met.
+//! period and the previous period, the change between them (relative for amounts and counts,
+//! in percentage points for rates: [`Change`]), its target from `kpi_targets` and whether it
+//! is met.
 //!
 //! Figures are gathered with one query per source table covering both periods, then every
 //! KPI is a formula over them, so a definition lives in exactly one place (`KPIS`).
@@ -38,6 +40,31 @@ impl Unit {
     }
 }
 
+/// How a KPI's change from the previous period is measured. The report's `change` column is
+/// always a fraction, so that × 100 it reads in the unit of `change_unit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// Relative change (value − previous) / |previous|, `%` (0.25 = +25 %): for amounts,
+    /// counts and other quantities. Undefined when the previous value is 0 or missing.
+    Relative,
+    /// Difference in percentage points, `pp`: for rates and percentages, whose relative change
+    /// means nothing (an ROI from 1.8 % to −70.5 % is −72.3 pp, not −4,055 %). Stored as a
+    /// fraction (0.032 = +3.2 pp): value − previous for a rate, (value − previous) / 100 for a
+    /// score already in points (NPS). Undefined when either value is missing.
+    Points,
+}
+
+impl Change {
+    /// The unit of `change` × 100, as written in the report's `change_unit` column.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Change::Relative => "%",
+            Change::Points => "pp",
+        }
+    }
+}
+
 /// Period figures every KPI formula reads, by name.
 type Figures = HashMap<&'static str, Option<f64>>;
 
@@ -52,11 +79,32 @@ pub struct KpiDef {
     pub unit: Unit,
     /// Whether a higher value is better (a target is a floor) or worse (a ceiling).
     pub higher_is_better: bool,
+    /// How the change from the previous period is measured.
+    pub change: Change,
     /// Definition in words (also in docs/metrics.md).
     pub definition: &'static str,
     /// `table` or `table.column` entries that must be present.
     pub needs: &'static [&'static str],
     formula: fn(&Figures) -> Option<f64>,
+}
+
+impl KpiDef {
+    /// The change from `previous` to `value` as a fraction, by [`Change`]: relative for
+    /// amounts and counts, percentage points / 100 for rates (and for NPS, whose values are
+    /// points already, (value − previous) / 100); `None` when it is undefined.
+    pub fn change_between(&self, value: Option<f64>, previous: Option<f64>) -> Option<f64> {
+        match self.change {
+            Change::Relative => change(value, previous),
+            Change::Points => {
+                let per_point = if self.unit == Unit::Percent {
+                    1.0
+                } else {
+                    100.0
+                };
+                value.zip(previous).map(|(v, p)| (v - p) / per_point)
+            }
+        }
+    }
 }
 
 fn f(fig: &Figures, k: &str) -> Option<f64> {
@@ -70,6 +118,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Sales revenue",
         unit: Unit::Money,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Sum of total_amount of completed orders (status completed or empty) dated in the period.",
         needs: &["orders"],
         formula: |x| f(x, "revenue"),
@@ -79,6 +128,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Orders",
         unit: Unit::Count,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Number of completed orders dated in the period.",
         needs: &["orders"],
         formula: |x| f(x, "orders"),
@@ -88,6 +138,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Average purchase value",
         unit: Unit::Money,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Sales revenue / orders; undefined when there are no orders.",
         needs: &["orders"],
         formula: |x| ratio(f(x, "revenue"), f(x, "orders")),
@@ -97,6 +148,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Purchase frequency",
         unit: Unit::Number,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Orders / active customers: completed orders per purchasing customer in the period.",
         needs: &["orders"],
         formula: |x| ratio(f(x, "orders"), f(x, "active")),
@@ -106,6 +158,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Active customers",
         unit: Unit::Count,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Distinct customers with at least one completed order in the period.",
         needs: &["orders"],
         formula: |x| f(x, "active"),
@@ -115,6 +168,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "New customers",
         unit: Unit::Count,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Customers whose first completed order ever is dated in the period.",
         needs: &["orders"],
         formula: |x| f(x, "new"),
@@ -124,6 +178,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Customer churn rate",
         unit: Unit::Percent,
         higher_is_better: false,
+        change: Change::Points,
         definition: "Share of the customers active in the period before who made no completed order in this period (1 − retention rate); undefined when nobody was active before.",
         needs: &["orders"],
         formula: |x| ratio(f(x, "retained"), f(x, "base")).map(|r| 1.0 - r),
@@ -133,6 +188,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Retention rate",
         unit: Unit::Percent,
         higher_is_better: true,
+        change: Change::Points,
         definition: "Share of the customers active in the period before who made a completed order in this period.",
         needs: &["orders"],
         formula: |x| ratio(f(x, "retained"), f(x, "base")),
@@ -142,6 +198,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "ARPU",
         unit: Unit::Money,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Average revenue per user: sales revenue / active customers.",
         needs: &["orders"],
         formula: |x| ratio(f(x, "revenue"), f(x, "active")),
@@ -151,6 +208,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Historical CLTV",
         unit: Unit::Money,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Revenue of all completed orders up to the period's end / customers with a completed order by then (average revenue per customer to date).",
         needs: &["orders"],
         formula: |x| ratio(f(x, "revenue_to_date"), f(x, "customers_to_date")),
@@ -160,6 +218,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Customer acquisition cost",
         unit: Unit::Money,
         higher_is_better: false,
+        change: Change::Relative,
         definition: "Marketing spend dated in the period / new customers; undefined when there are no new customers.",
         needs: &["orders", "marketing_spend"],
         formula: |x| ratio(f(x, "spend"), f(x, "new")),
@@ -169,6 +228,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Marketing ROI",
         unit: Unit::Percent,
         higher_is_better: true,
+        change: Change::Points,
         definition: "(Revenue of completed orders in the period that carry a campaign_id − marketing spend in the period) / marketing spend; undefined without spend.",
         needs: &["orders", "marketing_spend", "orders.campaign_id"],
         formula: |x| {
@@ -185,6 +245,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Lead conversion rate",
         unit: Unit::Percent,
         higher_is_better: true,
+        change: Change::Points,
         definition: "Share of the leads created in the period that have converted (converted_at set).",
         needs: &["leads", "leads.converted_at"],
         formula: |x| f(x, "lead_conversion"),
@@ -194,6 +255,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Win rate",
         unit: Unit::Percent,
         higher_is_better: true,
+        change: Change::Points,
         definition: "Deals won / deals won or lost, among deals closed (closed_at) in the period.",
         needs: &["deals", "deals.outcome", "deals.closed_at"],
         formula: |x| f(x, "win_rate"),
@@ -203,6 +265,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Average deal size",
         unit: Unit::Money,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Mean amount of the deals won that closed in the period.",
         needs: &["deals", "deals.amount", "deals.outcome", "deals.closed_at"],
         formula: |x| f(x, "deal_size"),
@@ -212,6 +275,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Sales cycle length",
         unit: Unit::Days,
         higher_is_better: false,
+        change: Change::Relative,
         definition: "Mean days from created_at to closed_at of the deals won that closed in the period.",
         needs: &["deals", "deals.outcome", "deals.closed_at"],
         formula: |x| f(x, "cycle_days"),
@@ -221,6 +285,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "CSAT",
         unit: Unit::Percent,
         higher_is_better: true,
+        change: Change::Points,
         definition: "Share of satisfied ratings (csat 4 or 5 on the 1–5 scale) among tickets opened in the period that have a rating.",
         needs: &["tickets", "tickets.csat"],
         formula: |x| f(x, "csat"),
@@ -230,6 +295,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "NPS",
         unit: Unit::Number,
         higher_is_better: true,
+        change: Change::Points,
         definition: "Net promoter score of the surveys answered in the period: % promoters (9–10) − % detractors (0–6), from −100 to 100.",
         needs: &["surveys", "surveys.nps"],
         formula: |x| f(x, "nps"),
@@ -239,6 +305,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "First-contact resolution",
         unit: Unit::Percent,
         higher_is_better: true,
+        change: Change::Points,
         definition: "Share of the resolved tickets opened in the period that took a single contact.",
         needs: &["tickets", "tickets.contacts", "tickets.resolved_at"],
         formula: |x| f(x, "fcr"),
@@ -248,6 +315,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Renewal rate",
         unit: Unit::Percent,
         higher_is_better: true,
+        change: Change::Points,
         definition: "Share of the subscriptions due for renewal (renewal_date) in the period with a known outcome that renewed.",
         needs: &[
             "subscriptions",
@@ -419,7 +487,7 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
     simple_figures(engine, [period, &prev], &mut figs, items).await?;
     let targets = load_targets(engine, &period.label).await?;
 
-    let mut cols: [Vec<Option<String>>; 6] = Default::default();
+    let mut cols: [Vec<Option<String>>; 7] = Default::default();
     let mut nums: [Vec<Option<f64>>; 4] = Default::default();
     let mut notes = Vec::new();
     for k in KPIS {
@@ -471,7 +539,8 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
         cols[5].push((!note.is_empty()).then_some(note));
         nums[0].push(value);
         nums[1].push(previous);
-        nums[2].push(change(value, previous));
+        nums[2].push(k.change_between(value, previous));
+        cols[6].push(Some(k.change.symbol().into()));
         nums[3].push(target);
     }
     let unavailable = cols[3]
@@ -484,7 +553,7 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
     if !engine.has_table("kpi_targets") {
         notes.push("no kpi_targets table: targets are not shown".into());
     }
-    let [key, name, unit, status, definition, note] = cols;
+    let [key, name, unit, status, definition, note, change_unit] = cols;
     let [value, previous, chg, target] = nums;
     let batch = Columns::default()
         .text("kpi", key)
@@ -493,6 +562,7 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
         .num("value", value)
         .num("previous", previous)
         .num("change", chg)
+        .text("change_unit", change_unit)
         .num("target", target)
         .text("status", status)
         .text("definition", definition)
