@@ -156,8 +156,10 @@ async fn kpis_match_hand_computed_values() {
         ("cac", Some(50.0), Some(20.0)),
         // Campaign revenue O4 = 70: (70-50)/50; Q1: (0-20)/20.
         ("marketing_roi", Some(0.4), Some(-1.0)),
-        // Q2 leads L1 (converted), L2, L3; Q1 lead L4 converted.
-        ("lead_conversion_rate", Some(1.0 / 3.0), Some(1.0)),
+        // The leads' as-of day is 2025-05-09 (L3's creation, later than any conversion). Q2's
+        // leads L1 (04-02), L2, L3 are all inside their 90-day window: undefined for now. Q1's
+        // L4 (01-05, window closed 04-05) converted after 15 days.
+        ("lead_conversion_rate", None, Some(1.0)),
         // Closed in Q2: D1 won, D2 lost; nothing closed in Q1.
         ("win_rate", Some(0.5), None),
         ("average_deal_size", Some(1000.0), None),
@@ -529,6 +531,73 @@ fn docs_state_every_kpi_definition_word_for_word() {
         let points = k.unit == Unit::Percent || k.key == "nps";
         assert_eq!(k.change == Change::Points, points, "{}", k.key);
     }
+}
+
+/// The leads' as-of day is 2025-07-25 (C1's creation; the latest conversion is 06-15), so a
+/// lead's 90-day window has closed when it was created by 2025-04-26. Q1: A1 converted after 10
+/// days, A2 after 134 (too late: not converted), A3 never, A4 after 21: 2 of 4 = 0.5 (all
+/// windows closed). Q2: B1 (04-01, after 14 days) and B2 (04-20, after 11) have closed
+/// windows and converted: 2 of 2 = 1.0, provisional, since B3 (05-10, converted after 2 days)
+/// and B4 (06-20) are still inside theirs and not counted. Change 1.0 − 0.5 = +50 pp. Counting
+/// any conversion at any time would give Q1 3/4 and Q2 3/4. Q3 has only C1, whose window is
+/// open: undefined.
+#[tokio::test]
+async fn lead_conversion_kpi_counts_only_leads_whose_window_has_closed() {
+    use crate::analyses::leads::CONVERSION_WINDOW_DAYS;
+    assert_eq!(CONVERSION_WINDOW_DAYS, 90);
+    let dir = workspace(&[(
+        "leads.csv",
+        "lead_id,created_at,converted_at\n\
+         A1,2025-01-10,2025-01-20\nA2,2025-02-01,2025-06-15\nA3,2025-02-15,\nA4,2025-03-20,2025-04-10\n\
+         B1,2025-04-01,2025-04-15\nB2,2025-04-20,2025-05-01\nB3,2025-05-10,2025-05-12\nB4,2025-06-20,\n\
+         C1,2025-07-25,\n",
+    )]);
+    let engine = open(dir.path()).await;
+    let r = kpis(&engine, &q2()).await.unwrap();
+    let keys = text(&r, "kpi");
+    let i = keys
+        .iter()
+        .position(|x| x.as_deref() == Some("lead_conversion_rate"))
+        .unwrap();
+    close(num(&r, "value")[i], Some(1.0), "Q2 value");
+    close(num(&r, "previous")[i], Some(0.5), "Q1 value");
+    close(num(&r, "change")[i], Some(0.5), "change");
+    assert_eq!(text(&r, "change_unit")[i].as_deref(), Some("pp"));
+    assert_eq!(text(&r, "status")[i].as_deref(), Some("no target"));
+    let note = text(&r, "note")[i].clone().unwrap();
+    assert!(
+        note.contains("provisional: 2 of the 4 leads")
+            && note.contains("90-day conversion window on 2025-07-25"),
+        "{note}"
+    );
+
+    let q3 = Period::parse_calendar("2025-Q3").unwrap();
+    let r = kpis(&engine, &q3).await.unwrap();
+    close(num(&r, "value")[i], None, "Q3 value");
+    // Q2 seen from Q3: B3 and B4 still left out of the previous period's value.
+    close(
+        num(&r, "previous")[i],
+        Some(1.0),
+        "Q2 as the previous period",
+    );
+    assert_eq!(text(&r, "status")[i].as_deref(), Some("undefined"));
+    let note = text(&r, "note")[i].clone().unwrap();
+    assert!(
+        note.contains("none of the 1 leads created in the period")
+            && note.contains("leaves out 2 of its 4 leads"),
+        "{note}"
+    );
+    // The definition states the one window.
+    let def = KPIS
+        .iter()
+        .find(|k| k.key == "lead_conversion_rate")
+        .unwrap();
+    assert!(
+        def.definition
+            .contains(&format!("within {CONVERSION_WINDOW_DAYS} days of creation")),
+        "{}",
+        def.definition
+    );
 }
 
 /// Marketing ROI from 1.8 % (campaign revenue 101.8 on spend 100 in Q1) to −70.5 % (29.5 on

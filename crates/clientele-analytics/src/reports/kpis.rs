@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use crate::analyses::leads::{CONVERSION_WINDOW_DAYS, leads_as_of};
 use crate::util::{Columns, change, f64_col, opt, ratio, str_col};
 use crate::{AnalyticsError, Engine, Period, Report};
 
@@ -246,7 +247,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Percent,
         higher_is_better: true,
         change: Change::Points,
-        definition: "Share of the leads created in the period that have converted (converted_at set).",
+        definition: "Share of the leads created in the period that converted within 90 days of creation (converted_at at most 90 days after created_at), among those whose 90-day window has closed by the leads' as-of day (the latest created_at or converted_at); leads still inside their window are left out and the note says so; undefined when no lead of the period has a closed window.",
         needs: &["leads", "leads.converted_at"],
         formula: |x| f(x, "lead_conversion"),
     },
@@ -428,6 +429,70 @@ async fn simple_figures(
     Ok(())
 }
 
+/// The Lead conversion rate's figures per period: `lead_conversion` (converted within
+/// [`CONVERSION_WINDOW_DAYS`] of creation, over the leads of the period whose window has
+/// closed by the leads' as-of day), `leads` (created in the period), `leads_open` (of those,
+/// still inside their window) and `leads_as_of` (the as-of day number).
+async fn lead_figures(
+    engine: &Engine,
+    periods: [&Period; 2],
+    out: &mut [Figures; 2],
+) -> Result<(), AnalyticsError> {
+    let Some(as_of) = leads_as_of(engine).await? else {
+        return Ok(());
+    };
+    let w = CONVERSION_WINDOW_DAYS;
+    for (i, p) in periods.iter().enumerate() {
+        let sql = format!(
+            "SELECT AVG(CASE WHEN d + {w} <= {as_of} THEN CASE WHEN c IS NOT NULL AND c - d <= {w} THEN 1.0 ELSE 0.0 END END) AS rate,
+                    CAST(COUNT(*) AS DOUBLE) AS leads,
+                    CAST(COALESCE(SUM(CASE WHEN d + {w} > {as_of} THEN 1 ELSE 0 END), 0) AS DOUBLE) AS open
+             FROM (SELECT CAST(CAST(created_at AS DATE) AS INT) AS d, CAST(CAST(converted_at AS DATE) AS INT) AS c,
+                          created_at AS x_ts FROM leads)
+             WHERE {}",
+            p.contains_ts("x_ts")
+        );
+        let row = row_values(engine, &sql).await?;
+        let get = |k: usize| row.get(k).copied().flatten();
+        out[i].insert("lead_conversion", get(0));
+        out[i].insert("leads", get(1));
+        out[i].insert("leads_open", get(2));
+        out[i].insert("leads_as_of", Some(as_of as f64));
+    }
+    Ok(())
+}
+
+/// What the note of a KPI computed over part of its period says: for the Lead conversion rate,
+/// how many of the period's leads (and of the previous period's) are still inside their
+/// conversion window and left out (the value is provisional), or that none of the period's has
+/// a closed window yet. `None` when the value covers the whole period.
+fn partial_note(key: &str, figs: &[Figures; 2]) -> Option<String> {
+    if key != "lead_conversion_rate" {
+        return None;
+    }
+    let w = CONVERSION_WINDOW_DAYS;
+    let counts = |fig: &Figures| Some((f(fig, "leads")?, f(fig, "leads_open")?));
+    let as_of = clientele_schema::days_to_date(f(&figs[0], "leads_as_of")? as i32);
+    let mut parts = Vec::new();
+    match counts(&figs[0]) {
+        Some((leads, open)) if open > 0.0 && open == leads => parts.push(format!(
+            "undefined for now: none of the {leads:.0} leads created in the period has had its {w}-day conversion window close by {as_of}"
+        )),
+        Some((leads, open)) if open > 0.0 => parts.push(format!(
+            "provisional: {open:.0} of the {leads:.0} leads created in the period are still inside their {w}-day conversion window on {as_of} and are not counted"
+        )),
+        _ => {}
+    }
+    if let Some((leads, open)) = counts(&figs[1])
+        && open > 0.0
+    {
+        parts.push(format!(
+            "the previous period's value leaves out {open:.0} of its {leads:.0} leads, still inside their window"
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 /// Computes the KPI report for `period` (compared with `period.previous()`).
 pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsError> {
     let prev = period.previous();
@@ -442,11 +507,6 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
             "spend",
             "marketing_spend",
             "SELECT COALESCE(SUM(amount), 0) FROM (SELECT amount, date AS x_date FROM marketing_spend) WHERE {in_date}",
-        ),
-        (
-            "lead_conversion",
-            "leads",
-            "SELECT AVG(CASE WHEN converted_at IS NOT NULL THEN 1.0 ELSE 0.0 END) FROM (SELECT *, created_at AS x_ts FROM leads) WHERE {in_ts}",
         ),
         (
             "win_rate",
@@ -485,6 +545,9 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
         ),
     ];
     simple_figures(engine, [period, &prev], &mut figs, items).await?;
+    if engine.has_column("leads", "converted_at") {
+        lead_figures(engine, [period, &prev], &mut figs).await?;
+    }
     let targets = load_targets(engine, &period.label).await?;
 
     let mut cols: [Vec<Option<String>>; 7] = Default::default();
@@ -510,10 +573,10 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
                 (Some(v), Some(t)) if (v >= t) == k.higher_is_better || v == t => "on target",
                 _ => "off target",
             };
-            let note = if v.is_none() {
-                "no data in the period to compute it from".to_string()
-            } else {
-                String::new()
+            let note = match partial_note(k.key, &figs) {
+                Some(n) => n,
+                None if v.is_none() => "no data in the period to compute it from".to_string(),
+                None => String::new(),
             };
             (v, p, t, status, note)
         } else {
