@@ -633,7 +633,15 @@ async fn rate_kpis_change_in_percentage_points_not_relative_percent() {
     let (value, previous, change) = (num(&r, "value"), num(&r, "previous"), num(&r, "change"));
     let unit = text(&r, "change_unit");
     let at = |k: &str| keys.iter().position(|x| x.as_deref() == Some(k)).unwrap();
-    let expect: &[(&str, Option<f64>, Option<f64>, Option<f64>, &str)] = &[
+    // (kpi, value, previous, change, change_unit)
+    type Row = (
+        &'static str,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        &'static str,
+    );
+    let expect: &[Row] = &[
         (
             "marketing_roi",
             Some(-0.705),
