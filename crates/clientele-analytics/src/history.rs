@@ -5,8 +5,13 @@
 //!
 //! Definitions:
 //! - a **day** is a day number (days since 1970-01-01), as the engine casts `order_date`;
-//! - a **transaction** is a (customer, day) with at least one order of any status: orders on
-//!   the same day count as one purchase and their amounts are added (as in docs/analyses.md);
+//! - which orders make up a history is the caller's choice, [`Orders`]: the completed ones
+//!   (the engine's `sales` view: status `completed` or empty, the definition every report and
+//!   KPI uses) for purchases, or every order for an analysis about cancellations and returns
+//!   themselves. Each caller says which it reads and why: CLV reads completed orders, since a
+//!   cancelled or returned order is not a purchase;
+//! - a **transaction** is a (customer, day) with at least one of those orders: orders on the
+//!   same day count as one purchase and their amounts are added (as in docs/analyses.md);
 //! - orders without a customer or a date are left out; a missing amount counts as 0.
 //!
 //! [`read_orders`] reads the three columns; [`per_customer`] groups them and folds each
@@ -22,6 +27,26 @@ use arrow::datatypes::{Float64Type, Int32Type};
 use rayon::prelude::*;
 
 use crate::{AnalyticsError, Engine};
+
+/// Which orders a history is made of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Orders {
+    /// Completed orders only: the engine's `sales` view (status `completed` or empty), the
+    /// purchases as the KPIs and reports count them.
+    Completed,
+    /// Every order whatever its status, for an analysis of cancellations or returns.
+    All,
+}
+
+impl Orders {
+    /// The table or view the orders are read from.
+    pub fn source(self) -> &'static str {
+        match self {
+            Orders::Completed => "sales",
+            Orders::All => "orders",
+        }
+    }
+}
 
 /// One batch of orders: customer id (Utf8View), day (Int32) and amount (Float64), as
 /// [`read_orders`] returns them.
@@ -69,7 +94,7 @@ pub struct Tally {
     pub holdout_value: f64,
 }
 
-/// Summarises one customer's orders `(day, amount)` (any order; sorted here so that the sums
+/// Summarises one customer's orders `(day, amount)` (those the caller read; sorted here so that the sums
 /// do not depend on the order the rows arrived in): days with orders are transactions, their
 /// amounts added. `None` when the customer's first order is after `end`.
 pub fn tally(orders: &mut [(i32, f64)], end: i32) -> Option<Tally> {
@@ -107,19 +132,29 @@ pub fn tally(orders: &mut [(i32, f64)], end: i32) -> Option<Tally> {
     Some(t)
 }
 
-/// The [`tally`] of every customer whose first order is on or before day `end`, in customer-id
-/// order: [`read_orders`] then [`per_customer`].
-pub async fn tallies(engine: &Engine, end: i32) -> Result<PerCustomer<Tally>, AnalyticsError> {
-    let columns = read_orders(engine).await?;
+/// The [`tally`] of every customer whose first order (of `which`) is on or before day `end`,
+/// in customer-id order: [`read_orders`] then [`per_customer`].
+pub async fn tallies(
+    engine: &Engine,
+    which: Orders,
+    end: i32,
+) -> Result<PerCustomer<Tally>, AnalyticsError> {
+    let columns = read_orders(engine, which).await?;
     per_customer(columns, |orders| tally(orders, end))
 }
 
-/// Reads `customer_id`, `order_date` and `total_amount` of every order (any status) as
-/// [`OrderColumns`].
-pub async fn read_orders(engine: &Engine) -> Result<Vec<OrderColumns>, AnalyticsError> {
+/// Reads `customer_id`, `order_date` and `total_amount` of the orders `which` (completed
+/// ones or all) as [`OrderColumns`].
+pub async fn read_orders(
+    engine: &Engine,
+    which: Orders,
+) -> Result<Vec<OrderColumns>, AnalyticsError> {
     use arrow::datatypes::DataType;
     let batches = engine
-        .query("SELECT customer_id, order_date, total_amount FROM orders")
+        .query(&format!(
+            "SELECT customer_id, order_date, total_amount FROM {}",
+            which.source()
+        ))
         .await?;
     let cast = |a: &ArrayRef, t: &DataType| arrow::compute::cast(a, t);
     let mut columns = Vec::with_capacity(batches.len());

@@ -47,7 +47,7 @@ pub use report::Report;
 pub use reports::campaigns::{NO_CAMPAIGN, campaigns};
 pub use reports::detailed::{DetailedOptions, detailed, detailed_frame};
 pub use reports::exceptions::{ExceptionOptions, exceptions};
-pub use reports::kpis::{KPIS, KpiDef, Unit, kpis};
+pub use reports::kpis::{Change, KPIS, KpiDef, Unit, kpis};
 pub use reports::pipeline::{PipelineBy, pipeline};
 pub use reports::sales::{
     SALES_DIMENSIONS, SalesBy, SalesFilter, sales, sales_filtered, trailing_year,

@@ -77,7 +77,7 @@ const FILES: &[(&str, &str)] = &[
     ),
 ];
 
-fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
+pub(crate) fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     std::fs::create_dir(&src).unwrap();
@@ -94,7 +94,7 @@ fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-async fn open(dir: &Path) -> Engine {
+pub(crate) async fn open(dir: &Path) -> Engine {
     Engine::open(&dir.join("ws")).await.unwrap()
 }
 
@@ -156,8 +156,10 @@ async fn kpis_match_hand_computed_values() {
         ("cac", Some(50.0), Some(20.0)),
         // Campaign revenue O4 = 70: (70-50)/50; Q1: (0-20)/20.
         ("marketing_roi", Some(0.4), Some(-1.0)),
-        // Q2 leads L1 (converted), L2, L3; Q1 lead L4 converted.
-        ("lead_conversion_rate", Some(1.0 / 3.0), Some(1.0)),
+        // The leads' as-of day is 2025-05-09 (L3's creation, later than any conversion). Q2's
+        // leads L1 (04-02), L2, L3 are all inside their 90-day window: undefined for now. Q1's
+        // L4 (01-05, window closed 04-05) converted after 15 days.
+        ("lead_conversion_rate", None, Some(1.0)),
         // Closed in Q2: D1 won, D2 lost; nothing closed in Q1.
         ("win_rate", Some(0.5), None),
         ("average_deal_size", Some(1000.0), None),
@@ -518,7 +520,186 @@ fn docs_state_every_kpi_definition_word_for_word() {
             k.key
         );
         assert!(docs.contains(&format!("`{}`", k.key)), "{}", k.key);
+        // The KPI table's row states the unit its change is measured in.
+        let row = docs
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", k.key)))
+            .unwrap_or_else(|| panic!("docs/metrics.md has no table row for {}", k.key));
+        let cells: Vec<&str> = row.split(" | ").collect();
+        assert_eq!(cells[4], k.change.symbol(), "change of {} in docs", k.key);
+        // Rates (and NPS, a difference of percentages) change in points, the rest relatively.
+        let points = k.unit == Unit::Percent || k.key == "nps";
+        assert_eq!(k.change == Change::Points, points, "{}", k.key);
     }
+}
+
+/// The leads' as-of day is 2025-07-25 (C1's creation; the latest conversion is 06-15), so a
+/// lead's 90-day window has closed when it was created by 2025-04-26. Q1: A1 converted after 10
+/// days, A2 after 134 (too late: not converted), A3 never, A4 after 21: 2 of 4 = 0.5 (all
+/// windows closed). Q2: B1 (04-01, after 14 days) and B2 (04-20, after 11) have closed
+/// windows and converted: 2 of 2 = 1.0, provisional, since B3 (05-10, converted after 2 days)
+/// and B4 (06-20) are still inside theirs and not counted. Change 1.0 − 0.5 = +50 pp. Counting
+/// any conversion at any time would give Q1 3/4 and Q2 3/4. Q3 has only C1, whose window is
+/// open: undefined.
+#[tokio::test]
+async fn lead_conversion_kpi_counts_only_leads_whose_window_has_closed() {
+    use crate::analyses::leads::CONVERSION_WINDOW_DAYS;
+    assert_eq!(CONVERSION_WINDOW_DAYS, 90);
+    let dir = workspace(&[(
+        "leads.csv",
+        "lead_id,created_at,converted_at\n\
+         A1,2025-01-10,2025-01-20\nA2,2025-02-01,2025-06-15\nA3,2025-02-15,\nA4,2025-03-20,2025-04-10\n\
+         B1,2025-04-01,2025-04-15\nB2,2025-04-20,2025-05-01\nB3,2025-05-10,2025-05-12\nB4,2025-06-20,\n\
+         C1,2025-07-25,\n",
+    )]);
+    let engine = open(dir.path()).await;
+    let r = kpis(&engine, &q2()).await.unwrap();
+    let keys = text(&r, "kpi");
+    let i = keys
+        .iter()
+        .position(|x| x.as_deref() == Some("lead_conversion_rate"))
+        .unwrap();
+    close(num(&r, "value")[i], Some(1.0), "Q2 value");
+    close(num(&r, "previous")[i], Some(0.5), "Q1 value");
+    close(num(&r, "change")[i], Some(0.5), "change");
+    assert_eq!(text(&r, "change_unit")[i].as_deref(), Some("pp"));
+    assert_eq!(text(&r, "status")[i].as_deref(), Some("no target"));
+    let note = text(&r, "note")[i].clone().unwrap();
+    assert!(
+        note.contains("provisional: 2 of the 4 leads")
+            && note.contains("90-day conversion window on 2025-07-25"),
+        "{note}"
+    );
+
+    let q3 = Period::parse_calendar("2025-Q3").unwrap();
+    let r = kpis(&engine, &q3).await.unwrap();
+    close(num(&r, "value")[i], None, "Q3 value");
+    // Q2 seen from Q3: B3 and B4 still left out of the previous period's value.
+    close(
+        num(&r, "previous")[i],
+        Some(1.0),
+        "Q2 as the previous period",
+    );
+    assert_eq!(text(&r, "status")[i].as_deref(), Some("undefined"));
+    let note = text(&r, "note")[i].clone().unwrap();
+    assert!(
+        note.contains("none of the 1 leads created in the period")
+            && note.contains("leaves out 2 of its 4 leads"),
+        "{note}"
+    );
+    // The definition states the one window.
+    let def = KPIS
+        .iter()
+        .find(|k| k.key == "lead_conversion_rate")
+        .unwrap();
+    assert!(
+        def.definition
+            .contains(&format!("within {CONVERSION_WINDOW_DAYS} days of creation")),
+        "{}",
+        def.definition
+    );
+}
+
+/// Marketing ROI from 1.8 % (campaign revenue 101.8 on spend 100 in Q1) to −70.5 % (29.5 on
+/// 100 in Q2) changed by −0.723 = −72.3 percentage points, not by (−0.705 − 0.018) / 0.018 =
+/// −4,016.7 %; NPS from 0 (10 and 3 in Q1) to 25 (10, 10, 3, 8 in Q2) by +25 points (0.25),
+/// where a relative change from 0 is undefined; retention (1.0, nobody active before Q1) has no
+/// change. Amounts and counts change relatively: revenue (29.5 − 101.8) / 101.8, orders 1 → 1
+/// by 0, new customers 1 → 0 by −100 %; CAC (100 / 0 new customers) is undefined. The summary
+/// page measures its KPI rows the same way.
+#[tokio::test]
+async fn rate_kpis_change_in_percentage_points_not_relative_percent() {
+    let dir = workspace(&[
+        ("customers.csv", "customer_id\nC1\n"),
+        (
+            "orders.csv",
+            "order_id,customer_id,order_date,total_amount,status,campaign_id\n\
+             O1,C1,2025-02-10,101.8,completed,K1\n\
+             O2,C1,2025-05-10,29.5,completed,K1\n",
+        ),
+        (
+            "marketing_spend.csv",
+            "date,channel,amount\n2025-02-01,email,100\n2025-05-01,email,100\n",
+        ),
+        (
+            "surveys.csv",
+            "customer_id,responded_at,nps\nC1,2025-02-01,10\nC1,2025-02-02,3\n\
+             C1,2025-04-01,10\nC1,2025-04-02,10\nC1,2025-04-03,3\nC1,2025-04-04,8\n",
+        ),
+    ]);
+    let engine = open(dir.path()).await;
+    let r = kpis(&engine, &q2()).await.unwrap();
+    let keys = text(&r, "kpi");
+    let (value, previous, change) = (num(&r, "value"), num(&r, "previous"), num(&r, "change"));
+    let unit = text(&r, "change_unit");
+    let at = |k: &str| keys.iter().position(|x| x.as_deref() == Some(k)).unwrap();
+    // (kpi, value, previous, change, change_unit)
+    type Row = (
+        &'static str,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        &'static str,
+    );
+    let expect: &[Row] = &[
+        (
+            "marketing_roi",
+            Some(-0.705),
+            Some(0.018),
+            Some(-0.723),
+            "pp",
+        ),
+        ("nps", Some(25.0), Some(0.0), Some(0.25), "pp"),
+        ("retention_rate", Some(1.0), None, None, "pp"),
+        (
+            "sales_revenue",
+            Some(29.5),
+            Some(101.8),
+            Some((29.5 - 101.8) / 101.8),
+            "%",
+        ),
+        ("orders", Some(1.0), Some(1.0), Some(0.0), "%"),
+        ("new_customers", Some(0.0), Some(1.0), Some(-1.0), "%"),
+        ("cac", None, Some(100.0), None, "%"),
+    ];
+    for (k, v, p, c, u) in expect {
+        let i = at(k);
+        close(value[i], *v, &format!("{k} value"));
+        close(previous[i], *p, &format!("{k} previous"));
+        close(change[i], *c, &format!("{k} change"));
+        assert_eq!(unit[i].as_deref(), Some(*u), "{k} change_unit");
+    }
+    // The column order users' scripts read is kept; change_unit follows change.
+    let names: Vec<String> = r.schema.fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(
+        names,
+        [
+            "kpi",
+            "name",
+            "unit",
+            "value",
+            "previous",
+            "change",
+            "change_unit",
+            "target",
+            "status",
+            "definition",
+            "note"
+        ]
+    );
+
+    let s = summary(&engine, &q2()).await.unwrap();
+    let metric = text(&s, "metric");
+    let at = |m: &str| metric.iter().position(|x| x.as_deref() == Some(m)).unwrap();
+    let (change, unit) = (num(&s, "change"), text(&s, "change_unit"));
+    close(change[at("NPS")], Some(0.25), "summary NPS change");
+    assert_eq!(unit[at("NPS")].as_deref(), Some("pp"));
+    close(
+        change[at("Sales revenue")],
+        Some((29.5 - 101.8) / 101.8),
+        "summary revenue change",
+    );
+    assert_eq!(unit[at("Sales revenue")].as_deref(), Some("%"));
 }
 
 #[tokio::test]

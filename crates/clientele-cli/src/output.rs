@@ -108,13 +108,35 @@ fn fmt_num(v: f64, decimals: usize) -> String {
     }
 }
 
-/// Formats one value for a table, by column name and, for KPI rows, by the row's unit.
-fn cell_text(col: &str, array: &ArrayRef, row: usize, unit: Option<&str>, percent: bool) -> String {
+/// The units of a KPI row: its `unit` and its `change_unit`.
+#[derive(Clone, Copy, Default)]
+struct RowUnits<'a> {
+    unit: Option<&'a str>,
+    change: Option<&'a str>,
+}
+
+/// Formats one value for a table, by column name and, for KPI rows, by the row's units: a
+/// `change` with a `change_unit` is signed and read × 100 in that unit (`+25.0%`, `-3.2 pp`).
+fn cell_text(col: &str, array: &ArrayRef, row: usize, units: RowUnits, percent: bool) -> String {
     if array.is_null(row) {
         return String::new();
     }
+    let unit = units.unit;
     if let Some(f) = array.as_any().downcast_ref::<Float64Array>() {
         let v = f.value(row);
+        if let (Some(cu), "change") = (units.change, col) {
+            let s = fmt_num(v * 100.0, 1);
+            let sign = if v > 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') {
+                "+"
+            } else {
+                ""
+            };
+            return if cu == "pp" {
+                format!("{sign}{s} pp")
+            } else {
+                format!("{sign}{s}%")
+            };
+        }
         let numeric_col = matches!(col, "value" | "previous" | "target" | "expected");
         if let (Some(u), true) = (unit, numeric_col) {
             return match u {
@@ -167,28 +189,29 @@ pub fn write_table(w: &mut dyn Write, batches: &[RecordBatch], skip: &[&str]) ->
         .set_content_arrangement(ContentArrangement::Disabled);
     table.set_header(cols.iter().map(|i| Cell::new(schema.field(*i).name())));
     let unit_idx = schema.index_of("unit").ok();
+    let change_idx = schema.index_of("change_unit").ok();
     let mut rows = 0;
     for b in batches {
-        let units =
-            unit_idx.map(|i| arrow::compute::cast(b.column(i), &DataType::Utf8).expect("utf8"));
-        let units = units
-            .as_ref()
-            .and_then(|u| u.as_any().downcast_ref::<StringArray>().cloned());
-        for r in 0..b.num_rows() {
-            let unit = units
-                .as_ref()
+        let text_column = |idx: Option<usize>| {
+            idx.map(|i| arrow::compute::cast(b.column(i), &DataType::Utf8).expect("utf8"))
+                .and_then(|u| u.as_any().downcast_ref::<StringArray>().cloned())
+        };
+        let (units, change_units) = (text_column(unit_idx), text_column(change_idx));
+        let at = |col: &Option<StringArray>, r: usize| {
+            col.as_ref()
                 .filter(|u| !u.is_null(r))
-                .map(|u| u.value(r).to_string());
+                .map(|u| u.value(r).to_string())
+        };
+        for r in 0..b.num_rows() {
+            let (unit, change_unit) = (at(&units, r), at(&change_units, r));
+            let row_units = RowUnits {
+                unit: unit.as_deref(),
+                change: change_unit.as_deref(),
+            };
             table.add_row(cols.iter().map(|&i| {
                 let field = schema.field(i);
                 let percent = field.metadata().get("format").map(String::as_str) == Some("percent");
-                let c = Cell::new(cell_text(
-                    field.name(),
-                    b.column(i),
-                    r,
-                    unit.as_deref(),
-                    percent,
-                ));
+                let c = Cell::new(cell_text(field.name(), b.column(i), r, row_units, percent));
                 if is_numeric(schema.field(i).data_type()) {
                     c.set_alignment(CellAlignment::Right)
                 } else {
@@ -237,7 +260,7 @@ pub fn write_report(sink: &mut Sink, report: &Report, format: Format) -> Result<
                 write!(w, ", compared with {}", p.label)?;
             }
             writeln!(w)?;
-            write_table(w, &report.batches, &["definition", "unit"])?;
+            write_table(w, &report.batches, &["definition", "unit", "change_unit"])?;
             if report.schema.index_of("definition").is_ok() {
                 writeln!(
                     w,

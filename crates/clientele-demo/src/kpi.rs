@@ -108,7 +108,22 @@ fn actuals(t: &Tally, s: &SalesTally) -> Vec<Actual> {
         ),
         (
             "lead_conversion_rate",
-            ratio(s.report_leads_converted as f64, s.report_leads as f64, 0.0),
+            // The report quarter's leads whose 90-day window has closed; when none has (the
+            // quarter is younger than the window), the KPI is undefined and the target is set
+            // from every lead with a closed window instead.
+            if s.report_leads_closed > 0 {
+                ratio(
+                    s.report_leads_converted as f64,
+                    s.report_leads_closed as f64,
+                    0.0,
+                )
+            } else {
+                ratio(
+                    s.leads_converted_in_window as f64,
+                    s.leads_closed as f64,
+                    0.0,
+                )
+            },
             Kind::Rate,
         ),
         (

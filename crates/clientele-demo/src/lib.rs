@@ -144,7 +144,7 @@ pub enum DemoError {
 /// and the ground truth into `truth_dir` (created if missing): `ground_truth.json` (all
 /// generating parameters, drawn campaign lifts and rep multipliers, KPI target factors and
 /// row counts) and `customers_truth.csv` (per customer: customer_id, lambda, p,
-/// alive_at_end, dropout_date, mean_spend, true_segment, n_orders). Every file is written to
+/// alive_at_end, dropout_date, mean_spend, true_segment, n_orders, n_purchases). Every file is written to
 /// `<name>.tmp` and renamed into place at the end. `progress(stage, done, total)` is called
 /// now and then with stages such as `customers` and `orders`.
 pub fn generate(
@@ -340,6 +340,7 @@ fn customers_truth_csv() -> Value {
         "mean_spend": "currency_scale · p / ν: the customer's expected order value",
         "true_segment": customers::SEGMENT_RULE,
         "n_orders": "orders generated, any status, including the first",
+        "n_purchases": "purchases (purchase days), including the first: the completed orders; n_orders − n_purchases are cancelled or returned",
     })
 }
 

@@ -302,6 +302,7 @@ pub(crate) const TRUTH_COLUMNS: &[&str] = &[
     "mean_spend",
     "true_segment",
     "n_orders",
+    "n_purchases",
 ];
 
 impl Sinks {

@@ -57,6 +57,10 @@ pub(crate) const EMPLOYEES_SIGMA: f64 = 1.3;
 pub(crate) const LEAD_CAMPAIGN_SHARE: f64 = 0.8;
 /// Days from lead creation to conversion: Gamma(shape, mean).
 pub(crate) const CONVERSION_DELAY: (f64, f64) = (2.0, 21.0);
+/// The conversion window of the Lead conversion rate KPI (docs/metrics.md; the library's
+/// `CONVERSION_WINDOW_DAYS`, which this crate may not import): a lead converted when it did
+/// within this many days of its creation.
+pub(crate) const LEAD_CONVERSION_WINDOW_DAYS: i64 = 90;
 /// Share of converted leads that become a new customer (the rest buy as an existing one).
 pub(crate) const CONVERT_TO_NEW: f64 = 0.75;
 /// A new customer for a converted lead is sought within this many days of the conversion.
@@ -396,9 +400,30 @@ fn write_leads(
     }
     tally.leads = leads.len() as u64;
     tally.leads_converted = leads.iter().filter(|l| l.converted.is_some()).count() as u64;
-    for lead in leads.iter().filter(|l| inputs.in_report(l.created)) {
-        tally.report_leads += 1;
-        tally.report_leads_converted += u64::from(lead.converted.is_some());
+    // The Lead conversion rate as docs/metrics.md defines it: converted within the window of
+    // creation (by UTC date), over the leads whose window has closed by the leads' as-of day,
+    // the latest creation or conversion in the table.
+    let day = |secs: i64| secs.div_euclid(86_400);
+    let as_of = leads
+        .iter()
+        .map(|l| day(l.created).max(l.converted.map_or(i64::MIN, day)))
+        .max()
+        .unwrap_or(i64::MIN);
+    for lead in leads {
+        let closed = day(lead.created) + LEAD_CONVERSION_WINDOW_DAYS <= as_of;
+        let within = lead
+            .converted
+            .is_some_and(|c| day(c) - day(lead.created) <= LEAD_CONVERSION_WINDOW_DAYS);
+        let report = inputs.in_report(lead.created);
+        tally.report_leads += u64::from(report);
+        if closed {
+            tally.leads_closed += 1;
+            tally.leads_converted_in_window += u64::from(within);
+            if report {
+                tally.report_leads_closed += 1;
+                tally.report_leads_converted += u64::from(within);
+            }
+        }
     }
     Ok(())
 }
@@ -597,6 +622,10 @@ pub(crate) fn truth(reps: &[Rep], tally: &SalesTally) -> Value {
             "customer_link": format!("with probability {CONVERT_TO_NEW} the first not-yet-linked customer signing up within {NEW_CUSTOMER_WINDOW} days from the conversion (converted_at moves to that sign-up day), otherwise a random customer who signed up before"),
             "count": tally.leads,
             "converted_visible": tally.leads_converted,
+            "conversion_window_days": LEAD_CONVERSION_WINDOW_DAYS,
+            "window_closed": tally.leads_closed,
+            "converted_within_window": tally.leads_converted_in_window,
+            "report_quarter": {"created": tally.report_leads, "window_closed": tally.report_leads_closed, "converted_within_window": tally.report_leads_converted},
             "would_convert": tally.leads_would_convert,
         },
         "deals": {

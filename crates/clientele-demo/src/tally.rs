@@ -146,8 +146,14 @@ pub(crate) struct SalesTally {
     pub open: u64,
     pub won_cents: i64,
     pub won_cycle_days: f64,
-    /// Report quarter: leads created (and converted), deals closed in it.
+    /// Leads whose conversion window has closed by the leads' as-of day, and those of them
+    /// that converted within it (the KPI's definition).
+    pub leads_closed: u64,
+    pub leads_converted_in_window: u64,
+    /// Report quarter: leads created in it, those whose window has closed, those of them that
+    /// converted within it; deals closed in it.
     pub report_leads: u64,
+    pub report_leads_closed: u64,
     pub report_leads_converted: u64,
     pub report_won: u64,
     pub report_lost: u64,

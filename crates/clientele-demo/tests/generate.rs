@@ -231,9 +231,10 @@ fn check_ids(tables: &HashMap<&str, Table>) {
     assert_eq!(emails.len(), 2_000, "emails are unique");
 }
 
-/// Orders: totals equal their lines, one order per customer and day, none before sign-up.
-/// Returns the number of orders per customer id.
-fn check_orders<'a>(tables: &'a HashMap<&str, Table>) -> HashMap<&'a str, usize> {
+/// Orders: totals equal their lines, one completed order per customer and day and at most one
+/// cancelled or returned one beside it (never alone: it falls on a purchase day), none before
+/// sign-up. Returns the numbers of orders and of completed orders per customer id.
+fn check_orders<'a>(tables: &'a HashMap<&str, Table>) -> HashMap<&'a str, (usize, usize)> {
     let customers = &tables["customers"];
     let orders = &tables["orders"];
     let items = &tables["order_items"];
@@ -250,7 +251,8 @@ fn check_orders<'a>(tables: &'a HashMap<&str, Table>) -> HashMap<&'a str, usize>
         .map(|r| (r[0].as_str(), r[11].as_str()))
         .collect();
     let mut per_day = HashSet::new();
-    let mut per_customer: HashMap<&str, usize> = HashMap::new();
+    let mut purchase_days = HashSet::new();
+    let mut per_customer: HashMap<&str, (usize, usize)> = HashMap::new();
     let mut statuses: HashMap<&str, usize> = HashMap::new();
     let mut prev_date = String::new();
     for row in &orders.rows {
@@ -261,23 +263,35 @@ fn check_orders<'a>(tables: &'a HashMap<&str, Table>) -> HashMap<&'a str, usize>
             "{}: {total} vs {lines}",
             row[0]
         );
+        let completed = row[4] == "completed";
         assert!(
-            per_day.insert((row[1].clone(), row[2].clone())),
+            per_day.insert((row[1].clone(), row[2].clone(), completed)),
             "two orders {row:?}"
         );
+        if completed {
+            purchase_days.insert((row[1].clone(), row[2].clone()));
+        }
         assert!(
             row[2].as_str() >= signup[row[1].as_str()],
             "order before sign-up {row:?}"
         );
         assert!(row[2] >= prev_date, "order ids follow dates");
         prev_date = row[2].clone();
-        *per_customer.entry(row[1].as_str()).or_default() += 1;
+        let n = per_customer.entry(row[1].as_str()).or_default();
+        n.0 += 1;
+        n.1 += usize::from(completed);
         *statuses.entry(row[4].as_str()).or_default() += 1;
         let rep = &row[7];
         match row[5].as_str() {
             "phone" | "partner" => assert!(!rep.is_empty()),
             _ => assert!(rep.is_empty()),
         }
+    }
+    for row in &orders.rows {
+        assert!(
+            purchase_days.contains(&(row[1].clone(), row[2].clone())),
+            "an order on a day without a purchase {row:?}"
+        );
     }
     let n_orders = orders.rows.len() as f64;
     let completed = statuses["completed"] as f64 / n_orders;
@@ -321,13 +335,18 @@ fn check_deals(tables: &HashMap<&str, Table>) {
 }
 
 /// Ground truth agrees with the data and with the model.
-fn check_truth(truth: &Path, tables: &HashMap<&str, Table>, per_customer: &HashMap<&str, usize>) {
+fn check_truth(
+    truth: &Path,
+    tables: &HashMap<&str, Table>,
+    per_customer: &HashMap<&str, (usize, usize)>,
+) {
     let truth_rows = read(&truth.join("customers_truth.csv"));
     assert_eq!(truth_rows.rows.len(), 2_000);
-    let (lambda_c, alive_c, n_c) = (
+    let (lambda_c, alive_c, n_c, purchases_c) = (
         truth_rows.col("lambda"),
         truth_rows.col("alive_at_end"),
         truth_rows.col("n_orders"),
+        truth_rows.col("n_purchases"),
     );
     let lambdas: Vec<f64> = truth_rows
         .rows
@@ -346,9 +365,10 @@ fn check_truth(truth: &Path, tables: &HashMap<&str, Table>, per_customer: &HashM
     assert!((0.2..0.8).contains(&alive), "alive share {alive}");
     for r in &truth_rows.rows {
         let n: usize = r[n_c].parse().unwrap();
+        let purchases: usize = r[purchases_c].parse().unwrap();
         assert_eq!(
-            per_customer.get(r[0].as_str()).copied().unwrap_or(0),
-            n,
+            per_customer.get(r[0].as_str()).copied().unwrap_or((0, 0)),
+            (n, purchases),
             "{r:?}"
         );
         assert_eq!(

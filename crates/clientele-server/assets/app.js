@@ -64,6 +64,14 @@ const nf2 = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFr
 const money = (v) => (v === undefined || v === null ? '' : nf2.format(v));
 const count = (v) => (v === undefined || v === null ? '' : nf0.format(v));
 const pct = (v) => (v === undefined || v === null ? '' : (v * 100).toFixed(1) + '%');
+// A KPI's change from the previous period: `change` × 100 in `change_unit` (docs/metrics.md):
+// relative for amounts and counts (+25.0%), percentage points for rates (+3.2 pp).
+const changeText = (v, unit) => {
+  if (v === undefined || v === null) return '';
+  const x = (v * 100).toFixed(1);
+  const sign = v > 0 && Number(x) !== 0 ? '+' : '';
+  return unit === 'pp' ? `${sign}${x} pp` : `${sign}${x}%`;
+};
 
 function byUnit(v, unit) {
   if (v === undefined || v === null) return '—';
@@ -175,7 +183,7 @@ async function overview(main, params) {
       el('div', { class: 'tile-name', text: k.name }),
       el('div', { class: 'tile-value', 'data-testid': 'kpi-value', text: byUnit(k.value, k.unit) }),
       el('div', { class: 'tile-meta' },
-        el('span', { class: 'trend', text: `${arrow} ${k.change === undefined || k.change === null ? '' : pct(k.change)}` }),
+        el('span', { class: 'trend', 'data-testid': 'kpi-change', text: `${arrow} ${changeText(k.change, k.change_unit)}` }),
         el('span', { class: 'target', text: k.target === undefined || k.target === null ? 'no target' : `target ${byUnit(k.target, k.unit)}` })),
       el('div', { class: 'tile-status', text: status || 'no target' }));
   });

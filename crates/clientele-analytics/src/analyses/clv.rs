@@ -3,8 +3,11 @@
 //! expected spend and discounted value over a horizon.
 //!
 //! Definitions (also in docs/analyses.md):
-//! - a **transaction** is a (customer, day) with at least one order of any status: orders on
-//!   the same day count as one purchase and their amounts are added;
+//! - a **transaction** is a (customer, day) with at least one completed order (the engine's
+//!   `sales` view: status `completed` or empty, as the KPIs count sales; cancelled and returned
+//!   orders are not purchases): orders on the same day count as one purchase and their amounts
+//!   are added. The first and last day of the history, and so the default calibration end,
+//!   are those of completed orders too;
 //! - **x** is the number of repeat transactions (after the first) up to and including the
 //!   calibration end, **t_x** the time from the first to the last of them, **T** the time from
 //!   the first transaction to the calibration end, in the chosen time unit (a week = 7 days, a
@@ -16,8 +19,8 @@
 //! - with a calibration end before the last order, the orders after it form the **holdout**:
 //!   predicted purchases over the holdout length are compared with the actual ones.
 //!
-//! The orders are grouped per customer and their transactions counted by
-//! [`crate::history::tallies`]; what is BTYD-specific stays here: the tallies turned into
+//! The completed orders are grouped per customer and their transactions counted by
+//! [`crate::history::tallies`] ([`Orders::Completed`]); what is BTYD-specific stays here: the tallies turned into
 //! `(x, t_x, T)` in the chosen time unit and the mean repeat spend (`btyd_inputs`), the
 //! fits, the scores, and the facts and tables made of them.
 
@@ -29,7 +32,7 @@ use rayon::prelude::*;
 
 use crate::analyses::analysis::{Analysis, report};
 use crate::analyses::{Area, Def, Params, Spec, params};
-use crate::history::{PerCustomer, Tally};
+use crate::history::{Orders, PerCustomer, Tally};
 use crate::util::{Columns, f64_col};
 use crate::{AnalyticsError, Engine};
 
@@ -127,7 +130,7 @@ pub struct ClvOptions {
     #[param(inline)]
     pub model: PurchaseModel,
     /// Last day of the calibration period (YYYY-MM-DD); later orders form the holdout.
-    /// Default: the last order's day (no holdout).
+    /// Default: the last completed order's day (no holdout).
     #[arg(long, value_parser = params::day)]
     #[serde(deserialize_with = "params::de_opt_day")]
     #[param(value_type = Option<String>, format = Date)]
@@ -228,11 +231,11 @@ struct History {
     holdout_value: Vec<f64>,
 }
 
-/// Reads the orders and summarises them per customer ([`crate::history::tallies`]), ordered
-/// by customer id, in units of `unit` days.
+/// Reads the completed orders and summarises them per customer
+/// ([`crate::history::tallies`]), ordered by customer id, in units of `unit` days.
 async fn history(engine: &Engine, end: i32, unit: f64) -> Result<History, AnalyticsError> {
     Ok(btyd_inputs(
-        crate::history::tallies(engine, end).await?,
+        crate::history::tallies(engine, Orders::Completed, end).await?,
         end,
         unit,
     ))
@@ -273,7 +276,7 @@ fn btyd_inputs(per_customer: PerCustomer<Tally>, end: i32, unit: f64) -> History
 
 /// The days and horizon of a run, resolved against the orders (days are day numbers).
 struct Calibration {
-    /// Day of the last order.
+    /// Day of the last completed order.
     last: i32,
     /// Last day of the calibration period.
     end: i32,
@@ -283,8 +286,8 @@ struct Calibration {
     holdout_len: f64,
 }
 
-/// Checks that there are orders and that the options fit them: the calibration end defaults
-/// to the last order's day and may not be before the first.
+/// Checks that there are completed orders and that the options fit them: the calibration end
+/// defaults to the last completed order's day and may not be before the first.
 async fn calibration(engine: &Engine, options: &ClvOptions) -> Result<Calibration, AnalyticsError> {
     if !engine.has_table("orders") {
         return Err(AnalyticsError::MissingData(
@@ -293,7 +296,10 @@ async fn calibration(engine: &Engine, options: &ClvOptions) -> Result<Calibratio
     }
     options.check()?;
     let bounds = engine
-        .query("SELECT CAST(MIN(order_date) AS INT) AS lo, CAST(MAX(order_date) AS INT) AS hi FROM orders")
+        .query(&format!(
+            "SELECT CAST(MIN(order_date) AS INT) AS lo, CAST(MAX(order_date) AS INT) AS hi FROM {}",
+            Orders::Completed.source()
+        ))
         .await?;
     let (lo, hi) = match bounds.iter().find(|b| b.num_rows() > 0) {
         Some(b) if !b.column(0).is_null(0) => (
@@ -302,7 +308,7 @@ async fn calibration(engine: &Engine, options: &ClvOptions) -> Result<Calibratio
         ),
         _ => {
             return Err(AnalyticsError::MissingData(
-                "the orders table is empty: there is nothing to fit".into(),
+                "the orders table has no completed orders: there is nothing to fit".into(),
             ));
         }
     };
@@ -315,7 +321,7 @@ async fn calibration(engine: &Engine, options: &ClvOptions) -> Result<Calibratio
         return Err(AnalyticsError::parameter(
             "calibration_end",
             day(end),
-            format!("is before the first order ({})", day(lo)),
+            format!("is before the first completed order ({})", day(lo)),
         ));
     }
     let unit = options.time_unit;
@@ -653,6 +659,76 @@ mod tests {
 
     use super::*;
     use crate::history::{OrderColumns, per_customer, tally};
+
+    /// Orders of four customers from 2025-01-01 (day 0 below), in weeks. C1 buys on day 0
+    /// (100), 28 (40) and 70 (20, empty status: completed), and has a cancelled order on day
+    /// 14 (999) and a returned one on day 56 (500); C2's first order (day 7) was cancelled,
+    /// its first purchase is on day 35 (30); C3 only has a returned order; C4 buys on days 0
+    /// (10) and 84 (25) and cancels an order on day 91. By completed orders: the history ends
+    /// on day 84, C3 is no customer, C1 has x = 2 repeat purchases (days 28, 70: t_x = 70/7 =
+    /// 10 weeks, T = 84/7 = 12, spend (40 + 20)/2 = 30), C2 none (T = (84 − 35)/7 = 7), C4
+    /// one (t_x = T = 12, spend 25). Counting every order would end the history on day 91,
+    /// give C1 x = 4 with a spend of (999 + 40 + 500 + 20)/4 and C2 a first purchase on day 7.
+    #[tokio::test]
+    async fn clv_ignores_cancelled_and_returned_orders() {
+        let dir = crate::tests::workspace(&[
+            ("customers.csv", "customer_id\nC1\nC2\nC3\nC4\n"),
+            (
+                "orders.csv",
+                "order_id,customer_id,order_date,total_amount,status\n\
+                 A1,C1,2025-01-01,100,completed\n\
+                 A2,C1,2025-01-15,999,cancelled\n\
+                 A3,C1,2025-01-29,40,completed\n\
+                 A4,C1,2025-02-26,500,returned\n\
+                 A5,C1,2025-03-12,20,\n\
+                 B1,C2,2025-01-08,50,cancelled\n\
+                 B2,C2,2025-02-05,30,completed\n\
+                 D1,C3,2025-03-19,70,returned\n\
+                 E1,C4,2025-01-01,10,completed\n\
+                 E2,C4,2025-03-26,25,completed\n\
+                 E3,C4,2025-04-02,80,cancelled\n",
+            ),
+        ]);
+        let engine = crate::tests::open(dir.path()).await;
+        let day0 = clientele_schema::date_to_days(NaiveDate::from_ymd_opt(2025, 1, 1).unwrap());
+        let cal = calibration(&engine, &ClvOptions::default()).await.unwrap();
+        assert_eq!((cal.end - day0, cal.last - day0), (84, 84));
+        assert_eq!(cal.holdout_len, 0.0);
+        let h = history(&engine, cal.end, 7.0).await.unwrap();
+        let ids: Vec<&str> = (0..h.ids.len()).map(|i| h.ids.value(i)).collect();
+        assert_eq!(ids, ["C1", "C2", "C4"]);
+        let want = |x: f64, t_x: f64, t: f64| Summary { x, t_x, t };
+        assert_eq!(
+            h.summaries,
+            [
+                want(2.0, 10.0, 12.0),
+                want(0.0, 0.0, 7.0),
+                want(1.0, 12.0, 12.0)
+            ]
+        );
+        assert_eq!(h.spend, [30.0, 0.0, 25.0]);
+
+        // Calibration to day 70: C4's purchase on day 84 is the holdout's only one; its
+        // cancellation on day 91 is not a purchase.
+        let options = ClvOptions {
+            calibration_end: NaiveDate::from_ymd_opt(2025, 3, 12),
+            ..ClvOptions::default()
+        };
+        let cal = calibration(&engine, &options).await.unwrap();
+        assert_eq!((cal.end - day0, cal.last - day0), (70, 84));
+        assert_eq!(cal.holdout_len, 2.0);
+        let h = history(&engine, cal.end, 7.0).await.unwrap();
+        assert_eq!(
+            h.summaries,
+            [
+                want(2.0, 10.0, 10.0),
+                want(0.0, 0.0, 5.0),
+                want(0.0, 0.0, 10.0)
+            ]
+        );
+        assert_eq!(h.holdout_x, [0.0, 0.0, 1.0]);
+        assert_eq!(h.holdout_value, [0.0, 0.0, 25.0]);
+    }
 
     /// The tallies of `crate::history`'s hand-tallied customer (calibration to day 100) and of
     /// a one-day buyer, in weeks: x, t_x and T from the first purchase, the mean repeat spend,

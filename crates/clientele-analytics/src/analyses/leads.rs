@@ -2,11 +2,18 @@
 //! and company size, as a 0–100 score and an A–D grade.
 //!
 //! Definitions (also in docs/analyses.md):
-//! - a lead **converted** when it has a `converted_at`;
-//! - leads younger than the maturity period (default 60 days before the newest lead) may
-//!   still convert: they are scored but not learnt from;
+//! - the **conversion window** is `--maturity-days` days, by default [`CONVERSION_WINDOW_DAYS`]
+//!   (90), the window of the Lead conversion rate KPI too;
+//! - the leads' **as-of day** is the latest day the leads table records anything (a
+//!   `created_at` or a `converted_at`, by UTC date): [`leads_as_of`];
+//! - a lead **converted** when its `converted_at` is at most the window after its `created_at`
+//!   (by UTC date); a later conversion counts as none, so every label covers the same span of
+//!   time;
+//! - a lead is **mature** when its window has closed by the as-of day (created at least the
+//!   window before it); younger leads may still convert: they are scored but not learnt from;
 //! - **time-based split**: the oldest 75 % of the mature leads train the models, the newest
-//!   25 % check them;
+//!   25 % check them. With window labels the newest mature leads have had exactly as long to
+//!   convert as the oldest, so validation is not biased against them;
 //! - **score** = round(100 × probability of the better model by validation ROC AUC);
 //!   **grade** by the quartiles of the validation leads' scores (type 7, interpolated): A at
 //!   or above the upper quartile (the top quarter), B at or above the median, C at or above
@@ -27,21 +34,48 @@ use crate::analyses::{Area, Def, Params, Spec, params};
 use crate::util::{Columns, f64_col, str_col};
 use crate::{AnalyticsError, Engine};
 
+/// Days after its creation within which a lead must convert to count as converted: the one
+/// window of the Lead conversion rate KPI and of lead scoring's labels (`--maturity-days`,
+/// `maturity_days=`), documented in docs/metrics.md and docs/analyses.md.
+pub const CONVERSION_WINDOW_DAYS: i32 = 90;
+
 /// Parameters of lead scoring.
 #[derive(Debug, Clone, clap::Args, serde::Deserialize, utoipa::IntoParams)]
 #[serde(default)]
 #[into_params(parameter_in = Query)]
 pub struct LeadOptions {
-    /// Leads younger than this many days (before the newest lead) are scored, not learnt
-    /// from: 0 to 3650.
-    #[arg(long, default_value_t = 60)]
+    /// Conversion window in days, 0 to 3650: a lead counts as converted when it converted
+    /// within this many days of its creation, and only leads whose window has closed by the
+    /// latest date in the leads table are learnt from (younger ones are scored). Default 90,
+    /// the window of the Lead conversion rate KPI.
+    #[arg(long, default_value_t = CONVERSION_WINDOW_DAYS)]
     pub maturity_days: i32,
 }
 
 impl Default for LeadOptions {
     fn default() -> Self {
-        LeadOptions { maturity_days: 60 }
+        LeadOptions {
+            maturity_days: CONVERSION_WINDOW_DAYS,
+        }
     }
+}
+
+/// The leads' as-of day (a day number): the latest `created_at` or `converted_at` of the
+/// leads table, by UTC date; `None` without leads. Conversions are known up to this day, so a
+/// lead's conversion window has closed when it was created at least the window before it.
+pub(crate) async fn leads_as_of(engine: &Engine) -> Result<Option<i64>, AnalyticsError> {
+    let day = |c: &str| format!("MAX(CAST(CAST({c} AS DATE) AS INT))");
+    let converted = if engine.has_column("leads", "converted_at") {
+        day("converted_at")
+    } else {
+        "CAST(NULL AS INT)".into()
+    };
+    let sql = format!(
+        "SELECT CAST(GREATEST({}, COALESCE({converted}, {})) AS DOUBLE) FROM leads",
+        day("created_at"),
+        day("created_at")
+    );
+    Ok(engine.scalar(&sql).await?.map(|d| d as i64))
 }
 
 impl Params for LeadOptions {
@@ -67,9 +101,10 @@ impl Spec for Leads {
         aliases: &[],
         path: "/leads",
         about: "Lead scoring: conversion probability of every lead as a 0-100 score and A-D grade.",
-        long_about: "Learns conversion from mature leads (time-based split), scores every lead and \
-                     grades it A-D by the validation quartiles; stores lead_score and lead_grade \
-                     (table lead_scores).",
+        long_about: "Learns conversion within the conversion window (--maturity-days, default 90 \
+                     days) from the leads whose window has closed (time-based split), scores every \
+                     lead and grades it A-D by the validation quartiles; stores lead_score and \
+                     lead_grade (table lead_scores).",
         area: Area::Leads,
         stores: Some("lead_scores"),
         progress: "fitting the lead-conversion models",
@@ -79,7 +114,8 @@ impl Spec for Leads {
     }
 }
 
-/// Fits the conversion models on mature leads and scores every lead.
+/// Fits the conversion models on the mature leads (window closed), labelled converted within
+/// the window, and scores every lead.
 pub async fn leads(engine: &Engine, options: &LeadOptions) -> Result<Analysis, AnalyticsError> {
     if !engine.has_table("leads") {
         return Err(AnalyticsError::MissingData(
@@ -97,18 +133,40 @@ pub async fn leads(engine: &Engine, options: &LeadOptions) -> Result<Analysis, A
         "engagement (touchpoints, web sessions) is not used: it links to a lead only after conversion".into(),
     );
     let leads = read_leads(engine, &select, used).await?;
+    let window = i64::from(options.maturity_days);
     let newest = leads.created.iter().copied().max().unwrap_or(0);
+    let as_of = leads_as_of(engine).await?.unwrap_or(newest);
+    let day = |d: i64| clientele_schema::days_to_date(d as i32);
     let mature: Vec<usize> = (0..leads.ids.len())
-        .filter(|&i| leads.created[i] <= newest - options.maturity_days as i64)
+        .filter(|&i| leads.created[i] + window <= as_of)
         .collect();
-    let y: Vec<bool> = mature.iter().map(|&i| leads.converted[i]).collect();
+    let y: Vec<bool> = mature
+        .iter()
+        .map(|&i| leads.converted_within(i, window))
+        .collect();
     let pos = y.iter().filter(|v| **v).count();
     if mature.len() < 40 || pos < 5 || mature.len() - pos < 5 {
         return Err(AnalyticsError::MissingData(format!(
-            "{} mature leads (created at least {} days before the newest), {pos} converted: too few to learn from",
+            "{} leads whose {window}-day conversion window has closed by {} (created by {}), {pos} converted within it: too few to learn from",
             mature.len(),
-            options.maturity_days
+            day(as_of),
+            day(as_of - window)
         )));
+    }
+    let late = mature
+        .iter()
+        .zip(&y)
+        .filter(|(i, y)| !**y && leads.converted_day[**i].is_some())
+        .count();
+    a.notes.push(format!(
+        "converted means converted within {window} days of creation; leads created after {} (whose window is still open on {}, the latest date in the leads table) are scored, not learnt from",
+        day(as_of - window),
+        day(as_of)
+    ));
+    if late > 0 {
+        a.notes.push(format!(
+            "{late} of the mature leads converted more than {window} days after creation: they count as not converted"
+        ));
     }
     // Mature leads are in creation order: the newest quarter validates.
     let cut = mature.len() - mature.len() / 4;
@@ -135,7 +193,10 @@ pub async fn leads(engine: &Engine, options: &LeadOptions) -> Result<Analysis, A
 
     a.param("maturity_days", options.maturity_days);
     a.fact("leads", leads.ids.len());
+    a.fact("conversion_window_days", options.maturity_days);
+    a.fact("as_of", day(as_of).to_string());
     a.fact("mature_leads", mature.len());
+    a.fact("mature_converted", pos);
     a.fact("evaluation", supervised::metrics_json(&fitted));
     a.fact("model_used", fitted.chosen_name());
     let conversion: Vec<serde_json::Value> = GRADES
@@ -202,7 +263,7 @@ fn lead_columns(
     let mut select = vec![
         "lead_id".to_string(),
         "CAST(CAST(created_at AS DATE) AS INT) AS created".into(),
-        "converted_at IS NOT NULL AS converted".into(),
+        "CAST(CAST(converted_at AS DATE) AS INT) AS converted_day".into(),
     ];
     for (col, expr) in [
         ("source_channel", "CAST(source_channel AS VARCHAR)"),
@@ -231,17 +292,24 @@ fn lead_columns(
     Ok((select, used))
 }
 
-/// Every lead, in creation order: id, creation day, outcome and the feature columns used.
+/// Every lead, in creation order: id, creation day, conversion day and the feature columns
+/// used.
 struct LeadRows {
     ids: Vec<String>,
     created: Vec<i64>,
-    converted: Vec<bool>,
+    /// Day of `converted_at`, if any.
+    converted_day: Vec<Option<i64>>,
     used: Vec<&'static str>,
     text: HashMap<&'static str, Vec<Option<String>>>,
     employees: Vec<Option<f64>>,
 }
 
 impl LeadRows {
+    /// Whether lead `i` converted within `window` days of its creation.
+    fn converted_within(&self, i: usize, window: i64) -> bool {
+        self.converted_day[i].is_some_and(|c| c - self.created[i] <= window)
+    }
+
     /// The feature columns of some leads (by row), in the order of `used`.
     fn columns(&self, rows: &[usize]) -> Vec<Column> {
         self.used
@@ -276,17 +344,17 @@ async fn read_leads(
         .await?;
     let mut ids = Vec::new();
     let mut created = Vec::new();
-    let mut converted = Vec::new();
+    let mut converted_day = Vec::new();
     let mut text: HashMap<&str, Vec<Option<String>>> = HashMap::new();
     let mut employees = Vec::new();
     for b in &batches {
         let id = str_col(b, "lead_id");
         let c = f64_col(b, "created");
-        let conv = str_col(b, "converted");
+        let conv = f64_col(b, "converted_day");
         for i in 0..b.num_rows() {
             ids.push(id.value(i).to_string());
             created.push(c.value(i) as i64);
-            converted.push(conv.value(i) == "true");
+            converted_day.push((!conv.is_null(i)).then(|| conv.value(i) as i64));
         }
         for col in &used {
             if *col == "employees" {
@@ -303,7 +371,7 @@ async fn read_leads(
     Ok(LeadRows {
         ids,
         created,
-        converted,
+        converted_day,
         used,
         text,
         employees,

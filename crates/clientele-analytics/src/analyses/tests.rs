@@ -175,7 +175,12 @@ fn documented_ranges_are_enforced_in_the_library() {
         rejects(leads::LeadOptions { maturity_days }, "maturity_days");
     }
     assert!(leads::LeadOptions { maturity_days: 0 }.check().is_ok());
-    assert_eq!(leads::LeadOptions::default().maturity_days, 60);
+    // One conversion window for the KPI and lead scoring, 90 days as documented.
+    assert_eq!(leads::CONVERSION_WINDOW_DAYS, 90);
+    assert_eq!(
+        leads::LeadOptions::default().maturity_days,
+        leads::CONVERSION_WINDOW_DAYS
+    );
     rejects(
         LifecycleOptions {
             active_days: Some(400.0),

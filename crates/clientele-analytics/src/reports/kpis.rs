@@ -1,11 +1,14 @@
 //! The KPI report: each key performance indicator with its definition, its value in the
-//! period and the previous period, its target from `kpi_targets` and whether it is met.
+//! period and the previous period, the change between them (relative for amounts and counts,
+//! in percentage points for rates: [`Change`]), its target from `kpi_targets` and whether it
+//! is met.
 //!
 //! Figures are gathered with one query per source table covering both periods, then every
 //! KPI is a formula over them, so a definition lives in exactly one place (`KPIS`).
 
 use std::collections::HashMap;
 
+use crate::analyses::leads::{CONVERSION_WINDOW_DAYS, leads_as_of};
 use crate::util::{Columns, change, f64_col, opt, ratio, str_col};
 use crate::{AnalyticsError, Engine, Period, Report};
 
@@ -38,6 +41,31 @@ impl Unit {
     }
 }
 
+/// How a KPI's change from the previous period is measured. The report's `change` column is
+/// always a fraction, so that × 100 it reads in the unit of `change_unit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// Relative change (value − previous) / |previous|, `%` (0.25 = +25 %): for amounts,
+    /// counts and other quantities. Undefined when the previous value is 0 or missing.
+    Relative,
+    /// Difference in percentage points, `pp`: for rates and percentages, whose relative change
+    /// means nothing (an ROI from 1.8 % to −70.5 % is −72.3 pp, not −4,055 %). Stored as a
+    /// fraction (0.032 = +3.2 pp): value − previous for a rate, (value − previous) / 100 for a
+    /// score already in points (NPS). Undefined when either value is missing.
+    Points,
+}
+
+impl Change {
+    /// The unit of `change` × 100, as written in the report's `change_unit` column.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Change::Relative => "%",
+            Change::Points => "pp",
+        }
+    }
+}
+
 /// Period figures every KPI formula reads, by name.
 type Figures = HashMap<&'static str, Option<f64>>;
 
@@ -52,11 +80,32 @@ pub struct KpiDef {
     pub unit: Unit,
     /// Whether a higher value is better (a target is a floor) or worse (a ceiling).
     pub higher_is_better: bool,
+    /// How the change from the previous period is measured.
+    pub change: Change,
     /// Definition in words (also in docs/metrics.md).
     pub definition: &'static str,
     /// `table` or `table.column` entries that must be present.
     pub needs: &'static [&'static str],
     formula: fn(&Figures) -> Option<f64>,
+}
+
+impl KpiDef {
+    /// The change from `previous` to `value` as a fraction, by [`Change`]: relative for
+    /// amounts and counts, percentage points / 100 for rates (and for NPS, whose values are
+    /// points already, (value − previous) / 100); `None` when it is undefined.
+    pub fn change_between(&self, value: Option<f64>, previous: Option<f64>) -> Option<f64> {
+        match self.change {
+            Change::Relative => change(value, previous),
+            Change::Points => {
+                let per_point = if self.unit == Unit::Percent {
+                    1.0
+                } else {
+                    100.0
+                };
+                value.zip(previous).map(|(v, p)| (v - p) / per_point)
+            }
+        }
+    }
 }
 
 fn f(fig: &Figures, k: &str) -> Option<f64> {
@@ -70,6 +119,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Sales revenue",
         unit: Unit::Money,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Sum of total_amount of completed orders (status completed or empty) dated in the period.",
         needs: &["orders"],
         formula: |x| f(x, "revenue"),
@@ -79,6 +129,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Orders",
         unit: Unit::Count,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Number of completed orders dated in the period.",
         needs: &["orders"],
         formula: |x| f(x, "orders"),
@@ -88,6 +139,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Average purchase value",
         unit: Unit::Money,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Sales revenue / orders; undefined when there are no orders.",
         needs: &["orders"],
         formula: |x| ratio(f(x, "revenue"), f(x, "orders")),
@@ -97,6 +149,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Purchase frequency",
         unit: Unit::Number,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Orders / active customers: completed orders per purchasing customer in the period.",
         needs: &["orders"],
         formula: |x| ratio(f(x, "orders"), f(x, "active")),
@@ -106,6 +159,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Active customers",
         unit: Unit::Count,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Distinct customers with at least one completed order in the period.",
         needs: &["orders"],
         formula: |x| f(x, "active"),
@@ -115,6 +169,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "New customers",
         unit: Unit::Count,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Customers whose first completed order ever is dated in the period.",
         needs: &["orders"],
         formula: |x| f(x, "new"),
@@ -124,6 +179,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Customer churn rate",
         unit: Unit::Percent,
         higher_is_better: false,
+        change: Change::Points,
         definition: "Share of the customers active in the period before who made no completed order in this period (1 − retention rate); undefined when nobody was active before.",
         needs: &["orders"],
         formula: |x| ratio(f(x, "retained"), f(x, "base")).map(|r| 1.0 - r),
@@ -133,6 +189,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Retention rate",
         unit: Unit::Percent,
         higher_is_better: true,
+        change: Change::Points,
         definition: "Share of the customers active in the period before who made a completed order in this period.",
         needs: &["orders"],
         formula: |x| ratio(f(x, "retained"), f(x, "base")),
@@ -142,6 +199,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "ARPU",
         unit: Unit::Money,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Average revenue per user: sales revenue / active customers.",
         needs: &["orders"],
         formula: |x| ratio(f(x, "revenue"), f(x, "active")),
@@ -151,6 +209,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Historical CLTV",
         unit: Unit::Money,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Revenue of all completed orders up to the period's end / customers with a completed order by then (average revenue per customer to date).",
         needs: &["orders"],
         formula: |x| ratio(f(x, "revenue_to_date"), f(x, "customers_to_date")),
@@ -160,6 +219,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Customer acquisition cost",
         unit: Unit::Money,
         higher_is_better: false,
+        change: Change::Relative,
         definition: "Marketing spend dated in the period / new customers; undefined when there are no new customers.",
         needs: &["orders", "marketing_spend"],
         formula: |x| ratio(f(x, "spend"), f(x, "new")),
@@ -169,6 +229,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Marketing ROI",
         unit: Unit::Percent,
         higher_is_better: true,
+        change: Change::Points,
         definition: "(Revenue of completed orders in the period that carry a campaign_id − marketing spend in the period) / marketing spend; undefined without spend.",
         needs: &["orders", "marketing_spend", "orders.campaign_id"],
         formula: |x| {
@@ -185,7 +246,8 @@ pub const KPIS: &[KpiDef] = &[
         name: "Lead conversion rate",
         unit: Unit::Percent,
         higher_is_better: true,
-        definition: "Share of the leads created in the period that have converted (converted_at set).",
+        change: Change::Points,
+        definition: "Share of the leads created in the period that converted within 90 days of creation (converted_at at most 90 days after created_at), among those whose 90-day window has closed by the leads' as-of day (the latest created_at or converted_at); leads still inside their window are left out and the note says so; undefined when no lead of the period has a closed window.",
         needs: &["leads", "leads.converted_at"],
         formula: |x| f(x, "lead_conversion"),
     },
@@ -194,6 +256,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Win rate",
         unit: Unit::Percent,
         higher_is_better: true,
+        change: Change::Points,
         definition: "Deals won / deals won or lost, among deals closed (closed_at) in the period.",
         needs: &["deals", "deals.outcome", "deals.closed_at"],
         formula: |x| f(x, "win_rate"),
@@ -203,6 +266,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Average deal size",
         unit: Unit::Money,
         higher_is_better: true,
+        change: Change::Relative,
         definition: "Mean amount of the deals won that closed in the period.",
         needs: &["deals", "deals.amount", "deals.outcome", "deals.closed_at"],
         formula: |x| f(x, "deal_size"),
@@ -212,6 +276,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Sales cycle length",
         unit: Unit::Days,
         higher_is_better: false,
+        change: Change::Relative,
         definition: "Mean days from created_at to closed_at of the deals won that closed in the period.",
         needs: &["deals", "deals.outcome", "deals.closed_at"],
         formula: |x| f(x, "cycle_days"),
@@ -221,6 +286,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "CSAT",
         unit: Unit::Percent,
         higher_is_better: true,
+        change: Change::Points,
         definition: "Share of satisfied ratings (csat 4 or 5 on the 1–5 scale) among tickets opened in the period that have a rating.",
         needs: &["tickets", "tickets.csat"],
         formula: |x| f(x, "csat"),
@@ -230,6 +296,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "NPS",
         unit: Unit::Number,
         higher_is_better: true,
+        change: Change::Points,
         definition: "Net promoter score of the surveys answered in the period: % promoters (9–10) − % detractors (0–6), from −100 to 100.",
         needs: &["surveys", "surveys.nps"],
         formula: |x| f(x, "nps"),
@@ -239,6 +306,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "First-contact resolution",
         unit: Unit::Percent,
         higher_is_better: true,
+        change: Change::Points,
         definition: "Share of the resolved tickets opened in the period that took a single contact.",
         needs: &["tickets", "tickets.contacts", "tickets.resolved_at"],
         formula: |x| f(x, "fcr"),
@@ -248,6 +316,7 @@ pub const KPIS: &[KpiDef] = &[
         name: "Renewal rate",
         unit: Unit::Percent,
         higher_is_better: true,
+        change: Change::Points,
         definition: "Share of the subscriptions due for renewal (renewal_date) in the period with a known outcome that renewed.",
         needs: &[
             "subscriptions",
@@ -360,6 +429,70 @@ async fn simple_figures(
     Ok(())
 }
 
+/// The Lead conversion rate's figures per period: `lead_conversion` (converted within
+/// [`CONVERSION_WINDOW_DAYS`] of creation, over the leads of the period whose window has
+/// closed by the leads' as-of day), `leads` (created in the period), `leads_open` (of those,
+/// still inside their window) and `leads_as_of` (the as-of day number).
+async fn lead_figures(
+    engine: &Engine,
+    periods: [&Period; 2],
+    out: &mut [Figures; 2],
+) -> Result<(), AnalyticsError> {
+    let Some(as_of) = leads_as_of(engine).await? else {
+        return Ok(());
+    };
+    let w = CONVERSION_WINDOW_DAYS;
+    for (i, p) in periods.iter().enumerate() {
+        let sql = format!(
+            "SELECT AVG(CASE WHEN d + {w} <= {as_of} THEN CASE WHEN c IS NOT NULL AND c - d <= {w} THEN 1.0 ELSE 0.0 END END) AS rate,
+                    CAST(COUNT(*) AS DOUBLE) AS leads,
+                    CAST(COALESCE(SUM(CASE WHEN d + {w} > {as_of} THEN 1 ELSE 0 END), 0) AS DOUBLE) AS open
+             FROM (SELECT CAST(CAST(created_at AS DATE) AS INT) AS d, CAST(CAST(converted_at AS DATE) AS INT) AS c,
+                          created_at AS x_ts FROM leads)
+             WHERE {}",
+            p.contains_ts("x_ts")
+        );
+        let row = row_values(engine, &sql).await?;
+        let get = |k: usize| row.get(k).copied().flatten();
+        out[i].insert("lead_conversion", get(0));
+        out[i].insert("leads", get(1));
+        out[i].insert("leads_open", get(2));
+        out[i].insert("leads_as_of", Some(as_of as f64));
+    }
+    Ok(())
+}
+
+/// What the note of a KPI computed over part of its period says: for the Lead conversion rate,
+/// how many of the period's leads (and of the previous period's) are still inside their
+/// conversion window and left out (the value is provisional), or that none of the period's has
+/// a closed window yet. `None` when the value covers the whole period.
+fn partial_note(key: &str, figs: &[Figures; 2]) -> Option<String> {
+    if key != "lead_conversion_rate" {
+        return None;
+    }
+    let w = CONVERSION_WINDOW_DAYS;
+    let counts = |fig: &Figures| Some((f(fig, "leads")?, f(fig, "leads_open")?));
+    let as_of = clientele_schema::days_to_date(f(&figs[0], "leads_as_of")? as i32);
+    let mut parts = Vec::new();
+    match counts(&figs[0]) {
+        Some((leads, open)) if open > 0.0 && open == leads => parts.push(format!(
+            "undefined for now: none of the {leads:.0} leads created in the period has had its {w}-day conversion window close by {as_of}"
+        )),
+        Some((leads, open)) if open > 0.0 => parts.push(format!(
+            "provisional: {open:.0} of the {leads:.0} leads created in the period are still inside their {w}-day conversion window on {as_of} and are not counted"
+        )),
+        _ => {}
+    }
+    if let Some((leads, open)) = counts(&figs[1])
+        && open > 0.0
+    {
+        parts.push(format!(
+            "the previous period's value leaves out {open:.0} of its {leads:.0} leads, still inside their window"
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 /// Computes the KPI report for `period` (compared with `period.previous()`).
 pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsError> {
     let prev = period.previous();
@@ -374,11 +507,6 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
             "spend",
             "marketing_spend",
             "SELECT COALESCE(SUM(amount), 0) FROM (SELECT amount, date AS x_date FROM marketing_spend) WHERE {in_date}",
-        ),
-        (
-            "lead_conversion",
-            "leads",
-            "SELECT AVG(CASE WHEN converted_at IS NOT NULL THEN 1.0 ELSE 0.0 END) FROM (SELECT *, created_at AS x_ts FROM leads) WHERE {in_ts}",
         ),
         (
             "win_rate",
@@ -417,9 +545,12 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
         ),
     ];
     simple_figures(engine, [period, &prev], &mut figs, items).await?;
+    if engine.has_column("leads", "converted_at") {
+        lead_figures(engine, [period, &prev], &mut figs).await?;
+    }
     let targets = load_targets(engine, &period.label).await?;
 
-    let mut cols: [Vec<Option<String>>; 6] = Default::default();
+    let mut cols: [Vec<Option<String>>; 7] = Default::default();
     let mut nums: [Vec<Option<f64>>; 4] = Default::default();
     let mut notes = Vec::new();
     for k in KPIS {
@@ -442,10 +573,10 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
                 (Some(v), Some(t)) if (v >= t) == k.higher_is_better || v == t => "on target",
                 _ => "off target",
             };
-            let note = if v.is_none() {
-                "no data in the period to compute it from".to_string()
-            } else {
-                String::new()
+            let note = match partial_note(k.key, &figs) {
+                Some(n) => n,
+                None if v.is_none() => "no data in the period to compute it from".to_string(),
+                None => String::new(),
             };
             (v, p, t, status, note)
         } else {
@@ -471,7 +602,8 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
         cols[5].push((!note.is_empty()).then_some(note));
         nums[0].push(value);
         nums[1].push(previous);
-        nums[2].push(change(value, previous));
+        nums[2].push(k.change_between(value, previous));
+        cols[6].push(Some(k.change.symbol().into()));
         nums[3].push(target);
     }
     let unavailable = cols[3]
@@ -484,7 +616,7 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
     if !engine.has_table("kpi_targets") {
         notes.push("no kpi_targets table: targets are not shown".into());
     }
-    let [key, name, unit, status, definition, note] = cols;
+    let [key, name, unit, status, definition, note, change_unit] = cols;
     let [value, previous, chg, target] = nums;
     let batch = Columns::default()
         .text("kpi", key)
@@ -493,6 +625,7 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
         .num("value", value)
         .num("previous", previous)
         .num("change", chg)
+        .text("change_unit", change_unit)
         .num("target", target)
         .text("status", status)
         .text("definition", definition)

@@ -20,7 +20,9 @@ const HEADLINES: &[&str] = &[
 ];
 
 /// One page of headline numbers for `period`: rows of (metric, unit, value, previous,
-/// change, detail). "Top" rows name the leader in `detail` and give its revenue.
+/// change, change_unit, detail). "Top" rows name the leader in `detail` and give its revenue.
+/// A KPI's change is measured as the KPI report measures it (percentage points for rates,
+/// [`crate::Change`]); revenue and the pipeline change relatively.
 pub async fn summary(engine: &Engine, period: &Period) -> Result<Report, AnalyticsError> {
     let k = kpis(engine, period).await?;
     let batch = k.to_batch();
@@ -32,6 +34,8 @@ pub async fn summary(engine: &Engine, period: &Period) -> Result<Report, Analyti
     let mut unit = Vec::new();
     let mut values = Vec::new();
     let mut previous = Vec::new();
+    let mut changes: Vec<Option<f64>> = Vec::new();
+    let mut change_unit: Vec<Option<String>> = Vec::new();
     let mut detail = Vec::new();
     for h in HEADLINES {
         let Some(i) = (0..key.len()).find(|i| key.value(*i) == *h) else {
@@ -45,6 +49,8 @@ pub async fn summary(engine: &Engine, period: &Period) -> Result<Report, Analyti
         unit.push(Some(def.unit.as_str().to_string()));
         values.push(opt(&value, i));
         previous.push(opt(&prev, i));
+        changes.push(def.change_between(opt(&value, i), opt(&prev, i)));
+        change_unit.push(Some(def.change.symbol().into()));
         detail.push(None);
     }
     let mut notes = Vec::new();
@@ -115,17 +121,19 @@ pub async fn summary(engine: &Engine, period: &Period) -> Result<Report, Analyti
         previous.push(None);
         detail.push(n.map(|n| format!("{n:.0} open deals (current snapshot)")));
     }
-    let changes: Vec<Option<f64>> = values
-        .iter()
-        .zip(&previous)
-        .map(|(v, p)| change(*v, *p))
-        .collect();
+    // The rows after the KPIs are amounts: their change is relative.
+    let kpi_rows = changes.len();
+    for (v, p) in values.iter().zip(&previous).skip(kpi_rows) {
+        changes.push(change(*v, *p));
+        change_unit.push(Some(crate::Change::Relative.symbol().into()));
+    }
     let batch = Columns::default()
         .text("metric", metric)
         .text("unit", unit)
         .num("value", values)
         .num("previous", previous)
         .num("change", changes)
+        .text("change_unit", change_unit)
         .text("detail", detail)
         .batch();
     Ok(Report {

@@ -14,7 +14,8 @@ fn type7(sorted: &[f64], q: f64) -> f64 {
 
 /// Lead `i` (0-based, in creation order) of the lead-scoring fixture: 48 leads created every
 /// 5 days from 2024-01-01 (the last 2024-08-23), then 4 a week apart from 2024-10-20, within
-/// 60 days of the newest (2024-11-10): scored, never learnt from. Channel by i mod 3
+/// 60 days of the newest (2024-11-10, the leads' as-of day): with the 60-day conversion window
+/// these tests use, scored, never learnt from. Channel by i mod 3
 /// (referral, web, event); a referral converts unless i mod 4 = 3, a web lead when
 /// i mod 4 = 0, an event lead when i mod 8 = 1. Company size 10 + 5 · (37 i mod 90) employees
 /// is distinct for every lead. With `tied`, the 12 validation leads (i = 36..47) all have
@@ -176,8 +177,11 @@ async fn lead_grades_match_hand_computed_quartiles() {
     let csv = lead_csv(false);
     let dir = workspace(&[("leads.csv", &csv)]);
     let engine = open(dir.path()).await;
-    let a = leads(&engine, &LeadOptions::default()).await.unwrap();
-    // 48 mature leads (created by 2024-09-11 = 60 days before the newest); the oldest
+    let a = leads(&engine, &LeadOptions { maturity_days: 60 })
+        .await
+        .unwrap();
+    // 48 mature leads (created by 2024-09-11 = 60 days before the as-of day, every one
+    // converted within 10 days or not at all); the oldest
     // 48 − 48/4 = 36 train, the newest 12 (L37..L48) validate.
     assert_eq!(a.facts["leads"], 52);
     assert_eq!(a.facts["mature_leads"], 48);
@@ -214,7 +218,9 @@ async fn tied_lead_scores_share_the_higher_grade() {
     let csv = lead_csv(true);
     let dir = workspace(&[("leads.csv", &csv)]);
     let engine = open(dir.path()).await;
-    let a = leads(&engine, &LeadOptions::default()).await.unwrap();
+    let a = leads(&engine, &LeadOptions { maturity_days: 60 })
+        .await
+        .unwrap();
     let val = validation_probabilities(&a);
     // The 12 validation leads differ by channel only: three scores, four leads each, and
     // referral leads (9 of 12 converted in training, against 3 web and 1 event) score highest.
@@ -239,4 +245,70 @@ async fn tied_lead_scores_share_the_higher_grade() {
     // A converts 3/4, the rest 2/8: 3 times as often.
     close(hand.a_vs_rest(), Some(3.0), "A vs rest by hand");
     check_lead_grades(&a, &hand);
+}
+
+/// 60 leads created every 5 days from 2024-01-01 (lead i on day 5 i, the last on 2024-10-22),
+/// channel by i mod 3 (referral, web, event). A referral converts after 10 days unless
+/// i mod 4 = 3; a web lead after 10 days when i mod 4 = 0, and after 120 days (too late for the
+/// 90-day window) when i mod 4 = 1 and i < 40 (i = 1, 13, 25, 37); an event lead after 30 days
+/// when i mod 8 = 2. The latest date in the table is lead 37's late conversion, 2024-07-04 +
+/// 120 = 2024-11-01: the as-of day. A window has closed for leads created by 2024-08-03 (5 i ≤
+/// 215: i ≤ 43), so 44 leads are learnt from: 11 referrals (0, 6, …, 42 but not 3, 15, 27,
+/// 39), 4 web leads (4, 16, 28, 40) and 2 event leads (2, 26) converted within the window, 17
+/// in all, and the 4 late web conversions count as none. The newest quarter, 44 − 33 = 11
+/// leads (i = 33..43), validates: 33, 36, 40 and 42 converted (37 only after 120 days).
+/// Labelling "ever converted" with the old 60 days before the newest lead would learn from 48.
+#[tokio::test]
+async fn lead_scoring_learns_conversions_within_the_window_from_leads_whose_window_has_closed() {
+    let mut csv = String::from(
+        "lead_id,created_at,converted_at,source_channel,industry,campaign_id,employees\n",
+    );
+    for i in 0..60usize {
+        let created = d("2024-01-01") + days(5 * i as i64);
+        let after = match i % 3 {
+            0 if i % 4 != 3 => Some(10),
+            1 if i % 4 == 0 => Some(10),
+            1 if i % 4 == 1 && i < 40 => Some(120),
+            2 if i % 8 == 2 => Some(30),
+            _ => None,
+        };
+        let conv = after.map_or(String::new(), |a| (created + days(a)).to_string());
+        let channel = ["referral", "web", "event"][i % 3];
+        let industry = if i % 2 == 0 { "retail" } else { "tech" };
+        let campaign = if i % 5 == 0 { "K1" } else { "" };
+        let employees = 10 + 5 * (37 * i % 90);
+        csv += &format!(
+            "L{:02},{created},{conv},{channel},{industry},{campaign},{employees}\n",
+            i + 1
+        );
+    }
+    let dir = workspace(&[("leads.csv", &csv)]);
+    let engine = open(dir.path()).await;
+    let a = leads(&engine, &LeadOptions::default()).await.unwrap();
+    assert_eq!(a.facts["conversion_window_days"], 90);
+    assert_eq!(a.facts["as_of"], "2024-11-01");
+    assert_eq!(a.facts["leads"], 60);
+    assert_eq!(a.facts["mature_leads"], 44);
+    assert_eq!(a.facts["mature_converted"], 17);
+    assert_eq!(a.facts["evaluation"]["n_test"], 11);
+    let t = table(&a, "grades");
+    let sum = |col: &str| num(t, col).iter().map(|v| v.unwrap()).sum::<f64>();
+    assert_eq!(sum("leads"), 11.0);
+    assert_eq!(sum("converted"), 4.0);
+    assert!(
+        a.notes
+            .iter()
+            .any(|n| n.contains("4 of the mature leads converted more than 90 days")),
+        "{:?}",
+        a.notes
+    );
+    assert!(
+        a.notes
+            .iter()
+            .any(|n| n.contains("leads created after 2024-08-03")),
+        "{:?}",
+        a.notes
+    );
+    // Every lead is scored, the young ones too.
+    assert_eq!(a.rows.as_ref().unwrap().to_batch().num_rows(), 60);
 }

@@ -309,7 +309,7 @@ fn analyses_work_on_orders_alone_and_name_what_they_miss() {
     let err = env.fails(&["clv", "--model", "gompertz"], 2);
     assert!(err.contains("bgnbd or pnbd"), "{err}");
     let err = env.fails(&["clv", "--calibration-end", "1990-01-01"], 2);
-    assert!(err.contains("before the first order"), "{err}");
+    assert!(err.contains("before the first completed order"), "{err}");
 }
 
 fn chrono_days(s: &str) -> i64 {

@@ -130,6 +130,77 @@ fn reports_print_as_csv_and_json() {
     );
 }
 
+/// Marketing ROI from 1.8 % (campaign revenue 101.8 on spend 100 in 2025-Q1) to −70.5 % (29.5
+/// on 100 in Q2) changed by −72.3 percentage points (not −4,016.7 %); revenue by
+/// (29.5 − 101.8) / 101.8 = −71.0 %. The table signs the change in its unit, CSV and JSON
+/// carry the fraction and `change_unit`, and the columns before it keep their names.
+#[test]
+fn rate_kpis_change_in_percentage_points_in_every_format() {
+    let env = Env::new();
+    env.write(
+        "src/orders.csv",
+        "order_id,customer_id,order_date,total_amount,status,campaign_id\n\
+         O1,C1,2025-02-10,101.8,completed,K1\nO2,C1,2025-05-10,29.5,completed,K1\n",
+    );
+    env.write(
+        "src/marketing_spend.csv",
+        "date,channel,amount\n2025-02-01,email,100\n2025-05-01,email,100\n",
+    );
+    env.ok(&["ingest", "src"]);
+    let table = env.ok(&["report", "kpis", "--period", "2025-Q2"]);
+    let line = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name}: {table}"))
+            .to_string()
+    };
+    let roi = line("Marketing ROI");
+    assert!(
+        roi.contains("-70.5%") && roi.contains("1.8%") && roi.contains("-72.3 pp"),
+        "{roi}"
+    );
+    assert!(!roi.contains("4,01"), "{roi}");
+    assert!(line("Sales revenue").contains("-71.0%"), "{table}");
+    assert!(!table.contains("change_unit"), "{table}");
+
+    let csv = env.ok(&["report", "kpis", "--period", "2025-Q2", "--format", "csv"]);
+    assert!(
+        csv.starts_with("kpi,name,unit,value,previous,change,change_unit,target,status,"),
+        "{csv}"
+    );
+    let roi = csv
+        .lines()
+        .find(|l| l.starts_with("marketing_roi,"))
+        .unwrap();
+    assert!(roi.contains(",pp,"), "{roi}");
+
+    let json = env.ok(&["report", "kpis", "--period", "2025-Q2", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    let row = |k: &str| rows.iter().find(|r| r["kpi"] == k).unwrap();
+    let roi = row("marketing_roi");
+    assert_eq!(roi["change_unit"], "pp");
+    assert!(
+        (roi["change"].as_f64().unwrap() - -0.723).abs() < 1e-9,
+        "{roi}"
+    );
+    let revenue = row("sales_revenue");
+    assert_eq!(revenue["change_unit"], "%");
+    assert!(
+        (revenue["change"].as_f64().unwrap() - (29.5 - 101.8) / 101.8).abs() < 1e-9,
+        "{revenue}"
+    );
+
+    let summary = env.ok(&[
+        "report", "summary", "--period", "2025-Q2", "--format", "csv",
+    ]);
+    assert!(
+        summary.starts_with("metric,unit,value,previous,change,change_unit,detail"),
+        "{summary}"
+    );
+}
+
 #[test]
 fn sql_over_the_workspace() {
     let env = seeded();

@@ -223,10 +223,11 @@ fn every_analysis_is_a_command_a_route_and_a_role_with_one_json() {
         env.fails(&["customer", "NOPE"], 2)
             .contains("there is no customer 'NOPE'")
     );
-    // Leads' default maturity is one value: the CLI's help and the API's document say 60,
-    // and the defaults above gave the same JSON.
-    assert!(env.ok(&["leads", "--help"]).contains("[default: 60]"));
+    // Leads' default conversion window is one value, the KPI's: the CLI's help and the API's
+    // document say 90, and the defaults above gave the same JSON.
+    assert!(env.ok(&["leads", "--help"]).contains("[default: 90]"));
     let leads_doc = doc["paths"]["/api/v1/leads"]["get"]["parameters"].to_string();
     assert!(leads_doc.contains("maturity_days"), "{leads_doc}");
+    assert!(leads_doc.contains("Default 90"), "{leads_doc}");
     assert!(server.stop().success());
 }

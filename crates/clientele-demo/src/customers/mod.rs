@@ -57,7 +57,7 @@ use tickets::TicketRec;
 const DAY: i64 = 86_400;
 
 /// Segment labels of `customers_truth.csv`.
-pub(crate) const SEGMENT_RULE: &str = "churned: not alive at the end; one_time: alive but never bought again after the first order (n_orders = 1; under BG/NBD such a customer cannot have dropped out); otherwise by the true yearly purchase rate 52·λ: champion ≥ 10, loyal ≥ 4, occasional below";
+pub(crate) const SEGMENT_RULE: &str = "churned: not alive at the end; one_time: alive but never bought again after the first purchase (n_purchases = 1; under BG/NBD such a customer cannot have dropped out); otherwise by the true yearly purchase rate 52·λ: champion ≥ 10, loyal ≥ 4, occasional below";
 
 const SEGMENTS: [&str; 5] = ["champion", "loyal", "occasional", "one_time", "churned"];
 
@@ -164,9 +164,11 @@ struct Customer {
     /// The day of the repeat purchase after which they dropped out, `None` while alive at the
     /// end (`orders::place`).
     dropout: Option<i32>,
-    /// Their orders are `pass.orders[first_order..first_order + n_orders]`.
+    /// Their orders are `pass.orders[first_order..first_order + n_orders]`, any status.
     first_order: usize,
     n_orders: usize,
+    /// Their purchases: the purchase days, each with one completed order.
+    n_purchases: usize,
     /// Their tickets are `pass.tickets[first_ticket..]` until the next customer's.
     first_ticket: usize,
 }
@@ -187,7 +189,7 @@ impl Customer {
         let yearly = 52.0 * self.behaviour.lambda;
         match self.dropout {
             Some(_) => 4,
-            None if self.n_orders == 1 => 3,
+            None if self.n_purchases == 1 => 3,
             None if yearly >= 10.0 => 0,
             None if yearly >= 4.0 => 1,
             None => 2,
@@ -252,6 +254,7 @@ fn live(ctx: &Ctx<'_>, run: &mut Run<'_>, index: usize, signup: i32) -> Result<(
         dropout: None,
         first_order: 0,
         n_orders: 0,
+        n_purchases: 0,
         first_ticket: 0,
     };
     campaigns::acquire(run, &mut c);
@@ -329,6 +332,7 @@ fn finish(ctx: &Ctx<'_>, run: &mut Run<'_>, c: &Customer) -> Result<(), DemoErro
         .fixed(CURRENCY_SCALE * P / c.behaviour.nu, 2)
         .s(SEGMENTS[segment])
         .int(c.n_orders as i64)
+        .int(c.n_purchases as i64)
         .end()?;
     pass.facts.push(CustomerFacts {
         signup: c.signup,

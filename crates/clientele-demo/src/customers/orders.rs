@@ -1,7 +1,16 @@
-//! A customer's orders: for each purchase day, its status, channel (and the rep of phone and
-//! partner orders), the campaign it is attributed to, its discount, its value from the
-//! Gamma-Gamma model and the basket that makes it up; the web session of a web order; and,
-//! after the pass, [`write_orders`], which writes every order and line in date order.
+//! A customer's orders: for each purchase day, a completed order and sometimes, before it, a
+//! cancelled or returned one; for each order its channel (and the rep of phone and partner
+//! orders), the campaign it is attributed to, its discount, its value from the Gamma-Gamma
+//! model and the basket that makes it up; the web session of a web order; and, after the
+//! pass, [`write_orders`], which writes every order and line in date order.
+//!
+//! **Purchases are the completed orders.** The purchase process (`purchases`) makes exactly
+//! one completed order per purchase day, so the completed orders — what `clientele clv`, the
+//! KPIs and every report count as sales — are BG/NBD and Gamma-Gamma with the truth's
+//! parameters. A cancelled or returned order is an extra order on a purchase day (the
+//! customer cancelled and ordered again, or sent back an order and kept the next), drawn
+//! like any order but no purchase: its value is its own Gamma-Gamma draw and it adds no
+//! purchase, so counting it would bias the fits.
 
 use rand::Rng;
 
@@ -15,6 +24,9 @@ use crate::sales::rep_index;
 use crate::sample;
 use crate::world::{HOUR_WEIGHTS, REGIONS, SESSION_SOURCES};
 
+/// Shares of all orders that are cancelled and returned: a purchase day gets an extra
+/// cancelled order with probability CANCELLED / (1 − CANCELLED − RETURNED), a returned one
+/// with RETURNED / (1 − CANCELLED − RETURNED) (at most one of the two).
 pub(super) const CANCELLED: f64 = 0.03;
 pub(super) const RETURNED: f64 = 0.04;
 pub(super) const ORDER_CHANNELS: &[(&str, f64)] = &[
@@ -48,8 +60,9 @@ pub(super) struct OrderRec {
     pub lines: u8,
 }
 
-/// Draws the customer's purchase days (lifted by the campaigns that reached them) and one
-/// order on each; sets the dropout and the customer's range of orders.
+/// Draws the customer's purchase days (lifted by the campaigns that reached them) and their
+/// orders: on each day perhaps a cancelled or returned order, then the completed one; sets
+/// the dropout and the customer's range of orders.
 pub(super) fn place(ctx: &Ctx<'_>, run: &mut Run<'_>, c: &mut Customer) {
     let sc = &mut run.sc;
     sc.windows
@@ -64,25 +77,28 @@ pub(super) fn place(ctx: &Ctx<'_>, run: &mut Run<'_>, c: &mut Customer) {
         &mut sc.days,
     );
     c.first_order = run.pass.orders.len();
-    c.n_orders = run.sc.days.len();
-    for j in 0..c.n_orders {
-        order(ctx, run, c, j);
+    c.n_purchases = run.sc.days.len();
+    for j in 0..c.n_purchases {
+        // u uniform on [0, 1 − CANCELLED − RETURNED): below CANCELLED with probability
+        // CANCELLED / (1 − CANCELLED − RETURNED), and so on.
+        let u = run.rng.random::<f64>() * (1.0 - CANCELLED - RETURNED);
+        if u < CANCELLED {
+            order(ctx, run, c, j, 1);
+        } else if u < CANCELLED + RETURNED {
+            order(ctx, run, c, j, 2);
+        }
+        order(ctx, run, c, j, 0);
     }
+    c.n_orders = run.pass.orders.len() - c.first_order;
     run.tally.customer_quarters(&run.sc.active_quarters);
 }
 
-/// The customer's `j`-th order, on their `j`-th purchase day: drawn, stored, counted.
-fn order(ctx: &Ctx<'_>, run: &mut Run<'_>, c: &Customer, j: usize) {
+/// An order of the customer on their `j`-th purchase day with `status` (an index into
+/// `STATUSES`: 0 the purchase itself, 1 or 2 a cancelled or returned order before it): drawn,
+/// stored, counted.
+fn order(ctx: &Ctx<'_>, run: &mut Run<'_>, c: &Customer, j: usize, status: u8) {
     let rng = &mut *run.rng;
     let day = run.sc.days[j];
-    let u = rng.random::<f64>();
-    let status = if u < CANCELLED {
-        1
-    } else if u < CANCELLED + RETURNED {
-        2
-    } else {
-        0
-    };
     let channel = if sample::chance(rng, CHANNEL_LOYALTY) {
         c.behaviour.preferred_channel
     } else {
@@ -187,8 +203,10 @@ pub(crate) fn write_orders(
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<(), DemoError> {
     let (cal, ix) = (ctx.cal, ctx.ix);
-    // One order per customer per day, so (day, customer) is a total order.
-    pass.orders.sort_unstable_by_key(|o| (o.day, o.customer));
+    // A customer has at most one completed order and one other on a day, so (day, customer,
+    // completed) is a total order; the cancelled or returned order comes first.
+    pass.orders
+        .sort_unstable_by_key(|o| (o.day, o.customer, o.status == 0));
     let total = pass.orders.len() as u64;
     for (i, o) in pass.orders.iter().enumerate() {
         if i % 65_536 == 0 {

@@ -73,7 +73,7 @@ pub(crate) fn truth(pass: &CustomerPass, n: usize) -> Value {
                 "note": "m weights the days of the purchases in between (timing_of_purchases_in_between); first purchases follow the sign-up wave (acquisition)",
             },
             "campaign_lift": "lift(day) is the product of the lifts of the campaigns whose window is open for the customer that day (first touch to campaign end, see marketing.campaigns): inside the window the customer's in-between purchases land lift times as densely as outside it; campaigns move purchases into their window, they do not add purchases",
-            "statuses": "every generated order counts as a purchase event whatever its status",
+            "statuses": "the purchases are the completed orders (one per purchase day); cancelled and returned orders are extra orders on purchase days and no purchase events",
             "observed_mean_lambda": pass.lambda_sum / nf,
             "observed_mean_p": pass.p_sum / nf,
         },
@@ -88,6 +88,7 @@ pub(crate) fn truth(pass: &CustomerPass, n: usize) -> Value {
         },
         "orders": {
             "status_probabilities": {"cancelled": CANCELLED, "returned": RETURNED, "completed": 1.0 - CANCELLED - RETURNED},
+            "status_rule": "status_probabilities are shares of all orders: each purchase day has one completed order and, before it, a cancelled one with probability cancelled / completed or a returned one with probability returned / completed",
             "channel_shares": ORDER_CHANNELS.iter().map(|(c, s)| json!({"channel": c, "share": s})).collect::<Vec<_>>(),
             "channel_loyalty": CHANNEL_LOYALTY,
             "channel_rule": "each customer has a preferred channel drawn from the shares; an order uses it with probability channel_loyalty, else a fresh draw",
