@@ -6,7 +6,11 @@
 //! - **transactional churn at S**: a customer who bought in the `active_days` before S makes
 //!   no purchase in [S, S + window);
 //! - **subscription churn at S**: a subscription term due for renewal in [S, S + window) is
-//!   not renewed (`renewed = false`); terms whose renewal is unknown are left out;
+//!   not renewed (`renewed = false`); terms whose renewal is unknown are left out; every
+//!   subscriber counts, with or without orders;
+//! - **as-of day**: at most the day after the last order (subscription churn: or
+//!   subscription start); a later day is refused, since the days without data would count
+//!   as churn;
 //! - **time-based split**: the models learn on the snapshot S = as-of − 2·window and are
 //!   judged on S = as-of − window (whose outcomes are fully known by the as-of day); the
 //!   better of the two by validation ROC AUC then scores the customers at the as-of day;
@@ -150,7 +154,12 @@ async fn snapshot(
     options: &ChurnOptions,
     labelled: bool,
 ) -> Result<Snapshot, AnalyticsError> {
-    let features = customer_features(engine, s, FeatureSet { category_mix: true }).await?;
+    let set = FeatureSet {
+        category_mix: true,
+        // Subscription churn is about subscribers, whether or not they also bought.
+        subscribers: options.kind == ChurnKind::Subscription,
+    };
+    let features = customer_features(engine, s, set).await?;
     let day = clientele_schema::date_to_days(s);
     let end = day + options.window;
     let mut rows = Vec::new();
@@ -311,7 +320,7 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
     }
     options.check()?;
     let as_of = match options.as_of {
-        Some(d) => d,
+        Some(d) => within_data(engine, options.kind, d).await?,
         None => crate::analyses::segment::default_as_of(engine).await?,
     };
     let w = chrono::Duration::days(options.window as i64);
@@ -389,6 +398,17 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
     };
     fairness(&mut a, &demo, &validation, options.fairness_threshold);
 
+    if options.kind == ChurnKind::Subscription {
+        let frequency = score.features.values("frequency", 0.0);
+        let without = score.rows.iter().filter(|&&i| frequency[i] == 0.0).count();
+        a.fact("scored_without_orders", without);
+        if without > 0 {
+            a.notes.push(format!(
+                "{without} of the {} subscribers scored have no order before {as_of}: they are scored too, with no purchases (frequency and spend 0, recency and tenure missing)",
+                score.rows.len()
+            ));
+        }
+    }
     let rows = score_rows(&mut a, &score, &fitted, &labels)?;
     a.tables.push(crate::analyses::analysis::top_by(
         &rows,
@@ -398,11 +418,53 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
     )?);
     a.rows = Some(rows);
     a.notes.extend(train.features.notes.iter().cloned());
+    if engine.has_column("orders", "status") {
+        a.notes.push(
+            "orders have no date for their status: the sales counted at the training and validation snapshots leave out orders cancelled or returned since, as today's status says"
+                .into(),
+        );
+    }
     for d in fitted.encoder.dropped() {
         a.notes
             .push(format!("feature {} not used: {}", d.column, d.reason));
     }
     Ok(a)
+}
+
+/// The as-of day if the data reaches it: at most the day after the last order (or, for
+/// subscription churn, the last subscription start). A later day is refused: the days
+/// between the data's end and it hold no purchase or renewal, and would count as churn in
+/// the validation window.
+async fn within_data(
+    engine: &Engine,
+    kind: ChurnKind,
+    as_of: NaiveDate,
+) -> Result<NaiveDate, AnalyticsError> {
+    let mut sql = "SELECT MAX(CAST(order_date AS INT)) AS d FROM orders".to_string();
+    if kind == ChurnKind::Subscription {
+        sql = format!(
+            "SELECT MAX(d) FROM ({sql} UNION ALL SELECT MAX(CAST(started_at AS INT)) AS d FROM subscriptions)"
+        );
+    }
+    let Some(last) = engine.scalar(&sql).await? else {
+        return Ok(as_of);
+    };
+    let last = clientele_schema::days_to_date(last as i32);
+    match last.succ_opt() {
+        Some(limit) if as_of > limit => Err(AnalyticsError::parameter(
+            "as_of",
+            as_of,
+            format!(
+                "the data ends on {last} (the last {}): expected a day up to {limit}, the day after it; \
+                 later days have no data and would count as churn",
+                match kind {
+                    ChurnKind::Transactional => "order",
+                    ChurnKind::Subscription => "order or subscription start",
+                }
+            ),
+        )),
+        _ => Ok(as_of),
+    }
 }
 
 /// Fails unless each labelled snapshot has enough customers, churned and not, to learn from.
