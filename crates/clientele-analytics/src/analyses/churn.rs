@@ -48,6 +48,51 @@ pub enum ChurnKind {
     Subscription,
 }
 
+impl ChurnKind {
+    /// Its name as the parameter takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChurnKind::Transactional => "transactional",
+            ChurnKind::Subscription => "subscription",
+        }
+    }
+
+    /// The per-customer column named for what the model predicts: `p_no_purchase`
+    /// (transactional) or `p_not_renewed` (subscription). `churn_probability` holds the same
+    /// value under its old name.
+    pub fn column(self) -> &'static str {
+        match self {
+            ChurnKind::Transactional => "p_no_purchase",
+            ChurnKind::Subscription => "p_not_renewed",
+        }
+    }
+
+    /// What the probability is, for labels: "P(no purchase in the next 90 days)".
+    pub fn label(self, window: i32) -> String {
+        match self {
+            ChurnKind::Transactional => format!("P(no purchase in the next {window} days)"),
+            ChurnKind::Subscription => {
+                format!("P(not renewed, renewal due in the next {window} days)")
+            }
+        }
+    }
+
+    /// What it means and what it does not, in one sentence.
+    pub fn meaning(self, window: i32) -> String {
+        match self {
+            ChurnKind::Transactional => format!(
+                "churn model: the probability that the customer buys nothing in the {window} days after the as-of day. \
+                 A slow buyer who is still a customer often goes {window} days without buying, so this is not the \
+                 probability of having left: for that, read P(alive) from clv"
+            ),
+            ChurnKind::Subscription => format!(
+                "churn model: the probability that the subscription term due for renewal in the {window} days after \
+                 the as-of day is not renewed"
+            ),
+        }
+    }
+}
+
 /// The longest window, and the longest activity period, in days (ten years).
 pub const MAX_DAYS: i32 = 3650;
 
@@ -124,12 +169,16 @@ impl Spec for Churn {
         command: &["churn"],
         aliases: &[],
         path: "/churn",
-        about: "Churn: who will stop buying (or not renew), by logistic regression and boosted trees.",
-        long_about: "Trains on the snapshot as-of - 2 windows, checks on as-of - 1 window (ROC AUC, \
-                     PR AUC, Brier score, calibration by decile, lift, fairness by gender and age \
-                     band) and scores every active customer at the as-of day with the better model, \
-                     giving the top three reasons; stores churn_probability and churn_reasons \
-                     (table scores_churn).",
+        about: "Churn model: P(no purchase in the next window), or P(not renewed) for subscriptions, by logistic regression and boosted trees.",
+        long_about: "Predicts, per active customer, the probability of no purchase in the --window days \
+                     after the as-of day (--kind subscription: that the term due in them is not renewed). \
+                     That is not the probability of having left: a slow buyer who is still a customer is \
+                     often --window days without buying; P(alive) from clv says whether a customer is \
+                     still one. Trains on the snapshot as-of - 2 windows, checks on as-of - 1 window \
+                     (ROC AUC, PR AUC, Brier score, calibration by decile, lift, fairness by gender and \
+                     age band) and scores at the as-of day with the better model, giving the top three \
+                     reasons; stores p_no_purchase (or p_not_renewed), churn_probability (the same \
+                     value, its old name) and churn_reasons (table scores_churn).",
         area: Area::Segments,
         stores: Some("scores_churn"),
         progress: "building features and fitting the churn models",
@@ -328,10 +377,8 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
     let train = snapshot(engine, s_train, options, true).await?;
     let val = snapshot(engine, s_val, options, true).await?;
     let score = snapshot(engine, as_of, options, false).await?;
-    let kind_name = match options.kind {
-        ChurnKind::Transactional => "transactional",
-        ChurnKind::Subscription => "subscription",
-    };
+    let kind_name = options.kind.name();
+    let outcome = options.kind.label(options.window);
     enough_outcomes(&[("training", &train, s_train), ("validation", &val, s_val)])?;
     let n_train = train.rows.len();
     let cols = stack(
@@ -348,7 +395,10 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
     let split = split_by_key(&keys, 1);
     let (fitted, x_all) = fit_both(&cols, &Labels::Binary(y.clone()), &split, "churn model")?;
 
-    let mut a = Analysis::of(&Churn::DEF, &format!("Churn ({kind_name}) as of {as_of}"));
+    let mut a = Analysis::of(
+        &Churn::DEF,
+        &format!("Churn ({kind_name}): {outcome} as of {as_of}"),
+    );
     a.param("kind", kind_name);
     a.param("as_of", as_of);
     a.param("window", options.window);
@@ -357,6 +407,15 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
     a.fact("as_of", as_of.to_string());
     a.fact("window_days", options.window);
     a.fact(
+        "outcome",
+        serde_json::json!({
+            "column": options.kind.column(),
+            "label": outcome,
+            "meaning": options.kind.meaning(options.window),
+            "same_value_as": "churn_probability",
+        }),
+    );
+    a.fact(
         "snapshots",
         serde_json::json!({"training": s_train.to_string(), "validation": s_val.to_string(), "scoring": as_of.to_string()}),
     );
@@ -364,17 +423,15 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
     a.table(
         "models",
         &format!(
-            "Churn models: trained on {n_train} customers at {s_train}, checked on {} at {s_val} (churn = no {} in the next {} days)",
+            "Churn models of {outcome}: trained on {n_train} customers at {s_train}, checked on {} at {s_val}",
             val.rows.len(),
-            if options.kind == ChurnKind::Transactional { "purchase" } else { "renewal" },
-            options.window
         ),
         supervised::metrics_table(&fitted),
     );
     if let Some(cal) = supervised::calibration_table(&fitted) {
         a.table(
             "calibration",
-            "Calibration on the validation snapshot, by decile of predicted churn probability",
+            &format!("Calibration on the validation snapshot, by decile of predicted {outcome}"),
             cal,
         );
     }
@@ -386,7 +443,7 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
         .collect();
     a.table(
         "drivers",
-        "What drives churn (mean absolute contribution to the log-odds)",
+        &format!("What drives {outcome} (mean absolute contribution to the log-odds)"),
         supervised::drivers_table(&fitted, &x_all, &split.test, &labels),
     );
 
@@ -409,12 +466,19 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
             ));
         }
     }
-    let rows = score_rows(&mut a, &score, &fitted, &labels)?;
+    let rows = score_rows(&mut a, &score, &fitted, &labels, options.kind)?;
     a.tables.push(crate::analyses::analysis::top_by(
         &rows,
         "churn_probability",
         10,
-        "Customers most likely to churn",
+        &format!(
+            "Highest {outcome} (= churn_probability; {})",
+            match options.kind {
+                ChurnKind::Transactional =>
+                    "not the probability of having left: see P(alive) from clv",
+                ChurnKind::Subscription => "the subscriptions most likely to lapse",
+            }
+        ),
     )?);
     a.rows = Some(rows);
     a.notes.extend(train.features.notes.iter().cloned());
@@ -562,12 +626,15 @@ fn fairness(
 }
 
 /// Today's customers scored by the chosen model, with their reasons (stored as
-/// scores_churn), and the facts about the scoring.
+/// scores_churn), and the facts about the scoring. The probability is in two columns: the
+/// one named for what it is (`p_no_purchase` or `p_not_renewed`), last so that scripts
+/// reading columns by position keep working, and `churn_probability`, its old name.
 fn score_rows(
     a: &mut Analysis,
     score: &Snapshot,
     fitted: &supervised::Fitted,
     labels: &HashMap<String, String>,
+    kind: ChurnKind,
 ) -> Result<crate::Report, AnalyticsError> {
     let score_cols = columns(&score.features, &score.rows);
     let x = fitted
@@ -583,17 +650,18 @@ fn score_rows(
         .collect();
     a.fact("scored_customers", ids.len());
     a.fact("model_used", fitted.chosen_name());
-    a.fact(
-        "mean_churn_probability",
-        (!p.is_empty()).then(|| p.iter().sum::<f64>() / p.len() as f64),
-    );
+    let mean = (!p.is_empty()).then(|| p.iter().sum::<f64>() / p.len() as f64);
+    a.fact("mean_churn_probability", mean);
+    a.fact(&format!("mean_{}", kind.column()), mean);
+    let values: Vec<Option<f64>> = p.iter().map(|v| Some(*v)).collect();
     Ok(report(
         "churn_customers",
-        "Churn probability per customer",
+        "Churn model per customer: churn_probability and its plain name, the same value",
         Columns::default()
             .text("customer_id", ids)
-            .num("churn_probability", p.iter().map(|v| Some(*v)).collect())
+            .num("churn_probability", values.clone())
             .text("churn_reasons", why)
+            .num(kind.column(), values)
             .batch(),
     ))
 }

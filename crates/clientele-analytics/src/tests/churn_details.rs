@@ -249,3 +249,50 @@ async fn subscription_churn_includes_subscribers_without_orders() {
     // Each has a probability of not renewing.
     assert!(num(rows, "churn_probability").iter().all(|p| p.is_some()));
 }
+
+/// Issue 20 item 11: the churn model predicts "no purchase in the next window", not "has
+/// left"; its output says so by name (a new column; `churn_probability` stays, the same
+/// value, where it was) and in the facts and titles.
+#[tokio::test]
+async fn churn_probability_is_named_for_what_it_predicts() {
+    let fx = ChurnFixture::new();
+    let files = fx.files();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let dir = workspace(&refs);
+    let engine = open(dir.path()).await;
+    let options = ChurnOptions {
+        window: 60,
+        active_days: 365,
+        ..ChurnOptions::default()
+    };
+    let a = churn(&engine, &options).await.unwrap();
+    let rows = a.rows.as_ref().unwrap();
+    let schema = rows.schema.clone();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "customer_id",
+            "churn_probability",
+            "churn_reasons",
+            "p_no_purchase"
+        ]
+    );
+    assert_eq!(num(rows, "p_no_purchase"), num(rows, "churn_probability"));
+    let o = &a.facts["outcome"];
+    assert_eq!(o["column"], "p_no_purchase");
+    assert_eq!(o["label"], "P(no purchase in the next 60 days)");
+    assert_eq!(o["same_value_as"], "churn_probability");
+    assert_eq!(
+        a.facts["mean_p_no_purchase"],
+        a.facts["mean_churn_probability"]
+    );
+    assert!(
+        a.title.contains("P(no purchase in the next 60 days)"),
+        "{}",
+        a.title
+    );
+    for t in &a.tables {
+        assert!(!t.title.contains("likely to churn"), "{}", t.title);
+    }
+}
