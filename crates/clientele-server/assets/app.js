@@ -392,7 +392,7 @@ function scoreLabels(o) {
   const labels = {};
   for (const m of (o && o.measures) || []) {
     labels[m.column] = m.label;
-    if (m.column !== 'p_alive') labels.churn_probability = `${m.label} (churn probability, its old name)`;
+    if (m.column !== 'p_alive') labels.churn_probability = `churn probability (old name of ${m.label})`;
   }
   return labels;
 }
