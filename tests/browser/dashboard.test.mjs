@@ -148,14 +148,24 @@ try {
   await check('a customer 360 opens from the at-risk list', async () => {
     await page.goto(base + '/#/customers?tab=at-risk');
     await page.waitForSelector('[data-testid=customer-row]');
+    // Purchases without a contract: the list is by (1 − P(alive)) × CLV, the churn model's
+    // column labelled for what it is.
+    const heads = await page.$$eval('th', (ths) => ths.map((t) => t.textContent));
+    assert.ok(heads.includes('P(alive)'), heads.join(' | '));
+    assert.ok(heads.includes('P(no purchase in the next 90 days)'), heads.join(' | '));
+    assert.match(await page.textContent('h2'), /\(1 − P\(alive\)\) × CLV/);
     await page.click('[data-testid=customer-row]');
     await page.waitForSelector('#customer-name');
     const name = await page.textContent('#customer-name');
     assert.match(name, /\(C\d+\)/);
-    for (const id of ['#profile', '#consent', '#scores', '[data-testid=section-orders]']) {
+    for (const id of ['#outlook', '#profile', '#consent', '#scores', '[data-testid=section-orders]']) {
       assert.ok(await page.$(id), `missing ${id}`);
     }
-    assert.match(await page.textContent('#scores'), /churn probability/);
+    // The 360 leads with P(alive); the churn model's number says what it is.
+    const outlook = await page.textContent('#outlook');
+    assert.ok(outlook.indexOf('P(alive)') < outlook.indexOf('P(no purchase in the next 90 days)'), outlook);
+    assert.ok(await page.$('#outlook [data-testid=measure-p_alive].lead'), 'P(alive) leads');
+    assert.match(await page.textContent('#scores'), /churn probability \(old name of P\(no purchase in the next 90 days\)\)/);
     assert.match(await page.textContent('#profile'), /@/);
     await page.screenshot({ path: join(artifacts, '04-customer-360.png'), fullPage: true });
   });

@@ -59,14 +59,16 @@ pub struct CustomerQuery {
     /// Whether `search` also matches the personal columns `customer_name` and `email`: the
     /// server sets it only for roles that see personal data.
     pub search_personal: bool,
-    /// Column to sort by, a leading `-` for descending. Default: `-value_at_risk` for the
-    /// at-risk list, else `-revenue` when there are orders, else `customer_id`. Ties are
-    /// broken by `customer_id`, ascending; nulls come last.
+    /// Column to sort by, a leading `-` for descending. Default: for the at-risk list its
+    /// value at risk (see `at_risk`), descending; else `-revenue` when there are orders, else
+    /// `customer_id`. Ties are broken by `customer_id`, ascending; nulls come last.
     pub sort: Option<String>,
     /// `(page, size)`: page number from 1 and rows per page; `None` returns every row.
     pub page: Option<(usize, usize)>,
-    /// The at-risk list: only customers with a value at risk (churn probability × CLV, both
-    /// stored), sorted by it by default.
+    /// The at-risk list: only customers with a value at risk by the measure that leads (see
+    /// [`risk_measures`]), sorted by it by default: `value_at_risk_p_alive` = (1 − P(alive))
+    /// × CLV for purchases without a contract, `value_at_risk` = the churn model's
+    /// P(not renewed) × CLV when the stored churn run is of subscriptions.
     pub at_risk: bool,
 }
 
@@ -81,6 +83,113 @@ pub struct CustomerList {
     pub notes: Vec<String>,
     /// The columns of the list, in order: what filters and sort may name.
     pub columns: Vec<String>,
+    /// The stored measures of whether a customer is being lost, the one that leads first.
+    pub measures: Vec<RiskMeasure>,
+    /// Column → what it is, for the columns whose name alone can mislead (`p_alive`, the
+    /// churn model's probability under both its names, the values at risk).
+    pub labels: Vec<(String, String)>,
+    /// The at-risk list's value at risk column (`None` for the plain list).
+    pub value_at_risk: Option<String>,
+}
+
+/// One stored measure of whether a customer is being lost, as the 360 and the at-risk list
+/// show it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RiskMeasure {
+    /// Its column in `customer_scores`.
+    pub column: String,
+    /// Its label: "P(alive)", "P(no purchase in the next 90 days)" …
+    pub label: String,
+    /// What it means, and what it does not.
+    pub meaning: String,
+}
+
+/// The label of `p_alive`.
+pub const P_ALIVE_LABEL: &str = "P(alive)";
+
+/// The stored measures of whether customers are being lost, the one that fits the business
+/// first: P(alive) of the purchase model (`clientele clv`, column `p_alive`) for purchases
+/// without a contract; the churn model's probability when the stored churn run is of
+/// subscriptions (`p_not_renewed`), which then leads. The transactional churn model's
+/// `p_no_purchase` — no purchase in the next window, likely for a slow buyer who is still a
+/// customer — comes after P(alive). Results stored before the plainly named column existed
+/// are read from `churn_probability`, labelled by the run's parameters.
+pub fn risk_measures(engine: &Engine) -> Vec<RiskMeasure> {
+    use crate::analyses::churn::ChurnKind;
+    let columns = |table: &str| -> Vec<String> {
+        engine
+            .manifest()
+            .tables
+            .get(table)
+            .map(|t| t.columns.clone())
+            .unwrap_or_default()
+    };
+    let p_alive = columns("scores_clv")
+        .iter()
+        .any(|c| c == "p_alive")
+        .then(|| RiskMeasure {
+            column: "p_alive".into(),
+            label: P_ALIVE_LABEL.into(),
+            meaning: "purchase model (clv: BG/NBD or Pareto/NBD): the probability that the customer is still a customer, \
+                      i.e. has not silently stopped buying for good, at the calibration end"
+                .into(),
+        });
+    let run = engine.manifest().analyses.get("churn");
+    let param = |k: &str| run.and_then(|r| r.parameters.get(k));
+    let kind = match param("kind").map(String::as_str) {
+        Some("subscription") => ChurnKind::Subscription,
+        _ => ChurnKind::Transactional,
+    };
+    let window = param("window")
+        .and_then(|w| w.parse::<i32>().ok())
+        .unwrap_or(crate::analyses::churn::ChurnOptions::default().window);
+    let churn_columns = columns("scores_churn");
+    let churn = [kind.column(), "churn_probability"]
+        .into_iter()
+        .find(|c| churn_columns.iter().any(|x| x == c))
+        .map(|column| RiskMeasure {
+            column: column.into(),
+            label: kind.label(window),
+            meaning: kind.meaning(window),
+        });
+    let mut out: Vec<RiskMeasure> = match kind {
+        ChurnKind::Subscription => [churn, p_alive],
+        ChurnKind::Transactional => [p_alive, churn],
+    }
+    .into_iter()
+    .flatten()
+    .collect();
+    out.dedup();
+    out
+}
+
+/// Labels of the list's columns that need one, given the measures and the list's columns.
+fn column_labels(measures: &[RiskMeasure], columns: &[String]) -> Vec<(String, String)> {
+    let churn = measures.iter().find(|m| m.column != "p_alive");
+    let mut out: Vec<(String, String)> = measures
+        .iter()
+        .map(|m| (m.column.clone(), m.label.clone()))
+        .collect();
+    if let Some(c) = churn {
+        out.push((
+            "churn_probability".into(),
+            format!(
+                "{} (churn model; churn_probability is its old name)",
+                c.label
+            ),
+        ));
+        out.push((
+            "value_at_risk".into(),
+            format!("value at risk: {} × CLV", c.label),
+        ));
+    }
+    out.push((
+        "value_at_risk_p_alive".into(),
+        format!("value at risk: (1 − {P_ALIVE_LABEL}) × CLV"),
+    ));
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|(c, _)| columns.contains(c) && seen.insert(c.clone()));
+    out
 }
 
 /// Everything about one customer, as Arrow batches per part (see [`Customer360::to_json`]
@@ -107,6 +216,10 @@ pub struct Customer360 {
     /// are stored, `product_name` and `category`; newest first, at most [`SECTION_ROWS`].
     /// `None` when there are no order items or the customer has no order.
     pub order_items: Option<Vec<RecordBatch>>,
+    /// The stored measures of whether customers are being lost, the one that fits the
+    /// business first ([`risk_measures`]); the JSON's `outlook` gives each with the
+    /// customer's value.
+    pub measures: Vec<RiskMeasure>,
 }
 
 impl Customer360 {
@@ -118,9 +231,11 @@ impl Customer360 {
             .map(|(_, b)| b.as_slice())
     }
 
-    /// The 360 as one JSON object: `customer_id`, `profile` and `consent` (objects), `scores`
-    /// (object), `summary` (object, only when there are orders), `sections` (table → rows,
-    /// with `order_items` last) and `section_rows`. `protect` is applied to the profile, the
+    /// The 360 as one JSON object: `customer_id`, `profile` and `consent` (objects),
+    /// `outlook` (`lead`: the column of the measure that fits the business, or null;
+    /// `measures`: each stored measure, lead first, with `column`, `label`, `meaning` and
+    /// the customer's `value`), `scores` (object), `summary` (object, only when there are
+    /// orders), `sections` (table → rows, with `order_items` last) and `section_rows`. `protect` is applied to the profile, the
     /// consent and each section before they become JSON (the server masks personal columns
     /// there; pass `|b| Ok(b.to_vec())` for no masking); scores, summary and order items hold
     /// no personal column and are not passed to it.
@@ -132,7 +247,29 @@ impl Customer360 {
         out.insert("customer_id".into(), self.customer_id.clone().into());
         out.insert("profile".into(), last_row(&protect(&self.profile)?)?.into());
         out.insert("consent".into(), last_row(&protect(&self.consent)?)?.into());
-        out.insert("scores".into(), last_row(&self.scores)?.into());
+        let scores = last_row(&self.scores)?;
+        let measures: Vec<Value> = self
+            .measures
+            .iter()
+            .map(|m| {
+                let mut v = serde_json::to_value(m).unwrap_or(Value::Null);
+                if let Value::Object(o) = &mut v {
+                    o.insert(
+                        "value".into(),
+                        scores.get(&m.column).cloned().unwrap_or(Value::Null),
+                    );
+                }
+                v
+            })
+            .collect();
+        out.insert(
+            "outlook".into(),
+            serde_json::json!({
+                "lead": self.measures.first().map(|m| m.column.clone()),
+                "measures": measures,
+            }),
+        );
+        out.insert("scores".into(), scores.into());
         if let Some(summary) = &self.summary {
             out.insert("summary".into(), last_row(summary)?.into());
         }
@@ -235,11 +372,16 @@ async fn list_frame(engine: &Engine) -> Result<DataFrame, AnalyticsError> {
                 )
                 .map_err(df_err)?;
             select.extend(score_cols.iter().map(|c| qcol("s", c)));
-            if score_cols.iter().any(|c| c == "churn_probability")
-                && score_cols.iter().any(|c| c == "clv")
-            {
+            let scored = |c: &str| score_cols.iter().any(|x| x == c);
+            if scored("churn_probability") && scored("clv") {
                 select.push(
                     (qcol("s", "churn_probability") * qcol("s", "clv")).alias("value_at_risk"),
+                );
+            }
+            if scored("p_alive") && scored("clv") {
+                select.push(
+                    ((lit(1.0) - qcol("s", "p_alive")) * qcol("s", "clv"))
+                        .alias("value_at_risk_p_alive"),
                 );
             }
         }
@@ -263,13 +405,15 @@ pub async fn customer_columns(engine: &Engine) -> Result<Vec<String>, AnalyticsE
 
 /// The customer list (or the at-risk list): `customer_id`, `customer_name` (first and last
 /// name), the profile columns the source provided, `orders`, `revenue` and `last_order_date`
-/// when there are orders, every stored score except reasons, and `value_at_risk` (churn
-/// probability × CLV) when both are stored; filtered, searched, sorted and paged as `query`
-/// says.
+/// when there are orders, every stored score except reasons, `value_at_risk` (the churn
+/// model's probability, `churn_probability`, × CLV) when both are stored and
+/// `value_at_risk_p_alive` ((1 − P(alive)) × CLV) when the CLV run is stored; filtered,
+/// searched, sorted and paged as `query` says.
 ///
-/// Errors: no customers table, or the at-risk list without stored CLV and churn scores
-/// ([`AnalyticsError::MissingData`]); a filter or sort on a column the list does not have
-/// ([`AnalyticsError::Usage`], listing the columns); page 0 ([`AnalyticsError::Parameter`]).
+/// Errors: no customers table, or the at-risk list without the stored scores its measure
+/// needs ([`AnalyticsError::MissingData`]); a filter or sort on a column the list does not
+/// have ([`AnalyticsError::Usage`], listing the columns); page 0
+/// ([`AnalyticsError::Parameter`]).
 pub async fn customer_list(
     engine: &Engine,
     query: &CustomerQuery,
@@ -308,24 +452,57 @@ pub async fn customer_list(
         }
         df = df.filter(cond).map_err(df_err)?;
     }
-    if query.at_risk {
-        if !has("value_at_risk") {
+    let measures = risk_measures(engine);
+    let value_at_risk = if query.at_risk {
+        let by = match measures.first() {
+            Some(m) if m.column == "p_alive" => "value_at_risk_p_alive",
+            _ => "value_at_risk",
+        };
+        if !has(by) {
             return Err(AnalyticsError::MissingData(
-                "the at-risk list needs stored CLV and churn scores: run `clientele clv` and `clientele churn` (the demo stores both)".into(),
+                "the at-risk list needs stored CLV scores (P(alive) and CLV): run `clientele clv` \
+                 (for subscriptions also `clientele churn --kind subscription`; the demo stores clv and churn)"
+                    .into(),
             ));
         }
-        df = df
-            .filter(ident("value_at_risk").is_not_null())
-            .map_err(df_err)?;
-    }
-    let default_sort = if query.at_risk {
-        "-value_at_risk"
-    } else if has("revenue") {
-        "-revenue"
+        df = df.filter(ident(by).is_not_null()).map_err(df_err)?;
+        let churn_label = measures
+            .iter()
+            .find(|m| m.column != "p_alive")
+            .map_or("churn_probability", |m| m.label.as_str());
+        let alive = measures.iter().any(|m| m.column == "p_alive");
+        notes.push(if by == "value_at_risk" && alive {
+            format!(
+                "at risk by value_at_risk = {churn_label} × CLV: the churn model leads for subscriptions"
+            )
+        } else if by == "value_at_risk" {
+            format!(
+                "at risk by value_at_risk = {churn_label} × CLV, as no P(alive) is stored: \
+                 a slow buyer who is still a customer can score high; `clientele clv` stores P(alive), \
+                 which leads for purchases without a contract"
+            )
+        } else {
+            format!(
+                "at risk by value_at_risk_p_alive = (1 − {P_ALIVE_LABEL}) × CLV: P(alive) leads for purchases without a contract{}",
+                measures
+                    .get(1)
+                    .map(|m| format!(
+                        "; value_at_risk uses the churn model's {} instead",
+                        m.label
+                    ))
+                    .unwrap_or_default()
+            )
+        });
+        Some(by.to_string())
     } else {
-        "customer_id"
+        None
     };
-    let sort = query.sort.as_deref().unwrap_or(default_sort);
+    let default_sort = match &value_at_risk {
+        Some(by) => format!("-{by}"),
+        None if has("revenue") => "-revenue".into(),
+        None => "customer_id".into(),
+    };
+    let sort = query.sort.as_deref().unwrap_or(&default_sort);
     let (name, descending) = match sort.strip_prefix('-') {
         Some(n) => (n, true),
         None => (sort, false),
@@ -353,11 +530,15 @@ pub async fn customer_list(
         df = df.limit(skip, Some(size)).map_err(df_err)?;
     }
     let batches = engine.collect(df).await?;
+    let labels = column_labels(&measures, &columns);
     Ok(CustomerList {
         batches,
         total,
         notes,
         columns,
+        measures,
+        labels,
+        value_at_risk,
     })
 }
 
@@ -478,6 +659,7 @@ pub async fn customer_360(
         summary,
         sections,
         order_items,
+        measures: risk_measures(engine),
     }))
 }
 

@@ -784,6 +784,7 @@ async fn reps_below_their_prorated_quota() {
 
 mod analyses;
 mod behavioural_clusters;
+mod churn_details;
 mod churn_fairness;
 mod lead_grades;
 

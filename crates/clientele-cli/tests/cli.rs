@@ -36,7 +36,10 @@ impl Env {
         p
     }
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_clientele"));
+        let mut c = Command::new(
+            std::env::var_os("CLIENTELE_TEST_BIN")
+                .unwrap_or_else(|| env!("CARGO_BIN_EXE_clientele").into()),
+        );
         c.arg("--workspace")
             .arg(self.ws())
             .args(args)

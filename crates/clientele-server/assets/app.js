@@ -86,7 +86,7 @@ function byUnit(v, unit) {
 function fmtCell(col, v) {
   if (v === undefined || v === null) return '';
   if (typeof v === 'number') {
-    if (/(^share|_share$|_rate$|^growth$|^retention$|^conversion|probability|^deviation$|^p_alive$|^win_|^roi$)/.test(col)) return pct(v);
+    if (/(^share|_share$|_rate$|^growth$|^retention$|^conversion|probability|^deviation$|^p_|^win_|^roi$)/.test(col)) return pct(v);
     if (Number.isInteger(v)) return count(v);
     return money(v);
   }
@@ -103,7 +103,7 @@ function table(rows, opts = {}) {
     return tr;
   });
   return el('div', { class: 'table-wrap' },
-    el('table', {}, el('thead', {}, el('tr', {}, cols.map((c) => el('th', { text: c.replace(/_/g, ' ') })))), el('tbody', {}, body)));
+    el('table', {}, el('thead', {}, el('tr', {}, cols.map((c) => el('th', { text: (opts.labels && opts.labels[c]) || c.replace(/_/g, ' '), title: c })))), el('tbody', {}, body)));
 }
 
 function destroyCharts() {
@@ -332,7 +332,7 @@ async function customers(main, params) {
     }
     put(main, table(t, { onRow: (r) => members(filter(r)), testid: 'segment-row' }), notes(a.notes));
   } else if (tab === 'at-risk') {
-    await customerList(main, 'at-risk', params, 'Customers at risk: churn probability × CLV, highest first');
+    await customerList(main, 'at-risk', params, null);
   } else if (tab === 'cohorts') {
     const a = await api('cohorts');
     const rows = a.tables.retention || [];
@@ -357,13 +357,19 @@ async function customerList(main, endpoint, params, title) {
   const filter = Object.assign({}, params);
   delete filter.tab; delete filter.page;
   const data = await api(endpoint + qs(Object.assign({}, filter, { page, page_size: 25 })));
-  const cols = ['customer_id', 'customer_name', 'email', 'region', 'orders', 'revenue', 'rfm_segment', 'lifecycle_stage', 'clv', 'churn_probability', 'value_at_risk'].filter((c) => data.rows.some((r) => r[c] !== undefined));
+  // The measures of whether a customer is being lost, the one that fits the business first
+  // (P(alive) for purchases, the churn model for subscriptions), then CLV and the value at
+  // risk by the leading measure; churn_probability is the churn model's column by its old name.
+  const measures = (data.measures || []).map((m) => m.column);
+  const risk = data.value_at_risk || (measures[0] === 'p_alive' ? 'value_at_risk_p_alive' : 'value_at_risk');
+  const cols = ['customer_id', 'customer_name', 'email', 'region', 'orders', 'revenue', 'rfm_segment', 'lifecycle_stage', ...measures, 'clv', risk]
+    .filter((c, i, all) => all.indexOf(c) === i && data.rows.some((r) => r[c] !== undefined));
   const pages = Math.max(1, Math.ceil(data.total / data.page_size));
   const nav = (p) => go(route().page, Object.assign({}, params, { page: p }));
   put(main, 
-    el('h2', { text: title }),
+    el('h2', { text: title || data.title }),
     el('p', { class: 'muted', text: `${count(data.total)} customers${data.notes.length ? ' — ' + data.notes.join('; ') : ''}. Page ${page} of ${pages}.` }),
-    table(data.rows, { columns: cols, onRow: (r) => go('customer/' + encodeURIComponent(r.customer_id)), testid: 'customer-row' }),
+    table(data.rows, { columns: cols, labels: data.labels, onRow: (r) => go('customer/' + encodeURIComponent(r.customer_id)), testid: 'customer-row' }),
     el('div', { class: 'pager' },
       el('button', { disabled: page <= 1, onclick: () => nav(page - 1), text: '‹ Previous' }),
       el('button', { disabled: page >= pages, onclick: () => nav(page + 1), text: 'Next ›' }),
@@ -375,8 +381,28 @@ async function membersPage(main, params) {
   await customerList(main, 'customers', params, 'Members: ' + Object.entries(params).filter(([k]) => k !== 'page').map(([k, v]) => `${k} = ${v}`).join(', '));
 }
 
-function dl(obj) {
-  return el('dl', { class: 'facts' }, Object.entries(obj || {}).flatMap(([k, v]) => [el('dt', { text: k.replace(/_/g, ' ') }), el('dd', { text: fmtCell(k, v) })]));
+function dl(obj, labels = {}) {
+  return el('dl', { class: 'facts' }, Object.entries(obj || {}).flatMap(([k, v]) => [el('dt', { text: labels[k] || k.replace(/_/g, ' '), title: k }), el('dd', { text: fmtCell(k, v) })]));
+}
+
+// Will the customer stay? The stored measures, the one that fits the business first, each
+// with what it means: P(alive) says whether a customer is still one; the churn model's
+// P(no purchase in the next N days) is often high for a slow buyer who is.
+function outlook(o) {
+  const ms = (o && o.measures) || [];
+  if (ms.length === 0) return el('p', { class: 'muted', text: 'No stored measure: run clv (P(alive)) or churn.' });
+  return el('div', {}, ms.map((m, i) => el('div', { class: i === 0 ? 'lead' : 'muted', 'data-testid': `measure-${m.column}` },
+    el(i === 0 ? 'strong' : 'span', { text: `${m.label}: ${m.value === undefined || m.value === null ? '—' : pct(m.value)}` }),
+    el('p', { class: 'muted', text: m.meaning }))));
+}
+
+function scoreLabels(o) {
+  const labels = {};
+  for (const m of (o && o.measures) || []) {
+    labels[m.column] = m.label;
+    if (m.column !== 'p_alive') labels.churn_probability = `churn probability (old name of ${m.label})`;
+  }
+  return labels;
 }
 
 async function customer360(main, id) {
@@ -387,10 +413,11 @@ async function customer360(main, id) {
     el('nav', { class: 'breadcrumb' }, el('a', { href: '#/customers', text: 'Customers' }), ` › ${id}`),
     el('h1', { id: 'customer-name', text: `${name} (${id})` }),
     el('div', { class: 'cols' },
+      el('section', { class: 'card', id: 'outlook' }, el('h2', { text: 'Will they stay?' }), outlook(c.outlook)),
       el('section', { class: 'card', id: 'profile' }, el('h2', { text: 'Profile' }), dl(p)),
       el('section', { class: 'card', id: 'consent' }, el('h2', { text: 'Consent' }), dl(c.consent)),
       el('section', { class: 'card', id: 'summary' }, el('h2', { text: 'Purchases' }), dl(c.summary)),
-      el('section', { class: 'card', id: 'scores' }, el('h2', { text: 'Scores' }), dl(c.scores))));
+      el('section', { class: 'card', id: 'scores' }, el('h2', { text: 'Scores' }), dl(c.scores, scoreLabels(c.outlook)))));
   for (const [section, rows] of Object.entries(c.sections || {})) {
     put(main, el('section', { class: 'section', 'data-testid': `section-${section}` },
       el('h2', { text: `${section.replace(/_/g, ' ')} (${rows.length}${rows.length >= c.section_rows ? '+' : ''})` }),

@@ -453,6 +453,8 @@ async fn personal_data_is_masked_per_role_and_every_access_is_audited() {
     assert_eq!(c360["profile"]["email"], email);
     assert!(!c360["sections"]["orders"].as_array().unwrap().is_empty());
     assert!(c360["scores"]["churn_probability"].is_number() || c360["scores"]["clv"].is_number());
+    // The demo's purchases have no contract: P(alive) leads the 360's outlook.
+    assert_eq!(c360["outlook"]["lead"], "p_alive", "{}", c360["outlook"]);
 
     // Audit: the 360 names its customer; a list page names the customers shown.
     let entries = clientele_server::read_audit(&f.workspace, Some("admin"), Some(&id)).unwrap();
@@ -992,17 +994,37 @@ async fn path_traversal_sent_raw_reaches_the_guard_and_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn at_risk_value_is_churn_probability_times_clv_highest_first() {
+async fn at_risk_leads_with_p_alive_for_purchases_and_labels_the_churn_model() {
     let f = fixture();
     let base = start(&f.workspace, true).await;
     let list = get_json(&base, "/api/v1/at-risk?page_size=50", Role::Admin).await;
     let rows = list["rows"].as_array().unwrap();
     assert!(!rows.is_empty());
+    // The demo's churn run is transactional: P(alive) leads, the list is by
+    // (1 − P(alive)) × CLV, and value_at_risk keeps its meaning (churn_probability × CLV).
+    assert_eq!(list["value_at_risk"], "value_at_risk_p_alive");
+    assert_eq!(list["measures"][0]["column"], "p_alive");
+    assert_eq!(list["measures"][1]["column"], "p_no_purchase");
+    assert_eq!(
+        list["labels"]["p_no_purchase"],
+        "P(no purchase in the next 90 days)"
+    );
+    assert_eq!(
+        list["title"],
+        "Customers at risk: value at risk: (1 − P(alive)) × CLV, highest first"
+    );
+    let close = |got: f64, want: f64, r: &Value| {
+        assert!((got - want).abs() <= 1e-9 * want.abs().max(1.0), "{r}");
+    };
     let mut previous = f64::INFINITY;
     for r in rows {
-        let want = r["churn_probability"].as_f64().unwrap() * r["clv"].as_f64().unwrap();
-        let got = r["value_at_risk"].as_f64().unwrap();
-        assert!((got - want).abs() <= 1e-9 * want.abs().max(1.0), "{r}");
+        let clv = r["clv"].as_f64().unwrap();
+        let got = r["value_at_risk_p_alive"].as_f64().unwrap();
+        close(got, (1.0 - r["p_alive"].as_f64().unwrap()) * clv, r);
+        if let Some(p) = r["churn_probability"].as_f64() {
+            close(r["value_at_risk"].as_f64().unwrap(), p * clv, r);
+            assert_eq!(r["p_no_purchase"], r["churn_probability"], "{r}");
+        }
         assert!(got <= previous, "not sorted: {got} after {previous}");
         previous = got;
     }

@@ -6,7 +6,11 @@
 //! - **transactional churn at S**: a customer who bought in the `active_days` before S makes
 //!   no purchase in [S, S + window);
 //! - **subscription churn at S**: a subscription term due for renewal in [S, S + window) is
-//!   not renewed (`renewed = false`); terms whose renewal is unknown are left out;
+//!   not renewed (`renewed = false`); terms whose renewal is unknown are left out; every
+//!   subscriber counts, with or without orders;
+//! - **as-of day**: at most the day after the last order (subscription churn: or
+//!   subscription start); a later day is refused, since the days without data would count
+//!   as churn;
 //! - **time-based split**: the models learn on the snapshot S = as-of − 2·window and are
 //!   judged on S = as-of − window (whose outcomes are fully known by the as-of day); the
 //!   better of the two by validation ROC AUC then scores the customers at the as-of day;
@@ -42,6 +46,51 @@ pub enum ChurnKind {
     Transactional,
     /// A subscription not renewed.
     Subscription,
+}
+
+impl ChurnKind {
+    /// Its name as the parameter takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChurnKind::Transactional => "transactional",
+            ChurnKind::Subscription => "subscription",
+        }
+    }
+
+    /// The per-customer column named for what the model predicts: `p_no_purchase`
+    /// (transactional) or `p_not_renewed` (subscription). `churn_probability` holds the same
+    /// value under its old name.
+    pub fn column(self) -> &'static str {
+        match self {
+            ChurnKind::Transactional => "p_no_purchase",
+            ChurnKind::Subscription => "p_not_renewed",
+        }
+    }
+
+    /// What the probability is, for labels: "P(no purchase in the next 90 days)".
+    pub fn label(self, window: i32) -> String {
+        match self {
+            ChurnKind::Transactional => format!("P(no purchase in the next {window} days)"),
+            ChurnKind::Subscription => {
+                format!("P(not renewed, renewal due in the next {window} days)")
+            }
+        }
+    }
+
+    /// What it means and what it does not, in one sentence.
+    pub fn meaning(self, window: i32) -> String {
+        match self {
+            ChurnKind::Transactional => format!(
+                "churn model: the probability that the customer buys nothing in the {window} days after the as-of day. \
+                 A slow buyer who is still a customer often goes {window} days without buying, so this is not the \
+                 probability of having left: for that, read P(alive) from clv"
+            ),
+            ChurnKind::Subscription => format!(
+                "churn model: the probability that the subscription term due for renewal in the {window} days after \
+                 the as-of day is not renewed"
+            ),
+        }
+    }
 }
 
 /// The longest window, and the longest activity period, in days (ten years).
@@ -120,12 +169,16 @@ impl Spec for Churn {
         command: &["churn"],
         aliases: &[],
         path: "/churn",
-        about: "Churn: who will stop buying (or not renew), by logistic regression and boosted trees.",
-        long_about: "Trains on the snapshot as-of - 2 windows, checks on as-of - 1 window (ROC AUC, \
-                     PR AUC, Brier score, calibration by decile, lift, fairness by gender and age \
-                     band) and scores every active customer at the as-of day with the better model, \
-                     giving the top three reasons; stores churn_probability and churn_reasons \
-                     (table scores_churn).",
+        about: "Churn model: P(no purchase in the next window), or P(not renewed) for subscriptions, by logistic regression and boosted trees.",
+        long_about: "Predicts, per active customer, the probability of no purchase in the --window days \
+                     after the as-of day (--kind subscription: that the term due in them is not renewed). \
+                     That is not the probability of having left: a slow buyer who is still a customer is \
+                     often --window days without buying; P(alive) from clv says whether a customer is \
+                     still one. Trains on the snapshot as-of - 2 windows, checks on as-of - 1 window \
+                     (ROC AUC, PR AUC, Brier score, calibration by decile, lift, fairness by gender and \
+                     age band) and scores at the as-of day with the better model, giving the top three \
+                     reasons; stores p_no_purchase (or p_not_renewed), churn_probability (the same \
+                     value, its old name) and churn_reasons (table scores_churn).",
         area: Area::Segments,
         stores: Some("scores_churn"),
         progress: "building features and fitting the churn models",
@@ -150,7 +203,12 @@ async fn snapshot(
     options: &ChurnOptions,
     labelled: bool,
 ) -> Result<Snapshot, AnalyticsError> {
-    let features = customer_features(engine, s, FeatureSet { category_mix: true }).await?;
+    let set = FeatureSet {
+        category_mix: true,
+        // Subscription churn is about subscribers, whether or not they also bought.
+        subscribers: options.kind == ChurnKind::Subscription,
+    };
+    let features = customer_features(engine, s, set).await?;
     let day = clientele_schema::date_to_days(s);
     let end = day + options.window;
     let mut rows = Vec::new();
@@ -311,7 +369,7 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
     }
     options.check()?;
     let as_of = match options.as_of {
-        Some(d) => d,
+        Some(d) => within_data(engine, options.kind, d).await?,
         None => crate::analyses::segment::default_as_of(engine).await?,
     };
     let w = chrono::Duration::days(options.window as i64);
@@ -319,10 +377,8 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
     let train = snapshot(engine, s_train, options, true).await?;
     let val = snapshot(engine, s_val, options, true).await?;
     let score = snapshot(engine, as_of, options, false).await?;
-    let kind_name = match options.kind {
-        ChurnKind::Transactional => "transactional",
-        ChurnKind::Subscription => "subscription",
-    };
+    let kind_name = options.kind.name();
+    let outcome = options.kind.label(options.window);
     enough_outcomes(&[("training", &train, s_train), ("validation", &val, s_val)])?;
     let n_train = train.rows.len();
     let cols = stack(
@@ -339,7 +395,10 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
     let split = split_by_key(&keys, 1);
     let (fitted, x_all) = fit_both(&cols, &Labels::Binary(y.clone()), &split, "churn model")?;
 
-    let mut a = Analysis::of(&Churn::DEF, &format!("Churn ({kind_name}) as of {as_of}"));
+    let mut a = Analysis::of(
+        &Churn::DEF,
+        &format!("Churn ({kind_name}): {outcome} as of {as_of}"),
+    );
     a.param("kind", kind_name);
     a.param("as_of", as_of);
     a.param("window", options.window);
@@ -348,6 +407,15 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
     a.fact("as_of", as_of.to_string());
     a.fact("window_days", options.window);
     a.fact(
+        "outcome",
+        serde_json::json!({
+            "column": options.kind.column(),
+            "label": outcome,
+            "meaning": options.kind.meaning(options.window),
+            "same_value_as": "churn_probability",
+        }),
+    );
+    a.fact(
         "snapshots",
         serde_json::json!({"training": s_train.to_string(), "validation": s_val.to_string(), "scoring": as_of.to_string()}),
     );
@@ -355,17 +423,15 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
     a.table(
         "models",
         &format!(
-            "Churn models: trained on {n_train} customers at {s_train}, checked on {} at {s_val} (churn = no {} in the next {} days)",
+            "Churn models of {outcome}: trained on {n_train} customers at {s_train}, checked on {} at {s_val}",
             val.rows.len(),
-            if options.kind == ChurnKind::Transactional { "purchase" } else { "renewal" },
-            options.window
         ),
         supervised::metrics_table(&fitted),
     );
     if let Some(cal) = supervised::calibration_table(&fitted) {
         a.table(
             "calibration",
-            "Calibration on the validation snapshot, by decile of predicted churn probability",
+            &format!("Calibration on the validation snapshot, by decile of predicted {outcome}"),
             cal,
         );
     }
@@ -377,7 +443,7 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
         .collect();
     a.table(
         "drivers",
-        "What drives churn (mean absolute contribution to the log-odds)",
+        &format!("What drives {outcome} (mean absolute contribution to the log-odds)"),
         supervised::drivers_table(&fitted, &x_all, &split.test, &labels),
     );
 
@@ -389,20 +455,80 @@ pub async fn churn(engine: &Engine, options: &ChurnOptions) -> Result<Analysis, 
     };
     fairness(&mut a, &demo, &validation, options.fairness_threshold);
 
-    let rows = score_rows(&mut a, &score, &fitted, &labels)?;
+    if options.kind == ChurnKind::Subscription {
+        let frequency = score.features.values("frequency", 0.0);
+        let without = score.rows.iter().filter(|&&i| frequency[i] == 0.0).count();
+        a.fact("scored_without_orders", without);
+        if without > 0 {
+            a.notes.push(format!(
+                "{without} of the {} subscribers scored have no order before {as_of}: they are scored too, with no purchases (frequency and spend 0, recency and tenure missing)",
+                score.rows.len()
+            ));
+        }
+    }
+    let rows = score_rows(&mut a, &score, &fitted, &labels, options.kind)?;
     a.tables.push(crate::analyses::analysis::top_by(
         &rows,
         "churn_probability",
         10,
-        "Customers most likely to churn",
+        &format!(
+            "Highest {outcome} (= churn_probability; {})",
+            match options.kind {
+                ChurnKind::Transactional =>
+                    "not the probability of having left: see P(alive) from clv",
+                ChurnKind::Subscription => "the subscriptions most likely to lapse",
+            }
+        ),
     )?);
     a.rows = Some(rows);
     a.notes.extend(train.features.notes.iter().cloned());
+    if engine.has_column("orders", "status") {
+        a.notes.push(
+            "orders have no date for their status: the sales counted at the training and validation snapshots leave out orders cancelled or returned since, as today's status says"
+                .into(),
+        );
+    }
     for d in fitted.encoder.dropped() {
         a.notes
             .push(format!("feature {} not used: {}", d.column, d.reason));
     }
     Ok(a)
+}
+
+/// The as-of day if the data reaches it: at most the day after the last order (or, for
+/// subscription churn, the last subscription start). A later day is refused: the days
+/// between the data's end and it hold no purchase or renewal, and would count as churn in
+/// the validation window.
+async fn within_data(
+    engine: &Engine,
+    kind: ChurnKind,
+    as_of: NaiveDate,
+) -> Result<NaiveDate, AnalyticsError> {
+    let mut sql = "SELECT MAX(CAST(order_date AS INT)) AS d FROM orders".to_string();
+    if kind == ChurnKind::Subscription {
+        sql = format!(
+            "SELECT MAX(d) FROM ({sql} UNION ALL SELECT MAX(CAST(started_at AS INT)) AS d FROM subscriptions)"
+        );
+    }
+    let Some(last) = engine.scalar(&sql).await? else {
+        return Ok(as_of);
+    };
+    let last = clientele_schema::days_to_date(last as i32);
+    match last.succ_opt() {
+        Some(limit) if as_of > limit => Err(AnalyticsError::parameter(
+            "as_of",
+            as_of,
+            format!(
+                "the data ends on {last} (the last {}): expected a day up to {limit}, the day after it; \
+                 later days have no data and would count as churn",
+                match kind {
+                    ChurnKind::Transactional => "order",
+                    ChurnKind::Subscription => "order or subscription start",
+                }
+            ),
+        )),
+        _ => Ok(as_of),
+    }
 }
 
 /// Fails unless each labelled snapshot has enough customers, churned and not, to learn from.
@@ -500,12 +626,15 @@ fn fairness(
 }
 
 /// Today's customers scored by the chosen model, with their reasons (stored as
-/// scores_churn), and the facts about the scoring.
+/// scores_churn), and the facts about the scoring. The probability is in two columns: the
+/// one named for what it is (`p_no_purchase` or `p_not_renewed`), last so that scripts
+/// reading columns by position keep working, and `churn_probability`, its old name.
 fn score_rows(
     a: &mut Analysis,
     score: &Snapshot,
     fitted: &supervised::Fitted,
     labels: &HashMap<String, String>,
+    kind: ChurnKind,
 ) -> Result<crate::Report, AnalyticsError> {
     let score_cols = columns(&score.features, &score.rows);
     let x = fitted
@@ -521,17 +650,18 @@ fn score_rows(
         .collect();
     a.fact("scored_customers", ids.len());
     a.fact("model_used", fitted.chosen_name());
-    a.fact(
-        "mean_churn_probability",
-        (!p.is_empty()).then(|| p.iter().sum::<f64>() / p.len() as f64),
-    );
+    let mean = (!p.is_empty()).then(|| p.iter().sum::<f64>() / p.len() as f64);
+    a.fact("mean_churn_probability", mean);
+    a.fact(&format!("mean_{}", kind.column()), mean);
+    let values: Vec<Option<f64>> = p.iter().map(|v| Some(*v)).collect();
     Ok(report(
         "churn_customers",
-        "Churn probability per customer",
+        "Churn model per customer: churn_probability and its plain name, the same value",
         Columns::default()
             .text("customer_id", ids)
-            .num("churn_probability", p.iter().map(|v| Some(*v)).collect())
+            .num("churn_probability", values.clone())
             .text("churn_reasons", why)
+            .num(kind.column(), values)
             .batch(),
     ))
 }

@@ -52,11 +52,15 @@ impl CustomerFeatures {
     }
 }
 
-/// Which optional feature groups to compute.
-#[derive(Debug, Clone, Copy)]
+/// Which optional feature groups to compute, and for whom.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct FeatureSet {
     /// Revenue share per product category (needs order_items and products).
     pub category_mix: bool,
+    /// Also the customers with a subscription started before the as-of day who have no sale
+    /// before it (needs subscriptions): their order features are 0 (frequency, spend, orders
+    /// in the last 90 days, trends) or missing (recency, tenure, average order value, gaps).
+    pub subscribers: bool,
 }
 
 /// Day number (days since 1970-01-01) of a date, as used in the SQL below.
@@ -64,7 +68,8 @@ pub fn day_number(d: NaiveDate) -> i32 {
     clientele_schema::date_to_days(d)
 }
 
-/// Computes the features of every customer with a sale before `as_of` (exclusive).
+/// Computes the features of every customer with a sale before `as_of` (exclusive) and, with
+/// [`FeatureSet::subscribers`], every subscriber whose subscription started before it.
 pub async fn customer_features(
     engine: &Engine,
     as_of: NaiveDate,
@@ -80,8 +85,9 @@ pub async fn customer_features(
         features: order_features(s),
         joins: String::new(),
         notes: Vec::new(),
+        subscribers: set.subscribers && engine.has_table("subscriptions"),
     };
-    returns(engine, s, &mut q);
+    returns(engine, &mut q);
     order_lines(engine, s, set, &mut q).await?;
     tickets(engine, s, &mut q);
     surveys(engine, s, &mut q);
@@ -98,6 +104,8 @@ struct FeatureQuery {
     features: Vec<(String, String, String)>,
     joins: String,
     notes: Vec<String>,
+    /// Whether subscribers without a sale are rows too.
+    subscribers: bool,
 }
 
 impl FeatureQuery {
@@ -108,7 +116,8 @@ impl FeatureQuery {
         ));
     }
 
-    /// One row per customer with a sale before day `s`, the features as `f0`, `f1` … in order.
+    /// One row per customer with a sale before day `s` (and, with `subscribers`, per customer
+    /// with a subscription started before it), the features as `f0`, `f1` … in order.
     fn sql(&self, s: i32) -> String {
         let select: Vec<String> = self
             .features
@@ -117,16 +126,33 @@ impl FeatureQuery {
             .map(|(i, (_, _, e))| format!("{e} AS f{i}"))
             .collect();
         let joins = &self.joins;
+        // Subscribers without a sale get zero counts and sums, and no days.
+        let population = if self.subscribers {
+            format!(
+                ",
+         pop AS (SELECT customer_id FROM bo
+                 UNION SELECT customer_id FROM subscriptions WHERE CAST(started_at AS INT) < {s}),
+         b AS (SELECT pop.customer_id, COALESCE(bo.orders, 0) AS orders, COALESCE(bo.days, 0) AS days,
+                      COALESCE(bo.revenue, 0) AS revenue, bo.first_d, bo.last_d,
+                      COALESCE(bo.orders_90, 0) AS orders_90, COALESCE(bo.orders_prev_90, 0) AS orders_prev_90,
+                      COALESCE(bo.revenue_365, 0) AS revenue_365, COALESCE(bo.revenue_prev_365, 0) AS revenue_prev_365
+               FROM pop LEFT JOIN bo ON bo.customer_id = pop.customer_id)"
+            )
+        } else {
+            ",
+         b AS (SELECT * FROM bo)"
+                .to_string()
+        };
         format!(
             "WITH o AS (SELECT customer_id, CAST(order_date AS INT) AS d, total_amount AS amt FROM sales
                     WHERE CAST(order_date AS INT) < {s}),
-         b AS (SELECT customer_id, COUNT(*) AS orders, COUNT(DISTINCT d) AS days, SUM(amt) AS revenue,
+         bo AS (SELECT customer_id, COUNT(*) AS orders, COUNT(DISTINCT d) AS days, SUM(amt) AS revenue,
                       MIN(d) AS first_d, MAX(d) AS last_d,
                       SUM(CASE WHEN d >= {s} - 90 THEN 1 ELSE 0 END) AS orders_90,
                       SUM(CASE WHEN d >= {s} - 180 AND d < {s} - 90 THEN 1 ELSE 0 END) AS orders_prev_90,
                       SUM(CASE WHEN d >= {s} - 365 THEN amt ELSE 0 END) AS revenue_365,
                       SUM(CASE WHEN d >= {s} - 730 AND d < {s} - 365 THEN amt ELSE 0 END) AS revenue_prev_365
-               FROM o GROUP BY customer_id)
+               FROM o GROUP BY customer_id){population}
          SELECT b.customer_id, {} FROM b{joins}
          ORDER BY b.customer_id",
             select.join(", ")
@@ -156,7 +182,7 @@ fn order_features(s: i32) -> Vec<(String, String, String)> {
         (
             "average_order_value".into(),
             "average order value".into(),
-            "b.revenue / b.orders".into(),
+            "b.revenue / NULLIF(b.orders, 0)".into(),
         ),
         (
             "mean_days_between_orders".into(),
@@ -189,24 +215,16 @@ fn order_features(s: i32) -> Vec<(String, String, String)> {
     ]
 }
 
-/// The share of orders returned (needs an order status).
-fn returns(engine: &Engine, s: i32, q: &mut FeatureQuery) {
+/// The share of orders returned is not a feature: an order's status is today's, and the data
+/// has no date for it, so at an earlier as-of day it would count returns made after that
+/// day (and tell a churn model about its own future). Said in the notes when orders have a
+/// status.
+fn returns(engine: &Engine, q: &mut FeatureQuery) {
     if engine.has_column("orders", "status") {
-        q.join(
-            "ret",
-            format!(
-                "SELECT customer_id, AVG(CASE WHEN status = 'returned' THEN 1.0 ELSE 0.0 END) AS return_rate
-                 FROM orders WHERE CAST(order_date AS INT) < {s} GROUP BY customer_id"
-            ),
+        q.notes.push(
+            "return_rate not used: orders have no date for their status, so today's status would count returns made after the as-of day"
+                .into(),
         );
-        q.features.push((
-            "return_rate".into(),
-            "share of orders returned".into(),
-            "ret.return_rate".into(),
-        ));
-    } else {
-        q.notes
-            .push("orders have no status: returns not used".into());
     }
 }
 
@@ -284,13 +302,19 @@ async fn order_lines(
     Ok(())
 }
 
-/// Support tickets in the last year and the average CSAT.
+/// Support tickets in the last year and the average CSAT. A CSAT score is given when its
+/// ticket is resolved, so it counts only for tickets resolved before the as-of day; without
+/// `resolved_at` there is no telling when it was given, and it is not used.
 fn tickets(engine: &Engine, s: i32, q: &mut FeatureQuery) {
     if engine.has_table("tickets") {
-        let csat = if engine.has_column("tickets", "csat") {
-            "AVG(CAST(csat AS DOUBLE))"
+        let dated_csat =
+            engine.has_column("tickets", "csat") && engine.has_column("tickets", "resolved_at");
+        let csat = if dated_csat {
+            format!(
+                "AVG(CASE WHEN CAST(CAST(resolved_at AS DATE) AS INT) < {s} THEN CAST(csat AS DOUBLE) END)"
+            )
         } else {
-            "CAST(NULL AS DOUBLE)"
+            "CAST(NULL AS DOUBLE)".to_string()
         };
         q.join(
             "tk",
@@ -306,12 +330,17 @@ fn tickets(engine: &Engine, s: i32, q: &mut FeatureQuery) {
             "support tickets in the last year".into(),
             "CAST(COALESCE(tk.tickets_365, 0) AS DOUBLE)".into(),
         ));
-        if engine.has_column("tickets", "csat") {
+        if dated_csat {
             q.features.push((
                 "average_csat".into(),
                 "average satisfaction with support (CSAT)".into(),
                 "tk.csat".into(),
             ));
+        } else if engine.has_column("tickets", "csat") {
+            q.notes.push(
+                "average_csat not used: tickets have no resolved_at, so there is no telling whether a score was given before the as-of day"
+                    .into(),
+            );
         }
     } else {
         q.notes

@@ -406,7 +406,7 @@ async fn at_risk_keeps_customers_with_a_value_at_risk() {
     };
     let e = customer_list(&engine, &q).await.unwrap_err();
     assert!(
-        matches!(&e, AnalyticsError::MissingData(m) if m == "the at-risk list needs stored CLV and churn scores: run `clientele clv` and `clientele churn` (the demo stores both)"),
+        matches!(&e, AnalyticsError::MissingData(m) if m.starts_with("the at-risk list needs stored CLV scores (P(alive) and CLV): run `clientele clv`")),
         "{e}"
     );
 }
@@ -477,6 +477,17 @@ async fn the_360_of_a_customer() {
                 "last_name": "Lee", "region": "North", "signup_date": "2024-01-05",
             },
             "consent": {"consent_email": true},
+            // Only a churn run is stored, without parameters and by its old column: the
+            // default window's label; no P(alive) (the CLV table has none) to lead instead.
+            "outlook": {
+                "lead": "churn_probability",
+                "measures": [{
+                    "column": "churn_probability",
+                    "label": "P(no purchase in the next 90 days)",
+                    "meaning": crate::ChurnKind::Transactional.meaning(90),
+                    "value": 0.1,
+                }],
+            },
             "scores": {
                 "customer_id": "C1", "churn_probability": 0.1, "churn_reasons": "recent",
                 "clv": 200.0,
@@ -513,6 +524,7 @@ async fn the_360_of_a_customer() {
             "customer_id",
             "profile",
             "consent",
+            "outlook",
             "scores",
             "summary",
             "sections",
@@ -628,4 +640,170 @@ fn rows_merge_like_json_objects() {
         rows_json(&[merged]).unwrap(),
         json!([{"a": 3.0, "b": 2.0, "d": 4.0}])
     );
+}
+
+/// Stores `columns` (customer_id first, then numbers; `churn_reasons` as text) as the
+/// analysis's per-customer table, with `parameters` recorded as a run would.
+fn store(
+    dir: &tempfile::TempDir,
+    analysis: &str,
+    ids: &[&str],
+    columns: &[(&str, Vec<f64>)],
+    parameters: &[(&str, &str)],
+) {
+    let mut fields = vec![Field::new("customer_id", DataType::Utf8, false)];
+    let mut arrays: Vec<arrow::array::ArrayRef> = vec![Arc::new(StringArray::from(ids.to_vec()))];
+    for (name, values) in columns {
+        fields.push(Field::new(*name, DataType::Float64, true));
+        arrays.push(Arc::new(Float64Array::from(values.clone())));
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap();
+    let run = clientele_ingest::AnalysisRun {
+        analysis: analysis.into(),
+        table: format!("scores_{analysis}"),
+        ran_at: String::new(),
+        parameters: parameters
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        rows: 0,
+    };
+    clientele_ingest::save_analysis(
+        &dir.path().join("ws"),
+        std::slice::from_ref(&batch),
+        batch.schema(),
+        run,
+    )
+    .unwrap();
+}
+
+/// Issue 20 item 11: the churn model's probability is P(no purchase in the next window),
+/// high for a slow buyer who is still a customer; for purchases without a contract P(alive)
+/// leads the 360 and the at-risk list, and the churn model leads only for subscriptions.
+#[tokio::test]
+async fn the_360_and_at_risk_lead_with_p_alive_for_purchases_and_the_churn_model_for_subscriptions()
+{
+    let dir = workspace(FILES, false);
+    // CLV run: P(alive) C1 0.9, C2 0.2, C3 0.5, C4 0.6; CLV 200, 100, 50, 10.
+    store(
+        &dir,
+        "clv",
+        &["C1", "C2", "C3", "C4"],
+        &[
+            ("p_alive", vec![0.9, 0.2, 0.5, 0.6]),
+            ("clv", vec![200.0, 100.0, 50.0, 10.0]),
+        ],
+        &[],
+    );
+    // Transactional churn run with a 60-day window: P(no purchase) C1 0.7, C2 0.5, C3 0.9,
+    // C'5 0.3, under both its names.
+    let p = vec![0.7, 0.5, 0.9, 0.3];
+    store(
+        &dir,
+        "churn",
+        &["C1", "C2", "C3", "C'5"],
+        &[
+            ("churn_probability", p.clone()),
+            ("p_no_purchase", p.clone()),
+        ],
+        &[("kind", "transactional"), ("window", "60")],
+    );
+    let engine = open(dir.path()).await;
+    let measures = risk_measures(&engine);
+    let cols: Vec<&str> = measures.iter().map(|m| m.column.as_str()).collect();
+    assert_eq!(cols, ["p_alive", "p_no_purchase"]);
+    assert_eq!(measures[0].label, "P(alive)");
+    assert_eq!(measures[1].label, "P(no purchase in the next 60 days)");
+
+    // The 360 of C1, a customer the purchase model thinks alive (0.9) whom the churn model
+    // gives 0.7 of going 60 days without an order: P(alive) first.
+    let c = customer_360(&engine, "C1").await.unwrap().unwrap();
+    let v = c.to_json(unmasked).unwrap();
+    let o = &v["outlook"];
+    assert_eq!(o["lead"], "p_alive");
+    assert_eq!(o["measures"][0]["label"], "P(alive)");
+    assert_eq!(o["measures"][0]["value"], 0.9);
+    assert_eq!(
+        o["measures"][1]["label"],
+        "P(no purchase in the next 60 days)"
+    );
+    assert_eq!(o["measures"][1]["value"], 0.7);
+    assert!(
+        o["measures"][1]["meaning"]
+            .as_str()
+            .unwrap()
+            .contains("not the probability of having left"),
+        "{o}"
+    );
+
+    // At risk by (1 − P(alive)) × CLV: C1 0.1 × 200 = 20, C2 0.8 × 100 = 80,
+    // C3 0.5 × 50 = 25, C4 0.4 × 10 = 4; C'5 has no CLV. (By the churn model × CLV it would
+    // be C1 140, C2 50, C3 45.)
+    let q = CustomerQuery {
+        at_risk: true,
+        ..Default::default()
+    };
+    let l = list(&engine, q.clone()).await;
+    assert_eq!(ids(&l), ["C2", "C3", "C1", "C4"]);
+    assert_eq!(l.value_at_risk.as_deref(), Some("value_at_risk_p_alive"));
+    let var = nums(&l.batches, "value_at_risk_p_alive");
+    for (got, want) in var.iter().zip([80.0, 25.0, 20.0, 4.0]) {
+        assert!((got.unwrap() - want).abs() < 1e-9, "{got:?} vs {want}");
+    }
+    // value_at_risk keeps its definition (the churn model's probability × CLV).
+    let old = nums(&l.batches, "value_at_risk");
+    for (got, want) in old.iter().zip([Some(50.0), Some(45.0), Some(140.0), None]) {
+        match (got, want) {
+            (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9, "{g} vs {w}"),
+            _ => assert_eq!(*got, want),
+        }
+    }
+    let label = |c: &str| {
+        l.labels
+            .iter()
+            .find(|(k, _)| k == c)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(label("p_alive"), "P(alive)");
+    assert_eq!(label("p_no_purchase"), "P(no purchase in the next 60 days)");
+    assert_eq!(
+        label("churn_probability"),
+        "P(no purchase in the next 60 days) (churn model; churn_probability is its old name)"
+    );
+    assert_eq!(
+        label("value_at_risk_p_alive"),
+        "value at risk: (1 − P(alive)) × CLV"
+    );
+    assert!(
+        l.notes[0].starts_with("at risk by value_at_risk_p_alive"),
+        "{:?}",
+        l.notes
+    );
+
+    // A subscription churn run instead: the churn model leads, and the list is by its
+    // value at risk: C1 0.7 × 200 = 140, C2 0.5 × 100 = 50, C3 0.9 × 50 = 45.
+    store(
+        &dir,
+        "churn",
+        &["C1", "C2", "C3", "C'5"],
+        &[("churn_probability", p.clone()), ("p_not_renewed", p)],
+        &[("kind", "subscription"), ("window", "90")],
+    );
+    let engine = open(dir.path()).await;
+    let measures = risk_measures(&engine);
+    let cols: Vec<&str> = measures.iter().map(|m| m.column.as_str()).collect();
+    assert_eq!(cols, ["p_not_renewed", "p_alive"]);
+    assert_eq!(
+        measures[0].label,
+        "P(not renewed, renewal due in the next 90 days)"
+    );
+    let c = customer_360(&engine, "C1").await.unwrap().unwrap();
+    assert_eq!(
+        c.to_json(unmasked).unwrap()["outlook"]["lead"],
+        "p_not_renewed"
+    );
+    let l = list(&engine, q).await;
+    assert_eq!(ids(&l), ["C1", "C2", "C3"]);
+    assert_eq!(l.value_at_risk.as_deref(), Some("value_at_risk"));
 }

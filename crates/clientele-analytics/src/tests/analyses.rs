@@ -113,9 +113,16 @@ async fn customer_features_follow_their_definitions() {
     let engine = open(dir.path()).await;
     // As of 2025-06-01: sales before it are O1 (2024-11-10, 100), O2 (2025-02-01, 50),
     // O4 (2025-04-10, 70) for C1; O3 (2025-03-15, 30) for C2; O5 (2025-05-05, 40) for C3.
-    let f = customer_features(&engine, d("2025-06-01"), FeatureSet { category_mix: true })
-        .await
-        .unwrap();
+    let f = customer_features(
+        &engine,
+        d("2025-06-01"),
+        FeatureSet {
+            category_mix: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(f.ids, vec!["C1", "C2", "C3"]);
     let get = |k: &str| f.column(k).unwrap_or_else(|| panic!("{k}")).to_vec();
     // 2025-06-01 − 2025-04-10 = 52 days; − 2025-03-15 = 78; − 2025-05-05 = 27.

@@ -15,14 +15,14 @@ use super::*;
 /// women; i mod 10 = 9 has no gender and i mod 10 = 8 no birth date (15 customers each, too few
 /// for the fairness ratios). Birth dates put i mod 3 = 0, 1, 2 in their late 20s, 30s and 40s,
 /// except C001, born 1990-05-01: 34 at the validation snapshot, 35 at the as-of day.
-struct ChurnFixture {
-    orders: Vec<(usize, NaiveDate)>,
+pub(super) struct ChurnFixture {
+    pub(super) orders: Vec<(usize, NaiveDate)>,
     gender: Vec<Option<&'static str>>,
     birth: Vec<Option<NaiveDate>>,
 }
 
 impl ChurnFixture {
-    fn new() -> ChurnFixture {
+    pub(super) fn new() -> ChurnFixture {
         let mut f = ChurnFixture {
             orders: Vec::new(),
             gender: Vec::new(),
@@ -59,7 +59,7 @@ impl ChurnFixture {
         f
     }
 
-    fn files(&self) -> Vec<(&'static str, String)> {
+    pub(super) fn files(&self) -> Vec<(&'static str, String)> {
         let mut customers = String::from("customer_id,gender,birth_date\n");
         for i in 0..150 {
             customers += &format!(

@@ -39,6 +39,28 @@ pub async fn run(g: &Globals, id: &str) -> Result<()> {
         }
         Format::Table => {
             writeln!(sink.writer(), "Customer {id}")?;
+            // The measures of whether the customer is being lost, the one that fits the
+            // business first (P(alive) for purchases, the churn model for subscriptions).
+            if let Some(Value::Array(measures)) = json.pointer("/outlook/measures")
+                && !measures.is_empty()
+            {
+                writeln!(sink.writer(), "\nOutlook (the first measure leads)")?;
+                let rows: Vec<Value> = measures
+                    .iter()
+                    .map(|m| {
+                        serde_json::json!({
+                            "measure": m["label"],
+                            "value": match m["value"].as_f64() {
+                                Some(v) => format!("{:.1} %", v * 100.0),
+                                None => String::new(),
+                            },
+                            "column": m["column"],
+                            "meaning": m["meaning"],
+                        })
+                    })
+                    .collect();
+                output::write_json_rows(&mut sink, &rows, Format::Table)?;
+            }
             for (part, title) in [
                 ("profile", "Profile"),
                 ("consent", "Consent"),

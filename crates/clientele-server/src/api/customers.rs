@@ -74,10 +74,26 @@ pub(super) async fn customer_list(
     if ctx.csv {
         return csv_response(&batches, name);
     }
+    let title = match (
+        &list.value_at_risk,
+        list.labels
+            .iter()
+            .find(|l| Some(&l.0) == list.value_at_risk.as_ref()),
+    ) {
+        (Some(_), Some((_, label))) => format!("Customers at risk: {label}, highest first"),
+        (Some(by), None) => format!("Customers at risk by {by}"),
+        (None, _) => "Customers".to_string(),
+    };
+    let labels: serde_json::Map<String, Value> = list
+        .labels
+        .iter()
+        .map(|(c, l)| (c.clone(), Value::from(l.as_str())))
+        .collect();
     Ok(Json(json!({
         "list": name,
-        "title": if at_risk { "Customers at risk (churn probability × CLV)" } else { "Customers" },
+        "title": title,
         "page": page, "page_size": size, "total": list.total, "notes": list.notes,
+        "measures": list.measures, "labels": labels, "value_at_risk": list.value_at_risk,
         "rows": clientele_analytics::rows_json(&batches)?,
     }))
     .into_response())
@@ -118,7 +134,11 @@ pub(super) async fn customers(
     customer_list(&state, &ctx, params, filters, false).await
 }
 
-/// Customers sorted by value at risk: churn probability × CLV (needs both stored).
+/// Customers sorted by value at risk by the measure that fits the business: (1 − P(alive)) ×
+/// CLV (`value_at_risk_p_alive`) for purchases without a contract, the churn model's
+/// P(not renewed) × CLV (`value_at_risk`) when the stored churn run is of subscriptions.
+/// `measures` names the stored measures, lead first; `labels` says what the probability
+/// columns are (`churn_probability` is P(no purchase in the next window), not P(churned)).
 #[utoipa::path(get, path = "/at-risk", tag = "customers", params(CustomerParams),
     responses((status = 200, body = ListBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn at_risk(

@@ -219,6 +219,15 @@ struct ReportBody {
     #[schema(value_type = Object)]
     previous_period: Option<Value>,
     notes: Vec<String>,
+    /// The stored measures of whether a customer is being lost (`column`, `label`,
+    /// `meaning`), the one that fits the business first.
+    #[schema(value_type = Vec<Object>)]
+    measures: Vec<Value>,
+    /// Column → what it is, for the probability and value-at-risk columns.
+    #[schema(value_type = Object)]
+    labels: Value,
+    /// The at-risk list's value-at-risk column; null for the plain list.
+    value_at_risk: Option<String>,
     #[schema(value_type = Vec<Object>)]
     rows: Vec<Value>,
 }

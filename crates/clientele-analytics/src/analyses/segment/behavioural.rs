@@ -120,7 +120,15 @@ pub async fn segment_behavioural(
         Some(d) => d,
         None => default_as_of(engine).await?,
     };
-    let f = customer_features(engine, as_of, FeatureSet { category_mix: true }).await?;
+    let f = customer_features(
+        engine,
+        as_of,
+        FeatureSet {
+            category_mix: true,
+            ..Default::default()
+        },
+    )
+    .await?;
     let min_rows = options.k.unwrap_or(8) * 5;
     if f.ids.len() < min_rows.max(20) {
         return Err(AnalyticsError::MissingData(format!(

@@ -61,9 +61,7 @@ pub(super) async fn stored_column(
 }
 
 pub(super) fn base_features() -> FeatureSet {
-    FeatureSet {
-        category_mix: false,
-    }
+    FeatureSet::default()
 }
 
 /// Segment summary columns shared by every scheme: size and shares of customers and revenue,
