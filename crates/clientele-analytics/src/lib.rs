@@ -23,7 +23,7 @@ mod report;
 pub mod reports;
 mod util;
 
-pub use clientele_engine::{Engine, EngineError, EngineOptions, parse_memory_limit};
+pub use clientele_engine::{Engine, EngineError, EngineOptions, engine_error, parse_memory_limit};
 pub use clientele_models::lifecycle::LifecycleThresholds;
 pub use clientele_schema::parse_date;
 

@@ -352,6 +352,20 @@ impl AppState {
         }
     }
 
+    /// Starts work on the query runtime that outlives the request's future (a streamed
+    /// export feeding the response body); it stops on its own when its receiver goes.
+    pub fn spawn_detached<F>(&self, work: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let rt = self
+            .queries
+            .0
+            .as_ref()
+            .expect("runtime lives as long as the state");
+        rt.spawn(work);
+    }
+
     /// Runs a query against the current engine on the query runtime.
     pub async fn query<T, F, Fut>(&self, work: F) -> Result<T, ApiError>
     where

@@ -185,7 +185,7 @@ pub(super) async fn transactions(
     let customer = p.customer.clone();
     let period_label = p.period.clone();
     let csv = ctx.csv;
-    let (batches, total, period) = state
+    let (df, total, period) = state
         .query(move |engine: Arc<Engine>| async move {
             use datafusion::prelude::{col, lit};
             let explicit = from.is_some() || to.is_some() || period_label.is_some();
@@ -205,21 +205,28 @@ pub(super) async fn transactions(
                     .filter(col("customer_id").eq(lit(c)))
                     .map_err(ApiError::internal)?;
             }
-            let total = df.clone().count().await.map_err(ApiError::internal)?;
-            if !csv {
-                df = df
-                    .limit((page - 1) * size, Some(size))
-                    .map_err(ApiError::internal)?;
-            }
-            let batches = df.collect().await.map_err(ApiError::internal)?;
-            Ok((batches, total, period))
+            // An export streams every row (below); only a page needs the count.
+            let total = match csv {
+                true => 0,
+                false => df.clone().count().await.map_err(ApiError::internal)?,
+            };
+            Ok((df, total, period))
+        })
+        .await?;
+    if csv {
+        return csv_stream(&state, &ctx, df, "transactions").await;
+    }
+    let batches = state
+        .spawn(async move {
+            df.limit((page - 1) * size, Some(size))
+                .map_err(ApiError::internal)?
+                .collect()
+                .await
+                .map_err(ApiError::internal)
         })
         .await?;
     let batches = protect(&batches, &ctx.caller, &*state.privacy().await?)?;
     audit_rows(&state, &ctx, &batches.iter().collect::<Vec<_>>()).await?;
-    if ctx.csv {
-        return csv_response(&batches, "transactions");
-    }
     Ok(Json(json!({
         "list": "transactions", "title": "Transactions",
         "period": clientele_analytics::period_json(&period),

@@ -102,6 +102,154 @@ pub(super) fn csv_response(batches: &[RecordBatch], name: &str) -> Result<Respon
     Ok(res)
 }
 
+/// Chunks of a streamed export that may wait for a slow client: with batches of 8192 rows,
+/// a few megabytes at most, however many rows the export has.
+const EXPORT_CHUNKS: usize = 4;
+
+/// Streams every row of `df` as CSV, batch by batch, instead of building the file in memory:
+/// each batch is masked for the caller, written as CSV and sent as the client reads, and the
+/// customers it names are added to one audit entry, written when the export ends, fails or
+/// the client goes away (so what was sent is audited even when not all of it was). An error
+/// before the first row is an ordinary error answer; a later one cuts the response short,
+/// and the client sees an incomplete body rather than a complete-looking file.
+pub(super) async fn csv_stream(
+    state: &Arc<AppState>,
+    ctx: &Ctx,
+    df: datafusion::dataframe::DataFrame,
+    name: &str,
+) -> Result<Response, ApiError> {
+    use futures::StreamExt;
+    let privacy = state.privacy().await?;
+    let known = state.customer_ids().await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, ApiError>>(EXPORT_CHUNKS);
+    let mut audit = ExportAudit {
+        state: Arc::clone(state),
+        caller: ctx.caller.clone(),
+        action: ctx.action.clone(),
+        request_id: ctx.request_id.clone(),
+        customers: Vec::new(),
+        seen: std::collections::HashSet::new(),
+        has_id_column: df
+            .schema()
+            .field_with_unqualified_name("customer_id")
+            .is_ok(),
+    };
+    let caller = ctx.caller.clone();
+    state.spawn_detached(async move {
+        let mut stream = match df.execute_stream().await {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = tx
+                    .send(Err(clientele_analytics::engine_error(e).into()))
+                    .await;
+                return;
+            }
+        };
+        let mut header = true;
+        let mut sent_any = false;
+        while let Some(batch) = stream.next().await {
+            let chunk = batch
+                .map_err(|e| ApiError::from(clientele_analytics::engine_error(e)))
+                .and_then(|b| {
+                    let shown = protect(std::slice::from_ref(&b), &caller, &privacy)?;
+                    audit.add(customer_ids(&shown.iter().collect::<Vec<_>>(), &known));
+                    let mut buf = Vec::new();
+                    let mut w = arrow::csv::WriterBuilder::new()
+                        .with_header(header)
+                        .build(&mut buf);
+                    for s in &shown {
+                        w.write(s).map_err(ApiError::internal)?;
+                    }
+                    drop(w);
+                    Ok(buf)
+                });
+            let failed = chunk.is_err();
+            if chunk.as_ref().is_ok_and(|c| c.is_empty()) {
+                continue;
+            }
+            header = false;
+            sent_any = true;
+            if tx.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+        if !sent_any {
+            // No rows: the header alone, as the in-memory export gave.
+            let mut buf = Vec::new();
+            let schema = stream.schema();
+            let empty = RecordBatch::new_empty(schema);
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut buf);
+            let _ = w.write(&empty);
+            drop(w);
+            let _ = tx.send(Ok(buf)).await;
+        }
+    });
+    // The first chunk decides the status: a query that fails at once is a proper error.
+    let first = match rx.recv().await {
+        Some(Ok(chunk)) => chunk,
+        Some(Err(e)) => return Err(e),
+        None => Vec::new(),
+    };
+    let rest = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| {
+            let item = item.map_err(|e| {
+                tracing::error!(code = e.code, "export cut short: {}", e.message);
+                std::io::Error::other(e.message)
+            });
+            (item, rx)
+        })
+    });
+    let body = futures::stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(rest);
+    let mut res = axum::body::Body::from_stream(body).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\"")) {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+/// The audit entry of a streamed export, written when the export is dropped: on success, on
+/// failure, or when the client stops reading.
+struct ExportAudit {
+    state: Arc<AppState>,
+    caller: Caller,
+    action: String,
+    request_id: String,
+    customers: Vec<String>,
+    seen: std::collections::HashSet<String>,
+    has_id_column: bool,
+}
+
+impl ExportAudit {
+    fn add(&mut self, ids: Vec<String>) {
+        for id in ids {
+            if self.seen.insert(id.clone()) {
+                self.customers.push(id);
+            }
+        }
+    }
+}
+
+impl Drop for ExportAudit {
+    fn drop(&mut self) {
+        if self.has_id_column || !self.customers.is_empty() {
+            let customers = std::mem::take(&mut self.customers);
+            if let Err(e) =
+                self.state
+                    .audit
+                    .record(&self.caller, &self.action, customers, &self.request_id)
+            {
+                tracing::error!("cannot audit an export: {e}");
+            }
+        }
+    }
+}
+
 pub(super) fn masked_report(
     report: &Report,
     caller: &Caller,
