@@ -69,15 +69,26 @@ declare -a urls=(
 
 echo "workspace $ws: $customers customers, $orders orders; $connections connections, 2 wrk threads, ${seconds}s per URL; $(nproc) cores" >&2
 echo
-echo "| request | first request (s) | requests/s | p50 ms | p95 ms | p99 ms | max ms | errors |"
-echo "|---|---|---|---|---|---|---|---|"
-for i in "${!urls[@]}"; do
-    url="${urls[$i]}"
+# The server's memory: VmHWM is the peak resident set since it started, VmRSS the current one.
+rss() { awk -v k="$1:" '$1 == k { printf "%.0f", $2 / 1024 }' "/proc/$server/status"; }
+echo "| request | first request (s) | requests/s | p50 ms | p95 ms | p99 ms | max ms | errors | server peak RSS MB after |"
+echo "|---|---|---|---|---|---|---|---|---|"
+run() {
+    local name="$1" url="$2" script="$3" first json
     first=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $CLIENTELE_TOKEN" "$url")
-    json=$(wrk -t2 -c"$connections" -d"${seconds}s" --timeout 30s -s bench/wrk_report.lua "$url" | tail -1)
-    python3 - "${names[$i]}" "$first" "$json" <<'PY'
+    json=$(wrk -t2 -c"$connections" -d"${seconds}s" --timeout 30s -s "$script" "$url" | tail -1)
+    python3 - "$name" "$first" "$json" "$(rss VmHWM)" <<'PY'
 import json, sys
-name, first, r = sys.argv[1], float(sys.argv[2]), json.loads(sys.argv[3])
-print(f"| {name} | {first:.3f} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['max_ms']:.1f} | {r['errors'] + r['non_2xx']} |")
+name, first, r, peak = sys.argv[1], float(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
+print(f"| {name} | {first:.3f} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['max_ms']:.1f} | {r['errors'] + r['non_2xx']} | {peak} |")
 PY
+}
+for i in "${!urls[@]}"; do
+    run "${names[$i]}" "${urls[$i]}" bench/wrk_report.lua
 done
+# Varying the parameters: every request a different date range, so nothing is answered from
+# the cache and an unbounded cache would grow with every request.
+run "sales by customer, a new date range each request" "$base/api/v1/sales?by=customer" bench/wrk_vary.lua
+run "transactions CSV export (all time, streamed)" "$base/api/v1/transactions?from=1900-01-01&to=2100-12-31&format=csv" bench/wrk_report.lua
+echo
+echo "server memory at the end: peak RSS $(rss VmHWM) MB, current RSS $(rss VmRSS) MB"

@@ -1100,3 +1100,78 @@ async fn transaction_exports_stream_every_row_masked_and_audited() {
         .max();
     assert!(audited.is_some_and(|n| n > 100), "{audited:?}");
 }
+
+/// `sales?by=customer` answered every customer in one JSON body. It is now paged (200 rows by
+/// default, highest revenue first, with the total and a note); CSV still has every row, and
+/// reports that are not paged refuse the parameters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sales_by_customer_is_paged_and_its_csv_has_every_row() {
+    let f = fixture();
+    let base = start(&f.workspace, true).await;
+    let q = "by=customer&from=1900-01-01&to=2100-12-31";
+    let first = get_json(&base, &format!("/api/v1/sales?{q}"), Role::SalesManager).await;
+    let total = first["total"].as_u64().unwrap() as usize;
+    assert!(total > 200, "{total}");
+    assert_eq!(first["rows"].as_array().unwrap().len(), 200);
+    assert_eq!(first["page_size"], 200);
+    assert!(
+        first["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains(&format!("rows 1–200 of {total}"))),
+        "{}",
+        first["notes"]
+    );
+    let small = |page: usize| {
+        let base = base.clone();
+        async move {
+            get_json(
+                &base,
+                &format!("/api/v1/sales?{q}&page={page}&page_size=7"),
+                Role::SalesManager,
+            )
+            .await
+        }
+    };
+    let (one, two) = (small(1).await, small(2).await);
+    let ids = |v: &Value| -> Vec<String> {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["customer_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let firsts = ids(&first);
+    assert_eq!(ids(&one), firsts[..7].to_vec());
+    assert_eq!(ids(&two), firsts[7..14].to_vec());
+    let revenue = |v: &Value| -> Vec<f64> {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["revenue"].as_f64().unwrap())
+            .collect()
+    };
+    assert!(revenue(&first).windows(2).all(|w| w[0] >= w[1]));
+    let last = get_json(
+        &base,
+        &format!("/api/v1/sales?{q}&page={}&page_size=7", total.div_ceil(7)),
+        Role::SalesManager,
+    )
+    .await;
+    assert_eq!(
+        last["rows"].as_array().unwrap().len(),
+        total - 7 * (total.div_ceil(7) - 1)
+    );
+    let (status, _, csv) = get(
+        &base,
+        &format!("/api/v1/sales?{q}&format=csv"),
+        Some(Role::SalesManager),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(csv.lines().count(), total + 1);
+    let (status, _, body) = get(&base, "/api/v1/kpis?page=2", Some(Role::Admin)).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
+}

@@ -30,6 +30,11 @@ pub(super) struct ReportParams {
     customer: Option<String>,
     /// Exceptions: relative revenue fall that counts (default 0.2).
     threshold: Option<f64>,
+    /// Sales only: page number, from 1. Sales by customer are paged by default (200 rows);
+    /// other groupings only when page or page_size is given. CSV always has every row.
+    page: Option<usize>,
+    /// Sales only: rows per page (at most 1000).
+    page_size: Option<usize>,
     /// json (default) or csv.
     format: Option<String>,
 }
@@ -37,6 +42,11 @@ pub(super) struct ReportParams {
 impl ReportParams {
     fn request(&self, name: &str) -> Result<ReportRequest, ApiError> {
         check_format(&self.format)?;
+        if name != "sales" && (self.page.is_some() || self.page_size.is_some()) {
+            return Err(ApiError::bad_request(format!(
+                "the {name} report is not paged: page and page_size are for sales"
+            )));
+        }
         let mut filters = Vec::new();
         for (dim, v) in [
             (SalesBy::Region, &self.region),
@@ -98,8 +108,42 @@ pub(super) async fn sales(
     P(p): P<ReportParams>,
 ) -> Result<Response, ApiError> {
     ctx.require(Area::Sales, "sales")?;
-    run_report(&state, &ctx, p.request("sales")?).await
+    let by_customer = p.by.as_deref().map(str::trim) == Some("customer");
+    if ctx.csv || !(by_customer || p.page.is_some() || p.page_size.is_some()) {
+        return run_report(&state, &ctx, p.request("sales")?).await;
+    }
+    let (page, size) = paging(p.page, p.page_size, SALES_PAGE)?;
+    let report = state.report(p.request("sales")?).await?;
+    let report = masked_report(&report, &ctx.caller, &*state.privacy().await?)?;
+    let all = arrow::compute::concat_batches(&report.schema, &report.batches)
+        .map_err(ApiError::internal)?;
+    let total = all.num_rows();
+    let start = ((page - 1) * size).min(total);
+    let shown = all.slice(start, size.min(total - start));
+    audit_rows(&state, &ctx, &[&shown]).await?;
+    let mut notes = report.notes.clone();
+    if total > size || page > 1 {
+        notes.push(format!(
+            "rows {}–{} of {total}, highest revenue first: page={} for the next, format=csv for every row",
+            (start + 1).min(total),
+            start + shown.num_rows(),
+            page + 1
+        ));
+    }
+    let paged = Report {
+        batches: vec![shown],
+        notes,
+        ..report
+    };
+    let mut body = clientele_analytics::report_json(&paged)?;
+    body["page"] = json!(page);
+    body["page_size"] = json!(size);
+    body["total"] = json!(total);
+    Ok(Json(body).into_response())
 }
+
+/// Rows of a page of sales by customer unless `page_size` says otherwise.
+const SALES_PAGE: usize = 200;
 
 /// The deal pipeline: funnel by stage with conversion and days in stage, or by rep/region.
 #[utoipa::path(get, path = "/pipeline", tag = "reports", params(ReportParams),
