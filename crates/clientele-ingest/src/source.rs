@@ -161,6 +161,70 @@ impl<R: Read> Read for Counting<R> {
 
 const SNIFF_BYTES: usize = 64 * 1024;
 
+/// Remembers the last byte of a stream that is not a line break.
+struct LastByte<R> {
+    inner: R,
+    last: Arc<std::sync::atomic::AtomicU8>,
+}
+
+impl<R: Read> Read for LastByte<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(&b) = buf[..n].iter().rev().find(|&&b| b != b'\n' && b != b'\r') {
+            self.last.store(b, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
+/// Ends a CSV stream with an error when its last field is a quoted one that is never closed:
+/// the CSV reader then takes everything up to the end of the file, line breaks and later rows
+/// included, as that one field, and rows would be lost without a word. Such a field is the
+/// last of the last record, holds a line break, and the file does not end with a quote.
+struct UnclosedQuote<I> {
+    inner: I,
+    last_byte: Arc<std::sync::atomic::AtomicU8>,
+    last_field_has_break: bool,
+    done: bool,
+}
+
+impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> Iterator for UnclosedQuote<I> {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.inner.next() {
+            Some(Ok(batch)) => {
+                if let Some(last) = batch.num_rows().checked_sub(1)
+                    && batch.num_columns() > 0
+                {
+                    let column = batch.column(batch.num_columns() - 1);
+                    self.last_field_has_break = column
+                        .as_any()
+                        .downcast_ref::<arrow::array::StringArray>()
+                        .is_some_and(|c| {
+                            !arrow::array::Array::is_null(c, last)
+                                && c.value(last).contains(['\n', '\r'])
+                        });
+                }
+                Some(Ok(batch))
+            }
+            None => {
+                self.done = true;
+                let last = self.last_byte.load(std::sync::atomic::Ordering::Relaxed);
+                (self.last_field_has_break && last != b'"').then(|| {
+                    Err(ArrowError::CsvError(
+                        "a quoted field is never closed: a \" opens the last record's last field and nothing closes it, so every line after it was read into that field; close the quote or remove it".into(),
+                    ))
+                })
+            }
+            other => other,
+        }
+    }
+}
+
 /// Opens a source file for reading in batches of `batch_size` rows. The canonical columns of
 /// its table, in order, name the columns of a header-less CSV and (with `mapping`) help
 /// recognise a header.
@@ -353,13 +417,17 @@ fn open_csv(
             .map(|h| Field::new(h, DataType::Utf8, true))
             .collect::<Vec<_>>(),
     );
+    let last_byte = Arc::new(std::sync::atomic::AtomicU8::new(0));
     let reader = arrow::csv::ReaderBuilder::new(Arc::new(schema))
         .with_header(header)
         .with_delimiter(delimiter)
         .with_batch_size(batch_size)
         .build(BufReader::with_capacity(
             1 << 20,
-            Cursor::new(prefix).chain(counted),
+            LastByte {
+                inner: Cursor::new(prefix).chain(counted),
+                last: Arc::clone(&last_byte),
+            },
         ))
         .map_err(|e| IngestError::Unreadable {
             file: file.name.clone(),
@@ -370,7 +438,12 @@ fn open_csv(
         headers,
         types,
         first_row: if header { 2 } else { 1 },
-        batches: Box::new(reader),
+        batches: Box::new(UnclosedQuote {
+            inner: reader,
+            last_byte,
+            last_field_has_break: false,
+            done: false,
+        }),
     })
 }
 

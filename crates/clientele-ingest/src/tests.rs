@@ -472,6 +472,36 @@ fn money_beyond_the_ceiling_is_kept_with_a_warning() {
     assert_eq!(r.warnings, 1);
 }
 
+/// Found by the property test: a lone `"` opening a field that nothing closes made the CSV
+/// reader take every later line into that field, and the rows after it were lost without a
+/// word. It is an error now; a closed multi-line field and a quote inside a value are not.
+#[test]
+fn an_unclosed_quote_is_an_error_not_lost_rows() {
+    let f = fixture(&[(
+        "orders.csv",
+        &format!("{ORDERS_HEAD}O1,C1,2024-01-01,10,\"\nO2,C1,2024-01-02,5,\nO3,C1,2024-01-03,5,\n"),
+    )]);
+    let r = rejected(&f);
+    assert!(
+        r.issues
+            .iter()
+            .any(|i| i.message.contains("a quoted field is never closed")),
+        "{:?}",
+        r.issues
+    );
+    let g = fixture(&[(
+        "orders.csv",
+        "order_id,customer_id,order_date,total_amount,note\nO1,C1,2024-01-01,10,\"two\nlines\"\nO2,C1,2024-01-02,5,24\" screen\n",
+    )]);
+    let r = run(&g).unwrap();
+    assert_eq!((r.tables[0].rows, r.errors), (2, 0));
+    let h = fixture(&[(
+        "orders.csv",
+        "order_id,customer_id,order_date,total_amount,note\nO1,C1,2024-01-01,10,\"last\nfield\"\n",
+    )]);
+    assert_eq!(run(&h).unwrap().tables[0].rows, 1);
+}
+
 #[test]
 fn many_identical_problems_are_counted_not_listed() {
     let mut text = ORDERS_HEAD.to_string();

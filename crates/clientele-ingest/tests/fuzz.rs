@@ -153,11 +153,28 @@ fn orders_csv() -> impl Strategy<Value = (Vec<&'static str>, Vec<Vec<String>>, &
     )
 }
 
+/// The text of a file. Two lone `"` cells would make a valid quoted field of everything
+/// between them (rows included), which no count of lines predicts; so only the first is kept,
+/// and a file holding one must be rejected (see `random_csv_is_stored_in_full_or_rejected_cleanly`).
 fn csv_text(header: &[&str], rows: &[Vec<String>], delimiter: &str) -> Vec<u8> {
+    let mut quoted = false;
     let mut text = header.join(delimiter);
     text.push('\n');
     for row in rows {
-        text.push_str(&row.join(delimiter));
+        let cells: Vec<String> = row
+            .iter()
+            .map(|c| {
+                if c == "\"a,b\"" || !c.contains('"') {
+                    c.clone()
+                } else if c.starts_with('"') && !quoted {
+                    quoted = true;
+                    c.clone()
+                } else {
+                    c.replace('"', "'")
+                }
+            })
+            .collect();
+        text.push_str(&cells.join(delimiter));
         text.push('\n');
     }
     text.into_bytes()
