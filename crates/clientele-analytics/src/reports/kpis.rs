@@ -795,10 +795,11 @@ impl Targets {
             for i in 0..b.num_rows() {
                 let Some(v) = opt(&target, i) else { continue };
                 let k = kpi.value(i).to_string();
-                match arrow::array::Array::is_null(&label, i) || label.value(i).is_empty() {
-                    true => t.blank.insert(k, v),
-                    false => t.labelled.insert((k, label.value(i).to_string()), v),
-                };
+                if arrow::array::Array::is_null(&label, i) || label.value(i).is_empty() {
+                    t.blank.insert(k, v);
+                } else {
+                    t.labelled.insert((k, label.value(i).to_string()), v);
+                }
             }
         }
         Ok(t)
