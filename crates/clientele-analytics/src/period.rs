@@ -296,7 +296,12 @@ mod tests {
         let whole = cut.whole().unwrap();
         assert_eq!((whole.label.as_str(), whole.days()), ("2025-Q4", 92));
         assert!(cut.is_cut() && !whole.is_cut());
-        assert!(Period::custom(d("2025-01-01"), d("2025-01-09")).unwrap().whole().is_none());
+        assert!(
+            Period::custom(d("2025-01-01"), d("2025-01-09"))
+                .unwrap()
+                .whole()
+                .is_none()
+        );
     }
 
     #[test]

@@ -64,7 +64,8 @@ impl Globals {
 
 /// A `YYYY-MM-DD` day of a flag.
 fn parse_day(s: &str) -> Result<chrono::NaiveDate, String> {
-    clientele_schema::parse_date(s).ok_or_else(|| format!("'{s}' is not a date: expected YYYY-MM-DD"))
+    clientele_schema::parse_date(s)
+        .ok_or_else(|| format!("'{s}' is not a date: expected YYYY-MM-DD"))
 }
 
 /// The commands that are not analyses.

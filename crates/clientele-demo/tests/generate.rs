@@ -494,8 +494,7 @@ fn one_customer_and_a_short_period_still_work() {
 /// date gets whole-quarter targets for the sums, set so that prorated back to its 46 days
 /// they are its value to date times the factor. The orders file agrees with the truth.
 #[test]
-fn a_demo_ending_mid_quarter_reports_the_last_complete_quarter_and_targets_the_quarter_to_date()
-{
+fn a_demo_ending_mid_quarter_reports_the_last_complete_quarter_and_targets_the_quarter_to_date() {
     let dir = tempfile::tempdir().unwrap();
     let (data, truth_dir) = (dir.path().join("data"), dir.path().join("truth"));
     let config = DemoConfig {
@@ -513,7 +512,10 @@ fn a_demo_ending_mid_quarter_reports_the_last_complete_quarter_and_targets_the_q
     assert_eq!(k["report_quarter"], "2025-Q3");
     assert_eq!(k["to_date_quarter"]["quarter"], "2025-Q4");
     assert_eq!(
-        (&k["to_date_quarter"]["days"], &k["to_date_quarter"]["of_days"]),
+        (
+            &k["to_date_quarter"]["days"],
+            &k["to_date_quarter"]["of_days"]
+        ),
         (&serde_json::json!(46), &serde_json::json!(92))
     );
     let targets = k["targets"].as_array().unwrap();
@@ -528,7 +530,10 @@ fn a_demo_ending_mid_quarter_reports_the_last_complete_quarter_and_targets_the_q
         labels("sales_revenue"),
         ["2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4"]
     );
-    assert_eq!(labels("active_customers"), ["2025-Q1", "2025-Q2", "2025-Q3"]);
+    assert_eq!(
+        labels("active_customers"),
+        ["2025-Q1", "2025-Q2", "2025-Q3"]
+    );
     assert_eq!(labels("churn_rate"), [""]);
 
     // Completed revenue by quarter, from the orders file.
@@ -555,7 +560,10 @@ fn a_demo_ending_mid_quarter_reports_the_last_complete_quarter_and_targets_the_q
     };
     let q3 = target("2025-Q3");
     let q3_revenue = revenue(ymd(2025, 7, 1), ymd(2025, 9, 30));
-    assert!((q3["actual"].as_f64().unwrap() - q3_revenue).abs() < 0.01, "{q3}");
+    assert!(
+        (q3["actual"].as_f64().unwrap() - q3_revenue).abs() < 0.01,
+        "{q3}"
+    );
     let q4 = target("2025-Q4");
     let to_date = revenue(ymd(2025, 10, 1), ymd(2025, 11, 15));
     assert!(to_date > 0.0);

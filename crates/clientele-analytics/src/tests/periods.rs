@@ -46,7 +46,10 @@ async fn the_default_period_is_the_last_complete_quarter_so_quarter_targets_matc
     let dir = workspace(FILES);
     let engine = open(dir.path()).await;
     let (p, to_date) = default_periods(&engine).await.unwrap();
-    assert_eq!((p.label.as_str(), p.from, p.to), ("2025-Q2", d("2025-04-01"), d("2025-06-30")));
+    assert_eq!(
+        (p.label.as_str(), p.from, p.to),
+        ("2025-Q2", d("2025-04-01"), d("2025-06-30"))
+    );
     let t = to_date.unwrap();
     assert_eq!((t.label.as_str(), t.days()), ("2025-Q3 to 2025-07-02", 2));
     assert_eq!(resolve_period(&engine, None, None, None).await.unwrap(), p);
@@ -60,7 +63,11 @@ async fn the_default_period_is_the_last_complete_quarter_so_quarter_targets_matc
     assert_eq!(num(&r, "target")[i], Some(150.0));
     assert_eq!(text(&r, "status")[i].as_deref(), Some("off target"));
     // Churn compares the whole of Q2 with the whole of Q1: of {C1, C2}, C2 did not return.
-    close(num(&r, "value")[row(&r, "churn_rate")], Some(0.5), "Q2 churn");
+    close(
+        num(&r, "value")[row(&r, "churn_rate")],
+        Some(0.5),
+        "Q2 churn",
+    );
     assert!(
         r.notes.iter().any(|n| n.contains("2025-Q2 is the last complete quarter")
             && n.contains("2025-07-02")),
@@ -73,7 +80,12 @@ async fn the_default_period_is_the_last_complete_quarter_so_quarter_targets_matc
         ..Default::default()
     };
     assert_eq!(
-        run_report(&engine, &req).await.unwrap().period.unwrap().label,
+        run_report(&engine, &req)
+            .await
+            .unwrap()
+            .period
+            .unwrap()
+            .label,
         "2025-Q2"
     );
 }
@@ -101,7 +113,12 @@ async fn partial_quarter_targets_are_prorated() {
     check("sales_revenue", Some(999.0), Some(200.0), "on target");
     // 46 orders a quarter without a period: 46 × 2/92 = 1, and O8 is one order.
     check("orders", Some(1.0), Some(1.0), "on target");
-    check("average_purchase_value", Some(999.0), Some(500.0), "on target");
+    check(
+        "average_purchase_value",
+        Some(999.0),
+        Some(500.0),
+        "on target",
+    );
     check("active_customers", Some(1.0), None, "no target");
     check("churn_rate", None, None, "not measured to date");
     check("retention_rate", None, None, "not measured to date");
@@ -110,37 +127,81 @@ async fn partial_quarter_targets_are_prorated() {
     assert_eq!(target[i], Some(46.0));
     assert_eq!(target[row(&r, "active_customers")], Some(2.0));
     assert_eq!(target[row(&r, "churn_rate")], Some(0.6));
-    assert!(r.notes.iter().any(|n| n.contains("× 2/92 days")), "{:?}", r.notes);
+    assert!(
+        r.notes.iter().any(|n| n.contains("× 2/92 days")),
+        "{:?}",
+        r.notes
+    );
 
     // The existing columns come first and unchanged; an explicit period has no to-date ones.
     let names: Vec<String> = r.schema.fields().iter().map(|f| f.name().clone()).collect();
     assert_eq!(
         names,
         [
-            "kpi", "name", "unit", "value", "previous", "change", "change_unit", "target",
-            "status", "definition", "note", "to_date", "to_date_target", "to_date_status"
+            "kpi",
+            "name",
+            "unit",
+            "value",
+            "previous",
+            "change",
+            "change_unit",
+            "target",
+            "status",
+            "definition",
+            "note",
+            "to_date",
+            "to_date_target",
+            "to_date_status"
         ]
     );
-    let q2 = kpis(&engine, &Period::parse_calendar("2025-Q2").unwrap()).await.unwrap();
+    let q2 = kpis(&engine, &Period::parse_calendar("2025-Q2").unwrap())
+        .await
+        .unwrap();
     assert_eq!(q2.schema.fields().len(), 11);
 
     // The same rules for a period given by hand: a cut quarter, a custom range, a month, a year.
-    let cut = resolve_period(&engine, None, Some(d("2025-07-02")), None).await.unwrap();
+    let cut = resolve_period(&engine, None, Some(d("2025-07-02")), None)
+        .await
+        .unwrap();
     let r = kpis(&engine, &cut).await.unwrap();
     let target = num(&r, "target");
-    close(target[row(&r, "sales_revenue")], Some(200.0), "cut quarter revenue");
+    close(
+        target[row(&r, "sales_revenue")],
+        Some(200.0),
+        "cut quarter revenue",
+    );
     assert_eq!(target[row(&r, "active_customers")], None);
     assert_eq!(target[row(&r, "churn_rate")], None);
     let april = Period::custom(d("2025-04-01"), d("2025-04-30")).unwrap();
     let r = kpis(&engine, &april).await.unwrap();
     let target = num(&r, "target");
-    close(target[row(&r, "orders")], Some(46.0 * 30.0 / QUARTER_DAYS), "custom orders");
-    close(target[row(&r, "average_purchase_value")], Some(500.0), "custom APV");
+    close(
+        target[row(&r, "orders")],
+        Some(46.0 * 30.0 / QUARTER_DAYS),
+        "custom orders",
+    );
+    close(
+        target[row(&r, "average_purchase_value")],
+        Some(500.0),
+        "custom APV",
+    );
     assert_eq!(target[row(&r, "active_customers")], None);
-    let month = kpis(&engine, &Period::parse_calendar("2025-04").unwrap()).await.unwrap();
-    close(num(&month, "target")[row(&month, "orders")], Some(46.0 / 3.0), "month orders");
-    let year = kpis(&engine, &Period::parse_calendar("2025").unwrap()).await.unwrap();
-    close(num(&year, "target")[row(&year, "orders")], Some(184.0), "year orders");
+    let month = kpis(&engine, &Period::parse_calendar("2025-04").unwrap())
+        .await
+        .unwrap();
+    close(
+        num(&month, "target")[row(&month, "orders")],
+        Some(46.0 / 3.0),
+        "month orders",
+    );
+    let year = kpis(&engine, &Period::parse_calendar("2025").unwrap())
+        .await
+        .unwrap();
+    close(
+        num(&year, "target")[row(&year, "orders")],
+        Some(184.0),
+        "year orders",
+    );
     assert_eq!(num(&year, "target")[row(&year, "churn_rate")], None);
 }
 
@@ -150,14 +211,33 @@ async fn partial_quarter_targets_are_prorated() {
 #[tokio::test]
 async fn a_quarter_ending_on_the_last_day_is_complete_and_one_partial_quarter_is_the_default() {
     for (orders, label, to_date) in [
-        ("O1,C1,2025-05-10,10,completed\nO2,C1,2025-06-30,10,completed\n", "2025-Q2", false),
-        ("O1,C1,2025-07-01,10,completed\nO2,C1,2025-07-05,10,completed\n", "2025-Q3 to 2025-07-05", false),
-        ("O1,C1,2025-06-01,10,completed\nO2,C1,2025-07-05,10,completed\n", "2025-Q2", true),
+        (
+            "O1,C1,2025-05-10,10,completed\nO2,C1,2025-06-30,10,completed\n",
+            "2025-Q2",
+            false,
+        ),
+        (
+            "O1,C1,2025-07-01,10,completed\nO2,C1,2025-07-05,10,completed\n",
+            "2025-Q3 to 2025-07-05",
+            false,
+        ),
+        (
+            "O1,C1,2025-06-01,10,completed\nO2,C1,2025-07-05,10,completed\n",
+            "2025-Q2",
+            true,
+        ),
     ] {
         let text = format!("order_id,customer_id,order_date,total_amount,status\n{orders}");
-        let dir = workspace(&[("customers.csv", "customer_id\nC1\n"), ("orders.csv", &text)]);
+        let dir = workspace(&[
+            ("customers.csv", "customer_id\nC1\n"),
+            ("orders.csv", &text),
+        ]);
         let engine = open(dir.path()).await;
         let (p, t) = default_periods(&engine).await.unwrap();
-        assert_eq!((p.label.as_str(), t.is_some()), (label, to_date), "{orders}");
+        assert_eq!(
+            (p.label.as_str(), t.is_some()),
+            (label, to_date),
+            "{orders}"
+        );
     }
 }

@@ -68,27 +68,51 @@ fn a_demo_ending_mid_quarter_reports_the_last_complete_quarter_with_the_quarter_
         assert!((a - b).abs() <= 0.01 + 1e-9 * b.abs(), "{what}: {a} vs {b}");
     };
     // The complete quarter: its own targets, and values equal to the truth's actuals.
-    for kpi in ["sales_revenue", "orders", "active_customers", "new_customers"] {
+    for kpi in [
+        "sales_revenue",
+        "orders",
+        "active_customers",
+        "new_customers",
+    ] {
         let (r, t) = (row(kpi), truth_of(kpi, "2025-Q3"));
         near(&r["target"], t["target"].as_f64().unwrap(), kpi);
         near(&r["value"], t["actual"].as_f64().unwrap(), kpi);
         assert_ne!(r["status"], "no target", "{kpi}");
     }
     let churn = row("churn_rate");
-    near(&churn["target"], truth_of("churn_rate", "")["target"].as_f64().unwrap(), "churn");
-    near(&churn["value"], truth_of("churn_rate", "")["actual"].as_f64().unwrap(), "churn");
+    near(
+        &churn["target"],
+        truth_of("churn_rate", "")["target"].as_f64().unwrap(),
+        "churn",
+    );
+    near(
+        &churn["value"],
+        truth_of("churn_rate", "")["actual"].as_f64().unwrap(),
+        "churn",
+    );
     // The quarter to date: the sums' whole-quarter targets × 46/92.
     for kpi in ["sales_revenue", "orders", "new_customers"] {
         let (r, t) = (row(kpi), truth_of(kpi, "2025-Q4"));
         let share = 46.0 / 92.0;
-        near(&r["to_date_target"], t["target"].as_f64().unwrap() * share, kpi);
+        near(
+            &r["to_date_target"],
+            t["target"].as_f64().unwrap() * share,
+            kpi,
+        );
         near(&r["to_date"], t["actual"].as_f64().unwrap() * share, kpi);
         assert_ne!(r["to_date_status"], "no target", "{kpi}");
     }
-    assert_eq!(row("active_customers")["to_date_target"], serde_json::Value::Null);
+    assert_eq!(
+        row("active_customers")["to_date_target"],
+        serde_json::Value::Null
+    );
     assert_eq!(churn["to_date_status"], "not measured to date");
     assert!(
-        v["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("× 46/92")),
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("× 46/92")),
         "{out}"
     );
 }
