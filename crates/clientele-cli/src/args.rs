@@ -169,10 +169,12 @@ pub struct ReportArgs {
     /// for pipeline rep|region.
     #[arg(long)]
     pub by: Option<String>,
-    /// First day of the period (YYYY-MM-DD). Default: start of the latest order's quarter.
+    /// First day of the period (YYYY-MM-DD). Default (without --to or --period): the last
+    /// complete calendar quarter of the data; the KPI report adds the current one to date.
     #[arg(long)]
     pub from: Option<String>,
-    /// Last day of the period (YYYY-MM-DD). Default: the latest order's date.
+    /// Last day of the period (YYYY-MM-DD); alone, the quarter holding it, cut at it.
+    /// Default: the latest order's date with --from.
     #[arg(long)]
     pub to: Option<String>,
     /// A calendar period instead of --from/--to: 2025, 2025-Q4 or 2025-11.
