@@ -83,7 +83,7 @@ impl Tally {
         // The end date is a quarter's last day when the next day starts a quarter.
         let end = cal.date(cal.days() - 1);
         let next = end.succ_opt().unwrap_or(end);
-        let complete = next.day() == 1 && next.month0() % 3 == 0;
+        let complete = next.day() == 1 && next.month0().is_multiple_of(3);
         let last = quarters.len() - 1;
         let (report, to_date_days) = if complete || last == 0 {
             (last, None)
