@@ -42,12 +42,12 @@ pub use analyses::segment::{
 pub use analyses::{Area, Spec};
 pub use error::{AnalyticsError, BoxError};
 pub use json::{analysis_json, period_json, report_json, rows_json};
-pub use period::{Period, resolve_period};
+pub use period::{Period, default_periods, resolve_period};
 pub use report::Report;
 pub use reports::campaigns::{NO_CAMPAIGN, campaigns};
 pub use reports::detailed::{DetailedOptions, detailed, detailed_frame};
 pub use reports::exceptions::{ExceptionOptions, exceptions};
-pub use reports::kpis::{Change, KPIS, KpiDef, Unit, kpis};
+pub use reports::kpis::{Accrual, Change, KPIS, KpiDef, QUARTER_DAYS, Unit, kpis, kpis_to_date};
 pub use reports::pipeline::{PipelineBy, pipeline};
 pub use reports::sales::{
     SALES_DIMENSIONS, SalesBy, SalesFilter, sales, sales_filtered, trailing_year,

@@ -113,6 +113,35 @@ impl Period {
         (self.to - self.from).num_days() + 1
     }
 
+    /// Whether this is a calendar period cut short at a day before its end
+    /// (`2025-Q4 to 2025-11-15`).
+    pub fn is_cut(&self) -> bool {
+        self.cut
+    }
+
+    /// Months of a calendar period (12, 3 or 1; also for a cut one); `None` for a custom one.
+    pub fn months(&self) -> Option<u32> {
+        self.unit_months
+    }
+
+    /// The whole calendar period a cut one is the start of (itself when it is not cut);
+    /// `None` for a custom period. Its label is the one KPI targets are matched on.
+    pub fn whole(&self) -> Option<Period> {
+        self.unit_months
+            .map(|m| Period::calendar(self.from, m, None))
+    }
+
+    /// The last calendar quarter that is complete on `day`: the quarter holding `day` when
+    /// `day` is its last day, else the quarter before it.
+    pub fn last_complete_quarter(day: NaiveDate) -> Period {
+        let q = Period::quarter_to(day);
+        if q.cut {
+            Period::calendar(q.from - Months::new(3), 3, None)
+        } else {
+            q
+        }
+    }
+
     /// The period compared against: the previous calendar period of the same kind (cut to
     /// the same number of days when this one is cut), or the same number of days right
     /// before a custom period.
@@ -157,8 +186,8 @@ impl Period {
 }
 
 /// The period a report covers when the user gave `from`/`to`/`period` or nothing: explicit
-/// dates win; a calendar label (`2025-Q4`) next; by default the calendar quarter holding the
-/// latest order, cut at that order's date.
+/// dates win; a calendar label (`2025-Q4`) next; by default the last complete calendar
+/// quarter of the data (see [`default_periods`]).
 pub async fn resolve_period(
     engine: &Engine,
     from: Option<chrono::NaiveDate>,
@@ -173,18 +202,46 @@ pub async fn resolve_period(
         }
         return Period::parse_calendar(label);
     }
-    let latest = crate::util::latest_order_date(engine).await?;
     match (from, to) {
         (Some(f), Some(t)) => Period::custom(f, t),
-        (Some(f), None) => Period::custom(f, latest.unwrap_or(f).max(f)),
+        (Some(f), None) => {
+            let latest = crate::util::latest_order_date(engine).await?;
+            Period::custom(f, latest.unwrap_or(f).max(f))
+        }
         (None, Some(t)) => Ok(Period::quarter_to(t)),
-        (None, None) => latest.map(Period::quarter_to).ok_or_else(|| {
-            AnalyticsError::MissingData(
-                "there are no orders to choose a default period from; give the first and last day (from, to)"
-                    .into(),
-            )
-        }),
+        (None, None) => Ok(default_periods(engine).await?.0),
     }
+}
+
+/// The default period of a report and the partial quarter "to date" beside it, from the
+/// data's last day (the latest completed order):
+///
+/// - when that day is the last day of its calendar quarter, that quarter, and no partial one;
+/// - otherwise the quarter before it (the last complete quarter, compared with the one
+///   before, so churn and retention compare two whole quarters and quarter targets match
+///   its label), and the current quarter cut at that day as the partial one (`2025-Q4 to
+///   2025-11-15`), which the KPI report shows "to date" with prorated targets;
+/// - but when no completed order is dated before the current quarter (the data holds no
+///   complete quarter), the current quarter to date itself, and no partial one.
+pub async fn default_periods(engine: &Engine) -> Result<(Period, Option<Period>), AnalyticsError> {
+    let Some(latest) = crate::util::latest_order_date(engine).await? else {
+        return Err(AnalyticsError::MissingData(
+            "there are no orders to choose a default period from; give the first and last day (from, to)"
+                .into(),
+        ));
+    };
+    let current = Period::quarter_to(latest);
+    if !current.cut {
+        return Ok((current, None));
+    }
+    let first = engine
+        .scalar("SELECT CAST(MIN(order_date) AS INT) FROM sales")
+        .await?
+        .map(|d| clientele_schema::days_to_date(d as i32));
+    if first.is_none_or(|f| f >= current.from) {
+        return Ok((current, None));
+    }
+    Ok((Period::last_complete_quarter(latest), Some(current)))
 }
 
 #[cfg(test)]
@@ -216,6 +273,34 @@ mod tests {
         assert_eq!(
             (jan.from, jan.to, jan.label.as_str()),
             (d("2024-10-01"), d("2024-12-31"), "2024-Q4")
+        );
+    }
+
+    /// The default period is the last complete quarter: a quarter ending on the data's
+    /// last day is complete; a day inside a quarter gives the quarter before.
+    #[test]
+    fn the_last_complete_quarter_of_a_day() {
+        for (day, label) in [
+            ("2025-12-31", "2025-Q4"),
+            ("2025-12-30", "2025-Q3"),
+            ("2025-11-15", "2025-Q3"),
+            ("2025-10-01", "2025-Q3"),
+            ("2025-02-10", "2024-Q4"),
+            ("2025-03-31", "2025-Q1"),
+        ] {
+            let p = Period::last_complete_quarter(d(day));
+            assert_eq!(p.label, label, "{day}");
+            assert!(!p.is_cut() && p.months() == Some(3), "{day}");
+        }
+        let cut = Period::quarter_to(d("2025-11-15"));
+        let whole = cut.whole().unwrap();
+        assert_eq!((whole.label.as_str(), whole.days()), ("2025-Q4", 92));
+        assert!(cut.is_cut() && !whole.is_cut());
+        assert!(
+            Period::custom(d("2025-01-01"), d("2025-01-09"))
+                .unwrap()
+                .whole()
+                .is_none()
         );
     }
 

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 
 use crate::*;
 
-const FILES: &[(&str, &str)] = &[
+pub(crate) const FILES: &[(&str, &str)] = &[
     (
         "customers.csv",
         "customer_id,region\nC1,North\nC2,South\nC3,North\nC4,South\n",
@@ -98,7 +98,7 @@ pub(crate) async fn open(dir: &Path) -> Engine {
     Engine::open(&dir.join("ws")).await.unwrap()
 }
 
-fn d(s: &str) -> NaiveDate {
+pub(crate) fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
@@ -106,18 +106,18 @@ fn q2() -> Period {
     Period::parse_calendar("2025-Q2").unwrap()
 }
 
-fn text(r: &Report, col: &str) -> Vec<Option<String>> {
+pub(crate) fn text(r: &Report, col: &str) -> Vec<Option<String>> {
     crate::util::str_col(&r.to_batch(), col)
         .iter()
         .map(|v| v.map(String::from))
         .collect()
 }
 
-fn num(r: &Report, col: &str) -> Vec<Option<f64>> {
+pub(crate) fn num(r: &Report, col: &str) -> Vec<Option<f64>> {
     crate::util::f64_col(&r.to_batch(), col).iter().collect()
 }
 
-fn close(got: Option<f64>, want: Option<f64>, what: &str) {
+pub(crate) fn close(got: Option<f64>, want: Option<f64>, what: &str) {
     match (got, want) {
         (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9, "{what}: got {g}, want {w}"),
         _ => assert_eq!(got, want, "{what}"),
@@ -787,6 +787,7 @@ mod behavioural_clusters;
 mod churn_details;
 mod churn_fairness;
 mod lead_grades;
+mod periods;
 
 #[tokio::test]
 async fn campaigns_add_up_to_the_marketing_roi_kpi() {

@@ -62,6 +62,12 @@ impl Globals {
     }
 }
 
+/// A `YYYY-MM-DD` day of a flag.
+fn parse_day(s: &str) -> Result<chrono::NaiveDate, String> {
+    clientele_schema::parse_date(s)
+        .ok_or_else(|| format!("'{s}' is not a date: expected YYYY-MM-DD"))
+}
+
 /// The commands that are not analyses.
 #[derive(Subcommand)]
 pub enum Command {
@@ -73,6 +79,10 @@ pub enum Command {
         /// Random seed: the same seed gives the same company.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Last day of the company's history (YYYY-MM-DD), the "as of" date of its data;
+        /// a day inside a quarter shows the KPI report's quarter to date.
+        #[arg(long, default_value = "2025-12-31", value_parser = parse_day)]
+        end: chrono::NaiveDate,
     },
     /// Read a folder of table files (CSV, JSON, Parquet) or one file into the workspace.
     ///
@@ -159,10 +169,12 @@ pub struct ReportArgs {
     /// for pipeline rep|region.
     #[arg(long)]
     pub by: Option<String>,
-    /// First day of the period (YYYY-MM-DD). Default: start of the latest order's quarter.
+    /// First day of the period (YYYY-MM-DD). Default (without --to or --period): the last
+    /// complete calendar quarter of the data; the KPI report adds the current one to date.
     #[arg(long)]
     pub from: Option<String>,
-    /// Last day of the period (YYYY-MM-DD). Default: the latest order's date.
+    /// Last day of the period (YYYY-MM-DD); alone, the quarter holding it, cut at it.
+    /// Default: the latest order's date with --from.
     #[arg(long)]
     pub to: Option<String>,
     /// A calendar period instead of --from/--to: 2025, 2025-Q4 or 2025-11.

@@ -2,9 +2,14 @@
 //! generated data actually reaches, by the definitions of `docs/metrics.md`, times a random
 //! factor a little above or below 1, so a KPI report shows some goals met and some missed.
 //!
-//! Additive KPIs get one target per quarter of the last calendar year. The others get one
-//! target with an empty period, set from the *report quarter*: the last quarter of the
-//! history (cut at the end date), the period a KPI report shows by default.
+//! Quarterly KPIs (revenue, orders, active and new customers) get one target per quarter of
+//! the report quarter's calendar year up to it. The others get one target with an empty
+//! period, set from the *report quarter*: the last complete quarter of the history, the
+//! period a KPI report shows by default (see `tally`). When the history ends inside a later
+//! quarter, the KPI report shows that quarter "to date" with its targets prorated by days,
+//! so the sums (revenue, orders, new customers) also get a target for it: the value reached
+//! to date extrapolated to the whole quarter (× its days / the days in the history), times
+//! the factor, so that prorated back it is the value to date times the factor.
 //!
 //! May use: `tally` (the totals every other part counted), `out`, `sample`. It runs last and
 //! reads no other part of the company, so nothing may import it.
@@ -46,7 +51,10 @@ fn actuals(t: &Tally, s: &SalesTally) -> Vec<Actual> {
     let money = |c: i64| c as f64 / 100.0;
     let mut rows: Vec<Actual> = Vec::new();
     let last = &t.quarters[t.report_quarter()];
-    for q in t.quarters.iter().filter(|q| q.year == last.year) {
+    for q in t.quarters[..=t.report_quarter()]
+        .iter()
+        .filter(|q| q.year == last.year)
+    {
         let label = &q.label;
         rows.push((
             "sales_revenue",
@@ -68,7 +76,21 @@ fn actuals(t: &Tally, s: &SalesTally) -> Vec<Actual> {
             Kind::Count,
         ));
     }
+    if let (Some((days, whole)), Some(q)) = (t.to_date_days, t.quarters.last()) {
+        let scale = f64::from(whole) / f64::from(days);
+        for (kpi, actual, kind) in [
+            ("sales_revenue", money(q.revenue_cents), Kind::Money),
+            ("orders", q.orders as f64, Kind::Count),
+            ("new_customers", q.new_customers as f64, Kind::Count),
+        ] {
+            rows.push((kpi, q.label.clone(), actual * scale, kind));
+        }
+    }
     let rev = money(last.revenue_cents);
+    // Revenue and buyers up to the report quarter's end, for the historical CLTV.
+    let upto = &t.quarters[..=t.report_quarter()];
+    let revenue_to_date: i64 = upto.iter().map(|q| q.revenue_cents).sum();
+    let buyers_to_date: u64 = upto.iter().map(|q| q.new_customers).sum();
     let spend = money(last.spend_cents);
     let churn = 1.0 - ratio(t.retained as f64, t.prev_active as f64, 1.0 - DEFAULT_CHURN);
     let nps = 100.0
@@ -93,7 +115,7 @@ fn actuals(t: &Tally, s: &SalesTally) -> Vec<Actual> {
         ("arpu", ratio(rev, last.active as f64, 0.0), Kind::Money),
         (
             "historical_cltv",
-            ratio(money(t.revenue_cents), t.buyers as f64, 0.0),
+            ratio(money(revenue_to_date), buyers_to_date as f64, 0.0),
             Kind::Money,
         ),
         (
@@ -222,11 +244,20 @@ pub(crate) fn write_targets(
             "target": target,
         }));
     }
+    let to_date = t.to_date_days.zip(t.quarters.last()).map(|((days, whole), q)| {
+        json!({
+            "quarter": q.label,
+            "days": days,
+            "of_days": whole,
+            "rule": "the sums (sales_revenue, orders, new_customers) of this quarter have a target for the whole quarter: the value to date × of_days / days × the factor, which a KPI report prorates back × days / of_days",
+        })
+    });
     Ok(json!({
         "targets": truth,
         "report_quarter": last.label,
+        "to_date_quarter": to_date,
         "rule": format!("target = actual × (1 ± U({}, {})), above with probability {ABOVE_SHARE}; rates clamped to [0, 1]; the retention_rate target is 1 − the churn_rate target", FACTOR_RANGE.0, FACTOR_RANGE.1),
-        "actual_definitions": "as in docs/metrics.md; additive KPIs (sales_revenue, orders, active_customers, new_customers) per quarter of the last calendar year, the others over the report quarter (the last quarter of the history, cut at the end date; its previous period is the quarter before)",
+        "actual_definitions": "as in docs/metrics.md; quarterly KPIs (sales_revenue, orders, active_customers, new_customers) per quarter of the report quarter's calendar year up to it, the others over the report quarter (the last complete quarter of the history: the last one when the end date is a quarter's last day, else the one before; its previous period is the quarter before)",
         "default_churn_when_undefined": DEFAULT_CHURN,
     }))
 }

@@ -1,11 +1,16 @@
 //! The actual values the generated data reaches, counted while it is written: per quarter
 //! (revenue, orders, active and new customers, campaign revenue, spend), over the report
-//! quarter (tickets, surveys, renewals), and on the sales side (leads, deals). The KPI targets
+//! quarter (tickets, surveys, renewals), and on the sales side (leads, deals). The report
+//! quarter is the period a KPI report shows by default: the last complete calendar quarter
+//! of the history (the last one when the end date is a quarter's last day, else the one
+//! before; the only one when the history holds no complete quarter). The KPI targets
 //! are set from them, so a target is never computed by reading the CSV files back.
 //!
 //! May use: `calendar` only. Every part that writes data (`marketing`, `customers`, `sales`)
 //! adds to these totals and `kpi` reads them; keeping the totals here, apart from both, is
 //! what keeps the modules from importing each other in a circle.
+
+use chrono::Datelike;
 
 use crate::calendar::Calendar;
 
@@ -31,9 +36,11 @@ pub(crate) struct Tally {
     /// Day index → index into `quarters`.
     quarter_of_day: Vec<u16>,
     pub quarters: Vec<Quarter>,
-    /// Revenue of all completed orders and customers with at least one.
-    pub revenue_cents: i64,
-    pub buyers: u64,
+    /// Index of the report quarter in `quarters`.
+    report: usize,
+    /// When the history ends inside a quarter after the report quarter: its days in the
+    /// history and its days in all (the quarter "to date" of the KPI report).
+    pub to_date_days: Option<(u32, u32)>,
     /// Customers active in the quarter before the report quarter, and those of them also
     /// active in the report quarter.
     pub prev_active: u64,
@@ -73,11 +80,23 @@ impl Tally {
             }
             quarter_of_day.push((quarters.len() - 1) as u16);
         }
+        // The end date is a quarter's last day when the next day starts a quarter.
+        let end = cal.date(cal.days() - 1);
+        let next = end.succ_opt().unwrap_or(end);
+        let complete = next.day() == 1 && next.month0().is_multiple_of(3);
+        let last = quarters.len() - 1;
+        let (report, to_date_days) = if complete || last == 0 {
+            (last, None)
+        } else {
+            let first = end.with_day(1).unwrap_or(end) - chrono::Months::new(end.month0() % 3);
+            let whole = (first + chrono::Months::new(3) - first).num_days() as u32;
+            (last - 1, Some(((end - first).num_days() as u32 + 1, whole)))
+        };
         Tally {
             quarter_of_day,
             quarters,
-            revenue_cents: 0,
-            buyers: 0,
+            report,
+            to_date_days,
             prev_active: 0,
             retained: 0,
             tickets_rated: 0,
@@ -98,9 +117,9 @@ impl Tally {
         usize::from(self.quarter_of_day[d])
     }
 
-    /// Index of the report quarter (the last one).
+    /// Index of the report quarter (the last complete one).
     pub(crate) fn report_quarter(&self) -> usize {
-        self.quarters.len() - 1
+        self.report
     }
 
     /// Whether a day lies in the report quarter.
@@ -117,7 +136,12 @@ impl Tally {
             .iter()
             .position(|x| *x == q)
             .unwrap_or(0);
-        (first as i32, self.quarter_of_day.len() as i32 - 1)
+        let last = self
+            .quarter_of_day
+            .iter()
+            .rposition(|x| *x == q)
+            .unwrap_or(0);
+        (first as i32, last as i32)
     }
 
     /// Records one customer's quarters with a completed order (ascending, deduplicated).
@@ -125,12 +149,11 @@ impl Tally {
         for q in active {
             self.quarters[*q].active += 1;
         }
-        let last = self.report_quarter();
-        if last > 0 && active.contains(&(last - 1)) {
+        let report = self.report_quarter();
+        if report > 0 && active.contains(&(report - 1)) {
             self.prev_active += 1;
-            self.retained += u64::from(active.contains(&last));
+            self.retained += u64::from(active.contains(&report));
         }
-        self.buyers += u64::from(!active.is_empty());
     }
 }
 

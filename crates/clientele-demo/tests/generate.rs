@@ -488,3 +488,86 @@ fn one_customer_and_a_short_period_still_work() {
     assert!(get("orders") >= 1);
     assert!(get("kpi_targets") >= 20);
 }
+
+/// A history that ends inside a quarter (2025-11-15, 46 of 2025-Q4's 92 days): the report
+/// quarter is the last complete one, 2025-Q3, whose targets carry its label; the quarter to
+/// date gets whole-quarter targets for the sums, set so that prorated back to its 46 days
+/// they are its value to date times the factor. The orders file agrees with the truth.
+#[test]
+fn a_demo_ending_mid_quarter_reports_the_last_complete_quarter_and_targets_the_quarter_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, truth_dir) = (dir.path().join("data"), dir.path().join("truth"));
+    let config = DemoConfig {
+        customers: 600,
+        seed: 5,
+        end: ymd(2025, 11, 15),
+        ..DemoConfig::default()
+    };
+    generate(&config, &data, &truth_dir, &mut |_, _, _| {}).unwrap();
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(truth_dir.join("ground_truth.json")).unwrap(),
+    )
+    .unwrap();
+    let k = &truth["kpi_targets"];
+    assert_eq!(k["report_quarter"], "2025-Q3");
+    assert_eq!(k["to_date_quarter"]["quarter"], "2025-Q4");
+    assert_eq!(
+        (
+            &k["to_date_quarter"]["days"],
+            &k["to_date_quarter"]["of_days"]
+        ),
+        (&serde_json::json!(46), &serde_json::json!(92))
+    );
+    let targets = k["targets"].as_array().unwrap();
+    let labels = |kpi: &str| -> Vec<&str> {
+        targets
+            .iter()
+            .filter(|t| t["kpi"] == kpi)
+            .map(|t| t["period"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        labels("sales_revenue"),
+        ["2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4"]
+    );
+    assert_eq!(
+        labels("active_customers"),
+        ["2025-Q1", "2025-Q2", "2025-Q3"]
+    );
+    assert_eq!(labels("churn_rate"), [""]);
+
+    // Completed revenue by quarter, from the orders file.
+    let orders = read(&data.join("orders.csv"));
+    let (date, amount, status) = (
+        orders.col("order_date"),
+        orders.col("total_amount"),
+        orders.col("status"),
+    );
+    let revenue = |from: NaiveDate, to: NaiveDate| -> f64 {
+        orders
+            .rows
+            .iter()
+            .filter(|r| r[status].is_empty() || r[status] == "completed")
+            .filter(|r| (from..=to).contains(&r[date].parse::<NaiveDate>().unwrap()))
+            .map(|r| r[amount].parse::<f64>().unwrap())
+            .sum()
+    };
+    let target = |label: &str| {
+        targets
+            .iter()
+            .find(|t| t["kpi"] == "sales_revenue" && t["period"] == label)
+            .unwrap()
+    };
+    let q3 = target("2025-Q3");
+    let q3_revenue = revenue(ymd(2025, 7, 1), ymd(2025, 9, 30));
+    assert!(
+        (q3["actual"].as_f64().unwrap() - q3_revenue).abs() < 0.01,
+        "{q3}"
+    );
+    let q4 = target("2025-Q4");
+    let to_date = revenue(ymd(2025, 10, 1), ymd(2025, 11, 15));
+    assert!(to_date > 0.0);
+    let prorated = q4["target"].as_f64().unwrap() * 46.0 / 92.0;
+    let want = to_date * q4["factor"].as_f64().unwrap();
+    assert!((prorated - want).abs() < 0.01, "{prorated} vs {want}");
+}

@@ -66,6 +66,33 @@ impl Change {
     }
 }
 
+/// How a KPI's value grows with the length of its period, which says how a target set for
+/// one period applies to another (docs/metrics.md, "Targets").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Accrual {
+    /// A sum or count over the period's days (revenue, orders, new customers): a target is
+    /// prorated by days to a part of its period, and a target without a period is per
+    /// calendar quarter.
+    Sum,
+    /// A rate, an average or a ratio of two sums, which does not grow with the period's
+    /// length: a target applies as set to any part of its period, and one without a period
+    /// to any period.
+    Level,
+    /// Grows with the period's length but not in proportion (distinct customers, and what
+    /// is divided by them): a target applies to whole periods only, one without a period to
+    /// whole calendar quarters only; shown to date without a target.
+    Distinct,
+    /// Compares the customers of the period with those of the period before (churn,
+    /// retention): targets apply as for [`Accrual::Distinct`], and the KPI is not measured
+    /// over a quarter to date, whose first days say little about who stayed.
+    Retention,
+}
+
+/// Mean length of a calendar quarter in days (365.25 / 4): a target without a period of an
+/// [`Accrual::Sum`] KPI is scaled by a custom period's days over this.
+pub const QUARTER_DAYS: f64 = 91.3125;
+
 /// Period figures every KPI formula reads, by name.
 type Figures = HashMap<&'static str, Option<f64>>;
 
@@ -82,6 +109,8 @@ pub struct KpiDef {
     pub higher_is_better: bool,
     /// How the change from the previous period is measured.
     pub change: Change,
+    /// How the value grows with the period's length, so how targets are prorated.
+    pub accrual: Accrual,
     /// Definition in words (also in docs/metrics.md).
     pub definition: &'static str,
     /// `table` or `table.column` entries that must be present.
@@ -120,6 +149,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Money,
         higher_is_better: true,
         change: Change::Relative,
+        accrual: Accrual::Sum,
         definition: "Sum of total_amount of completed orders (status completed or empty) dated in the period.",
         needs: &["orders"],
         formula: |x| f(x, "revenue"),
@@ -130,6 +160,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Count,
         higher_is_better: true,
         change: Change::Relative,
+        accrual: Accrual::Sum,
         definition: "Number of completed orders dated in the period.",
         needs: &["orders"],
         formula: |x| f(x, "orders"),
@@ -140,6 +171,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Money,
         higher_is_better: true,
         change: Change::Relative,
+        accrual: Accrual::Level,
         definition: "Sales revenue / orders; undefined when there are no orders.",
         needs: &["orders"],
         formula: |x| ratio(f(x, "revenue"), f(x, "orders")),
@@ -150,6 +182,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Number,
         higher_is_better: true,
         change: Change::Relative,
+        accrual: Accrual::Distinct,
         definition: "Orders / active customers: completed orders per purchasing customer in the period.",
         needs: &["orders"],
         formula: |x| ratio(f(x, "orders"), f(x, "active")),
@@ -160,6 +193,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Count,
         higher_is_better: true,
         change: Change::Relative,
+        accrual: Accrual::Distinct,
         definition: "Distinct customers with at least one completed order in the period.",
         needs: &["orders"],
         formula: |x| f(x, "active"),
@@ -170,6 +204,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Count,
         higher_is_better: true,
         change: Change::Relative,
+        accrual: Accrual::Sum,
         definition: "Customers whose first completed order ever is dated in the period.",
         needs: &["orders"],
         formula: |x| f(x, "new"),
@@ -180,6 +215,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Percent,
         higher_is_better: false,
         change: Change::Points,
+        accrual: Accrual::Retention,
         definition: "Share of the customers active in the period before who made no completed order in this period (1 − retention rate); undefined when nobody was active before.",
         needs: &["orders"],
         formula: |x| ratio(f(x, "retained"), f(x, "base")).map(|r| 1.0 - r),
@@ -190,6 +226,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Percent,
         higher_is_better: true,
         change: Change::Points,
+        accrual: Accrual::Retention,
         definition: "Share of the customers active in the period before who made a completed order in this period.",
         needs: &["orders"],
         formula: |x| ratio(f(x, "retained"), f(x, "base")),
@@ -200,6 +237,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Money,
         higher_is_better: true,
         change: Change::Relative,
+        accrual: Accrual::Distinct,
         definition: "Average revenue per user: sales revenue / active customers.",
         needs: &["orders"],
         formula: |x| ratio(f(x, "revenue"), f(x, "active")),
@@ -210,6 +248,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Money,
         higher_is_better: true,
         change: Change::Relative,
+        accrual: Accrual::Level,
         definition: "Revenue of all completed orders up to the period's end / customers with a completed order by then (average revenue per customer to date).",
         needs: &["orders"],
         formula: |x| ratio(f(x, "revenue_to_date"), f(x, "customers_to_date")),
@@ -220,6 +259,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Money,
         higher_is_better: false,
         change: Change::Relative,
+        accrual: Accrual::Level,
         definition: "Marketing spend dated in the period / new customers; undefined when there are no new customers.",
         needs: &["orders", "marketing_spend"],
         formula: |x| ratio(f(x, "spend"), f(x, "new")),
@@ -230,6 +270,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Percent,
         higher_is_better: true,
         change: Change::Points,
+        accrual: Accrual::Level,
         definition: "(Revenue of completed orders in the period that carry a campaign_id − marketing spend in the period) / marketing spend; undefined without spend.",
         needs: &["orders", "marketing_spend", "orders.campaign_id"],
         formula: |x| {
@@ -247,6 +288,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Percent,
         higher_is_better: true,
         change: Change::Points,
+        accrual: Accrual::Level,
         definition: "Share of the leads created in the period that converted within 90 days of creation (converted_at at most 90 days after created_at), among those whose 90-day window has closed by the leads' as-of day (the latest created_at or converted_at); leads still inside their window are left out and the note says so; undefined when no lead of the period has a closed window.",
         needs: &["leads", "leads.converted_at"],
         formula: |x| f(x, "lead_conversion"),
@@ -257,6 +299,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Percent,
         higher_is_better: true,
         change: Change::Points,
+        accrual: Accrual::Level,
         definition: "Deals won / deals won or lost, among deals closed (closed_at) in the period.",
         needs: &["deals", "deals.outcome", "deals.closed_at"],
         formula: |x| f(x, "win_rate"),
@@ -267,6 +310,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Money,
         higher_is_better: true,
         change: Change::Relative,
+        accrual: Accrual::Level,
         definition: "Mean amount of the deals won that closed in the period.",
         needs: &["deals", "deals.amount", "deals.outcome", "deals.closed_at"],
         formula: |x| f(x, "deal_size"),
@@ -277,6 +321,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Days,
         higher_is_better: false,
         change: Change::Relative,
+        accrual: Accrual::Level,
         definition: "Mean days from created_at to closed_at of the deals won that closed in the period.",
         needs: &["deals", "deals.outcome", "deals.closed_at"],
         formula: |x| f(x, "cycle_days"),
@@ -287,6 +332,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Percent,
         higher_is_better: true,
         change: Change::Points,
+        accrual: Accrual::Level,
         definition: "Share of satisfied ratings (csat 4 or 5 on the 1–5 scale) among tickets opened in the period that have a rating.",
         needs: &["tickets", "tickets.csat"],
         formula: |x| f(x, "csat"),
@@ -297,6 +343,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Number,
         higher_is_better: true,
         change: Change::Points,
+        accrual: Accrual::Level,
         definition: "Net promoter score of the surveys answered in the period: % promoters (9–10) − % detractors (0–6), from −100 to 100.",
         needs: &["surveys", "surveys.nps"],
         formula: |x| f(x, "nps"),
@@ -307,6 +354,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Percent,
         higher_is_better: true,
         change: Change::Points,
+        accrual: Accrual::Level,
         definition: "Share of the resolved tickets opened in the period that took a single contact.",
         needs: &["tickets", "tickets.contacts", "tickets.resolved_at"],
         formula: |x| f(x, "fcr"),
@@ -317,6 +365,7 @@ pub const KPIS: &[KpiDef] = &[
         unit: Unit::Percent,
         higher_is_better: true,
         change: Change::Points,
+        accrual: Accrual::Level,
         definition: "Share of the subscriptions due for renewal (renewal_date) in the period with a known outcome that renewed.",
         needs: &[
             "subscriptions",
@@ -493,8 +542,8 @@ fn partial_note(key: &str, figs: &[Figures; 2]) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
-/// Computes the KPI report for `period` (compared with `period.previous()`).
-pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsError> {
+/// Every figure of `period` (`[0]`) and of its previous period (`[1]`).
+async fn figures(engine: &Engine, period: &Period) -> Result<[Figures; 2], AnalyticsError> {
     let prev = period.previous();
     let base = prev.previous();
     let mut figs = if engine.has_table("orders") {
@@ -548,10 +597,44 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
     if engine.has_column("leads", "converted_at") {
         lead_figures(engine, [period, &prev], &mut figs).await?;
     }
-    let targets = load_targets(engine, &period.label).await?;
+    Ok(figs)
+}
+
+/// A KPI's status against its target, in its better direction.
+fn status_of(def: &KpiDef, value: Option<f64>, target: Option<f64>) -> &'static str {
+    match (value, target) {
+        (None, _) => "undefined",
+        (Some(_), None) => "no target",
+        (Some(v), Some(t)) if (v >= t) == def.higher_is_better || v == t => "on target",
+        _ => "off target",
+    }
+}
+
+/// Computes the KPI report for `period` (compared with `period.previous()`).
+pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsError> {
+    kpis_to_date(engine, period, None).await
+}
+
+/// The KPI report for `period`, and with `to_date` (the partial current quarter of
+/// [`crate::default_periods`]) three more columns: `to_date` (each KPI over it),
+/// `to_date_target` (the target that applies to it, prorated by [`Accrual`]) and
+/// `to_date_status`. The existing columns are the same with or without it.
+pub async fn kpis_to_date(
+    engine: &Engine,
+    period: &Period,
+    to_date: Option<&Period>,
+) -> Result<Report, AnalyticsError> {
+    let prev = period.previous();
+    let figs = figures(engine, period).await?;
+    let figs_to_date = match to_date {
+        Some(t) => Some(figures(engine, t).await?),
+        None => None,
+    };
+    let targets = Targets::load(engine).await?;
 
     let mut cols: [Vec<Option<String>>; 7] = Default::default();
     let mut nums: [Vec<Option<f64>>; 4] = Default::default();
+    let (mut td_value, mut td_target, mut td_status) = (Vec::new(), Vec::new(), Vec::new());
     let mut notes = Vec::new();
     for k in KPIS {
         let missing: Vec<&str> = k
@@ -566,13 +649,8 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
         let (value, previous, target, status, note) = if missing.is_empty() {
             let v = (k.formula)(&figs[0]);
             let p = (k.formula)(&figs[1]);
-            let t = targets.get(k.key).copied();
-            let status = match (v, t) {
-                (None, _) => "undefined",
-                (Some(_), None) => "no target",
-                (Some(v), Some(t)) if (v >= t) == k.higher_is_better || v == t => "on target",
-                _ => "off target",
-            };
+            let t = targets.for_period(k, period);
+            let status = status_of(k, v, t);
             let note = match partial_note(k.key, &figs) {
                 Some(n) => n,
                 None if v.is_none() => "no data in the period to compute it from".to_string(),
@@ -594,6 +672,20 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
             );
             (None, None, None, "unavailable", why)
         };
+        if let (Some(t), Some(f)) = (to_date, &figs_to_date) {
+            let (v, target, st) = if !missing.is_empty() {
+                (None, None, "unavailable")
+            } else if k.accrual == Accrual::Retention {
+                (None, None, "not measured to date")
+            } else {
+                let v = (k.formula)(&f[0]);
+                let target = targets.for_period(k, t);
+                (v, target, status_of(k, v, target))
+            };
+            td_value.push(v);
+            td_target.push(target);
+            td_status.push(Some(st.to_string()));
+        }
         cols[0].push(Some(k.key.into()));
         cols[1].push(Some(k.name.into()));
         cols[2].push(Some(k.unit.as_str().into()));
@@ -613,12 +705,24 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
     if unavailable > 0 {
         notes.push(format!("{unavailable} KPI(s) unavailable: the workspace lacks the tables or columns they need (see the note column)"));
     }
-    if !engine.has_table("kpi_targets") {
+    if !targets.present {
         notes.push("no kpi_targets table: targets are not shown".into());
+    } else if let Some(w) = period.whole().filter(|_| period.is_cut()) {
+        notes.push(prorated_note(period, &w));
+    }
+    if let Some(t) = to_date {
+        let w = t.whole().unwrap_or_else(|| t.clone());
+        notes.push(format!(
+            "{} is the last complete quarter; the data runs on to {}: the to_date columns show {} ({} of {} days)",
+            period.label, t.to, t.label, t.days(), w.days()
+        ));
+        if targets.present {
+            notes.push(prorated_note(t, &w));
+        }
     }
     let [key, name, unit, status, definition, note, change_unit] = cols;
     let [value, previous, chg, target] = nums;
-    let batch = Columns::default()
+    let mut columns = Columns::default()
         .text("kpi", key)
         .text("name", name)
         .text("unit", unit)
@@ -629,8 +733,14 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
         .num("target", target)
         .text("status", status)
         .text("definition", definition)
-        .text("note", note)
-        .batch();
+        .text("note", note);
+    if to_date.is_some() {
+        columns = columns
+            .num("to_date", td_value)
+            .num("to_date_target", td_target)
+            .text("to_date_status", td_status);
+    }
+    let batch = columns.batch();
     Ok(Report {
         name: "kpis".into(),
         title: "Key performance indicators".into(),
@@ -642,30 +752,89 @@ pub async fn kpis(engine: &Engine, period: &Period) -> Result<Report, AnalyticsE
     })
 }
 
-/// Targets that apply to a period labelled `label`: a row whose period equals the label
-/// wins over a row without a period.
-async fn load_targets(
-    engine: &Engine,
-    label: &str,
-) -> Result<HashMap<String, f64>, AnalyticsError> {
-    let mut out = HashMap::new();
-    if !engine.has_table("kpi_targets") {
-        return Ok(out);
-    }
-    let sql = format!(
-        "SELECT kpi, target FROM kpi_targets
-         WHERE period IS NULL OR TRIM(period) = '' OR period = {}
-         ORDER BY CASE WHEN period = {} THEN 1 ELSE 0 END",
-        crate::util::sql_str(label),
-        crate::util::sql_str(label)
-    );
-    for b in engine.query(&sql).await? {
-        let (kpi, target) = (str_col(&b, "kpi"), f64_col(&b, "target"));
-        for i in 0..b.num_rows() {
-            if let Some(t) = opt(&target, i) {
-                out.insert(kpi.value(i).trim().to_string(), t);
+/// How the targets of a whole calendar period `whole` apply to its start `part`.
+fn prorated_note(part: &Period, whole: &Period) -> String {
+    format!(
+        "targets of {w} for {p}: sums (sales revenue, orders, new customers) prorated × {d}/{n} days; rates and averages as set; none for active customers, purchase frequency, ARPU, churn and retention, which do not grow in proportion to the days",
+        w = whole.label,
+        p = part.label,
+        d = part.days(),
+        n = whole.days()
+    )
+}
+
+/// The rows of `kpi_targets`: by KPI and period label, and by KPI for the rows without one.
+struct Targets {
+    present: bool,
+    labelled: HashMap<(String, String), f64>,
+    blank: HashMap<String, f64>,
+}
+
+impl Targets {
+    async fn load(engine: &Engine) -> Result<Targets, AnalyticsError> {
+        let mut t = Targets {
+            present: engine.has_table("kpi_targets"),
+            labelled: HashMap::new(),
+            blank: HashMap::new(),
+        };
+        if !t.present {
+            return Ok(t);
+        }
+        let period = if engine.has_column("kpi_targets", "period") {
+            "TRIM(period)"
+        } else {
+            "CAST(NULL AS VARCHAR)"
+        };
+        let sql = format!("SELECT TRIM(kpi) AS kpi, target, {period} AS period FROM kpi_targets");
+        for b in engine.query(&sql).await? {
+            let (kpi, target, label) = (
+                str_col(&b, "kpi"),
+                f64_col(&b, "target"),
+                str_col(&b, "period"),
+            );
+            for i in 0..b.num_rows() {
+                let Some(v) = opt(&target, i) else { continue };
+                let k = kpi.value(i).to_string();
+                if arrow::array::Array::is_null(&label, i) || label.value(i).is_empty() {
+                    t.blank.insert(k, v);
+                } else {
+                    t.labelled.insert((k, label.value(i).to_string()), v);
+                }
             }
         }
+        Ok(t)
     }
-    Ok(out)
+
+    /// The target of `def` over `p` (docs/metrics.md, "Targets"): a row labelled with `p`'s
+    /// own label as set; otherwise, by [`Accrual`], the row of the whole calendar period `p`
+    /// is the start of, or the row without a period (per calendar quarter for sums).
+    fn for_period(&self, def: &KpiDef, p: &Period) -> Option<f64> {
+        let labelled = |label: &str| {
+            self.labelled
+                .get(&(def.key.to_string(), label.to_string()))
+                .copied()
+        };
+        if let Some(t) = labelled(&p.label) {
+            return Some(t);
+        }
+        let blank = self.blank.get(def.key).copied();
+        let whole = p.whole();
+        match (def.accrual, whole) {
+            (Accrual::Level, Some(w)) => labelled(&w.label).or(blank),
+            (Accrual::Level, None) => blank,
+            (Accrual::Sum, Some(w)) => {
+                let quarters = f64::from(w.months().unwrap_or(3)) / 3.0;
+                labelled(&w.label)
+                    .or(blank.map(|b| b * quarters))
+                    .map(|t| t * p.days() as f64 / w.days() as f64)
+            }
+            (Accrual::Sum, None) => blank.map(|b| b * p.days() as f64 / QUARTER_DAYS),
+            (Accrual::Distinct | Accrual::Retention, Some(w))
+                if !p.is_cut() && w.months() == Some(3) =>
+            {
+                blank
+            }
+            (Accrual::Distinct | Accrual::Retention, _) => None,
+        }
+    }
 }

@@ -54,8 +54,10 @@ pub struct ReportRequest {
 }
 
 /// Runs the report a request names. Periods: explicit dates win, then a calendar label, else
-/// the latest order's quarter to date — except a sales trend over time, which defaults to the
-/// trailing twelve months, and the pipeline, which defaults to all open deals.
+/// the last complete calendar quarter ([`crate::default_periods`]; the KPI report then adds
+/// the current quarter to date when the data ends inside one) — except a sales trend over
+/// time, which defaults to the trailing twelve months, and the pipeline, which defaults to
+/// all open deals.
 pub async fn run_report(engine: &Engine, req: &ReportRequest) -> Result<Report, AnalyticsError> {
     let explicit = req.from.is_some() || req.to.is_some() || req.period.is_some();
     let resolve = || crate::resolve_period(engine, req.from, req.to, req.period.as_deref());
@@ -76,7 +78,12 @@ pub async fn run_report(engine: &Engine, req: &ReportRequest) -> Result<Report, 
     Ok(match req.name.as_str() {
         "kpis" => {
             no_by("kpis")?;
-            crate::kpis(engine, &resolve().await?).await?
+            if explicit {
+                crate::kpis(engine, &resolve().await?).await?
+            } else {
+                let (p, to_date) = crate::default_periods(engine).await?;
+                crate::kpis_to_date(engine, &p, to_date.as_ref()).await?
+            }
         }
         "sales" => {
             let dim: SalesBy = req.by.as_deref().unwrap_or("region").parse()?;

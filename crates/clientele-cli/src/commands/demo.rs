@@ -20,7 +20,7 @@ pub async fn demo(
     ws: &Path,
     format: Format,
     out: Option<&Path>,
-    (customers, seed): (usize, u64),
+    (customers, seed, end): (usize, u64, chrono::NaiveDate),
     options: EngineOptions,
 ) -> Result<()> {
     let data_dir = ws.join("demo").join("source");
@@ -28,6 +28,7 @@ pub async fn demo(
     let config = clientele_demo::DemoConfig {
         customers,
         seed,
+        end,
         ..Default::default()
     };
     let started = std::time::Instant::now();
@@ -63,9 +64,9 @@ pub async fn demo(
     );
     let engine = Engine::open_with(ws, options).await?;
     let mut sink = Sink::open(out)?;
-    let period = clientele_analytics::resolve_period(&engine, None, None, None).await?;
+    let (period, to_date) = clientele_analytics::default_periods(&engine).await?;
     let reports = [
-        clientele_analytics::kpis(&engine, &period).await?,
+        clientele_analytics::kpis_to_date(&engine, &period, to_date.as_ref()).await?,
         clientele_analytics::sales(
             &engine,
             &clientele_analytics::trailing_year(&engine).await?,

@@ -22,12 +22,16 @@ pub async fn run(g: Globals, invocation: Invocation) -> Result<()> {
         Invocation::Builtin(c) => c,
     };
     match command {
-        Command::Demo { customers, seed } => {
+        Command::Demo {
+            customers,
+            seed,
+            end,
+        } => {
             demo::demo(
                 &g.workspace,
                 g.format,
                 g.out.as_deref(),
-                (customers, seed),
+                (customers, seed, end),
                 g.engine_options(),
             )
             .await

@@ -42,7 +42,11 @@ pub async fn serve(
             ws,
             Format::Table,
             Some(&ws.join("demo").join("dashboard.txt")),
-            (demo_customers, 42),
+            (
+                demo_customers,
+                42,
+                clientele_demo::DemoConfig::default().end,
+            ),
             engine,
         )
         .await?;

@@ -30,6 +30,93 @@ fn demo_builds_a_workspace_and_prints_the_dashboard() {
     }
 }
 
+/// A demo company whose history ends inside a quarter (2025-11-15): the KPI report defaults
+/// to the last complete quarter, 2025-Q3, whose targets match its label, and shows 2025-Q4
+/// to date with the sums' targets prorated × 46/92 days; the numbers are the demo's truth.
+#[test]
+fn a_demo_ending_mid_quarter_reports_the_last_complete_quarter_with_the_quarter_to_date() {
+    let env = Env::new();
+    env.ok(&[
+        "demo",
+        "--customers",
+        "600",
+        "--seed",
+        "5",
+        "--end",
+        "2025-11-15",
+    ]);
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.ws().join("demo/truth/ground_truth.json")).unwrap(),
+    )
+    .unwrap();
+    let targets = truth["kpi_targets"]["targets"].as_array().unwrap().clone();
+    let truth_of = |kpi: &str, period: &str| {
+        targets
+            .iter()
+            .find(|t| t["kpi"] == kpi && t["period"] == period)
+            .unwrap_or_else(|| panic!("{kpi} {period}"))
+            .clone()
+    };
+    let out = env.ok(&["report", "kpis", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["period"]["label"], "2025-Q3", "{out}");
+    assert_eq!(v["previous_period"]["label"], "2025-Q2");
+    let rows = v["rows"].as_array().unwrap();
+    let row = |kpi: &str| rows.iter().find(|r| r["kpi"] == kpi).unwrap().clone();
+    let near = |a: &serde_json::Value, b: f64, what: &str| {
+        let a = a.as_f64().unwrap_or_else(|| panic!("{what}: {a}"));
+        assert!((a - b).abs() <= 0.01 + 1e-9 * b.abs(), "{what}: {a} vs {b}");
+    };
+    // The complete quarter: its own targets, and values equal to the truth's actuals.
+    for kpi in [
+        "sales_revenue",
+        "orders",
+        "active_customers",
+        "new_customers",
+    ] {
+        let (r, t) = (row(kpi), truth_of(kpi, "2025-Q3"));
+        near(&r["target"], t["target"].as_f64().unwrap(), kpi);
+        near(&r["value"], t["actual"].as_f64().unwrap(), kpi);
+        assert_ne!(r["status"], "no target", "{kpi}");
+    }
+    let churn = row("churn_rate");
+    near(
+        &churn["target"],
+        truth_of("churn_rate", "")["target"].as_f64().unwrap(),
+        "churn",
+    );
+    near(
+        &churn["value"],
+        truth_of("churn_rate", "")["actual"].as_f64().unwrap(),
+        "churn",
+    );
+    // The quarter to date: the sums' whole-quarter targets × 46/92.
+    for kpi in ["sales_revenue", "orders", "new_customers"] {
+        let (r, t) = (row(kpi), truth_of(kpi, "2025-Q4"));
+        let share = 46.0 / 92.0;
+        near(
+            &r["to_date_target"],
+            t["target"].as_f64().unwrap() * share,
+            kpi,
+        );
+        near(&r["to_date"], t["actual"].as_f64().unwrap() * share, kpi);
+        assert_ne!(r["to_date_status"], "no target", "{kpi}");
+    }
+    assert_eq!(
+        row("active_customers")["to_date_target"],
+        serde_json::Value::Null
+    );
+    assert_eq!(churn["to_date_status"], "not measured to date");
+    assert!(
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("× 46/92")),
+        "{out}"
+    );
+}
+
 /// The CDNOW sample's raw transactions (customer, YYYYMMDD, CDs, dollars) as an `orders` file.
 fn cdnow_orders(env: &Env) {
     let raw = std::fs::read_to_string(

@@ -182,7 +182,6 @@ fn count(run: &mut Run<'_>, day: i32, status: u8, total: i64, campaign: Option<u
     }
     if status == 0 {
         let q = tally.quarter(day);
-        tally.revenue_cents += total;
         tally.quarters[q].revenue_cents += total;
         tally.quarters[q].orders += 1;
         let active = &mut run.sc.active_quarters;

@@ -7,9 +7,11 @@ use super::*;
 #[derive(Deserialize, IntoParams, Default)]
 #[into_params(parameter_in = Query)]
 pub(super) struct ReportParams {
-    /// First day (YYYY-MM-DD). Default: start of the latest order's quarter.
+    /// First day (YYYY-MM-DD). Default (without to or period): the last complete calendar
+    /// quarter of the data; the KPI report adds the current one to date.
     from: Option<String>,
-    /// Last day (YYYY-MM-DD). Default: the latest order's date.
+    /// Last day (YYYY-MM-DD); alone, the quarter holding it, cut at it. Default: the latest
+    /// order's date with from.
     to: Option<String>,
     /// A calendar period instead of from/to: 2025, 2025-Q4 or 2025-11.
     period: Option<String>,
