@@ -375,6 +375,9 @@ async fn check_threshold_reruns(
     }
 }
 
+/// Gender and age band per customer, as the fairness check reads them.
+type Demographics = HashMap<String, (Option<String>, Option<String>)>;
+
 /// Validation rows whose fairness ratios are known by hand, for [`fairness`]: 100 customers
 /// K000..K099 by index i, churned when i is even.
 /// - Gender F (i 0..40): churners score 0.6, the others 0.2: AUC 1, mean 0.4.
@@ -385,12 +388,7 @@ async fn check_threshold_reruns(
 ///   ratios; counted, they would make the mean ratio 0.95 / 0.4.
 /// - Age band 18-24 for i 0..10 (5 churners), none for i 90..100 ("unknown", 5), 35-44 for the
 ///   80 others (40): a single group of 30 or more, so no ratio at all.
-fn known_ratio_rows() -> (
-    Vec<String>,
-    Vec<bool>,
-    Vec<f64>,
-    HashMap<String, (Option<String>, Option<String>)>,
-) {
+fn known_ratio_rows() -> (Vec<String>, Vec<bool>, Vec<f64>, Demographics) {
     let mut ids = Vec::new();
     let mut churned = Vec::new();
     let mut scores = Vec::new();
