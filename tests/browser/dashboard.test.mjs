@@ -5,7 +5,7 @@
 //
 //   node tests/browser/dashboard.test.mjs        (CLIENTELE_BIN: the binary, default target/debug/clientele)
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +83,48 @@ async function clickBar(page, canvasSelector, index) {
   return point.label;
 }
 
+
+// How the dashboard shows a number (docs: the overview's tiles and its tables), written out
+// here from the rules rather than taken from app.js, so a tile that drifts from them fails.
+const nf0 = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+const nf2 = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+/// A KPI tile's value: percent to one decimal with '%', counts grouped without decimals, days
+/// to one decimal with ' d', money and plain numbers grouped with two decimals, '—' for none.
+function tileText(v, unit) {
+  if (v === null || v === undefined) return '—';
+  if (unit === 'percent') return (v * 100).toFixed(1) + '%';
+  if (unit === 'count') return nf0.format(v);
+  if (unit === 'days') return v.toFixed(1) + ' d';
+  return nf2.format(v);
+}
+/// The number a displayed text stands for, and half its last digit (how far it may be from
+/// the exact value by rounding alone).
+function readBack(text) {
+  const m = /^(-?[0-9,]+)(?:\.(\d+))?(%| d)?$/.exec(text);
+  assert.ok(m, `not a number as the dashboard shows one: '${text}'`);
+  const decimals = m[2] ? m[2].length : 0;
+  const scale = m[3] === '%' ? 100 : 1;
+  return { value: Number(`${m[1].replace(/,/g, '')}.${m[2] || '0'}`) / scale, half: 0.5 * 10 ** -decimals / scale };
+}
+/// A table's cells by column key (each header's title is its key).
+async function tableCells(page, rowSelector) {
+  return page.evaluate((sel) => {
+    const rows = [...document.querySelectorAll(sel)];
+    if (rows.length === 0) return [];
+    const keys = [...rows[0].closest('table').querySelectorAll('thead th')].map((th) => th.title);
+    return rows.map((tr) => Object.fromEntries([...tr.children].map((td, i) => [keys[i], td.textContent])));
+  }, rowSelector);
+}
+/// First and last day of the quarter before `label` (YYYY-Qn): a complete quarter, whatever
+/// day the demo's history ends on.
+function quarterBefore(label) {
+  let [y, q] = [Number(label.slice(0, 4)), Number(label.slice(6))];
+  if (--q === 0) { q = 4; y -= 1; }
+  const last = new Date(Date.UTC(y, 3 * q, 0)).getUTCDate();
+  const mm = (m) => String(m).padStart(2, '0');
+  return { from: `${y}-${mm(3 * q - 2)}-01`, to: `${y}-${mm(3 * q)}-${last}` };
+}
+
 let server;
 let browser;
 try {
@@ -126,6 +168,86 @@ try {
     await page.waitForSelector('#trend-chart');
     assert.match(await page.textContent('#nav'), /Audit log/);
     await page.screenshot({ path: join(artifacts, '02-overview.png'), fullPage: true });
+  });
+
+  // An explicit, complete quarter (not the default period): the one before the demo's
+  // report quarter, which its truth file names.
+  const truth = JSON.parse(readFileSync(join(ws, 'demo', 'truth', 'ground_truth.json'), 'utf8'));
+  const quarter = quarterBefore(truth.kpi_targets.report_quarter);
+  const apiJson = (path) => page.evaluate((p) => fetch(p, { credentials: 'same-origin' }).then((r) => r.json()), path);
+
+  await check('the KPI tiles show the numbers /api/v1/kpis answers, formatted by the dashboard\'s rules', async () => {
+    await page.goto(`${base}/#/overview?from=${quarter.from}&to=${quarter.to}`);
+    await page.waitForFunction((from) => document.querySelector('#from')?.value === from && document.querySelector('[data-testid=kpi-tile]'), quarter.from);
+    const api = await apiJson(`/api/v1/kpis?from=${quarter.from}&to=${quarter.to}`);
+    assert.equal(api.period.from, quarter.from);
+    assert.equal(api.period.to, quarter.to);
+    assert.equal(await page.textContent('h1'), `Overview — ${api.period.label}`);
+    const tiles = await page.$$eval('[data-testid=kpi-tile]', (ts) => ts.map((t) => ({
+      name: t.querySelector('.tile-name').textContent,
+      value: t.querySelector('.tile-value').textContent,
+      target: t.querySelector('.target').textContent,
+      status: t.querySelector('.tile-status').textContent,
+    })));
+    assert.deepEqual(tiles.map((t) => t.name), api.rows.map((k) => k.name), 'one tile per KPI, in the API\'s order');
+    let numbers = 0;
+    for (const [i, k] of api.rows.entries()) {
+      const t = tiles[i];
+      assert.equal(t.value, tileText(k.value, k.unit), `${k.name}: shown '${t.value}', API ${k.value} (${k.unit})`);
+      assert.equal(t.target, k.target === null || k.target === undefined ? 'no target' : `target ${tileText(k.target, k.unit)}`, k.name);
+      assert.equal(t.status, k.status || 'no target', k.name);
+      if (k.value !== null && k.value !== undefined) {
+        // Read back, the text is the API's number to within its rounding.
+        const { value, half } = readBack(t.value);
+        assert.ok(Math.abs(value - k.value) <= half + 1e-9, `${k.name}: '${t.value}' reads ${value}, API ${k.value}`);
+        numbers += 1;
+      }
+    }
+    // The demo's quarter has sales, customers, deals, tickets and surveys: most tiles hold a
+    // number, and revenue is not nothing.
+    assert.ok(numbers >= 15, `only ${numbers} tiles with a number`);
+    assert.ok(api.rows.find((k) => k.kpi === 'sales_revenue').value > 1000);
+  });
+
+  await check('a drill-down table and the customer list show the numbers their API calls answer', async () => {
+    // Sales by region for the quarter: each row's revenue, orders and customers.
+    await page.goto(`${base}/#/sales?by=region&from=${quarter.from}&to=${quarter.to}`);
+    await page.waitForFunction(() => document.querySelector('h1')?.textContent === 'Sales by region' && document.querySelector('[data-testid=drill-row]'));
+    const api = await apiJson(`/api/v1/sales?by=region&from=${quarter.from}&to=${quarter.to}`);
+    const shown = await tableCells(page, '[data-testid=drill-row]');
+    assert.equal(shown.length, api.rows.length, 'one row per region');
+    assert.ok(api.rows.length >= 2, `${api.rows.length} regions`);
+    for (const [i, r] of api.rows.entries()) {
+      const s = shown[i];
+      assert.equal(s.region, r.region);
+      // Table cells: whole numbers grouped without decimals, others with two; shares in %.
+      assert.equal(s.revenue, Number.isInteger(r.revenue) ? nf0.format(r.revenue) : nf2.format(r.revenue), `${r.region} revenue`);
+      assert.ok(Math.abs(readBack(s.revenue).value - r.revenue) <= 0.005 + 1e-9, `${r.region}: '${s.revenue}' against ${r.revenue}`);
+      assert.equal(s.orders, nf0.format(r.orders), `${r.region} orders`);
+      assert.equal(s.customers, nf0.format(r.customers), `${r.region} customers`);
+      assert.equal(s.share, (r.share * 100).toFixed(1) + '%', `${r.region} share`);
+    }
+    // The regions' revenue adds up to the Sales revenue KPI of the same quarter.
+    const kpis = await apiJson(`/api/v1/kpis?from=${quarter.from}&to=${quarter.to}`);
+    const total = api.rows.reduce((a, r) => a + r.revenue, 0);
+    assert.ok(Math.abs(total - kpis.rows.find((k) => k.kpi === 'sales_revenue').value) < 0.005, `regions sum to ${total}`);
+
+    // The customer list: its count and the first page's orders and revenue.
+    await page.goto(base + '/#/customers?tab=list');
+    await page.waitForSelector('[data-testid=customer-row]');
+    const list = await apiJson('/api/v1/customers?page=1&page_size=25');
+    assert.equal(list.total, truth.config.customers, 'every customer of the demo is listed');
+    assert.match(await page.textContent('main'), new RegExp(`${nf0.format(list.total)} customers`));
+    const rows = await tableCells(page, '[data-testid=customer-row]');
+    assert.equal(rows.length, list.rows.length);
+    for (const [i, r] of list.rows.entries()) {
+      assert.equal(rows[i].customer_id, r.customer_id);
+      for (const col of ['orders', 'revenue']) {
+        if (r[col] === null || r[col] === undefined) { assert.equal(rows[i][col] ?? '', ''); continue; }
+        assert.equal(rows[i][col], Number.isInteger(r[col]) ? nf0.format(r[col]) : nf2.format(r[col]), `${r.customer_id} ${col}`);
+      }
+    }
+    await page.screenshot({ path: join(artifacts, '02b-numbers-checked.png'), fullPage: true });
   });
 
   await check('clicking a region bar lands on that region\'s reps, with a breadcrumb back', async () => {

@@ -7,6 +7,8 @@
 mod analyses;
 #[path = "cli/ingest.rs"]
 mod ingest;
+#[path = "cli/kpis.rs"]
+mod kpis;
 #[path = "cli/serve.rs"]
 mod serve;
 

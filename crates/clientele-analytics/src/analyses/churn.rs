@@ -547,16 +547,16 @@ fn enough_outcomes(snapshots: &[(&str, &Snapshot, NaiveDate)]) -> Result<(), Ana
 }
 
 /// The validation rows as the fairness check reads them: customer, outcome and the chosen
-/// model's score, row by row.
-struct Validation<'a> {
-    ids: Vec<&'a String>,
-    churned: Vec<bool>,
-    predictions: &'a [f64],
+/// model's score, row by row. Crate-visible so that a test can give it rows of known ratios.
+pub(crate) struct Validation<'a> {
+    pub(crate) ids: Vec<&'a String>,
+    pub(crate) churned: Vec<bool>,
+    pub(crate) predictions: &'a [f64],
 }
 
 /// ROC AUC and mean score per gender and per age band on the validation rows: the table, a
 /// note when a ratio between groups exceeds `threshold`, and the fact.
-fn fairness(
+pub(crate) fn fairness(
     a: &mut Analysis,
     demo: &HashMap<String, (Option<String>, Option<String>)>,
     v: &Validation,

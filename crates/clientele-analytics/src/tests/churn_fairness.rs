@@ -1,8 +1,11 @@
 //! Churn prediction on a generated fixture of 150 customers: the validation snapshot, the
-//! fairness groups by gender and age band and their ratios, recomputed by hand, and the
-//! threshold that flags a dimension.
+//! fairness groups by gender and age band (sizes and churners recomputed by hand from the
+//! fixture), and the threshold that flags a dimension. The model's scores cannot be known by
+//! hand, so there the ratios are only checked to follow from the groups listed; their
+//! arithmetic is checked against hand-computed ratios on validation rows of known scores
+//! (`fairness_ratios_equal_hand_computed_ratios_on_rows_of_known_scores`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::analyses::{days, table};
 use super::*;
@@ -134,7 +137,8 @@ impl ChurnFixture {
     }
 }
 
-/// (max AUC ratio, max mean-score ratio) recomputed from the reported groups: largest over
+/// (max AUC ratio, max mean-score ratio) recomputed from the reported groups (a consistency
+/// check of the analysis' own output, not an independent value): largest over
 /// smallest among groups of at least 30 customers (with an AUC, for the AUC ratio), defined
 /// for two such groups or more and a positive smallest value.
 fn hand_ratios(groups: &[serde_json::Value]) -> (Option<f64>, Option<f64>) {
@@ -193,7 +197,7 @@ fn validation_score_sum(a: &Analysis, validation: usize, churned: usize) -> f64 
 }
 
 #[tokio::test]
-async fn churn_fairness_ratios_match_hand_computed_values() {
+async fn churn_fairness_groups_match_the_fixture_and_ratios_follow_from_them() {
     let fx = ChurnFixture::new();
     let files = fx.files();
     let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
@@ -368,5 +372,161 @@ async fn check_threshold_reruns(
         }
         let noted = b.notes.iter().any(|n| n.starts_with("fairness:"));
         assert_eq!(noted, !want.is_empty(), "{:?}", b.notes);
+    }
+}
+
+/// Gender and age band per customer, as the fairness check reads them.
+type Demographics = HashMap<String, (Option<String>, Option<String>)>;
+
+/// Validation rows whose fairness ratios are known by hand, for [`fairness`]: 100 customers
+/// K000..K099 by index i, churned when i is even.
+/// - Gender F (i 0..40): churners score 0.6, the others 0.2: AUC 1, mean 0.4.
+/// - Gender M (i 40..80, j = i − 40): churners score 0.9 (j < 20) or 0.5, the others 0.7
+///   (j < 20) or 0.1. Of the 20 × 20 pairs, the 10 churners at 0.9 outrank all 20 (200), those
+///   at 0.5 only the 10 at 0.1 (100): AUC 300 / 400 = 0.75; mean (9 + 5 + 7 + 1) / 40 = 0.55.
+/// - No gender (i 80..100, "unknown"): 20 rows, all at 0.95 (AUC 0.5 by ties), too few for the
+///   ratios; counted, they would make the mean ratio 0.95 / 0.4.
+/// - Age band 18-24 for i 0..10 (5 churners), none for i 90..100 ("unknown", 5), 35-44 for the
+///   80 others (40): a single group of 30 or more, so no ratio at all.
+fn known_ratio_rows() -> (Vec<String>, Vec<bool>, Vec<f64>, Demographics) {
+    let mut ids = Vec::new();
+    let mut churned = Vec::new();
+    let mut scores = Vec::new();
+    let mut demo = HashMap::new();
+    for i in 0..100usize {
+        let id = format!("K{i:03}");
+        let c = i % 2 == 0;
+        let (gender, score) = match i {
+            0..40 => (Some("F"), if c { 0.6 } else { 0.2 }),
+            40..80 => {
+                let early = i - 40 < 20;
+                let s = match (c, early) {
+                    (true, true) => 0.9,
+                    (true, false) => 0.5,
+                    (false, true) => 0.7,
+                    (false, false) => 0.1,
+                };
+                (Some("M"), s)
+            }
+            _ => (None, 0.95),
+        };
+        let band = match i {
+            0..10 => Some("18-24"),
+            90.. => None,
+            _ => Some("35-44"),
+        };
+        demo.insert(
+            id.clone(),
+            (gender.map(String::from), band.map(String::from)),
+        );
+        ids.push(id);
+        churned.push(c);
+        scores.push(score);
+    }
+    (ids, churned, scores, demo)
+}
+
+/// Issue 20 item 15: the fairness check's ratios against ratios known by hand (the rows above),
+/// not recomputed from its own output: gender's AUC ratio 1 / 0.75 = 4/3 and mean-score ratio
+/// 0.55 / 0.4 = 1.375 with the small "unknown" group left out, the age band's none (one
+/// qualifying group); the flag by threshold: both ratios above 1.25, only the mean's above
+/// 1.35, neither above 1.4.
+#[test]
+fn fairness_ratios_equal_hand_computed_ratios_on_rows_of_known_scores() {
+    let (ids, churned, scores, demo) = known_ratio_rows();
+    let run = |threshold: f64| {
+        let v = crate::analyses::churn::Validation {
+            ids: ids.iter().collect(),
+            churned: churned.clone(),
+            predictions: &scores,
+        };
+        let mut a = Analysis::of(&crate::analyses::churn::Churn::DEF, "fairness");
+        crate::analyses::churn::fairness(&mut a, &demo, &v, threshold);
+        a
+    };
+    let a = run(1.25);
+    let f = &a.facts["fairness"];
+    let dims = f["dimensions"].as_array().unwrap();
+    let group = |d: &serde_json::Value| -> Vec<(String, u64, u64, Option<f64>, f64)> {
+        d["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g["group"].as_str().unwrap().to_string(),
+                    g["n"].as_u64().unwrap(),
+                    g["positives"].as_u64().unwrap(),
+                    g["auc"].as_f64(),
+                    g["mean_score"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let near = |got: &[(String, u64, u64, Option<f64>, f64)],
+                want: &[(&str, u64, u64, Option<f64>, f64)]| {
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!((g.0.as_str(), g.1, g.2), (w.0, w.1, w.2), "{got:?}");
+            close(g.3, w.3, &format!("AUC of {}", w.0));
+            close(Some(g.4), Some(w.4), &format!("mean score of {}", w.0));
+        }
+    };
+    assert_eq!(dims[0]["dimension"], "gender");
+    near(
+        &group(&dims[0]),
+        &[
+            ("F", 40, 20, Some(1.0), 0.4),
+            ("M", 40, 20, Some(0.75), 0.55),
+            ("unknown", 20, 10, Some(0.5), 0.95),
+        ],
+    );
+    close(
+        dims[0]["max_auc_ratio"].as_f64(),
+        Some(1.0 / 0.75),
+        "gender AUC ratio",
+    );
+    close(
+        dims[0]["max_mean_score_ratio"].as_f64(),
+        Some(0.55 / 0.4),
+        "gender mean-score ratio",
+    );
+    assert_eq!(dims[0]["flagged"], true);
+    // 35-44 is the only band of 30 or more: no ratio, nothing to flag. Its mean score by
+    // hand: F 10..40 (15 churners at 0.6, 15 others at 0.2: 9 + 3), all of M (22) and the
+    // gender-less 80..90 (10 at 0.95: 9.5), (9 + 3 + 22 + 9.5) / 80 = 0.54375.
+    assert_eq!(dims[1]["dimension"], "age_band");
+    let bands = group(&dims[1]);
+    assert_eq!(
+        bands
+            .iter()
+            .map(|g| (g.0.as_str(), g.1, g.2))
+            .collect::<Vec<_>>(),
+        [("35-44", 80, 40), ("18-24", 10, 5), ("unknown", 10, 5)]
+    );
+    close(Some(bands[0].4), Some(43.5 / 80.0), "35-44 mean score");
+    close(Some(bands[1].4), Some(0.4), "18-24 mean score");
+    close(Some(bands[2].4), Some(0.95), "unknown band mean score");
+    assert!(dims[1]["max_auc_ratio"].is_null(), "{}", dims[1]);
+    assert!(dims[1]["max_mean_score_ratio"].is_null(), "{}", dims[1]);
+    assert_eq!(dims[1]["flagged"], false);
+    assert_eq!(f["flagged"], serde_json::json!(["gender"]));
+    assert!(a.notes.iter().any(|n| n.starts_with("fairness:")));
+    // The table lists the same six groups.
+    assert_eq!(text(table(&a, "fairness"), "group").len(), 6);
+
+    // By threshold: 4/3 ≈ 1.333 and 1.375 are both over 1.25; only 1.375 is over 1.35;
+    // neither is over 1.4.
+    for (threshold, flagged) in [(1.35, true), (1.4, false)] {
+        let b = run(threshold);
+        let f = &b.facts["fairness"];
+        assert_eq!(f["dimensions"][0]["flagged"], flagged, "at {threshold}");
+        let want: &[&str] = if flagged { &["gender"] } else { &[] };
+        assert_eq!(f["flagged"], serde_json::json!(want), "at {threshold}");
+        assert_eq!(
+            b.notes.iter().any(|n| n.starts_with("fairness:")),
+            flagged,
+            "at {threshold}"
+        );
     }
 }

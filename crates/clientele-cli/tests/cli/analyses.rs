@@ -3,30 +3,108 @@
 
 use super::*;
 
+/// The demo builds a workspace holding what the generator wrote, and the reports agree with
+/// the generator's own counts: every table's rows (`counts` in the truth file), the open
+/// deals of the pipeline, and the summary's revenue and orders for the report quarter (an
+/// explicit period: the one the truth file names) and its previous quarter.
 #[test]
-fn demo_builds_a_workspace_and_prints_the_dashboard() {
+fn demo_workspace_and_reports_hold_the_generators_counts() {
     let env = Env::new();
     let out = env.ok(&["demo", "--customers", "300", "--seed", "7"]);
     assert!(out.contains("Key performance indicators"), "{out}");
     assert!(out.contains("Sales by month"), "{out}");
-    assert!(env.ws().join("demo/truth/ground_truth.json").exists());
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.ws().join("demo/truth/ground_truth.json")).unwrap(),
+    )
+    .unwrap();
     let tables = env.ok(&["tables", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&tables).unwrap();
-    let count = |kind: &str| {
+    let of_kind = |kind: &str| -> Vec<&serde_json::Value> {
         v.as_array()
             .unwrap()
             .iter()
             .filter(|t| t["kind"] == kind)
-            .count()
+            .collect()
     };
-    assert_eq!(count("data"), 16, "every canonical table: {tables}");
+    let data = of_kind("data");
+    assert_eq!(data.len(), 16, "every canonical table: {tables}");
+    // Each table holds exactly the rows the generator wrote: nothing dropped by the ingest.
+    let counts = truth["counts"].as_object().unwrap();
+    assert_eq!(counts.len(), 16, "{counts:?}");
+    for t in &data {
+        let name = t["table"].as_str().unwrap();
+        assert_eq!(t["rows"], counts[name], "{name}: {t}");
+    }
+    assert_eq!(counts["customers"], 300);
     // The demo runs and stores clv, rfm, lifecycle, churn and leads.
-    assert_eq!(count("analysis"), 5, "{tables}");
+    assert_eq!(of_kind("analysis").len(), 5, "{tables}");
+
+    // The pipeline's open deals, over every rep and stage, are the generator's open deals.
     let pipe = env.ok(&["report", "pipeline", "--by", "rep", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&pipe).unwrap();
-    assert!(!v["rows"].as_array().unwrap().is_empty());
-    for r in ["summary", "exceptions", "detailed"] {
-        env.ok(&["report", r]);
+    let open: f64 = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["open_deals"].as_f64().unwrap_or(0.0))
+        .sum();
+    assert_eq!(open, truth["deals"]["open"].as_f64().unwrap(), "{pipe}");
+    assert!(truth["deals"]["open"].as_u64().unwrap() > 0);
+
+    // The summary of the report quarter: revenue and orders this quarter and the one before,
+    // as the generator tallied them (exact counts; revenue to half a cent, see cli/kpis.rs).
+    let targets = &truth["kpi_targets"];
+    let quarter = targets["report_quarter"].as_str().unwrap();
+    let summary: serde_json::Value = serde_json::from_str(
+        &env.ok(&["report", "summary", "--period", quarter, "--format", "json"]),
+    )
+    .unwrap();
+    let previous = summary["previous_period"]["label"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tally = |kpi: &str, period: &str| {
+        targets["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["kpi"] == kpi && t["period"] == period)
+            .map(|t| t["actual"].as_f64().unwrap())
+    };
+    let metric = |name: &str| {
+        summary["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["metric"] == name)
+            .unwrap_or_else(|| panic!("{name}: {summary}"))
+            .clone()
+    };
+    let (revenue, orders) = (metric("Sales revenue"), metric("Orders"));
+    let want = tally("sales_revenue", quarter).unwrap();
+    assert!(
+        (revenue["value"].as_f64().unwrap() - want).abs() < 0.005,
+        "{revenue} vs {want}"
+    );
+    assert_eq!(
+        orders["value"].as_f64(),
+        tally("orders", quarter),
+        "{orders}"
+    );
+    // The previous quarter is in the truth file when it is in the same calendar year.
+    if let Some(want) = tally("sales_revenue", &previous) {
+        assert!(
+            (revenue["previous"].as_f64().unwrap() - want).abs() < 0.005,
+            "{revenue} vs {want}"
+        );
+        assert_eq!(
+            orders["previous"].as_f64(),
+            tally("orders", &previous),
+            "{orders}"
+        );
+    }
+    for r in ["exceptions", "detailed"] {
+        env.ok(&["report", r, "--period", quarter]);
     }
 }
 
