@@ -1,11 +1,8 @@
 -- wrk script: every request asks for sales by customer over a different date range (one of
--- about 20,000), so that a server whose report cache were unbounded would grow with each;
--- sends the bearer token from the environment and prints the same JSON line as
--- wrk_report.lua when the run ends.
-local token = os.getenv("CLIENTELE_TOKEN")
-if token then
-  wrk.headers["Authorization"] = "Bearer " .. token
-end
+-- about 20,000), so that a server whose report cache were unbounded would grow with each.
+-- The token header and the JSON summary line come from wrk_report.lua (bench/server.sh runs
+-- wrk from the repository's root).
+dofile("bench/wrk_report.lua")
 local counter = 0
 
 function request()
@@ -15,14 +12,4 @@ function request()
   local from = os.date("!%Y-%m-%d", 1672531200 + start * 86400)
   local to = os.date("!%Y-%m-%d", 1672531200 + (start + length) * 86400)
   return wrk.format("GET", wrk.path .. "&from=" .. from .. "&to=" .. to)
-end
-
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    '{"requests": %d, "seconds": %.3f, "rps": %.1f, "p50_ms": %.2f, "p95_ms": %.2f, "p99_ms": %.2f, "max_ms": %.2f, "bytes": %d, "errors": %d, "non_2xx": %d}\n',
-    summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
-    latency.max / 1000, summary.bytes,
-    e.connect + e.read + e.write + e.timeout, e.status))
 end

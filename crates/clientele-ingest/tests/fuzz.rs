@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use arrow::array::{Array, Float64Array};
+use arrow::array::Float64Array;
 use clientele_ingest::{IngestError, IngestOptions, Manifest, ingest};
 use clientele_schema::{ColumnType, Value, parse_value};
 use proptest::prelude::*;
@@ -68,8 +68,10 @@ fn ingest_checked_in(
     }
 }
 
-fn stored_amounts_are_finite(ws: &Path) {
+/// The stored orders' amounts, nulls as `None`.
+fn stored_amounts(ws: &Path) -> Vec<Option<f64>> {
     let manifest = Manifest::read(ws).unwrap().unwrap();
+    let mut out = Vec::new();
     for file in manifest.table_files(ws, "orders") {
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
             std::fs::File::open(&file).unwrap(),
@@ -81,10 +83,15 @@ fn stored_amounts_are_finite(ws: &Path) {
             let batch = batch.unwrap();
             let amounts = batch.column_by_name("total_amount").unwrap();
             let amounts = amounts.as_any().downcast_ref::<Float64Array>().unwrap();
-            for i in 0..amounts.len() {
-                assert!(amounts.is_null(i) || amounts.value(i).is_finite());
-            }
+            out.extend(amounts.iter());
         }
+    }
+    out
+}
+
+fn stored_amounts_are_finite(ws: &Path) {
+    for x in stored_amounts(ws).into_iter().flatten() {
+        assert!(x.is_finite(), "stored {x}");
     }
 }
 
@@ -182,23 +189,7 @@ fn csv_text(header: &[&str], rows: &[Vec<String>], delimiter: &str) -> Vec<u8> {
 
 /// The sum of the stored orders' amounts.
 fn stored_total(ws: &Path) -> f64 {
-    let manifest = Manifest::read(ws).unwrap().unwrap();
-    let mut total = 0.0;
-    for file in manifest.table_files(ws, "orders") {
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-            std::fs::File::open(&file).unwrap(),
-        )
-        .unwrap()
-        .build()
-        .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let amounts = batch.column_by_name("total_amount").unwrap();
-            let amounts = amounts.as_any().downcast_ref::<Float64Array>().unwrap();
-            total += amounts.iter().flatten().sum::<f64>();
-        }
-    }
-    total
+    stored_amounts(ws).into_iter().flatten().sum()
 }
 
 proptest! {

@@ -91,7 +91,11 @@ pub(super) fn csv_response(batches: &[RecordBatch], name: &str) -> Result<Respon
             w.write(b).map_err(ApiError::internal)?;
         }
     }
-    let mut res = buf.into_response();
+    Ok(csv_attachment(buf.into_response(), name))
+}
+
+/// Marks a response as a CSV file named `name`.csv, for spreadsheets and browsers to save.
+fn csv_attachment(mut res: Response, name: &str) -> Response {
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
@@ -99,7 +103,7 @@ pub(super) fn csv_response(batches: &[RecordBatch], name: &str) -> Result<Respon
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\"")) {
         res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
-    Ok(res)
+    res
 }
 
 /// Chunks of a streamed export that may wait for a slow client: with batches of 8192 rows,
@@ -202,15 +206,10 @@ pub(super) async fn csv_stream(
         })
     });
     let body = futures::stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(rest);
-    let mut res = axum::body::Body::from_stream(body).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\"")) {
-        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(res)
+    Ok(csv_attachment(
+        axum::body::Body::from_stream(body).into_response(),
+        name,
+    ))
 }
 
 /// The audit entry of a streamed export, written when the export is dropped: on success, on
