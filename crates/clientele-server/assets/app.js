@@ -430,7 +430,7 @@ async function exceptionsPage(main, params) {
   put(main, el('h1', { text: data.title }), periodPicker(params, 'exceptions'),
     data.rows.length ? el('ul', { class: 'alerts', id: 'alerts' }, data.rows.map((r) => el('li', { class: `alert ${r.kind}`, 'data-testid': 'alert' },
       el('strong', { text: r.subject }), ` — ${r.note || r.kind}: `,
-      `${byUnit(r.value, r.unit)} against ${byUnit(r.expected, r.unit)} (${pct(r.deviation)})`)))
+      `${byUnit(r.value, r.unit)} against ${byUnit(r.expected, r.unit)} (${changeText(r.deviation, r.deviation_unit)})`)))
       : el('p', { text: 'No exceptions in this period.' }),
     notes(data.notes));
 }

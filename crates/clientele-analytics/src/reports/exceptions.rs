@@ -40,6 +40,7 @@ struct Rows {
     value: Vec<Option<f64>>,
     expected: Vec<Option<f64>>,
     deviation: Vec<Option<f64>>,
+    deviation_unit: Vec<Option<String>>,
     note: Vec<Option<String>>,
 }
 
@@ -53,17 +54,21 @@ impl Rows {
         expected: Option<f64>,
         note: String,
     ) {
-        let unit = crate::KPIS
-            .iter()
-            .find(|k| k.key == metric)
-            .map_or(if metric == "orders" { "count" } else { "money" }, |k| {
-                k.unit.as_str()
-            });
+        let kpi = crate::KPIS.iter().find(|k| k.key == metric);
+        let unit = kpi.map_or(if metric == "orders" { "count" } else { "money" }, |k| {
+            k.unit.as_str()
+        });
+        // A rate's distance from its target is in percentage points, as its change is.
+        let (deviation, deviation_unit) = match kpi {
+            Some(k) => (k.change_between(value, expected), k.change.symbol()),
+            None => (crate::util::change(value, expected), "%"),
+        };
+        self.deviation.push(deviation);
+        self.deviation_unit.push(Some(deviation_unit.into()));
         self.unit.push(Some(unit.into()));
         self.kind.push(Some(kind.into()));
         self.subject.push(Some(subject));
         self.metric.push(Some(metric.into()));
-        self.deviation.push(crate::util::change(value, expected));
         self.value.push(value);
         self.expected.push(expected);
         self.note.push((!note.is_empty()).then_some(note));
@@ -77,7 +82,8 @@ struct Found {
 }
 
 /// Lists the exceptions of `period` (compared with `period.previous()`). `deviation` is
-/// value / expected − 1.
+/// value / expected − 1 (`deviation_unit` `%`) for amounts and counts, and value − expected in
+/// percentage points (`pp`, as a fraction) for rates, like a KPI's change.
 pub async fn exceptions(
     engine: &Engine,
     period: &Period,
@@ -116,6 +122,7 @@ pub async fn exceptions(
         .num("value", rows.value)
         .num("expected", rows.expected)
         .num("deviation", rows.deviation)
+        .text("deviation_unit", rows.deviation_unit)
         .text("note", rows.note)
         .batch();
     Ok(Report {
@@ -320,4 +327,53 @@ async fn frequency_drops(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The exceptions report showed a rate's distance from its target as a relative change
+    /// (a churn rate of 6 % against a 4 % target read "+50 %"); like a KPI's change it is in
+    /// percentage points for rates, and relative for amounts and counts.
+    #[test]
+    fn a_rate_off_target_deviates_in_percentage_points() {
+        let mut rows = Rows::default();
+        rows.push(
+            "kpi_off_target",
+            "Churn rate".into(),
+            "churn_rate",
+            Some(0.06),
+            Some(0.04),
+            String::new(),
+        );
+        rows.push(
+            "kpi_off_target",
+            "Sales revenue".into(),
+            "revenue",
+            Some(130.0),
+            Some(150.0),
+            String::new(),
+        );
+        rows.push(
+            "rep_below_quota",
+            "Ann".into(),
+            "revenue",
+            Some(50.0),
+            Some(0.0),
+            String::new(),
+        );
+        assert!(
+            (rows.deviation[0].unwrap() - 0.02).abs() < 1e-12,
+            "{:?}",
+            rows.deviation
+        );
+        assert!((rows.deviation[1].unwrap() - (130.0 / 150.0 - 1.0)).abs() < 1e-12);
+        assert_eq!(
+            rows.deviation[2], None,
+            "no relative deviation from a zero target"
+        );
+        let units: Vec<Option<&str>> = rows.deviation_unit.iter().map(Option::as_deref).collect();
+        assert_eq!(units, [Some("pp"), Some("%"), Some("%")]);
+    }
 }
