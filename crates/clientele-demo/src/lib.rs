@@ -31,6 +31,7 @@ mod kpi;
 mod marketing;
 mod out;
 mod sales;
+pub use sales::LEAD_CONVERSION_WINDOW_DAYS;
 mod sample;
 mod tally;
 mod world;

@@ -60,7 +60,7 @@ pub(crate) const CONVERSION_DELAY: (f64, f64) = (2.0, 21.0);
 /// The conversion window of the Lead conversion rate KPI (docs/metrics.md; the library's
 /// `CONVERSION_WINDOW_DAYS`, which this crate may not import): a lead converted when it did
 /// within this many days of its creation.
-pub(crate) const LEAD_CONVERSION_WINDOW_DAYS: i64 = 90;
+pub const LEAD_CONVERSION_WINDOW_DAYS: i64 = 90;
 /// Share of converted leads that become a new customer (the rest buy as an existing one).
 pub(crate) const CONVERT_TO_NEW: f64 = 0.75;
 /// A new customer for a converted lead is sought within this many days of the conversion.

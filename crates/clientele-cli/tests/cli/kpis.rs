@@ -180,3 +180,14 @@ fn kpi_report_equals_the_demo_generators_own_tally() {
         "{year}: report {got}, sum of the tally's quarters {year_revenue}"
     );
 }
+
+/// The demo cannot import the library's window (it knows nothing of analytics), so it keeps
+/// its own copy; this keeps the two equal, so the demo's lead conversion truth means what the
+/// KPI and lead scoring compute.
+#[test]
+fn the_demo_and_the_lead_kpi_share_one_conversion_window() {
+    assert_eq!(
+        clientele_demo::LEAD_CONVERSION_WINDOW_DAYS,
+        i64::from(clientele_analytics::analyses::leads::CONVERSION_WINDOW_DAYS)
+    );
+}
