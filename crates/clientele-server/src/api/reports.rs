@@ -116,26 +116,32 @@ pub(super) async fn sales(
     }
     let (page, size) = paging(p.page, p.page_size, SALES_PAGE)?;
     let report = state.report(p.request("sales")?).await?;
-    let report = masked_report(&report, &ctx.caller, &*state.privacy().await?)?;
-    let all = arrow::compute::concat_batches(&report.schema, &report.batches)
-        .map_err(ApiError::internal)?;
-    let total = all.num_rows();
+    let total: usize = report.batches.iter().map(RecordBatch::num_rows).sum();
     let start = ((page - 1) * size).min(total);
-    let shown = all.slice(start, size.min(total - start));
-    audit_rows(&state, &ctx, &[&shown]).await?;
+    // The page is cut from the cached report without copying, and only it is masked.
+    let page_rows = rows_between(&report.batches, start, size);
+    let shown = protect(&page_rows, &ctx.caller, &*state.privacy().await?)?;
+    let shown_rows: usize = shown.iter().map(RecordBatch::num_rows).sum();
+    audit_rows(&state, &ctx, &shown.iter().collect::<Vec<_>>()).await?;
     let mut notes = report.notes.clone();
     if total > size || page > 1 {
         notes.push(format!(
             "rows {}–{} of {total}, highest revenue first: page={} for the next, format=csv for every row",
             (start + 1).min(total),
-            start + shown.num_rows(),
+            start + shown_rows,
             page + 1
         ));
     }
     let paged = Report {
-        batches: vec![shown],
+        name: report.name.clone(),
+        title: report.title.clone(),
+        period: report.period.clone(),
+        previous: report.previous.clone(),
+        schema: shown
+            .first()
+            .map_or_else(|| Arc::clone(&report.schema), |b| b.schema()),
+        batches: shown,
         notes,
-        ..report
     };
     let mut body = clientele_analytics::report_json(&paged)?;
     body["page"] = json!(page);
@@ -146,6 +152,25 @@ pub(super) async fn sales(
 
 /// Rows of a page of sales by customer unless `page_size` says otherwise.
 const SALES_PAGE: usize = 200;
+
+/// At most `len` rows from row `start` on, across batches, as zero-copy slices.
+fn rows_between(batches: &[RecordBatch], mut start: usize, mut len: usize) -> Vec<RecordBatch> {
+    let mut out = Vec::new();
+    for b in batches {
+        if len == 0 {
+            break;
+        }
+        if start >= b.num_rows() {
+            start -= b.num_rows();
+            continue;
+        }
+        let take = len.min(b.num_rows() - start);
+        out.push(b.slice(start, take));
+        len -= take;
+        start = 0;
+    }
+    out
+}
 
 /// The deal pipeline: funnel by stage with conversion and days in stage, or by rep/region.
 #[utoipa::path(get, path = "/pipeline", tag = "reports", params(ReportParams),
