@@ -380,12 +380,10 @@ impl Engine {
                 .with_allow_statements(false)
                 .verify_plan(&plan)
                 .map_err(|e| {
-                    EngineError::ReadOnly(
-                        e.find_root()
-                            .to_string()
-                            .trim_start_matches("Error during planning: ")
-                            .to_string(),
-                    )
+                    EngineError::ReadOnly(match e.find_root() {
+                        datafusion::error::DataFusionError::Plan(why) => why.clone(),
+                        other => other.to_string(),
+                    })
                 })?;
         }
         self.ctx.execute_logical_plan(plan).await.map_err(classify)
