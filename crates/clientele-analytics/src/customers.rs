@@ -116,17 +116,8 @@ pub const P_ALIVE_LABEL: &str = "P(alive)";
 /// are read from `churn_probability`, labelled by the run's parameters.
 pub fn risk_measures(engine: &Engine) -> Vec<RiskMeasure> {
     use crate::analyses::churn::ChurnKind;
-    let columns = |table: &str| -> Vec<String> {
-        engine
-            .manifest()
-            .tables
-            .get(table)
-            .map(|t| t.columns.clone())
-            .unwrap_or_default()
-    };
-    let p_alive = columns("scores_clv")
-        .iter()
-        .any(|c| c == "p_alive")
+    let p_alive = engine
+        .has_column("scores_clv", "p_alive")
         .then(|| RiskMeasure {
             column: "p_alive".into(),
             label: P_ALIVE_LABEL.into(),
@@ -143,24 +134,21 @@ pub fn risk_measures(engine: &Engine) -> Vec<RiskMeasure> {
     let window = param("window")
         .and_then(|w| w.parse::<i32>().ok())
         .unwrap_or(crate::analyses::churn::ChurnOptions::default().window);
-    let churn_columns = columns("scores_churn");
     let churn = [kind.column(), "churn_probability"]
         .into_iter()
-        .find(|c| churn_columns.iter().any(|x| x == c))
+        .find(|c| engine.has_column("scores_churn", c))
         .map(|column| RiskMeasure {
             column: column.into(),
             label: kind.label(window),
             meaning: kind.meaning(window),
         });
-    let mut out: Vec<RiskMeasure> = match kind {
+    match kind {
         ChurnKind::Subscription => [churn, p_alive],
         ChurnKind::Transactional => [p_alive, churn],
     }
     .into_iter()
     .flatten()
-    .collect();
-    out.dedup();
-    out
+    .collect()
 }
 
 /// Labels of the list's columns that need one, given the measures and the list's columns.
