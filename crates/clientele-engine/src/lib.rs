@@ -203,6 +203,28 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         let manifest = Manifest::read(workspace)?
             .ok_or_else(|| EngineError::NoWorkspace(workspace.to_path_buf()))?;
+        Engine::build(workspace, manifest, options).await
+    }
+
+    /// An engine over no workspace: no tables, for an analysis whose input is a file given
+    /// by the user (`clientele forecast --series FILE`), read through [`Engine::context`].
+    /// Nothing can be stored through it.
+    pub async fn detached(options: EngineOptions) -> Result<Engine, EngineError> {
+        let manifest = Manifest {
+            schema_version: clientele_schema::SCHEMA_VERSION,
+            generation: 0,
+            ingested_at: String::new(),
+            tables: Default::default(),
+            analyses: Default::default(),
+        };
+        Engine::build(Path::new(""), manifest, options).await
+    }
+
+    async fn build(
+        workspace: &Path,
+        manifest: Manifest,
+        options: EngineOptions,
+    ) -> Result<Engine, EngineError> {
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));

@@ -10,6 +10,7 @@ pub mod classify;
 pub mod cluster;
 pub mod lifecycle;
 pub mod metrics;
+pub mod pipeline;
 pub mod rfm;
 pub mod tabular;
 

@@ -285,6 +285,9 @@ pub const TABLES: &[TableDef] = &[
                     "call",
                     "meeting",
                     "unsubscribe",
+                    "reaction",
+                    "share",
+                    "download",
                 ]),
             ),
         ],
@@ -408,6 +411,18 @@ pub const TABLES: &[TableDef] = &[
         ],
         primary_key: &[],
         references: &[fk("campaign_id", "campaigns", W)],
+    },
+    TableDef {
+        // Who was in which arm of an experiment or campaign holdout (`clientele abtest`).
+        name: "experiments",
+        columns: &[
+            req("experiment_id", Text),
+            req("customer_id", Text),
+            req("variant", Text),
+            req("assigned_at", Timestamp),
+        ],
+        primary_key: &["experiment_id", "customer_id"],
+        references: &[fk("customer_id", "customers", W)],
     },
     TableDef {
         name: "kpi_targets",

@@ -10,8 +10,10 @@ const PAGES = [
   { id: 'overview', label: 'Overview', area: 'overview' },
   { id: 'sales', label: 'Sales', area: 'sales' },
   { id: 'pipeline', label: 'Pipeline', area: 'pipeline' },
+  { id: 'forecast', label: 'Forecast', area: 'sales' },
   { id: 'customers', label: 'Customers', area: 'customers' },
   { id: 'campaigns', label: 'Campaigns', area: 'campaigns' },
+  { id: 'attribution', label: 'Attribution', area: 'campaigns' },
   { id: 'exceptions', label: 'Exceptions', area: 'overview' },
   { id: 'audit', label: 'Audit log', area: 'admin' },
 ];
@@ -86,7 +88,7 @@ function byUnit(v, unit) {
 function fmtCell(col, v) {
   if (v === undefined || v === null) return '';
   if (typeof v === 'number') {
-    if (/(^share|_share$|_rate$|^growth$|^retention$|^conversion|probability|^deviation$|^p_|^win_|^roi$)/.test(col)) return pct(v);
+    if (/(^share|_share$|_rate$|^growth$|^retention$|^conversion|probability|^deviation$|^p_|^win_|^roi$|removal_effect|coverage_95$)/.test(col)) return pct(v);
     if (Number.isInteger(v)) return count(v);
     return money(v);
   }
@@ -293,6 +295,120 @@ async function campaignsPage(main, params) {
   }
 }
 
+// A select that navigates: one option per value, the current one selected.
+function picker(id, label, values, current, onChange) {
+  const s = el('select', { id, 'data-testid': id, onchange: (e) => onChange(e.target.value) },
+    values.map(([v, text]) => el('option', { value: v, selected: v === current, text })));
+  return el('label', {}, `${label} `, s);
+}
+
+// The forecast continues the actuals as a line, with the 80 % and 95 % intervals as bands.
+function forecastChart(history, forecast, id) {
+  const labels = history.map((r) => r.period).concat(forecast.map((r) => r.period));
+  const pad = (n) => new Array(n).fill(null);
+  const n = history.length;
+  const last = n ? history[n - 1].actual : null;
+  // The forecast line starts at the last actual so the two join.
+  const joined = (key) => pad(Math.max(0, n - 1)).concat(n ? [last] : [], forecast.map((r) => r[key]));
+  const canvas = el('canvas', { id, 'data-testid': id, height: 100 });
+  chart(canvas, {
+    type: 'line',
+    data: {
+      labels,
+      datasets: [
+        { label: 'Actual', data: history.map((r) => r.actual).concat(pad(forecast.length)), borderColor: '#1f2933', backgroundColor: '#1f2933', pointRadius: 1 },
+        { label: '95 % lower', data: joined('lower_95'), borderColor: 'transparent', pointRadius: 0, fill: false },
+        { label: '95 % interval', data: joined('upper_95'), borderColor: 'transparent', backgroundColor: 'rgba(59, 111, 216, 0.15)', pointRadius: 0, fill: '-1' },
+        { label: '80 % lower', data: joined('lower_80'), borderColor: 'transparent', pointRadius: 0, fill: false },
+        { label: '80 % interval', data: joined('upper_80'), borderColor: 'transparent', backgroundColor: 'rgba(59, 111, 216, 0.3)', pointRadius: 0, fill: '-1' },
+        { label: 'Forecast', data: joined('forecast'), borderColor: '#3b6fd8', backgroundColor: '#3b6fd8', borderDash: [6, 3], pointRadius: 2 },
+      ],
+    },
+    options: {
+      animation: false,
+      interaction: { mode: 'index', intersect: false },
+      plugins: {
+        legend: { labels: { filter: (item) => !/lower/.test(item.text) } },
+        tooltip: { filter: (item) => item.parsed.y !== null, callbacks: { label: (c) => `${c.dataset.label}: ${money(c.parsed.y)}` } },
+      },
+    },
+  });
+  return el('div', { class: 'chart' }, canvas);
+}
+
+async function forecastPage(main, params) {
+  const measure = params.measure || 'revenue';
+  const q = { measure, by: measure === 'pipeline' ? undefined : params.by || 'month', split: measure === 'pipeline' ? undefined : params.split, horizon: params.horizon };
+  const a = await api('forecast' + qs(q));
+  const set = (k) => (v) => go('forecast', Object.assign({}, params, { [k]: v }));
+  const controls = el('div', { class: 'period' },
+    picker('forecast-measure', 'Forecast', [['revenue', 'Revenue'], ['orders', 'Orders'], ['units', 'Units'], ['new_customers', 'New customers'], ['pipeline', 'Pipeline (open deals)']], measure, set('measure')),
+    measure === 'pipeline' ? null : picker('forecast-by', 'by', [['day', 'day'], ['week', 'week'], ['month', 'month'], ['quarter', 'quarter']], params.by || 'month', set('by')),
+    measure === 'pipeline' ? null : picker('forecast-split', 'per', [['', 'whole business'], ['region', 'region'], ['category', 'category'], ['channel', 'channel'], ['rep', 'rep']], params.split || '', set('split')));
+  put(main, el('h1', { text: a.title }), controls);
+  const fc = a.tables.forecast || [];
+  if (measure === 'pipeline') {
+    const check = a.tables.check || [];
+    put(main,
+      el('p', { class: 'muted', text: `${count(a.open_deals)} open deals worth ${money(a.open_amount)} as of ${a.as_of}; win probabilities and times to close learnt from ${count(a.closed_deals_learnt_from)} closed deals.` }),
+      forecastChart([], fc, 'forecast-chart'),
+      table(fc, { testid: 'forecast-row' }),
+      check.length ? el('h2', { text: `Check: forecast from ${a.check.snapshot} against what happened` }) : null,
+      check.length ? barChart(check.map((r) => r.period), check.map((r) => r.forecast), { id: 'pipeline-check-chart', testid: 'pipeline-check-chart', label: 'Forecast', extra: [{ label: 'Actual', data: check.map((r) => r.actual), backgroundColor: '#2f9e44' }] }) : null,
+      check.length ? table(check) : null,
+      notes(a.notes));
+    return;
+  }
+  const models = a.tables.models || [];
+  const history = a.tables.history || [];
+  const splits = [...new Set(fc.map((r) => r.split).filter((x) => x !== undefined))];
+  const member = params.member && splits.includes(params.member) ? params.member : splits[0];
+  const of = (rows) => (splits.length ? rows.filter((r) => r.split === member) : rows);
+  const m = of(models)[0] || {};
+  const accuracy = (r, p) => `MAPE ${r[p + 'mape'] === undefined ? '—' : r[p + 'mape'].toFixed(1) + ' %'}, MASE ${r[p + 'mase'] === undefined ? '—' : r[p + 'mase'].toFixed(2)}, 95 % coverage ${pct(r[p + 'coverage_95'])}`;
+  put(main,
+    splits.length ? picker('forecast-member', a.split || 'member', splits.map((x) => [x, x]), member, set('member')) : null,
+    el('p', { class: 'muted', 'data-testid': 'forecast-model' }, `Model ${m.model || '—'}: ${m.reason || ''}.`),
+    el('p', { class: 'muted' }, `Backtest: ${accuracy(m, '')}; seasonal naive ${accuracy(m, 'naive_')}.`),
+    forecastChart(of(history), of(fc), 'forecast-chart'),
+    table(of(fc), { testid: 'forecast-row', columns: ['period', 'forecast', 'lower_80', 'upper_80', 'lower_95', 'upper_95'] }),
+    el('p', {}, el('a', { href: `/api/v1/forecast${qs(Object.assign({}, q, { format: 'csv' }))}`, text: 'Download CSV' })),
+    splits.length ? el('h2', { text: 'Models per member' }) : null,
+    splits.length ? table(models) : null,
+    notes(a.notes));
+}
+
+const ATTRIBUTION_MODELS = [['first_touch', 'First touch'], ['last_touch', 'Last touch'], ['linear', 'Linear'], ['time_decay', 'Time decay'], ['position_based', 'Position based'], ['markov', 'Markov'], ['shapley', 'Shapley']];
+const MODEL_COLOURS = ['#9aa5b1', '#52606d', '#3b6fd8', '#0b7285', '#5f3dc4', '#d9480f', '#2f9e44'];
+
+async function attributionPage(main, params) {
+  const by = params.by || 'channel';
+  const value = params.measure === 'value';
+  const a = await api('attribution' + qs({ by, goal: params.goal, lookback_days: params.lookback_days, order: params.order }));
+  const rows = a.tables.attribution || [];
+  const key = by === 'campaign' ? 'campaign' : 'channel';
+  const suffix = value ? '_value' : '';
+  const canvas = el('canvas', { id: 'attribution-chart', 'data-testid': 'attribution-chart', height: 110 });
+  chart(canvas, {
+    type: 'bar',
+    data: { labels: rows.map((r) => r[key]), datasets: ATTRIBUTION_MODELS.map(([m, label], i) => ({ label, data: rows.map((r) => r[m + suffix]), backgroundColor: MODEL_COLOURS[i] })) },
+    options: { animation: false, plugins: { tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${value ? money(c.parsed.y) : nf2.format(c.parsed.y)}` } } } },
+  });
+  const set = (k) => (v) => go('attribution', Object.assign({}, params, { [k]: v }));
+  put(main,
+    el('h1', { text: a.title }),
+    el('div', { class: 'period' },
+      picker('attribution-by', 'Credit', [['channel', 'channels'], ['campaign', 'campaigns']], by, set('by')),
+      picker('attribution-measure', 'in', [['conversions', 'conversions'], ['value', 'revenue']], value ? 'value' : 'conversions', set('measure')),
+      picker('attribution-order', 'Markov order', [['1', '1'], ['2', '2'], ['3', '3']], params.order || '1', set('order'))),
+    el('p', { class: 'muted', text: `${count(a.conversions)} conversions worth ${money(a.conversion_value)} over ${count(a.paths)} paths (${count(a.null_paths)} without conversion); each model shares them out differently.` }),
+    el('div', { class: 'chart' }, canvas),
+    table(rows, { columns: [key].concat(ATTRIBUTION_MODELS.map(([m]) => m + suffix)), testid: 'attribution-row' }),
+    el('h2', { text: 'Markov removal effects' }),
+    table(a.tables.removal_effects || []),
+    notes(a.notes));
+}
+
 async function pipeline(main) {
   const funnel = await api('pipeline');
   const byRep = await api('pipeline?by=rep');
@@ -471,6 +587,8 @@ async function render() {
       case 'pipeline': await pipeline(content, r.params); break;
       case 'customers': await customers(content, r.params); break;
       case 'campaigns': await campaignsPage(content, r.params); break;
+      case 'forecast': await forecastPage(content, r.params); break;
+      case 'attribution': await attributionPage(content, r.params); break;
       case 'members': await membersPage(content, r.params); break;
       case 'customer': await customer360(content, r.arg); break;
       case 'exceptions': await exceptionsPage(content, r.params); break;

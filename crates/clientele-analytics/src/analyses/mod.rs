@@ -16,6 +16,7 @@ pub mod churn;
 pub mod clv;
 pub mod cohorts;
 pub mod features;
+pub(crate) mod input;
 pub mod leads;
 pub mod params;
 pub mod predict;
@@ -113,6 +114,14 @@ pub trait Params:
     /// Checks every value against its documented range; errors name the parameter
     /// neutrally ([`AnalyticsError::Parameter`]).
     fn check(&self) -> Result<(), AnalyticsError>;
+
+    /// The file the analysis reads instead of the workspace, when the user gave one
+    /// (`forecast --series FILE`): the terminal then runs it on [`Engine::detached`]. Such a
+    /// field is a terminal flag only (`#[serde(skip)]`, `#[param(ignore)]`): the server never
+    /// reads a file a request names.
+    fn input_file(&self) -> Option<&std::path::Path> {
+        None
+    }
 }
 
 /// An analysis: its declaration, its parameters and how it runs.

@@ -21,6 +21,7 @@ use ndarray::Array2;
 
 use crate::AnalyticsError;
 use crate::analyses::analysis::{Analysis, report};
+use crate::analyses::input::{Table, read_csv};
 use crate::analyses::supervised::{self, Fitted, fit_both};
 use crate::util::Columns;
 
@@ -41,70 +42,6 @@ pub struct PredictOptions {
     pub test_fraction: f64,
     /// Seed of the split.
     pub seed: u64,
-}
-
-/// A CSV file read as text columns.
-struct Table {
-    path: PathBuf,
-    names: Vec<String>,
-    columns: Vec<Vec<Option<String>>>,
-}
-
-impl Table {
-    fn rows(&self) -> usize {
-        self.columns.first().map_or(0, Vec::len)
-    }
-
-    fn column(&self, name: &str) -> Option<&Vec<Option<String>>> {
-        self.names
-            .iter()
-            .position(|n| n == name)
-            .map(|i| &self.columns[i])
-    }
-}
-
-fn read_csv(path: &Path) -> Result<Table, AnalyticsError> {
-    let bad = |msg: String| AnalyticsError::Usage(format!("{}: {msg}", path.display()));
-    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read the file ({e})")))?;
-    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
-    let delimiter = [b',', b';', b'\t', b'|']
-        .into_iter()
-        .max_by_key(|d| first.iter().filter(|b| *b == d).count())
-        .unwrap_or(b',');
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(true)
-        .from_reader(bytes.as_slice());
-    let names: Vec<String> = reader
-        .headers()
-        .map_err(|e| bad(format!("cannot read the header ({e})")))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    if names.is_empty() || names.iter().all(String::is_empty) {
-        return Err(bad("the file has no header row".into()));
-    }
-    let mut columns = vec![Vec::new(); names.len()];
-    for (i, rec) in reader.records().enumerate() {
-        let rec = rec.map_err(|e| bad(format!("row {}: {e}", i + 2)))?;
-        if rec.len() != names.len() {
-            return Err(bad(format!(
-                "row {}: {} fields where the header has {}",
-                i + 2,
-                rec.len(),
-                names.len()
-            )));
-        }
-        for (c, v) in columns.iter_mut().zip(rec.iter()) {
-            let v = v.trim();
-            c.push((!v.is_empty()).then(|| v.to_string()));
-        }
-    }
-    Ok(Table {
-        path: path.to_path_buf(),
-        names,
-        columns,
-    })
 }
 
 fn features_of(

@@ -22,12 +22,14 @@ pub trait CliAnalysis: Send + Sync {
     fn def(&self) -> Def;
     /// Its subcommand: the last of its command words, its flags and its help.
     fn command(&self) -> clap::Command;
-    /// Reads its parameters from the matches of its subcommand and runs it.
+    /// Reads its parameters from the matches of its subcommand and runs it, on the
+    /// workspace or, when the parameters name an input file, on a detached engine; returns
+    /// the engine it ran on with the result.
     fn run<'a>(
         &'a self,
-        engine: &'a Engine,
+        g: &'a Globals,
         matches: &'a ArgMatches,
-    ) -> Pin<Box<dyn Future<Output = Result<Analysis>> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<(Engine, Analysis)>> + Send + 'a>>;
 }
 
 struct Typed<S>(PhantomData<fn() -> S>);
@@ -52,12 +54,19 @@ impl<S: Spec> CliAnalysis for Typed<S> {
 
     fn run<'a>(
         &'a self,
-        engine: &'a Engine,
+        g: &'a Globals,
         matches: &'a ArgMatches,
-    ) -> Pin<Box<dyn Future<Output = Result<Analysis>> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<(Engine, Analysis)>> + Send + 'a>> {
         Box::pin(async move {
             let params = S::Params::from_arg_matches(matches)?;
-            Ok(analyses::run::<S>(engine, &params).await?)
+            let engine = match params.input_file() {
+                Some(_) => Engine::detached(g.engine_options()).await?,
+                None => g.engine().await?,
+            };
+            let spinner = Spinner::start(S::DEF.progress);
+            let result = analyses::run::<S>(&engine, &params).await?;
+            drop(spinner);
+            Ok((engine, result))
         })
     }
 }
@@ -82,21 +91,19 @@ pub fn registry() -> &'static [&'static dyn CliAnalysis] {
 /// `clientele <analysis> …`: runs it with a spinner, prints it (or its per-customer rows) and
 /// stores its per-customer results unless told not to.
 pub async fn run(g: &Globals, analysis: &dyn CliAnalysis, matches: &ArgMatches) -> Result<()> {
-    let engine = g.engine().await?;
     let def = analysis.def();
     let store = if def.stores.is_some() {
         Some(StoreArgs::from_arg_matches(matches)?)
     } else {
         None
     };
-    let spinner = Spinner::start(def.progress);
-    let result = analysis.run(&engine, matches).await?;
-    drop(spinner);
+    let (engine, result) = analysis.run(g, matches).await?;
     let per_customer = store.as_ref().is_some_and(|s| s.customers);
     let mut sink = Sink::open(g.out.as_deref())?;
     output::write_analysis(sink.writer(), &result, g.format, per_customer)?;
     sink.commit()?;
-    if store.is_some_and(|s| !s.no_save) {
+    // A detached engine (an input file instead of the workspace) has nowhere to store.
+    if store.is_some_and(|s| !s.no_save) && !engine.workspace().as_os_str().is_empty() {
         save(&engine, &result)?;
     }
     Ok(())

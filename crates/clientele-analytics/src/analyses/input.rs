@@ -1,0 +1,85 @@
+//! Files a user gives an analysis instead of the workspace (`predict --train`, `forecast
+//! --series`, `attribution --paths`): CSV read with the csv crate into text columns, the
+//! delimiter taken from the header line, every error naming the file and the row.
+
+use std::path::{Path, PathBuf};
+
+use crate::AnalyticsError;
+
+/// A CSV file read as text columns; blank cells are `None`.
+pub(crate) struct Table {
+    pub path: PathBuf,
+    pub names: Vec<String>,
+    pub columns: Vec<Vec<Option<String>>>,
+}
+
+impl Table {
+    pub fn rows(&self) -> usize {
+        self.columns.first().map_or(0, Vec::len)
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Vec<Option<String>>> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| &self.columns[i])
+    }
+}
+
+pub(crate) fn read_csv(path: &Path) -> Result<Table, AnalyticsError> {
+    let bad = |msg: String| AnalyticsError::Usage(format!("{}: {msg}", path.display()));
+    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read the file ({e})")))?;
+    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    let delimiter = [b',', b';', b'\t', b'|']
+        .into_iter()
+        .max_by_key(|d| first.iter().filter(|b| *b == d).count())
+        .unwrap_or(b',');
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .from_reader(bytes.as_slice());
+    let names: Vec<String> = reader
+        .headers()
+        .map_err(|e| bad(format!("cannot read the header ({e})")))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    if names.is_empty() || names.iter().all(String::is_empty) {
+        return Err(bad("the file has no header row".into()));
+    }
+    let mut columns = vec![Vec::new(); names.len()];
+    for (i, rec) in reader.records().enumerate() {
+        let rec = rec.map_err(|e| bad(format!("row {}: {e}", i + 2)))?;
+        if rec.len() != names.len() {
+            return Err(bad(format!(
+                "row {}: {} fields where the header has {}",
+                i + 2,
+                rec.len(),
+                names.len()
+            )));
+        }
+        for (c, v) in columns.iter_mut().zip(rec.iter()) {
+            let v = v.trim();
+            c.push((!v.is_empty()).then(|| v.to_string()));
+        }
+    }
+    Ok(Table {
+        path: path.to_path_buf(),
+        names,
+        columns,
+    })
+}
+
+
+impl Table {
+    /// The column `name`, or an error naming the file, the column and the columns it has.
+    pub fn require(&self, name: &str, what: &str) -> Result<&Vec<Option<String>>, AnalyticsError> {
+        self.column(name).ok_or_else(|| {
+            AnalyticsError::Usage(format!(
+                "{}: no column '{name}' ({what}); the file has {}",
+                self.path.display(),
+                self.names.join(", ")
+            ))
+        })
+    }
+}
