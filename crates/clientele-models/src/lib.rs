@@ -8,6 +8,7 @@ use thiserror::Error;
 pub mod btyd;
 pub mod classify;
 pub mod cluster;
+pub mod forecast;
 pub mod lifecycle;
 pub mod metrics;
 pub mod pipeline;

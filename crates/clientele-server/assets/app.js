@@ -88,7 +88,7 @@ function byUnit(v, unit) {
 function fmtCell(col, v) {
   if (v === undefined || v === null) return '';
   if (typeof v === 'number') {
-    if (/(^share|_share$|_rate$|^growth$|^retention$|^conversion|probability|^deviation$|^p_|^win_|^roi$|removal_effect|coverage_95$)/.test(col)) return pct(v);
+    if (/(^share|_share$|_rate$|^growth$|^retention$|^conversion|probability|^deviation$|^p_|^win_|^roi$|removal_effect|coverage_95$|mape$)/.test(col)) return pct(v);
     if (Number.isInteger(v)) return count(v);
     return money(v);
   }
@@ -365,7 +365,7 @@ async function forecastPage(main, params) {
   const member = params.member && splits.includes(params.member) ? params.member : splits[0];
   const of = (rows) => (splits.length ? rows.filter((r) => r.split === member) : rows);
   const m = of(models)[0] || {};
-  const accuracy = (r, p) => `MAPE ${r[p + 'mape'] === undefined ? '—' : r[p + 'mape'].toFixed(1) + ' %'}, MASE ${r[p + 'mase'] === undefined ? '—' : r[p + 'mase'].toFixed(2)}, 95 % coverage ${pct(r[p + 'coverage_95'])}`;
+  const accuracy = (r, p) => `MAPE ${r[p + 'mape'] == null ? '—' : pct(r[p + 'mape'])}, MASE ${r[p + 'mase'] == null ? '—' : r[p + 'mase'].toFixed(2)}, 95 % coverage ${pct(r[p + 'coverage_95'])}`;
   put(main,
     splits.length ? picker('forecast-member', a.split || 'member', splits.map((x) => [x, x]), member, set('member')) : null,
     el('p', { class: 'muted', 'data-testid': 'forecast-model' }, `Model ${m.model || '—'}: ${m.reason || ''}.`),

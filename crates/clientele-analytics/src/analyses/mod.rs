@@ -16,6 +16,7 @@ pub mod churn;
 pub mod clv;
 pub mod cohorts;
 pub mod features;
+pub mod forecast;
 pub(crate) mod input;
 pub mod leads;
 pub mod params;
@@ -160,6 +161,7 @@ pub fn visit(v: &mut impl Visitor) {
     v.visit::<churn::Churn>();
     v.visit::<leads::Leads>();
     v.visit::<cohorts::Cohorts>();
+    v.visit::<forecast::Forecast>();
 }
 
 /// The declarations of every analysis.

@@ -16,7 +16,7 @@
 //! - **prediction intervals** at 80 % and 95 %; for a measure that cannot be negative the
 //!   lower bounds are cut at 0 (which changes no coverage: actuals are never below 0);
 //! - **the backtest** is rolling-origin over the last quarter of the history with the
-//!   model's parameters fitted on the first three quarters only: MAPE, sMAPE (percent),
+//!   model's parameters fitted on the first three quarters only: MAPE, sMAPE (fractions: 0.05 is 5 %),
 //!   MASE (scaled by the in-sample seasonal-naive error) and the share of actuals inside the
 //!   95 % interval, for the model and for seasonal naive beside it.
 
@@ -310,6 +310,8 @@ struct Outcome {
     accuracy: Option<Accuracy>,
     naive: Option<Accuracy>,
     error: Option<String>,
+    /// What the model choice left out and why (the same for every split, said once).
+    notes: Vec<String>,
 }
 
 /// The forecast of a measure from the workspace, or of a series file.
@@ -359,11 +361,43 @@ async fn forecast(engine: &Engine, p: &ForecastOptions) -> Result<Analysis, Anal
     }
 
     let with_split = p.split.is_some();
-    let mut f = Rows::default();
-    let mut m = Rows::default();
-    let mut h = Rows::default();
+    let (text, num) = (true, false);
+    let mut f = Rows::new(&[
+        ("split", text),
+        ("period", text),
+        ("forecast", num),
+        ("lower_80", num),
+        ("upper_80", num),
+        ("lower_95", num),
+        ("upper_95", num),
+    ]);
+    let mut m = Rows::new(&[
+        ("split", text),
+        ("model", text),
+        ("reason", text),
+        ("periods", num),
+        ("mape", num),
+        ("smape", num),
+        ("mase", num),
+        ("coverage_95", num),
+        ("naive_mape", num),
+        ("naive_smape", num),
+        ("naive_mase", num),
+        ("naive_coverage_95", num),
+    ]);
+    let mut h = Rows::new(&[
+        ("split", text),
+        ("period", text),
+        ("actual", num),
+        ("fitted", num),
+    ]);
     let mut models = Vec::new();
     for o in &outcomes {
+        for n in &o.notes {
+            if !analysis.notes.contains(n) {
+                analysis.notes.push(n.clone());
+            }
+        }
         if let Some(err) = &o.error {
             analysis.notes.push(format!(
                 "{}: no forecast ({err})",
@@ -374,7 +408,13 @@ async fn forecast(engine: &Engine, p: &ForecastOptions) -> Result<Analysis, Anal
             h.text("split", o.split.clone());
             h.text("period", Some(step.label(o.first + i as i64)));
             h.num("actual", Some(*v));
-            h.num("fitted", o.fitted.as_ref().and_then(|f| f.get(i).copied()));
+            h.num(
+                "fitted",
+                o.fitted
+                    .as_ref()
+                    .and_then(|f| f.get(i).copied())
+                    .filter(|v| v.is_finite()),
+            );
         }
         if let Some(fcst) = &o.forecast {
             let start = o.first + o.values.len() as i64;
@@ -487,12 +527,13 @@ fn forecast_one(s: Series, season: usize, horizon: usize, choice: &ModelChoice) 
         accuracy: None,
         naive: None,
         error: None,
+        notes: Vec::new(),
     };
     let y = &out.values;
     let fitted = match choice {
         ModelChoice::Fixed(method) => fc::fit(y, season, method).map(|f| {
             let reason = "chosen with --model".to_string();
-            (f, reason, Vec::new())
+            (f, reason, Vec::new(), Vec::new())
         }),
         ModelChoice::Auto => match fc::auto_ets(y, season) {
             Ok(sel) => {
@@ -513,7 +554,7 @@ fn forecast_one(s: Series, season: usize, horizon: usize, choice: &ModelChoice) 
                     .iter()
                     .map(|c| json!({"model": c.spec.name(), "aicc": c.aicc}))
                     .collect();
-                Ok((sel.best, reason, candidates))
+                Ok((sel.best, reason, candidates, sel.notes))
             }
             // Too short or too flat for ETS: the baselines still say something.
             Err(ets_err) => [Method::SeasonalNaive, Method::Drift]
@@ -521,18 +562,19 @@ fn forecast_one(s: Series, season: usize, horizon: usize, choice: &ModelChoice) 
                 .find_map(|m| fc::fit(y, season, m).ok())
                 .map(|f| {
                     let reason = format!("no ETS model could be fitted ({ets_err}); a baseline is used");
-                    (f, reason, Vec::new())
+                    (f, reason, Vec::new(), Vec::new())
                 })
                 .ok_or(ets_err),
         },
     };
-    let (model, reason, candidates) = match fitted {
+    let (model, reason, candidates, notes) = match fitted {
         Ok(f) => f,
         Err(e) => {
             out.error = Some(format!("{e}"));
             return out;
         }
     };
+    out.notes = notes;
     out.method = model.method.name();
     out.reason = reason;
     out.fitted = Some(model.fitted.clone());
@@ -815,6 +857,21 @@ struct Rows {
 }
 
 impl Rows {
+    /// A table whose columns exist (in this order) even when no row comes: `true` marks a
+    /// text column.
+    fn new(columns: &[(&str, bool)]) -> Rows {
+        let mut r = Rows::default();
+        for (name, text) in columns {
+            r.order.push((*name).into());
+            if *text {
+                r.text.insert((*name).into(), Vec::new());
+            } else {
+                r.num.insert((*name).into(), Vec::new());
+            }
+        }
+        r
+    }
+
     fn text(&mut self, name: &str, v: Option<String>) {
         if !self.text.contains_key(name) {
             self.order.push(name.into());

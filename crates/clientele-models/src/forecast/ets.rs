@@ -1,0 +1,789 @@
+//! The ETS state-space recursion, its likelihood, its initial states and its fit.
+//!
+//! The recursion, the likelihood criterion, the initial states and the parameter constraints
+//! follow Hyndman, Koehler, Ord & Snyder, *Forecasting with Exponential Smoothing* (2008), as
+//! implemented in R's `forecast::ets` and Nixtla's `statsforecast` (`ets.py`), so that a model
+//! fitted here and there with the same parameters gives the same fitted values, likelihood and
+//! forecasts (checked in the tests against statsforecast on AirPassengers).
+
+use argmin::core::{CostFunction, Error as ArgminError, Executor, State as _};
+use argmin::solver::neldermead::NelderMead;
+use ndarray::Array1;
+
+use super::{ErrorKind, EtsSpec, SeasonKind, TrendKind};
+use crate::ModelError;
+
+/// Bounds on (α, β, γ, φ): the "usual" region of R's `ets` (with β < α and γ < 1 − α on top).
+pub(super) const LOWER: [f64; 4] = [1e-4, 1e-4, 1e-4, 0.8];
+pub(super) const UPPER: [f64; 4] = [0.9999, 0.9999, 0.9999, 0.98];
+
+/// Longest season an ETS model takes: beyond it the m − 1 free initial seasonal states make
+/// the likelihood surface too flat to optimise (R's `ets` and statsforecast refuse too).
+pub const MAX_SEASON: usize = 24;
+
+/// Smoothing parameters. `beta` is 0 without a trend, `gamma` 0 without a season and `phi` 1
+/// without damping, which makes one recursion serve every model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Smoothing {
+    pub alpha: f64,
+    pub beta: f64,
+    pub gamma: f64,
+    pub phi: f64,
+}
+
+/// The state after an observation: level, trend and the last `m` seasonal terms, in a ring.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct StateVec {
+    pub level: f64,
+    pub trend: f64,
+    /// `seasons[(head + j) % m]` is the seasonal term of `j` periods ago (0 = the latest).
+    seasons: Vec<f64>,
+    head: usize,
+}
+
+impl StateVec {
+    /// A state from a level, a trend and seasonal terms listed latest first (R's order).
+    pub fn new(level: f64, trend: f64, seasons_latest_first: Vec<f64>) -> StateVec {
+        StateVec {
+            level,
+            trend,
+            seasons: seasons_latest_first,
+            head: 0,
+        }
+    }
+
+    fn m(&self) -> usize {
+        self.seasons.len()
+    }
+
+    /// The seasonal term of `j` periods ago.
+    pub fn season(&self, j: usize) -> f64 {
+        let m = self.m();
+        self.seasons[(self.head + j) % m]
+    }
+
+    /// The seasonal terms, latest first.
+    pub fn seasons(&self) -> Vec<f64> {
+        (0..self.m()).map(|j| self.season(j)).collect()
+    }
+
+    /// The term used `h` steps ahead (1-based): the one of `m − h` periods ago, cycling.
+    fn season_ahead(&self, h: usize) -> f64 {
+        let m = self.m();
+        self.season((m - 1 + m * h - (h - 1)) % m)
+    }
+
+    fn push_season(&mut self, s: f64) {
+        let m = self.m();
+        self.head = (self.head + m - 1) % m;
+        self.seasons[self.head] = s;
+    }
+}
+
+/// The one-step mean μ from a state.
+pub(super) fn one_step(spec: &EtsSpec, x: &StateVec, p: &Smoothing) -> f64 {
+    let q = match spec.trend {
+        TrendKind::None => x.level,
+        TrendKind::Additive | TrendKind::AdditiveDamped => x.level + p.phi * x.trend,
+    };
+    match spec.season {
+        SeasonKind::None => q,
+        SeasonKind::Additive => q + x.season(x.m() - 1),
+        SeasonKind::Multiplicative => q * x.season(x.m() - 1),
+    }
+}
+
+/// Updates the state with observation `y` (the same equations for both error types: they are
+/// written in `y`, Hyndman et al. 2008, Table 2.3).
+pub(super) fn update(spec: &EtsSpec, x: &mut StateVec, p: &Smoothing, y: f64) {
+    let phib = match spec.trend {
+        TrendKind::None => 0.0,
+        _ => p.phi * x.trend,
+    };
+    let q = x.level + phib;
+    let seasonal = matches!(spec.season, SeasonKind::Additive | SeasonKind::Multiplicative);
+    let old_s = if seasonal { x.season(x.m() - 1) } else { 0.0 };
+    let deseason = match spec.season {
+        SeasonKind::None => y,
+        SeasonKind::Additive => y - old_s,
+        SeasonKind::Multiplicative => y / old_s,
+    };
+    let level = q + p.alpha * (deseason - q);
+    if spec.trend != TrendKind::None {
+        let r = level - x.level;
+        x.trend = phib + (p.beta / p.alpha) * (r - phib);
+    }
+    x.level = level;
+    if seasonal {
+        let t = match spec.season {
+            SeasonKind::Additive => y - q,
+            _ => y / q,
+        };
+        x.push_season(old_s + p.gamma * (t - old_s));
+    }
+}
+
+/// Point forecasts 1..=h from a state: `ℓ + (φ + … + φʰ) b`, times or plus the season.
+pub(super) fn point_forecasts(spec: &EtsSpec, x: &StateVec, p: &Smoothing, h: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(h);
+    let mut phistar = p.phi;
+    for step in 1..=h {
+        let mut f = match spec.trend {
+            TrendKind::None => x.level,
+            _ => x.level + phistar * x.trend,
+        };
+        match spec.season {
+            SeasonKind::None => {}
+            SeasonKind::Additive => f += x.season_ahead(step),
+            SeasonKind::Multiplicative => f *= x.season_ahead(step),
+        }
+        out.push(f);
+        phistar += p.phi.powi(step as i32 + 1);
+    }
+    out
+}
+
+/// What running the recursion over a series gives.
+pub(super) struct Pass {
+    /// One-step means μₜ.
+    pub fitted: Vec<f64>,
+    /// Errors: `y − μ` (additive) or `(y − μ)/μ` (multiplicative).
+    pub errors: Vec<f64>,
+    /// `n·ln(Σe²) + 2·Σ ln|μ|` (the last term for multiplicative errors only): −2 log L up to
+    /// a constant that is the same for every model of the same series, as in R and
+    /// statsforecast. Infinite where the model cannot be evaluated.
+    pub lik: f64,
+    /// State after the last observation.
+    pub last: StateVec,
+}
+
+/// Runs the recursion from initial state `x0` over `y`.
+pub(super) fn pass(spec: &EtsSpec, x0: &StateVec, p: &Smoothing, y: &[f64]) -> Pass {
+    let mut x = x0.clone();
+    let mut fitted = Vec::with_capacity(y.len());
+    let mut errors = Vec::with_capacity(y.len());
+    let (mut sse, mut logs) = (0.0, 0.0);
+    let mut ok = true;
+    for &v in y {
+        let f = one_step(spec, &x, p);
+        let e = match spec.error {
+            ErrorKind::Additive => v - f,
+            ErrorKind::Multiplicative => {
+                if f.abs() < 1e-10 {
+                    ok = false;
+                }
+                logs += f.abs().ln();
+                (v - f) / f
+            }
+        };
+        sse += e * e;
+        fitted.push(f);
+        errors.push(e);
+        update(spec, &mut x, p, v);
+    }
+    let n = y.len() as f64;
+    let mut lik = n * sse.ln();
+    if spec.error == ErrorKind::Multiplicative {
+        lik += 2.0 * logs;
+    }
+    if !ok || !lik.is_finite() {
+        lik = f64::INFINITY;
+    }
+    Pass {
+        fitted,
+        errors,
+        lik,
+        last: x,
+    }
+}
+
+/// Initial states by the heuristics of R's `ets` (`initstate`): seasonal terms from a classical
+/// decomposition (a Fourier regression when there are fewer than three seasons), level and
+/// trend from a regression on the first `max(10, 2m)` seasonally adjusted observations.
+pub(super) fn initial_state(y: &[f64], spec: &EtsSpec, m: usize) -> Result<StateVec, ModelError> {
+    let n = y.len();
+    let (seasons, adjusted) = match spec.season {
+        SeasonKind::None => (vec![0.0], y.to_vec()),
+        kind => {
+            let multiplicative = kind == SeasonKind::Multiplicative;
+            if n < 4 {
+                return Err(ModelError::InsufficientData(format!(
+                    "{n} observations: a seasonal model needs at least 4"
+                )));
+            }
+            let seasonal = if n < 3 * m {
+                fourier_seasonal(y, m, multiplicative)?
+            } else {
+                decompose_seasonal(y, m, multiplicative)
+            };
+            // Latest first: the term of period m−1 first, that of period 0 last.
+            let mut init: Vec<f64> = (0..m).rev().map(|j| seasonal[j]).collect();
+            let adjusted: Vec<f64> = if multiplicative {
+                for s in init.iter_mut() {
+                    *s = s.max(1e-2);
+                }
+                let sum: f64 = init[..m - 1].iter().sum();
+                if sum > m as f64 {
+                    let total: f64 = init[..m - 1].iter().map(|s| s + 1e-2).sum();
+                    for s in init[..m - 1].iter_mut() {
+                        *s /= total;
+                    }
+                }
+                y.iter()
+                    .zip(&seasonal)
+                    .map(|(v, s)| v / s.max(1e-2))
+                    .collect()
+            } else {
+                y.iter().zip(&seasonal).map(|(v, s)| v - s).collect()
+            };
+            (init, adjusted)
+        }
+    };
+    let maxn = (10.max(2 * m)).min(n);
+    let (level, trend) = match spec.trend {
+        TrendKind::None => (adjusted[..maxn].iter().sum::<f64>() / maxn as f64, 0.0),
+        _ => {
+            let (a, b) = line_fit(&adjusted[..maxn]);
+            let (mut l, mut b) = (a, b);
+            if (l + b).abs() < 1e-8 {
+                l *= 1.0 + 1e-3;
+                b *= 1.0 - 1e-3;
+            }
+            (l, b)
+        }
+    };
+    let mut x = StateVec::new(level, trend, seasons);
+    if spec.season != SeasonKind::None {
+        // The last (oldest) term is not free: the terms sum to 0 (additive) or m.
+        close_seasons(&mut x, spec.season, m);
+    }
+    Ok(x)
+}
+
+/// Sets the oldest seasonal term so that the m terms sum to 0 or m.
+pub(super) fn close_seasons(x: &mut StateVec, kind: SeasonKind, m: usize) {
+    let target = if kind == SeasonKind::Multiplicative {
+        m as f64
+    } else {
+        0.0
+    };
+    let sum: f64 = (0..m - 1).map(|j| x.season(j)).sum();
+    let idx = (x.head + m - 1) % m;
+    x.seasons[idx] = target - sum;
+}
+
+/// Intercept and slope of `v` on 1..=len.
+fn line_fit(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    if v.len() < 2 {
+        return (v.first().copied().unwrap_or(0.0), 0.0);
+    }
+    let tbar = (n + 1.0) / 2.0;
+    let vbar = v.iter().sum::<f64>() / n;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (i, y) in v.iter().enumerate() {
+        let t = i as f64 + 1.0 - tbar;
+        sxy += t * (y - vbar);
+        sxx += t * t;
+    }
+    let b = sxy / sxx;
+    (vbar - b * tbar, b)
+}
+
+/// The seasonal component of a classical decomposition (statsmodels' `seasonal_decompose`):
+/// a centred moving average of order m (2×m for even m), the mean detrended value per season
+/// position, normalised to sum 0 (additive) or average 1 (multiplicative).
+fn decompose_seasonal(y: &[f64], m: usize, multiplicative: bool) -> Vec<f64> {
+    let n = y.len();
+    let weights: Vec<f64> = if m % 2 == 0 {
+        let mut w = vec![1.0 / m as f64; m + 1];
+        w[0] = 0.5 / m as f64;
+        w[m] = 0.5 / m as f64;
+        w
+    } else {
+        vec![1.0 / m as f64; m]
+    };
+    let half = weights.len() / 2;
+    let mut sums = vec![0.0; m];
+    let mut counts = vec![0usize; m];
+    for t in half..n.saturating_sub(half) {
+        let trend: f64 = weights
+            .iter()
+            .enumerate()
+            .map(|(k, w)| w * y[t + k - half])
+            .sum();
+        let d = if multiplicative { y[t] / trend } else { y[t] - trend };
+        sums[t % m] += d;
+        counts[t % m] += 1;
+    }
+    let mut avg: Vec<f64> = sums
+        .iter()
+        .zip(&counts)
+        .map(|(s, c)| if *c > 0 { s / *c as f64 } else { 0.0 })
+        .collect();
+    let mean = avg.iter().sum::<f64>() / m as f64;
+    for a in avg.iter_mut() {
+        if multiplicative {
+            *a /= mean;
+        } else {
+            *a -= mean;
+        }
+    }
+    (0..n).map(|t| avg[t % m]).collect()
+}
+
+/// The seasonal component when the series is too short to decompose: the residual of a
+/// regression on a line and one Fourier pair (R's `ets` for fewer than three seasons).
+fn fourier_seasonal(y: &[f64], m: usize, multiplicative: bool) -> Result<Vec<f64>, ModelError> {
+    let n = y.len();
+    if multiplicative && y.iter().any(|v| *v <= 0.0) {
+        return Err(ModelError::InsufficientData(
+            "multiplicative seasonality needs values above 0".into(),
+        ));
+    }
+    let w = 2.0 * std::f64::consts::PI / m as f64;
+    // sin(πt) vanishes for m = 2: leave it out then.
+    let with_sin = m > 2;
+    let row = |t: f64| -> Vec<f64> {
+        let mut r = vec![1.0, t];
+        if with_sin {
+            r.push((w * t).sin());
+        }
+        r.push((w * t).cos());
+        r
+    };
+    let k = if with_sin { 4 } else { 3 };
+    let mut xtx = vec![vec![0.0; k]; k];
+    let mut xty = vec![0.0; k];
+    for (i, v) in y.iter().enumerate() {
+        let r = row(i as f64 + 1.0);
+        for a in 0..k {
+            xty[a] += r[a] * v;
+            for b in 0..k {
+                xtx[a][b] += r[a] * r[b];
+            }
+        }
+    }
+    let coef = solve(xtx, xty).ok_or_else(|| {
+        ModelError::InsufficientData("the series is too short to estimate a season".into())
+    })?;
+    Ok((0..n)
+        .map(|i| {
+            let line = coef[0] + coef[1] * (i as f64 + 1.0);
+            if multiplicative { y[i] / line } else { y[i] - line }
+        })
+        .collect())
+}
+
+/// Solves a small dense system by Gaussian elimination with partial pivoting.
+fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+    let k = b.len();
+    for c in 0..k {
+        let p = (c..k).max_by(|i, j| a[*i][c].abs().total_cmp(&a[*j][c].abs()))?;
+        if a[p][c].abs() < 1e-12 {
+            return None;
+        }
+        a.swap(c, p);
+        b.swap(c, p);
+        for r in c + 1..k {
+            let f = a[r][c] / a[c][c];
+            for cc in c..k {
+                a[r][cc] -= f * a[c][cc];
+            }
+            b[r] -= f * b[c];
+        }
+    }
+    let mut x = vec![0.0; k];
+    for r in (0..k).rev() {
+        let s: f64 = (r + 1..k).map(|c| a[r][c] * x[c]).sum();
+        x[r] = (b[r] - s) / a[r][r];
+    }
+    Some(x)
+}
+
+/// Whether the parameters lie in the forecastable (admissible) region of Hyndman et al.
+/// (2008, ch. 10): for seasonal models, every root of the characteristic polynomial inside the
+/// unit circle.
+pub(super) fn admissible(spec: &EtsSpec, p: &Smoothing, m: usize) -> bool {
+    let (alpha, phi) = (p.alpha, p.phi);
+    let has_trend = spec.trend != TrendKind::None;
+    let beta = if has_trend { p.beta } else { 0.0 };
+    if !(0.0..=1.0 + 1e-8).contains(&phi) {
+        return false;
+    }
+    if spec.season == SeasonKind::None || m <= 1 {
+        if alpha < 1.0 - 1.0 / phi || alpha > 1.0 + 1.0 / phi {
+            return false;
+        }
+        if has_trend && (beta < alpha * (phi - 1.0) || beta > (1.0 + phi) * (2.0 - alpha)) {
+            return false;
+        }
+        return true;
+    }
+    let gamma = p.gamma;
+    let mf = m as f64;
+    if gamma < (1.0 - 1.0 / phi - alpha).max(0.0) || gamma > 1.0 + 1.0 / phi - alpha {
+        return false;
+    }
+    if alpha < 1.0 - 1.0 / phi - gamma * (1.0 - mf + phi + phi * mf) / (2.0 * phi * mf) {
+        return false;
+    }
+    if beta < -(1.0 - phi) * (gamma / mf + alpha) {
+        return false;
+    }
+    // Coefficients in ascending powers, as statsforecast's `admissible`.
+    let mut poly = Vec::with_capacity(m + 2);
+    poly.push(phi * (1.0 - alpha - gamma));
+    poly.push(alpha + beta - alpha * phi + gamma - 1.0);
+    poly.extend(std::iter::repeat_n(alpha + beta - alpha * phi, m - 2));
+    poly.push(alpha + beta - phi);
+    poly.push(1.0);
+    max_root_modulus(&poly) <= 1.0 + 1e-10
+}
+
+/// Largest modulus among the roots of a polynomial (ascending coefficients, leading 1), by
+/// Aberth–Ehrlich iteration.
+fn max_root_modulus(coef: &[f64]) -> f64 {
+    #[derive(Clone, Copy)]
+    struct C(f64, f64);
+    impl C {
+        fn add(self, o: C) -> C {
+            C(self.0 + o.0, self.1 + o.1)
+        }
+        fn sub(self, o: C) -> C {
+            C(self.0 - o.0, self.1 - o.1)
+        }
+        fn mul(self, o: C) -> C {
+            C(self.0 * o.0 - self.1 * o.1, self.0 * o.1 + self.1 * o.0)
+        }
+        fn div(self, o: C) -> C {
+            let d = o.0 * o.0 + o.1 * o.1;
+            C(
+                (self.0 * o.0 + self.1 * o.1) / d,
+                (self.1 * o.0 - self.0 * o.1) / d,
+            )
+        }
+        fn abs(self) -> f64 {
+            self.0.hypot(self.1)
+        }
+    }
+    let deg = coef.len() - 1;
+    if deg == 0 {
+        return 0.0;
+    }
+    // Value and derivative by Horner.
+    let eval = |z: C| -> (C, C) {
+        let mut p = C(coef[deg], 0.0);
+        let mut d = C(0.0, 0.0);
+        for k in (0..deg).rev() {
+            d = d.mul(z).add(p);
+            p = p.mul(z).add(C(coef[k], 0.0));
+        }
+        (p, d)
+    };
+    // Start on a circle of the Cauchy bound's radius, off the axes.
+    let radius = 1.0 + coef[..deg].iter().map(|c| c.abs()).fold(0.0, f64::max);
+    let mut z: Vec<C> = (0..deg)
+        .map(|k| {
+            let a = 2.0 * std::f64::consts::PI * k as f64 / deg as f64 + 0.4;
+            C(0.5 * radius * a.cos(), 0.5 * radius * a.sin())
+        })
+        .collect();
+    for _ in 0..500 {
+        let mut moved = 0.0f64;
+        for i in 0..deg {
+            let (p, d) = eval(z[i]);
+            if p.abs() == 0.0 {
+                continue;
+            }
+            let ratio = p.div(d);
+            let mut s = C(0.0, 0.0);
+            for j in 0..deg {
+                if j != i {
+                    let diff = z[i].sub(z[j]);
+                    if diff.abs() > 0.0 {
+                        s = s.add(C(1.0, 0.0).div(diff));
+                    }
+                }
+            }
+            let step = ratio.div(C(1.0, 0.0).sub(ratio.mul(s)));
+            if step.0.is_finite() && step.1.is_finite() {
+                z[i] = z[i].sub(step);
+                moved = moved.max(step.abs());
+            }
+        }
+        if moved < 1e-14 {
+            break;
+        }
+    }
+    z.iter().map(|c| c.abs()).fold(0.0, f64::max)
+}
+
+/// A fitted ETS model's estimates.
+#[derive(Debug, Clone)]
+pub(super) struct Estimate {
+    pub smoothing: Smoothing,
+    pub initial: StateVec,
+    pub pass: PassSummary,
+    /// Number of estimated parameters, σ included (as in R and statsforecast).
+    pub n_params: usize,
+}
+
+/// The parts of a [`Pass`] a fit keeps.
+#[derive(Debug, Clone)]
+pub(super) struct PassSummary {
+    pub fitted: Vec<f64>,
+    pub errors: Vec<f64>,
+    pub lik: f64,
+    pub last: StateVec,
+}
+
+/// Which smoothing parameters a model estimates.
+fn free_smoothing(spec: &EtsSpec) -> (bool, bool, bool) {
+    (
+        spec.trend != TrendKind::None,
+        spec.season != SeasonKind::None,
+        spec.trend == TrendKind::AdditiveDamped,
+    )
+}
+
+/// The objective over the free parameters: α, β, γ, φ (those the model has), then the
+/// initial level, trend and the first m − 1 seasonal terms.
+struct Objective<'a> {
+    y: &'a [f64],
+    spec: EtsSpec,
+    m: usize,
+    scale: Vec<f64>,
+    /// How many leading entries are smoothing parameters.
+    n_smooth: usize,
+}
+
+impl Objective<'_> {
+    /// Parameters from the optimiser's scaled vector.
+    fn unpack(&self, z: &[f64]) -> (Smoothing, StateVec) {
+        let v: Vec<f64> = z.iter().zip(&self.scale).map(|(a, s)| a * s).collect();
+        let (has_b, has_g, has_phi) = free_smoothing(&self.spec);
+        let mut i = 0;
+        let mut take = || {
+            let x = v[i];
+            i += 1;
+            x
+        };
+        let alpha = take();
+        let beta = if has_b { take() } else { 0.0 };
+        let gamma = if has_g { take() } else { 0.0 };
+        let phi = if has_phi { take() } else { 1.0 };
+        let level = take();
+        let trend = if has_b { take() } else { 0.0 };
+        let m = if has_g { self.m } else { 1 };
+        let mut seasons = vec![0.0; m];
+        if has_g {
+            for s in seasons.iter_mut().take(m - 1) {
+                *s = take();
+            }
+        }
+        let mut x = StateVec::new(level, trend, seasons);
+        if has_g {
+            close_seasons(&mut x, self.spec.season, m);
+        }
+        (
+            Smoothing {
+                alpha,
+                beta,
+                gamma,
+                phi,
+            },
+            x,
+        )
+    }
+
+    fn feasible(&self, p: &Smoothing, x: &StateVec) -> bool {
+        let (has_b, has_g, has_phi) = free_smoothing(&self.spec);
+        let inside = |v: f64, k: usize| v >= LOWER[k] && v <= UPPER[k];
+        if !inside(p.alpha, 0) {
+            return false;
+        }
+        if has_b && (!inside(p.beta, 1) || p.beta > p.alpha) {
+            return false;
+        }
+        if has_g && (!inside(p.gamma, 2) || p.gamma > 1.0 - p.alpha) {
+            return false;
+        }
+        if has_phi && !inside(p.phi, 3) {
+            return false;
+        }
+        if self.spec.season == SeasonKind::Multiplicative && x.seasons.iter().any(|s| *s <= 0.0) {
+            return false;
+        }
+        admissible(&self.spec, p, if has_g { self.m } else { 1 })
+    }
+
+    fn value(&self, z: &[f64]) -> f64 {
+        if z.iter().any(|v| !v.is_finite()) {
+            return f64::INFINITY;
+        }
+        let (p, x) = self.unpack(z);
+        if !self.feasible(&p, &x) {
+            return f64::INFINITY;
+        }
+        let lik = pass(&self.spec, &x, &p, self.y).lik;
+        // A perfect fit has Σe² = 0 and ln 0 = −∞: floor it as R does (−1e10).
+        if lik.is_nan() {
+            f64::INFINITY
+        } else {
+            lik.max(-1e10)
+        }
+    }
+}
+
+impl CostFunction for Objective<'_> {
+    type Param = Array1<f64>;
+    type Output = f64;
+    fn cost(&self, p: &Array1<f64>) -> Result<f64, ArgminError> {
+        Ok(self.value(p.as_slice().unwrap_or(&p.to_vec())))
+    }
+}
+
+/// Fits an ETS model by maximum likelihood: Nelder–Mead over the smoothing parameters and the
+/// initial states (as R's `ets`), restarted from its optimum until it stops improving.
+pub(super) fn fit(y: &[f64], spec: &EtsSpec, m: usize) -> Result<Estimate, ModelError> {
+    let (has_b, has_g, has_phi) = free_smoothing(spec);
+    let m_used = if has_g { m } else { 1 };
+    let x0 = initial_state(y, spec, m_used)?;
+    // Starting smoothing parameters as R's `initparam`.
+    let alpha = LOWER[0] + 0.2 * (UPPER[0] - LOWER[0]) / m_used as f64;
+    let beta = LOWER[1] + 0.1 * (UPPER[1].min(alpha) - LOWER[1]);
+    let gamma = LOWER[2] + 0.05 * (UPPER[2].min(1.0 - alpha) - LOWER[2]);
+    let phi = LOWER[3] + 0.99 * (UPPER[3] - LOWER[3]);
+    let level_scale = y.iter().map(|v| v.abs()).sum::<f64>() / y.len() as f64;
+    let level_scale = if level_scale > 0.0 { level_scale } else { 1.0 };
+    let mut start = vec![alpha];
+    let mut scale = vec![1.0];
+    if has_b {
+        start.push(beta);
+        scale.push(1.0);
+    }
+    if has_g {
+        start.push(gamma);
+        scale.push(1.0);
+    }
+    if has_phi {
+        start.push(phi);
+        scale.push(1.0);
+    }
+    start.push(x0.level);
+    scale.push(level_scale);
+    if has_b {
+        start.push(x0.trend);
+        scale.push(level_scale / y.len() as f64);
+    }
+    if has_g {
+        for j in 0..m_used - 1 {
+            start.push(x0.season(j));
+            scale.push(if spec.season == SeasonKind::Additive {
+                level_scale
+            } else {
+                1.0
+            });
+        }
+    }
+    let n_params = start.len() + 1;
+    if n_params >= y.len() {
+        return Err(ModelError::InsufficientData(format!(
+            "{} observations for {} parameters",
+            y.len(),
+            n_params
+        )));
+    }
+    let obj = Objective {
+        y,
+        spec: *spec,
+        m,
+        scale: scale.clone(),
+        n_smooth: 1 + usize::from(has_b) + usize::from(has_g) + usize::from(has_phi),
+    };
+    let mut z: Vec<f64> = start.iter().zip(&scale).map(|(v, s)| v / s).collect();
+    let mut best = obj.value(&z);
+    if !best.is_finite() {
+        return Err(ModelError::NoConvergence(format!(
+            "{}: the starting values give no finite likelihood",
+            spec.name()
+        )));
+    }
+    for round in 0..6 {
+        let (next, value) = nelder_mead(&obj, &z, if round == 0 { 0.1 } else { 0.02 })?;
+        let gain = best - value;
+        if value < best {
+            z = next;
+            best = value;
+        }
+        if round > 0 && gain < 1e-7 {
+            break;
+        }
+    }
+    let (p, x) = obj.unpack(&z);
+    let run = pass(spec, &x, &p, y);
+    Ok(Estimate {
+        smoothing: p,
+        initial: x,
+        pass: PassSummary {
+            fitted: run.fitted,
+            errors: run.errors,
+            lik: run.lik,
+            last: run.last,
+        },
+        n_params,
+    })
+}
+
+/// One Nelder–Mead run from `start` with a simplex of relative size `step`; returns the best
+/// point and its value.
+fn nelder_mead(obj: &Objective, start: &[f64], step: f64) -> Result<(Vec<f64>, f64), ModelError> {
+    let mut simplex = vec![Array1::from(start.to_vec())];
+    for i in 0..start.len() {
+        let mut v = start.to_vec();
+        // Smoothing parameters step toward the middle of their range; states by a share
+        // of their own size.
+        let delta = if i < obj.n_smooth {
+            if v[i] > 0.5 { -step } else { step }
+        } else {
+            step * v[i].abs().max(0.05)
+        };
+        // Keep the first step feasible where possible: halve it until the value is finite.
+        let mut d = delta;
+        for _ in 0..30 {
+            v[i] = start[i] + d;
+            if obj.value(&v).is_finite() {
+                break;
+            }
+            d /= 2.0;
+        }
+        simplex.push(Array1::from(v));
+    }
+    let solver = NelderMead::new(simplex)
+        .with_sd_tolerance(1e-9)
+        .map_err(|e| ModelError::NoConvergence(format!("optimiser failed: {e}")))?;
+    let res = Executor::new(obj_ref(obj), solver)
+        .configure(|s| s.max_iters(2_000))
+        .ctrlc(false)
+        .run()
+        .map_err(|e| ModelError::NoConvergence(format!("optimiser failed: {e}")))?;
+    let state = res.state();
+    let best = state
+        .get_best_param()
+        .ok_or_else(|| ModelError::NoConvergence("Nelder–Mead returned no parameters".into()))?
+        .to_vec();
+    let value = obj.value(&best);
+    Ok((best, value))
+}
+
+/// argmin takes the problem by value; a borrowed objective is cheap to wrap.
+fn obj_ref<'a>(obj: &'a Objective<'a>) -> Objective<'a> {
+    Objective {
+        y: obj.y,
+        spec: obj.spec,
+        m: obj.m,
+        scale: obj.scale.clone(),
+        n_smooth: obj.n_smooth,
+    }
+}
