@@ -13,7 +13,7 @@ import os
 import numpy as np
 import scipy
 import statsmodels
-from scipy import stats
+from scipy import optimize, stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import (
@@ -107,16 +107,24 @@ for case in ("small", "unequal_var", "revenue"):
 write("bootstrap.csv", ["case", "level", "resamples", "lower", "upper", "standard_error"], rows)
 
 # --- sample sizes: NormalIndPower().solve_power, ratio 1, two-sided ---------------------
+# solve_power stops its root search at about 1e-7 absolute (brentq_expanding's tolerance), so
+# the root of NormalIndPower().power itself is also solved here to 1e-14 ("n_exact").
 power = NormalIndPower()
+
+
+def exact_n(es, alpha, pw):
+    return optimize.brentq(lambda n: power.power(es, n, alpha, ratio=1, alternative="two-sided") - pw, 1e-3, 1e9, xtol=1e-14, rtol=4 * np.finfo(float).eps)
+
+
 rows = []
 for base, lift, alpha, pw in [(0.10, 0.10, 0.05, 0.80), (0.02, 0.05, 0.05, 0.90), (0.50, -0.04, 0.01, 0.80), (0.30, 1.0, 0.10, 0.95), (0.05, -0.5, 0.05, 0.5)]:
     es = proportion_effectsize(base * (1 + lift), base)
     n = power.solve_power(effect_size=es, nobs1=None, alpha=alpha, power=pw, ratio=1, alternative="two-sided")
-    rows.append(["proportions", f(base), f(lift), f(alpha), f(pw), f(n)])
+    rows.append(["proportions", f(base), f(lift), f(alpha), f(pw), f(n), f(exact_n(es, alpha, pw))])
 for sd, diff, alpha, pw in [(10.0, 1.0, 0.05, 0.80), (120.0, -5.0, 0.05, 0.90), (1.0, 0.8, 0.01, 0.99), (3.0, 0.2, 0.2, 0.6)]:
     n = power.solve_power(effect_size=diff / sd, nobs1=None, alpha=alpha, power=pw, ratio=1, alternative="two-sided")
-    rows.append(["means", f(sd), f(diff), f(alpha), f(pw), f(n)])
-write("sample_size.csv", ["kind", "base_or_sd", "lift_or_difference", "alpha", "power", "n"], rows)
+    rows.append(["means", f(sd), f(diff), f(alpha), f(pw), f(n), f(exact_n(diff / sd, alpha, pw))])
+write("sample_size.csv", ["kind", "base_or_sd", "lift_or_difference", "alpha", "power", "n", "n_exact"], rows)
 
 # --- sample ratio mismatch: chisquare(observed, f_exp = shares * total) -----------------
 rows = []
