@@ -144,7 +144,9 @@ fn rate(arm: &Proportion, name: &str) -> Result<f64, ModelError> {
         )));
     }
     if trials == 0.0 {
-        return Err(ModelError::InsufficientData(format!("arm {name} has no trials")));
+        return Err(ModelError::InsufficientData(format!(
+            "arm {name} has no trials"
+        )));
     }
     if !successes.is_finite() || successes < 0.0 || successes > trials {
         return Err(ModelError::BadParameter(format!(
@@ -306,7 +308,10 @@ pub fn bootstrap_difference(
         .collect();
     replicates.sort_by(f64::total_cmp);
     let tail = (1.0 - level) / 2.0;
-    Ok((quantile(&replicates, tail), quantile(&replicates, 1.0 - tail)))
+    Ok((
+        quantile(&replicates, tail),
+        quantile(&replicates, 1.0 - tail),
+    ))
 }
 
 /// Per-arm sample size of a two-sided z-test with standardised effect `h` (see the module's
@@ -430,7 +435,9 @@ pub fn sample_ratio_mismatch(
     }
     let total: f64 = observed.iter().sum();
     if total == 0.0 {
-        return Err(ModelError::InsufficientData("no customers observed in any arm".into()));
+        return Err(ModelError::InsufficientData(
+            "no customers observed in any arm".into(),
+        ));
     }
     let share_sum: f64 = expected_shares.iter().sum();
     let chi2: f64 = observed
@@ -442,7 +449,10 @@ pub fn sample_ratio_mismatch(
         })
         .sum();
     let dist = ChiSquared::new((observed.len() - 1) as f64).map_err(|e| {
-        ModelError::BadParameter(format!("chi-square with {} degrees: {e}", observed.len() - 1))
+        ModelError::BadParameter(format!(
+            "chi-square with {} degrees: {e}",
+            observed.len() - 1
+        ))
     })?;
     Ok((chi2, dist.sf(chi2)))
 }
@@ -500,8 +510,7 @@ pub fn msprt_proportions(
     let log_lambda = 0.5 * (v / (v + tau2)).ln() + tau2 * d * d / (2.0 * v * (v + tau2));
     let always_valid_p = (-log_lambda).exp().min(1.0);
     let alpha = 1.0 - level;
-    let radius2 =
-        2.0 * v * (v + tau2) / tau2 * ((1.0 / alpha).ln() + 0.5 * ((v + tau2) / v).ln());
+    let radius2 = 2.0 * v * (v + tau2) / tau2 * ((1.0 / alpha).ln() + 0.5 * ((v + tau2) / v).ln());
     let radius = radius2.max(0.0).sqrt();
     Ok(Sequential {
         always_valid_p,
@@ -527,11 +536,16 @@ mod tests {
 
     /// The data rows of a fixture (header skipped), split on commas.
     fn rows(csv: &str) -> Vec<Vec<&str>> {
-        csv.lines().skip(1).filter(|l| !l.is_empty()).map(|l| l.split(',').collect()).collect()
+        csv.lines()
+            .skip(1)
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split(',').collect())
+            .collect()
     }
 
     fn num(s: &str) -> f64 {
-        s.parse().unwrap_or_else(|_| panic!("not a number in a fixture: {s:?}"))
+        s.parse()
+            .unwrap_or_else(|_| panic!("not a number in a fixture: {s:?}"))
     }
 
     fn list(s: &str) -> Vec<f64> {
@@ -546,7 +560,10 @@ mod tests {
             return;
         }
         let err = (got - want).abs();
-        assert!(err <= rel * want.abs().max(1e-300), "{what}: {got}, peer {want} (error {err:e})");
+        assert!(
+            err <= rel * want.abs().max(1e-300),
+            "{what}: {got}, peer {want} (error {err:e})"
+        );
     }
 
     /// The samples of one fixture case, arm by arm.
@@ -570,8 +587,14 @@ mod tests {
         assert_eq!(cases.len(), 6);
         for r in cases {
             let v: Vec<f64> = r.iter().map(|s| num(s)).collect();
-            let a = Proportion { successes: v[0], trials: v[1] };
-            let b = Proportion { successes: v[2], trials: v[3] };
+            let a = Proportion {
+                successes: v[0],
+                trials: v[1],
+            };
+            let b = Proportion {
+                successes: v[2],
+                trials: v[3],
+            };
             let t = two_proportions(a, b, v[4]).unwrap();
             let what = format!("{}/{} vs {}/{}", v[0], v[1], v[2], v[3]);
             close(t.rate_a, v[5], 1e-12, &format!("{what} rate_a"));
@@ -620,8 +643,16 @@ mod tests {
             let (level, lower, upper, se) = (num(r[1]), num(r[3]), num(r[4]), num(r[5]));
             let (lo, hi) = bootstrap_difference(&a, &b, level, 20_000, 11).unwrap();
             let tol = 0.1 * se;
-            assert!((lo - lower).abs() < tol, "{}: lower {lo}, scipy {lower} (tol {tol})", r[0]);
-            assert!((hi - upper).abs() < tol, "{}: upper {hi}, scipy {upper} (tol {tol})", r[0]);
+            assert!(
+                (lo - lower).abs() < tol,
+                "{}: lower {lo}, scipy {lower} (tol {tol})",
+                r[0]
+            );
+            assert!(
+                (hi - upper).abs() < tol,
+                "{}: upper {hi}, scipy {upper} (tol {tol})",
+                r[0]
+            );
         }
         // Seeded: the same inputs give the same interval.
         let (a, b) = sample("small");
@@ -638,7 +669,10 @@ mod tests {
     #[test]
     fn bootstrap_covers_the_true_difference_on_lognormal_data() {
         let mut rng = ChaCha8Rng::seed_from_u64(2017);
-        let (da, db) = (LogNormal::new(3.0, 1.0).unwrap(), LogNormal::new(3.2, 1.0).unwrap());
+        let (da, db) = (
+            LogNormal::new(3.0, 1.0).unwrap(),
+            LogNormal::new(3.2, 1.0).unwrap(),
+        );
         let truth = (3.2_f64 + 0.5).exp() - (3.0_f64 + 0.5).exp();
         let reps = 300;
         let mut covered = 0;
@@ -717,21 +751,39 @@ mod tests {
     fn msprt_matches_the_hand_computed_closed_form() {
         for r in rows(MSPRT) {
             let v: Vec<f64> = r.iter().map(|s| num(s)).collect();
-            let a = Proportion { successes: v[0], trials: v[1] };
-            let b = Proportion { successes: v[2], trials: v[3] };
+            let a = Proportion {
+                successes: v[0],
+                trials: v[1],
+            };
+            let b = Proportion {
+                successes: v[2],
+                trials: v[3],
+            };
             let s = msprt_proportions(a, b, v[4], v[5]).unwrap();
             close(s.always_valid_p, v[6], 1e-12, "mSPRT p");
             close(s.lower, v[7], 1e-12, "mSPRT lower");
             close(s.upper, v[8], 1e-12, "mSPRT upper");
+            // The interval excludes 0 exactly when the p-value is below α.
+            assert_eq!(
+                s.lower > 0.0 || s.upper < 0.0,
+                s.always_valid_p < 1.0 - v[5]
+            );
         }
-        let a = Proportion { successes: 100.0, trials: 1000.0 };
-        let b = Proportion { successes: 130.0, trials: 1000.0 };
+        let a = Proportion {
+            successes: 100.0,
+            trials: 1000.0,
+        };
+        let b = Proportion {
+            successes: 130.0,
+            trials: 1000.0,
+        };
         let s = msprt_proportions(a, b, 1e-4, 0.95).unwrap();
         assert!((s.always_valid_p - 0.58812).abs() < 1e-5, "{s:?}");
-        // The interval excludes 0 exactly when p < α.
-        assert_eq!(s.lower > 0.0, s.always_valid_p < 0.05);
         // Identical degenerate arms: no evidence, a point interval.
-        let none = Proportion { successes: 0.0, trials: 50.0 };
+        let none = Proportion {
+            successes: 0.0,
+            trials: 50.0,
+        };
         let s = msprt_proportions(none, none, 1e-4, 0.95).unwrap();
         assert_eq!((s.always_valid_p, s.lower, s.upper), (1.0, 0.0, 0.0));
     }
@@ -746,7 +798,10 @@ mod tests {
         let (tau2, looks, step, reps) = (1e-4, 200, 100_u64, 400);
         let run = |rate_b: f64, seed: u64| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let (da, db) = (Binomial::new(step, 0.1).unwrap(), Binomial::new(step, rate_b).unwrap());
+            let (da, db) = (
+                Binomial::new(step, 0.1).unwrap(),
+                Binomial::new(step, rate_b).unwrap(),
+            );
             let (mut msprt_hits, mut z_hits) = (0, 0);
             for _ in 0..reps {
                 let (mut xa, mut xb, mut n) = (0.0, 0.0, 0.0);
@@ -755,9 +810,16 @@ mod tests {
                     xa += da.sample(&mut rng) as f64;
                     xb += db.sample(&mut rng) as f64;
                     n += step as f64;
-                    let a = Proportion { successes: xa, trials: n };
-                    let b = Proportion { successes: xb, trials: n };
-                    msprt_rejected |= msprt_proportions(a, b, tau2, 0.95).unwrap().always_valid_p < 0.05;
+                    let a = Proportion {
+                        successes: xa,
+                        trials: n,
+                    };
+                    let b = Proportion {
+                        successes: xb,
+                        trials: n,
+                    };
+                    msprt_rejected |=
+                        msprt_proportions(a, b, tau2, 0.95).unwrap().always_valid_p < 0.05;
                     z_rejected |= two_proportions(a, b, 0.95).unwrap().p_value < 0.05;
                 }
                 msprt_hits += usize::from(msprt_rejected);
@@ -766,28 +828,54 @@ mod tests {
             (msprt_hits as f64 / reps as f64, z_hits as f64 / reps as f64)
         };
         let (msprt_null, z_null) = run(0.1, 42);
-        assert!(msprt_null <= 0.05 + 2.0 * 0.011, "mSPRT type I error {msprt_null}");
-        assert!(z_null > 0.2 && z_null > 3.0 * msprt_null, "peeked z-test {z_null}");
+        assert!(
+            msprt_null <= 0.05 + 2.0 * 0.011,
+            "mSPRT type I error {msprt_null}"
+        );
+        assert!(
+            z_null > 0.2 && z_null > 3.0 * msprt_null,
+            "peeked z-test {z_null}"
+        );
         let (msprt_power, _) = run(0.11, 43);
         assert!(msprt_power > 0.6, "mSPRT power {msprt_power}");
     }
 
     #[test]
     fn bad_inputs_are_refused_with_the_argument_named() {
-        let ok = Proportion { successes: 5.0, trials: 50.0 };
+        let ok = Proportion {
+            successes: 5.0,
+            trials: 50.0,
+        };
         let err = |r: Result<ProportionTest, ModelError>| r.unwrap_err().to_string();
-        let none = Proportion { successes: 0.0, trials: 0.0 };
-        assert!(matches!(two_proportions(none, ok, 0.95), Err(ModelError::InsufficientData(_))));
+        let none = Proportion {
+            successes: 0.0,
+            trials: 0.0,
+        };
+        assert!(matches!(
+            two_proportions(none, ok, 0.95),
+            Err(ModelError::InsufficientData(_))
+        ));
         assert!(err(two_proportions(none, ok, 0.95)).contains("arm a"));
-        let over = Proportion { successes: 6.0, trials: 5.0 };
-        assert!(matches!(two_proportions(ok, over, 0.95), Err(ModelError::BadParameter(_))));
+        let over = Proportion {
+            successes: 6.0,
+            trials: 5.0,
+        };
+        assert!(matches!(
+            two_proportions(ok, over, 0.95),
+            Err(ModelError::BadParameter(_))
+        ));
         assert!(err(two_proportions(ok, over, 0.95)).contains("arm b"));
         for level in [0.0, 1.0, -0.5, f64::NAN] {
             assert!(err(two_proportions(ok, ok, level)).contains("level"));
             assert!(msprt_proportions(ok, ok, 1e-4, level).is_err());
             assert!(welch(&[1.0, 2.0], &[1.0, 3.0], level).is_err());
         }
-        assert!(msprt_proportions(ok, ok, 0.0, 0.95).unwrap_err().to_string().contains("tau2"));
+        assert!(
+            msprt_proportions(ok, ok, 0.0, 0.95)
+                .unwrap_err()
+                .to_string()
+                .contains("tau2")
+        );
 
         let short = welch(&[1.0], &[1.0, 2.0], 0.95);
         assert!(matches!(&short, Err(ModelError::InsufficientData(m)) if m.contains("arm a")));
@@ -797,17 +885,50 @@ mod tests {
         assert!(bootstrap_difference(&[1.0, 2.0], &[], 0.95, 100, 1).is_err());
         assert!(bootstrap_difference(&[1.0, 2.0], &[1.0, 2.0], 0.95, 1, 1).is_err());
 
-        assert!(sample_size_proportions(0.0, 0.1, 0.05, 0.8).unwrap_err().to_string().contains("base_rate"));
-        assert!(sample_size_proportions(0.6, 1.0, 0.05, 0.8).unwrap_err().to_string().contains("relative_lift"));
+        assert!(
+            sample_size_proportions(0.0, 0.1, 0.05, 0.8)
+                .unwrap_err()
+                .to_string()
+                .contains("base_rate")
+        );
+        assert!(
+            sample_size_proportions(0.6, 1.0, 0.05, 0.8)
+                .unwrap_err()
+                .to_string()
+                .contains("relative_lift")
+        );
         assert!(sample_size_proportions(0.1, 0.0, 0.05, 0.8).is_err());
-        assert!(sample_size_means(0.0, 1.0, 0.05, 0.8).unwrap_err().to_string().contains("sd"));
-        assert!(sample_size_means(1.0, 0.0, 0.05, 0.8).unwrap_err().to_string().contains("difference"));
-        assert!(sample_size_means(1.0, 1.0, 1.0, 0.8).unwrap_err().to_string().contains("alpha"));
-        assert!(sample_size_means(1.0, 1.0, 0.05, 0.01).unwrap_err().to_string().contains("power"));
+        assert!(
+            sample_size_means(0.0, 1.0, 0.05, 0.8)
+                .unwrap_err()
+                .to_string()
+                .contains("sd")
+        );
+        assert!(
+            sample_size_means(1.0, 0.0, 0.05, 0.8)
+                .unwrap_err()
+                .to_string()
+                .contains("difference")
+        );
+        assert!(
+            sample_size_means(1.0, 1.0, 1.0, 0.8)
+                .unwrap_err()
+                .to_string()
+                .contains("alpha")
+        );
+        assert!(
+            sample_size_means(1.0, 1.0, 0.05, 0.01)
+                .unwrap_err()
+                .to_string()
+                .contains("power")
+        );
 
         assert!(sample_ratio_mismatch(&[1.0, 2.0], &[0.5]).is_err());
         assert!(sample_ratio_mismatch(&[1.0], &[1.0]).is_err());
-        assert!(matches!(sample_ratio_mismatch(&[0.0, 0.0], &[0.5, 0.5]), Err(ModelError::InsufficientData(_))));
+        assert!(matches!(
+            sample_ratio_mismatch(&[0.0, 0.0], &[0.5, 0.5]),
+            Err(ModelError::InsufficientData(_))
+        ));
         assert!(sample_ratio_mismatch(&[-1.0, 2.0], &[0.5, 0.5]).is_err());
         assert!(sample_ratio_mismatch(&[1.0, 2.0], &[0.0, 1.0]).is_err());
     }
