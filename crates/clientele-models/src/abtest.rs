@@ -57,6 +57,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::Serialize;
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
 
@@ -279,7 +280,8 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 
 /// Percentile bootstrap interval at `level` of `mean(b) − mean(a)` from `draws` replicates
 /// (each arm resampled independently with replacement; seeded ChaCha8, so the same inputs
-/// give the same interval). Each arm needs at least two finite observations.
+/// give the same interval, whatever the number of threads). Each arm needs at least two finite
+/// observations. The cost is `draws × (n_a + n_b)` random draws, spread over rayon's threads.
 pub fn bootstrap_difference(
     a: &[f64],
     b: &[f64],
@@ -295,13 +297,17 @@ pub fn bootstrap_difference(
             "draws {draws}: at least 2 bootstrap replicates are needed"
         )));
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let resampled_mean = |x: &[f64], rng: &mut ChaCha8Rng| {
         let n = x.len();
         (0..n).map(|_| x[rng.random_range(0..n)]).sum::<f64>() / n as f64
     };
-    let mut replicates: Vec<f64> = (0..draws)
-        .map(|_| {
+    // One ChaCha stream per replicate: the replicates run in parallel and still depend only
+    // on the seed, not on the number of threads or how rayon splits the work.
+    let mut replicates: Vec<f64> = (0..draws as u64)
+        .into_par_iter()
+        .map(|draw| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(draw);
             let ma = resampled_mean(a, &mut rng);
             resampled_mean(b, &mut rng) - ma
         })
@@ -458,8 +464,8 @@ pub fn sample_ratio_mismatch(
 }
 
 /// Holm–Bonferroni adjusted p-values, in the order given (see the module's definitions).
-/// NaN entries stay NaN and do not count in `m`, as in R's `p.adjust`; an empty input gives an
-/// empty output.
+/// Inputs are expected in [0, 1]; NaN entries stay NaN and do not count in `m`, as in R's
+/// `p.adjust`; an empty input gives an empty output.
 pub fn holm(p_values: &[f64]) -> Vec<f64> {
     let mut order: Vec<usize> = (0..p_values.len())
         .filter(|&i| !p_values[i].is_nan())
