@@ -6,7 +6,7 @@ ETS (Nixtla; the R forecast::ets algorithm) on public series, written as small C
 
 For every series and every ETS model statsforecast fits, it records the parameters and initial
 states, the criterion (-2 log L up to a constant), AICc, sigma^2, the fitted values, 24-step
-point forecasts and, for the analytic classes, 80 % and 95 % intervals; and the model AutoETS
+point forecasts and, for the analytic classes, 80 % and 95 % intervals over the first season; and the model AutoETS
 chooses. The Rust tests replay the recursion with these parameters (exact agreement) and fit
 their own (a likelihood at least as good)."""
 
@@ -65,18 +65,22 @@ for key, (y, m) in series.items():
         par = fit["par"]
         lik = -2.0 * fit["loglik"]
         rows.append(
-            [name(e, t, s, damped), fit["n_params"], repr(lik), repr(fit["aicc"]), repr(fit["sigma2"])]
+            [name(e, t, s, damped), fit["n_params"], repr(lik), repr(float(fit["aicc"])), repr(float(fit["sigma2"]))]
             + [repr(float(v)) for v in par[:4]]
             + [";".join(repr(float(v)) for v in par[4:])]
         )
         fc = forecast_ets(fit, H, level=[80, 95])
+        # statsforecast computes the seasonal variance term with k = floor((H - 1)/m) for the
+        # whole horizon H instead of per step; with H = m it is 0, as the book's k is for
+        # every step of the first season, so the bands are taken from an m-step forecast.
+        bands = forecast_ets(fit, m, level=[80, 95])
         for kind, values in (
             ("fitted", fit["fitted"]),
             ("mean", fc["mean"]),
-            ("lo80", fc["lo-80"]),
-            ("hi80", fc["hi-80"]),
-            ("lo95", fc["lo-95"]),
-            ("hi95", fc["hi-95"]),
+            ("lo80", bands["lo-80"]),
+            ("hi80", bands["hi-80"]),
+            ("lo95", bands["lo-95"]),
+            ("hi95", bands["hi-95"]),
         ):
             paths.append([name(e, t, s, damped), kind, ";".join(repr(float(v)) for v in values)])
     with open(os.path.join(out, f"{key}_models.csv"), "w", newline="") as f:
@@ -93,5 +97,5 @@ for key, (y, m) in series.items():
     with open(os.path.join(out, f"{key}_auto.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["model", "aicc"])
-        w.writerow([chosen, repr(auto.model_["aicc"])])
+        w.writerow([chosen, repr(float(auto.model_["aicc"]))])
     print(key, "AutoETS:", chosen, auto.model_["aicc"])

@@ -62,11 +62,6 @@ impl StateVec {
         self.seasons[(self.head + j) % m]
     }
 
-    /// The seasonal terms, latest first.
-    pub fn seasons(&self) -> Vec<f64> {
-        (0..self.m()).map(|j| self.season(j)).collect()
-    }
-
     /// The term used `h` steps ahead (1-based): the one of `m − h` periods ago, cycling.
     fn season_ahead(&self, h: usize) -> f64 {
         let m = self.m();
@@ -650,44 +645,46 @@ pub(super) fn fit(y: &[f64], spec: &EtsSpec, m: usize) -> Result<Estimate, Model
     let (has_b, has_g, has_phi) = free_smoothing(spec);
     let m_used = if has_g { m } else { 1 };
     let x0 = initial_state(y, spec, m_used)?;
-    // Starting smoothing parameters as R's `initparam`.
-    let alpha = LOWER[0] + 0.2 * (UPPER[0] - LOWER[0]) / m_used as f64;
-    let beta = LOWER[1] + 0.1 * (UPPER[1].min(alpha) - LOWER[1]);
-    let gamma = LOWER[2] + 0.05 * (UPPER[2].min(1.0 - alpha) - LOWER[2]);
-    let phi = LOWER[3] + 0.99 * (UPPER[3] - LOWER[3]);
     let level_scale = y.iter().map(|v| v.abs()).sum::<f64>() / y.len() as f64;
     let level_scale = if level_scale > 0.0 { level_scale } else { 1.0 };
-    let mut start = vec![alpha];
-    let mut scale = vec![1.0];
-    if has_b {
-        start.push(beta);
-        scale.push(1.0);
-    }
-    if has_g {
-        start.push(gamma);
-        scale.push(1.0);
-    }
-    if has_phi {
-        start.push(phi);
-        scale.push(1.0);
-    }
-    start.push(x0.level);
+    // The starting smoothing parameters of R's `initparam`, then two more spread over the
+    // region: the likelihood of seasonal models without trend often has a second optimum
+    // (a slow level with a fast season) that a single Nelder–Mead start misses.
+    let alpha0 = LOWER[0] + 0.2 * (UPPER[0] - LOWER[0]) / m_used as f64;
+    let starts = [
+        Smoothing {
+            alpha: alpha0,
+            beta: LOWER[1] + 0.1 * (UPPER[1].min(alpha0) - LOWER[1]),
+            gamma: LOWER[2] + 0.05 * (UPPER[2].min(1.0 - alpha0) - LOWER[2]),
+            phi: LOWER[3] + 0.99 * (UPPER[3] - LOWER[3]),
+        },
+        Smoothing {
+            alpha: 0.5,
+            beta: 0.05,
+            gamma: 0.2,
+            phi: 0.9,
+        },
+        Smoothing {
+            alpha: 0.1,
+            beta: 0.01,
+            gamma: 0.8,
+            phi: 0.95,
+        },
+    ];
+    let mut scale = vec![1.0; 1 + usize::from(has_b) + usize::from(has_g) + usize::from(has_phi)];
     scale.push(level_scale);
     if has_b {
-        start.push(x0.trend);
         scale.push(level_scale / y.len() as f64);
     }
     if has_g {
-        for j in 0..m_used - 1 {
-            start.push(x0.season(j));
-            scale.push(if spec.season == SeasonKind::Additive {
-                level_scale
-            } else {
-                1.0
-            });
-        }
+        let s = if spec.season == SeasonKind::Additive {
+            level_scale
+        } else {
+            1.0
+        };
+        scale.extend(std::iter::repeat_n(s, m_used - 1));
     }
-    let n_params = start.len() + 1;
+    let n_params = scale.len() + 1;
     if n_params >= y.len() {
         return Err(ModelError::InsufficientData(format!(
             "{} observations for {} parameters",
@@ -702,25 +699,51 @@ pub(super) fn fit(y: &[f64], spec: &EtsSpec, m: usize) -> Result<Estimate, Model
         scale: scale.clone(),
         n_smooth: 1 + usize::from(has_b) + usize::from(has_g) + usize::from(has_phi),
     };
-    let mut z: Vec<f64> = start.iter().zip(&scale).map(|(v, s)| v / s).collect();
-    let mut best = obj.value(&z);
-    if !best.is_finite() {
+    let mut best: Option<(Vec<f64>, f64)> = None;
+    for p in &starts {
+        let mut start = vec![p.alpha];
+        if has_b {
+            start.push(p.beta);
+        }
+        if has_g {
+            start.push(p.gamma);
+        }
+        if has_phi {
+            start.push(p.phi);
+        }
+        start.push(x0.level);
+        if has_b {
+            start.push(x0.trend);
+        }
+        if has_g {
+            start.extend((0..m_used - 1).map(|j| x0.season(j)));
+        }
+        let mut z: Vec<f64> = start.iter().zip(&scale).map(|(v, s)| v / s).collect();
+        let mut value = obj.value(&z);
+        if !value.is_finite() {
+            continue;
+        }
+        for round in 0..6 {
+            let (next, v) = nelder_mead(&obj, &z, if round == 0 { 0.1 } else { 0.02 })?;
+            let gain = value - v;
+            if v < value {
+                z = next;
+                value = v;
+            }
+            if round > 0 && gain < 1e-7 {
+                break;
+            }
+        }
+        if best.as_ref().is_none_or(|b| value < b.1) {
+            best = Some((z, value));
+        }
+    }
+    let Some((z, _)) = best else {
         return Err(ModelError::NoConvergence(format!(
-            "{}: the starting values give no finite likelihood",
+            "{}: no starting values give a finite likelihood",
             spec.name()
         )));
-    }
-    for round in 0..6 {
-        let (next, value) = nelder_mead(&obj, &z, if round == 0 { 0.1 } else { 0.02 })?;
-        let gain = best - value;
-        if value < best {
-            z = next;
-            best = value;
-        }
-        if round > 0 && gain < 1e-7 {
-            break;
-        }
-    }
+    };
     let (p, x) = obj.unpack(&z);
     let run = pass(spec, &x, &p, y);
     Ok(Estimate {

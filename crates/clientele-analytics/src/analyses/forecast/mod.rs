@@ -26,6 +26,7 @@ mod pipeline;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use arrow::array::Array;
 use chrono::NaiveDate;
 use clientele_models::forecast::{
     self as fc, Accuracy, ErrorKind, EtsSpec, Method, SeasonKind, TrendKind,

@@ -21,6 +21,7 @@
 
 use std::collections::HashMap;
 
+use arrow::array::Array;
 use chrono::{Months, NaiveDate};
 use clientele_models::pipeline::{self as pm, OpenDeal};
 use serde_json::json;
