@@ -5,6 +5,7 @@
 
 use thiserror::Error;
 
+pub mod attribution;
 pub mod btyd;
 pub mod classify;
 pub mod cluster;
