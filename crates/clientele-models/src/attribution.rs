@@ -105,7 +105,12 @@ pub struct Options {
 impl Default for Options {
     /// Order 1, a half-life of 7 days, and 40 / 20 / 40 position shares.
     fn default() -> Self {
-        Options { order: 1, half_life_days: 7.0, position_first: 0.4, position_last: 0.4 }
+        Options {
+            order: 1,
+            half_life_days: 7.0,
+            position_first: 0.4,
+            position_last: 0.4,
+        }
     }
 }
 
@@ -120,7 +125,10 @@ pub struct Credit {
 
 impl Credit {
     fn zeros(n: usize) -> Credit {
-        Credit { conversions: vec![0.0; n], value: vec![0.0; n] }
+        Credit {
+            conversions: vec![0.0; n],
+            value: vec![0.0; n],
+        }
     }
 }
 
@@ -242,7 +250,11 @@ fn check_paths(paths: &[Path], n_channels: usize) -> Result<(), ModelError> {
                 "path {i}: channel id {c} is not below the number of channels, {n_channels}"
             )));
         }
-        for (name, x) in [("conversions", p.conversions), ("value", p.value), ("nulls", p.nulls)] {
+        for (name, x) in [
+            ("conversions", p.conversions),
+            ("value", p.value),
+            ("nulls", p.nulls),
+        ] {
             if !count(x) {
                 return Err(ModelError::BadParameter(format!(
                     "path {i}: {name} {x}: expected a finite number of at least 0"
@@ -302,25 +314,13 @@ fn heuristics(paths: &[Path], n: usize, opts: &Options) -> Heuristics {
         for c in &p.channels {
             add(&mut h.linear, *c, 1.0 / len as f64, p);
         }
+        // The weights are normalised, so ages count from the youngest touch: the same shares,
+        // and no underflow to 0 / 0 when every touch is many half-lives old.
+        let age = |k: usize| p.ages_days.as_ref().map_or((len - 1 - k) as f64, |a| a[k]);
+        let youngest = (0..len).map(age).fold(f64::INFINITY, f64::min);
         weights.clear();
-        weights.extend((0..len).map(|k| {
-            let age = p.ages_days.as_ref().map_or((len - 1 - k) as f64, |a| a[k]);
-            (-age / opts.half_life_days).exp2()
-        }));
-        // Every touch may be so old that its weight underflows; then the ages are all far
-        // beyond the half-life and, relative to one another, the youngest ones count.
-        let mut sum: f64 = weights.iter().sum();
-        if !(sum > 0.0) {
-            let youngest = p
-                .ages_days
-                .as_ref()
-                .map_or(0.0, |a| a.iter().copied().fold(f64::INFINITY, f64::min));
-            for (k, w) in weights.iter_mut().enumerate() {
-                let age = p.ages_days.as_ref().map_or((len - 1 - k) as f64, |a| a[k]);
-                *w = (-(age - youngest) / opts.half_life_days).exp2();
-            }
-            sum = weights.iter().sum();
-        }
+        weights.extend((0..len).map(|k| (-(age(k) - youngest) / opts.half_life_days).exp2()));
+        let sum: f64 = weights.iter().sum();
         for (c, w) in p.channels.iter().zip(&weights) {
             add(&mut h.decay, *c, w / sum, p);
         }
@@ -328,7 +328,11 @@ fn heuristics(paths: &[Path], n: usize, opts: &Options) -> Heuristics {
             1 => add(&mut h.position, first, 1.0, p),
             2 => {
                 let both = opts.position_first + opts.position_last;
-                let f = if both > 0.0 { opts.position_first / both } else { 0.5 };
+                let f = if both > 0.0 {
+                    opts.position_first / both
+                } else {
+                    0.5
+                };
                 add(&mut h.position, first, f, p);
                 add(&mut h.position, last, 1.0 - f, p);
             }
@@ -454,7 +458,7 @@ fn markov_with(
             transitions.push((s, null, chain.to_null[s]));
         }
     }
-    transitions.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    transitions.sort_unstable_by_key(|t| (t.0, t.1));
 
     // The states each channel is part of: removing the channel makes them null.
     let mut containing: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -466,8 +470,12 @@ fn markov_with(
             containing[c as usize].push(s);
         }
     }
-    let value_rhs: Vec<f64> =
-        chain.to_conversion.iter().zip(&chain.mean_value).map(|(p, v)| p * v).collect();
+    let value_rhs: Vec<f64> = chain
+        .to_conversion
+        .iter()
+        .zip(&chain.mean_value)
+        .map(|(p, v)| p * v)
+        .collect();
     let dense = dense.unwrap_or(m <= DENSE_STATES);
     let full = absorb(&chain, &[], &[&chain.to_conversion, &value_rhs], dense)?;
     let (p_conv, e_value) = (full[0][0], full[1][0]);
@@ -478,8 +486,16 @@ fn markov_with(
                 return Ok((0.0, 0.0));
             }
             let x = absorb(&chain, st, &[&chain.to_conversion, &value_rhs], dense)?;
-            let re = if p_conv > 0.0 { 1.0 - x[0][0] / p_conv } else { 0.0 };
-            let vre = if e_value > 0.0 { 1.0 - x[1][0] / e_value } else { 0.0 };
+            let re = if p_conv > 0.0 {
+                1.0 - x[0][0] / p_conv
+            } else {
+                0.0
+            };
+            let vre = if e_value > 0.0 {
+                1.0 - x[1][0] / e_value
+            } else {
+                0.0
+            };
             // Round-off can leave a removal effect a hair below 0 (or above 1).
             Ok((re.clamp(0.0, 1.0), vre.clamp(0.0, 1.0)))
         })
@@ -592,7 +608,11 @@ fn dense_absorb(chain: &Chain, gone: &[bool], rhs: &[&[f64]]) -> Vec<Vec<f64>> {
     }
     for col in 0..k {
         let pivot = (col..k)
-            .max_by(|x, y| a[x * width + col].abs().total_cmp(&a[y * width + col].abs()))
+            .max_by(|x, y| {
+                a[x * width + col]
+                    .abs()
+                    .total_cmp(&a[y * width + col].abs())
+            })
             .unwrap_or(col);
         if pivot != col {
             for j in 0..width {
@@ -638,7 +658,13 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     fn path(channels: &[u32], conversions: f64, value: f64, nulls: f64) -> Path {
-        Path { channels: channels.to_vec(), ages_days: None, conversions, value, nulls }
+        Path {
+            channels: channels.to_vec(),
+            ages_days: None,
+            conversions,
+            value,
+            nulls,
+        }
     }
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
@@ -651,7 +677,10 @@ mod tests {
         let paths = [
             path(&[0], 1.0, 10.0, 0.0),
             path(&[0, 1], 2.0, 20.0, 5.0),
-            Path { ages_days: Some(vec![14.0, 7.0, 0.0, 0.0]), ..path(&[1, 2, 0, 2], 1.0, 8.0, 0.0) },
+            Path {
+                ages_days: Some(vec![14.0, 7.0, 0.0, 0.0]),
+                ..path(&[1, 2, 0, 2], 1.0, 8.0, 0.0)
+            },
             path(&[2, 1], 0.0, 0.0, 3.0),
         ];
         let a = attribute(&paths, 3, &Options::default()).unwrap();
@@ -670,10 +699,22 @@ mod tests {
         let (w1, w0) = (0.5f64.powf(1.0 / 7.0), 1.0);
         let d2 = [w1 / (w1 + w0), w0 / (w1 + w0)];
         let d3 = [0.25 / 2.75, 0.5 / 2.75, 1.0 / 2.75, 1.0 / 2.75];
-        let decay = [1.0 + 2.0 * d2[0] + d3[2], 2.0 * d2[1] + d3[0], d3[1] + d3[3]];
-        for c in 0..3 {
-            assert!(close(a.time_decay.conversions[c], decay[c], 1e-12), "{c}");
+        let decay = [
+            1.0 + 2.0 * d2[0] + d3[2],
+            2.0 * d2[1] + d3[0],
+            d3[1] + d3[3],
+        ];
+        for (c, want) in decay.iter().enumerate() {
+            assert!(close(a.time_decay.conversions[c], *want, 1e-12), "{c}");
         }
+        // Touches far older than the half-life still share by their relative ages.
+        let old = Path {
+            ages_days: Some(vec![10_007.0, 10_000.0]),
+            ..path(&[0, 1], 3.0, 0.0, 0.0)
+        };
+        let o = attribute(&[old], 2, &Options::default()).unwrap();
+        assert!(close(o.time_decay.conversions[0], 1.0, 1e-12));
+        assert!(close(o.time_decay.conversions[1], 2.0, 1e-12));
         // Position based: 1 touch all, 2 touches half each, 4 touches 0.4 / 0.1 / 0.1 / 0.4.
         let pos = [1.0 + 1.0 + 0.1, 1.0 + 0.4, 0.1 + 0.4];
         let pos_v = [10.0 + 10.0 + 0.8, 10.0 + 3.2, 0.8 + 3.2];
@@ -681,13 +722,22 @@ mod tests {
             assert!(close(a.position_based.conversions[c], pos[c], 1e-12), "{c}");
             assert!(close(a.position_based.value[c], pos_v[c], 1e-12), "{c}");
         }
-        for credit in [&a.first_touch, &a.last_touch, &a.linear, &a.time_decay, &a.position_based]
-        {
+        for credit in [
+            &a.first_touch,
+            &a.last_touch,
+            &a.linear,
+            &a.time_decay,
+            &a.position_based,
+        ] {
             assert!(close(credit.conversions.iter().sum(), 4.0, 1e-12));
             assert!(close(credit.value.iter().sum(), 38.0, 1e-12));
         }
         // Uneven position shares: a two-touch path splits in their proportion.
-        let opts = Options { position_first: 0.6, position_last: 0.2, ..Options::default() };
+        let opts = Options {
+            position_first: 0.6,
+            position_last: 0.2,
+            ..Options::default()
+        };
         let b = attribute(&paths[1..2], 3, &opts).unwrap();
         assert!(close(b.position_based.conversions[0], 1.5, 1e-12));
         assert!(close(b.position_based.conversions[1], 0.5, 1e-12));
@@ -739,18 +789,32 @@ mod tests {
     /// Higher-order states: windows of `order` touches, repeats merged, short paths whole.
     #[test]
     fn higher_order_states_follow_channel_attribution() {
-        let paths = [path(&[0, 0, 0, 1], 1.0, 0.0, 0.0), path(&[2], 0.0, 0.0, 1.0)];
-        let opts = Options { order: 2, ..Options::default() };
+        let paths = [
+            path(&[0, 0, 0, 1], 1.0, 0.0, 0.0),
+            path(&[2], 0.0, 0.0, 1.0),
+        ];
+        let opts = Options {
+            order: 2,
+            ..Options::default()
+        };
         let d = attribute(&paths, 3, &opts).unwrap().markov_detail;
         assert_eq!(d.states, vec![vec![], vec![0, 0], vec![0, 1], vec![2]]);
         assert_eq!(
             d.transitions,
-            vec![(0, 1, 0.5), (0, 3, 0.5), (1, 2, 1.0), (2, 4, 1.0), (3, 5, 1.0)]
+            vec![
+                (0, 1, 0.5),
+                (0, 3, 0.5),
+                (1, 2, 1.0),
+                (2, 4, 1.0),
+                (3, 5, 1.0)
+            ]
         );
         assert!((d.conversion_probability - 0.5).abs() < 1e-15);
         assert_eq!(d.removal_effects, vec![1.0, 1.0, 0.0]);
         // Order 1 merges the repeated touches into one visit.
-        let d1 = attribute(&paths, 3, &Options::default()).unwrap().markov_detail;
+        let d1 = attribute(&paths, 3, &Options::default())
+            .unwrap()
+            .markov_detail;
         assert_eq!(d1.states, vec![vec![], vec![0], vec![1], vec![2]]);
         assert!(d1.transitions.contains(&(1, 2, 1.0)));
     }
@@ -787,12 +851,19 @@ mod tests {
                 let len = rng.random_range(1..8);
                 let channels: Vec<u32> = (0..len).map(|_| rng.random_range(0..n as u32)).collect();
                 let conversions = rng.random_range(0..4) as f64;
-                let value = if conversions > 0.0 { rng.random_range(0.0..50.0) } else { 0.0 };
+                let value = if conversions > 0.0 {
+                    rng.random_range(0.0..50.0)
+                } else {
+                    0.0
+                };
                 path(&channels, conversions, value, rng.random_range(0..3) as f64)
             })
             .collect();
         let a = attribute(&paths, n, &Options::default()).unwrap();
-        let (bc, bv) = (brute_shapley(&paths, n, false), brute_shapley(&paths, n, true));
+        let (bc, bv) = (
+            brute_shapley(&paths, n, false),
+            brute_shapley(&paths, n, true),
+        );
         for j in 0..n {
             assert!((a.shapley.conversions[j] - bc[j]).abs() < 1e-9, "{j}");
             assert!((a.shapley.value[j] - bv[j]).abs() < 1e-9, "{j}");
@@ -804,33 +875,93 @@ mod tests {
     #[test]
     fn bad_inputs_are_refused() {
         let ok = path(&[0, 1], 1.0, 1.0, 1.0);
-        let bad_param = |paths: &[Path], opts: &Options, needle: &str| {
-            match attribute(paths, 2, opts) {
+        let bad_param =
+            |paths: &[Path], opts: &Options, needle: &str| match attribute(paths, 2, opts) {
                 Err(ModelError::BadParameter(m)) => assert!(m.contains(needle), "{m}"),
                 other => panic!("expected BadParameter({needle}), got {other:?}"),
-            }
-        };
+            };
         let d = Options::default();
-        bad_param(&[ok.clone(), path(&[0, 2], 1.0, 0.0, 0.0)], &d, "path 1: channel id 2");
-        bad_param(&[ok.clone(), path(&[], 1.0, 0.0, 0.0)], &d, "path 1 has no touches");
-        bad_param(&[ok.clone(), path(&[0], -1.0, 0.0, 0.0)], &d, "path 1: conversions");
-        bad_param(&[ok.clone(), path(&[0], 1.0, f64::NAN, 0.0)], &d, "path 1: value");
-        bad_param(&[ok.clone(), path(&[0], 1.0, 0.0, f64::INFINITY)], &d, "path 1: nulls");
-        bad_param(&[ok.clone(), path(&[0], 0.0, 3.0, 1.0)], &d, "path 1: a value");
-        let ages = Path { ages_days: Some(vec![1.0]), ..ok.clone() };
+        bad_param(
+            &[ok.clone(), path(&[0, 2], 1.0, 0.0, 0.0)],
+            &d,
+            "path 1: channel id 2",
+        );
+        bad_param(
+            &[ok.clone(), path(&[], 1.0, 0.0, 0.0)],
+            &d,
+            "path 1 has no touches",
+        );
+        bad_param(
+            &[ok.clone(), path(&[0], -1.0, 0.0, 0.0)],
+            &d,
+            "path 1: conversions",
+        );
+        bad_param(
+            &[ok.clone(), path(&[0], 1.0, f64::NAN, 0.0)],
+            &d,
+            "path 1: value",
+        );
+        bad_param(
+            &[ok.clone(), path(&[0], 1.0, 0.0, f64::INFINITY)],
+            &d,
+            "path 1: nulls",
+        );
+        bad_param(
+            &[ok.clone(), path(&[0], 0.0, 3.0, 1.0)],
+            &d,
+            "path 1: a value",
+        );
+        let ages = Path {
+            ages_days: Some(vec![1.0]),
+            ..ok.clone()
+        };
         bad_param(&[ok.clone(), ages], &d, "path 1: 1 ages for 2 touches");
-        let ages = Path { ages_days: Some(vec![1.0, -1.0]), ..ok.clone() };
+        let ages = Path {
+            ages_days: Some(vec![1.0, -1.0]),
+            ..ok.clone()
+        };
         bad_param(&[ages], &d, "path 0: a touch aged -1");
         let one = std::slice::from_ref(&ok);
-        bad_param(one, &Options { order: 0, ..d.clone() }, "order 0");
-        bad_param(one, &Options { order: 4, ..d.clone() }, "order 4");
-        bad_param(one, &Options { half_life_days: 0.0, ..d.clone() }, "half-life");
-        bad_param(one, &Options { position_first: 0.7, ..d.clone() }, "position");
+        bad_param(
+            one,
+            &Options {
+                order: 0,
+                ..d.clone()
+            },
+            "order 0",
+        );
+        bad_param(
+            one,
+            &Options {
+                order: 4,
+                ..d.clone()
+            },
+            "order 4",
+        );
+        bad_param(
+            one,
+            &Options {
+                half_life_days: 0.0,
+                ..d.clone()
+            },
+            "half-life",
+        );
+        bad_param(
+            one,
+            &Options {
+                position_first: 0.7,
+                ..d.clone()
+            },
+            "position",
+        );
         assert!(matches!(
             attribute(&[path(&[0], 0.0, 0.0, 4.0)], 2, &d),
             Err(ModelError::InsufficientData(_))
         ));
-        assert!(matches!(attribute(&[], 2, &d), Err(ModelError::InsufficientData(_))));
+        assert!(matches!(
+            attribute(&[], 2, &d),
+            Err(ModelError::InsufficientData(_))
+        ));
     }
 
     /// ChannelAttribution's example data (`Data.csv`): channel names, paths.
@@ -860,18 +991,32 @@ mod tests {
     }
 
     fn path_of(channels: Vec<u32>, conversions: f64, value: f64, nulls: f64) -> Path {
-        Path { channels, ages_days: None, conversions, value, nulls }
+        Path {
+            channels,
+            ages_days: None,
+            conversions,
+            value,
+            nulls,
+        }
     }
 
     /// A reference CSV: header, then rows of a name and numbers.
     fn reference(text: &str) -> (Vec<String>, Vec<(String, Vec<f64>)>) {
         let mut lines = text.lines();
-        let header = lines.next().unwrap().split(',').map(str::to_string).collect();
+        let header = lines
+            .next()
+            .unwrap()
+            .split(',')
+            .map(str::to_string)
+            .collect();
         let rows = lines
             .filter(|l| !l.trim().is_empty())
             .map(|l| {
                 let f: Vec<&str> = l.split(',').collect();
-                (f[0].to_string(), f[1..].iter().map(|x| x.parse().unwrap()).collect())
+                (
+                    f[0].to_string(),
+                    f[1..].iter().map(|x| x.parse().unwrap()).collect(),
+                )
             })
             .collect();
         (header, rows)
@@ -895,7 +1040,11 @@ mod tests {
                 a.linear.value[c],
             ];
             for (k, (o, t)) in ours.iter().zip(r).enumerate() {
-                assert!((o - t).abs() <= 1e-9 * t.abs().max(1.0), "{name} {}: {o} vs {t}", header[k + 1]);
+                assert!(
+                    (o - t).abs() <= 1e-9 * t.abs().max(1.0),
+                    "{name} {}: {o} vs {t}",
+                    header[k + 1]
+                );
             }
         }
     }
@@ -905,7 +1054,10 @@ mod tests {
     /// Carlo error on the rarest channels).
     fn markov_matches(order: usize, text: &str) {
         let (names, paths) = example_data();
-        let opts = Options { order, ..Options::default() };
+        let opts = Options {
+            order,
+            ..Options::default()
+        };
         let a = attribute(&paths, names.len(), &opts).unwrap();
         let (header, rows) = reference(text);
         assert_eq!(header[3], "removal_effects_conversion");
@@ -922,19 +1074,29 @@ mod tests {
             ];
             for (k, ((o, floor), t)) in ours.iter().zip(r).enumerate() {
                 let tol = (0.02 * t.abs()).max(*floor);
-                assert!((o - t).abs() <= tol, "order {order}, {name} {}: {o} vs {t}", header[k + 1]);
+                assert!(
+                    (o - t).abs() <= tol,
+                    "order {order}, {name} {}: {o} vs {t}",
+                    header[k + 1]
+                );
             }
         }
     }
 
     #[test]
     fn markov_order_1_matches_channel_attribution() {
-        markov_matches(1, include_str!("../tests/data/attribution/markov_order1.csv"));
+        markov_matches(
+            1,
+            include_str!("../tests/data/attribution/markov_order1.csv"),
+        );
     }
 
     #[test]
     fn markov_order_2_matches_channel_attribution() {
-        markov_matches(2, include_str!("../tests/data/attribution/markov_order2.csv"));
+        markov_matches(
+            2,
+            include_str!("../tests/data/attribution/markov_order2.csv"),
+        );
     }
 
     /// The dense and the iterative solver agree on a chain of a few hundred states.
@@ -952,7 +1114,11 @@ mod tests {
             .collect();
         let dense = markov_with(&paths, n, 3, Some(true)).unwrap();
         let iter = markov_with(&paths, n, 3, Some(false)).unwrap();
-        assert!(dense.1.states.len() > DENSE_STATES, "{}", dense.1.states.len());
+        assert!(
+            dense.1.states.len() > DENSE_STATES,
+            "{}",
+            dense.1.states.len()
+        );
         assert!((dense.1.conversion_probability - iter.1.conversion_probability).abs() < 1e-11);
         for c in 0..n {
             assert!((dense.1.removal_effects[c] - iter.1.removal_effects[c]).abs() < 1e-10);
@@ -1008,7 +1174,13 @@ mod tests {
         let a = attribute(&paths, 4, &Options::default()).unwrap();
         let d = &a.markov_detail;
         // The estimate's state i is channel d.states[i][0]; map to the true row.
-        let row_of = |s: usize| if s == 0 { 0 } else { d.states[s][0] as usize + 1 };
+        let row_of = |s: usize| {
+            if s == 0 {
+                0
+            } else {
+                d.states[s][0] as usize + 1
+            }
+        };
         let col_of = |s: usize| {
             if s == d.states.len() {
                 4
@@ -1022,23 +1194,39 @@ mod tests {
             let (r, c) = (row_of(*f), col_of(*t));
             let q = truth[r][c];
             let se = (q * (1.0 - q) / visits[r]).sqrt();
-            assert!((p - q).abs() < 4.0 * se + 1e-12, "{r}->{c}: {p} vs {q} (se {se})");
+            assert!(
+                (p - q).abs() < 4.0 * se + 1e-12,
+                "{r}->{c}: {p} vs {q} (se {se})"
+            );
         }
         // Exact removal effects of the true chain.
         let chain = Chain {
             rows: (0..5)
-                .map(|r| (0..4).filter(|c| truth[r][*c] > 0.0).map(|c| (c + 1, truth[r][c])).collect())
+                .map(|r| {
+                    (0..4)
+                        .filter(|c| truth[r][*c] > 0.0)
+                        .map(|c| (c + 1, truth[r][c]))
+                        .collect()
+                })
                 .collect(),
             to_conversion: (0..5).map(|r| truth[r][4]).collect(),
             to_null: (0..5).map(|r| truth[r][5]).collect(),
             mean_value: vec![10.0; 5],
         };
         let p = absorb(&chain, &[], &[&chain.to_conversion], true).unwrap()[0][0];
-        assert!((d.conversion_probability - p).abs() < 0.01, "{} vs {p}", d.conversion_probability);
+        assert!(
+            (d.conversion_probability - p).abs() < 0.01,
+            "{} vs {p}",
+            d.conversion_probability
+        );
         for c in 0..4 {
             let x = absorb(&chain, &[c + 1], &[&chain.to_conversion], true).unwrap()[0][0];
             let re = 1.0 - x / p;
-            assert!((d.removal_effects[c] - re).abs() < 0.015, "{c}: {} vs {re}", d.removal_effects[c]);
+            assert!(
+                (d.removal_effects[c] - re).abs() < 0.015,
+                "{c}: {} vs {re}",
+                d.removal_effects[c]
+            );
             // Every conversion is worth 10: value removal effects equal the plain ones.
             assert!((d.value_removal_effects[c] - d.removal_effects[c]).abs() < 1e-9);
         }
@@ -1061,9 +1249,20 @@ mod tests {
             .collect();
         for order in 1..=3 {
             let start = std::time::Instant::now();
-            let a = attribute(&paths, 10, &Options { order, ..Options::default() }).unwrap();
+            let a = attribute(
+                &paths,
+                10,
+                &Options {
+                    order,
+                    ..Options::default()
+                },
+            )
+            .unwrap();
             let took = start.elapsed().as_secs_f64();
-            eprintln!("order {order}: {} states, {took:.3} s", a.markov_detail.states.len());
+            eprintln!(
+                "order {order}: {} states, {took:.3} s",
+                a.markov_detail.states.len()
+            );
             assert!(took < 1.0, "order {order} took {took} s");
         }
     }
