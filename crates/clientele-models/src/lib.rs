@@ -6,6 +6,7 @@
 use thiserror::Error;
 
 pub mod abtest;
+pub mod attribution;
 pub mod btyd;
 pub mod classify;
 pub mod cluster;

@@ -47,12 +47,19 @@ pub fn forecast(
     seed: u64,
 ) -> Result<PipelineForecast, ModelError> {
     if horizon == 0 {
-        return Err(ModelError::BadParameter("the horizon must be at least 1 period".into()));
+        return Err(ModelError::BadParameter(
+            "the horizon must be at least 1 period".into(),
+        ));
     }
     if draws == 0 {
-        return Err(ModelError::BadParameter("at least one draw is needed".into()));
+        return Err(ModelError::BadParameter(
+            "at least one draw is needed".into(),
+        ));
     }
-    if let Some(l) = levels.iter().find(|l| l.is_nan() || **l <= 0.0 || **l >= 1.0) {
+    if let Some(l) = levels
+        .iter()
+        .find(|l| l.is_nan() || **l <= 0.0 || **l >= 1.0)
+    {
         return Err(ModelError::BadParameter(format!(
             "interval level {l}: expected a share above 0 and below 1"
         )));
@@ -152,17 +159,35 @@ mod tests {
     #[test]
     fn expected_amounts_by_hand_and_sure_deals() {
         let deals = [
-            OpenDeal { amount: 100.0, p_win: 0.5, close: vec![0.2, 0.8] },
-            OpenDeal { amount: 40.0, p_win: 1.0, close: vec![0.0, 0.5] },
+            OpenDeal {
+                amount: 100.0,
+                p_win: 0.5,
+                close: vec![0.2, 0.8],
+            },
+            OpenDeal {
+                amount: 40.0,
+                p_win: 1.0,
+                close: vec![0.0, 0.5],
+            },
         ];
         let f = forecast(&deals, 2, &[0.8], 2000, 7).unwrap();
         assert!((f.expected[0] - 10.0).abs() < 1e-12);
         assert!((f.expected[1] - (40.0 + 20.0)).abs() < 1e-12);
         assert!((f.later - 20.0).abs() < 1e-12);
-        let sure = [OpenDeal { amount: 40.0, p_win: 1.0, close: vec![1.0] }];
+        let sure = [OpenDeal {
+            amount: 40.0,
+            p_win: 1.0,
+            close: vec![1.0],
+        }];
         let f = forecast(&sure, 1, &[0.95], 100, 1).unwrap();
         assert_eq!((f.intervals[0].1[0], f.intervals[0].2[0]), (40.0, 40.0));
-        assert!(forecast(&[], 3, &[0.8], 10, 1).unwrap().expected.iter().all(|v| *v == 0.0));
+        assert!(
+            forecast(&[], 3, &[0.8], 10, 1)
+                .unwrap()
+                .expected
+                .iter()
+                .all(|v| *v == 0.0)
+        );
     }
 
     /// Many small independent deals: the simulated 95 % band matches the normal
@@ -170,25 +195,45 @@ mod tests {
     #[test]
     fn simulated_band_matches_the_normal_approximation() {
         let deals: Vec<OpenDeal> = (0..400)
-            .map(|i| OpenDeal { amount: 10.0 + (i % 7) as f64, p_win: 0.3, close: vec![1.0] })
+            .map(|i| OpenDeal {
+                amount: 10.0 + (i % 7) as f64,
+                p_win: 0.3,
+                close: vec![1.0],
+            })
             .collect();
         let f = forecast(&deals, 1, &[0.95], 20_000, 3).unwrap();
         let var: f64 = deals.iter().map(|d| d.amount * d.amount * 0.3 * 0.7).sum();
         let (lo, hi) = (f.intervals[0].1[0], f.intervals[0].2[0]);
         let half = 1.959964 * var.sqrt();
-        assert!(((hi - lo) / 2.0 - half).abs() / half < 0.05, "{lo}..{hi} against ±{half}");
+        assert!(
+            ((hi - lo) / 2.0 - half).abs() / half < 0.05,
+            "{lo}..{hi} against ±{half}"
+        );
     }
 
     #[test]
     fn bad_inputs_are_refused() {
-        let ok = OpenDeal { amount: 1.0, p_win: 0.5, close: vec![0.5] };
+        let ok = OpenDeal {
+            amount: 1.0,
+            p_win: 0.5,
+            close: vec![0.5],
+        };
         assert!(forecast(std::slice::from_ref(&ok), 0, &[0.8], 10, 1).is_err());
         assert!(forecast(std::slice::from_ref(&ok), 1, &[1.2], 10, 1).is_err());
         assert!(forecast(std::slice::from_ref(&ok), 1, &[0.8], 0, 1).is_err());
         for bad in [
-            OpenDeal { amount: -1.0, ..ok.clone() },
-            OpenDeal { p_win: f64::NAN, ..ok.clone() },
-            OpenDeal { close: vec![0.7, 0.7], ..ok.clone() },
+            OpenDeal {
+                amount: -1.0,
+                ..ok.clone()
+            },
+            OpenDeal {
+                p_win: f64::NAN,
+                ..ok.clone()
+            },
+            OpenDeal {
+                close: vec![0.7, 0.7],
+                ..ok.clone()
+            },
         ] {
             assert!(forecast(&[bad], 2, &[0.8], 10, 1).is_err());
         }
