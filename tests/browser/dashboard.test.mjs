@@ -292,6 +292,22 @@ try {
     await page.screenshot({ path: join(artifacts, '04-customer-360.png'), fullPage: true });
   });
 
+  await check('the forecast draws history and bands and names its model; attribution credits every channel', async () => {
+    await page.goto(base + '/#/forecast');
+    await page.waitForSelector('[data-testid=forecast-row]');
+    assert.match(await page.textContent('[data-testid=forecast-model]'), /Model (ETS\(|seasonal naive|drift)/);
+    assert.ok(await page.$('#forecast-chart'), 'forecast chart');
+    assert.equal((await page.$$('[data-testid=forecast-row]')).length, 12);
+    await page.screenshot({ path: join(artifacts, '07-forecast.png'), fullPage: true });
+    await page.goto(base + '/#/forecast?measure=pipeline');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=forecast-row]').length === 6);
+    await page.goto(base + '/#/attribution');
+    await page.waitForSelector('[data-testid=attribution-row]');
+    assert.ok(await page.$('#attribution-chart'), 'attribution chart');
+    assert.match(await page.textContent('main'), /shapley/);
+    await page.screenshot({ path: join(artifacts, '08-attribution.png'), fullPage: true });
+  });
+
   await check('the segment explorer lists a segment\'s members', async () => {
     await page.goto(base + '/#/customers?tab=segments');
     await page.waitForSelector('[data-testid=segment-cell]');

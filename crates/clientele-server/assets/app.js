@@ -100,7 +100,9 @@ function table(rows, opts = {}) {
   if (!rows || rows.length === 0) return el('p', { class: 'muted', text: 'No rows.' });
   const cols = opts.columns || Object.keys(rows.reduce((a, r) => Object.assign(a, r), {}));
   const body = rows.map((r) => {
-    const tr = el('tr', opts.onRow ? { class: 'clickable', 'data-testid': opts.testid || 'row', onclick: () => opts.onRow(r) } : {},
+    const attrs = opts.onRow ? { class: 'clickable', onclick: () => opts.onRow(r) } : {};
+    if (opts.onRow || opts.testid) attrs['data-testid'] = opts.testid || 'row';
+    const tr = el('tr', attrs,
       cols.map((c) => el('td', { class: typeof r[c] === 'number' ? 'num' : '' }, fmtCell(c, r[c]))));
     return tr;
   });

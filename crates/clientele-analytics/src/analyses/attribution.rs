@@ -19,6 +19,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use arrow::array::Array;
 use clientele_models::attribution::{self as attr, Options, Path as Journey};
 use serde_json::json;
 
@@ -186,7 +187,11 @@ impl Spec for Attribution {
         for (name, credit) in &models {
             cols = cols.num_values(&format!("{name}_value"), credit.value.clone());
         }
-        a.table("attribution", "Credit per model (conversions, then value)", cols.batch());
+        a.table(
+            "attribution",
+            "Credit per model (conversions, then value)",
+            cols.batch(),
+        );
         let m = &result.markov_detail;
         let state = |s: &[u32]| -> String {
             s.iter()
@@ -200,6 +205,7 @@ impl Spec for Attribution {
             Columns::default()
                 .text(key, names.iter().cloned().map(Some).collect())
                 .num_values("removal_effect", m.removal_effects.clone())
+                .num_values("value_removal_effect", m.value_removal_effects.clone())
                 .batch(),
         );
         let conversions: f64 = journeys.iter().map(|j| j.conversions).sum();
@@ -223,7 +229,9 @@ impl Spec for Attribution {
             "transition_matrix",
             json!({
                 "states": m.states.iter().map(|s| state(s)).collect::<Vec<_>>(),
-                "state_names": "states index the transitions; see docs/analyses.md for the start, conversion and null states",
+                "conversion_state": m.states.len(),
+                "null_state": m.states.len() + 1,
+                "note": "transitions are [from, to, probability] between indices of states; state 0 is the start, conversion and null are the two indices after the last state",
                 "transitions": m.transitions.iter().map(|(f, t, p)| json!([f, t, p])).collect::<Vec<_>>(),
             }),
         );
@@ -266,7 +274,12 @@ fn read_paths(file: &Path) -> Result<(Vec<String>, Vec<Journey>), AnalyticsError
         for part in text.split('>') {
             let name = part.trim();
             if name.is_empty() {
-                return Err(bad(i, "path", text, "channels joined by ' > ' (an empty step)"));
+                return Err(bad(
+                    i,
+                    "path",
+                    text,
+                    "channels joined by ' > ' (an empty step)",
+                ));
             }
             let next = names.len() as u32;
             let id = *index.entry(name.to_string()).or_insert_with(|| {
@@ -337,7 +350,11 @@ async fn workspace_paths(engine: &Engine, p: &AttributionOptions) -> Result<Buil
     // customer → sorted (time, value) conversions and (time, channel) touches.
     let mut conv: HashMap<String, Vec<(f64, f64)>> = HashMap::new();
     for b in engine.query(conversions_sql).await? {
-        let (c, t, v) = (str_col(&b, "customer_id"), f64_col(&b, "t"), f64_col(&b, "v"));
+        let (c, t, v) = (
+            str_col(&b, "customer_id"),
+            f64_col(&b, "t"),
+            f64_col(&b, "v"),
+        );
         for i in 0..b.num_rows() {
             if c.is_valid(i) && t.is_valid(i) {
                 conv.entry(c.value(i).to_string())
@@ -350,7 +367,11 @@ async fn workspace_paths(engine: &Engine, p: &AttributionOptions) -> Result<Buil
     let mut index: HashMap<String, u32> = HashMap::new();
     let mut touches: HashMap<String, Vec<(f64, u32)>> = HashMap::new();
     for b in engine.query(&touches_sql).await? {
-        let (c, t, k) = (str_col(&b, "customer_id"), f64_col(&b, "t"), str_col(&b, "k"));
+        let (c, t, k) = (
+            str_col(&b, "customer_id"),
+            f64_col(&b, "t"),
+            str_col(&b, "k"),
+        );
         for i in 0..b.num_rows() {
             if !(c.is_valid(i) && t.is_valid(i) && k.is_valid(i)) {
                 continue;
@@ -360,13 +381,17 @@ async fn workspace_paths(engine: &Engine, p: &AttributionOptions) -> Result<Buil
                 names.push(k.value(i).to_string());
                 next
             });
-            touches.entry(c.value(i).to_string()).or_default().push((t.value(i), id));
+            touches
+                .entry(c.value(i).to_string())
+                .or_default()
+                .push((t.value(i), id));
         }
     }
     let window = f64::from(p.lookback_days) * 86_400.0;
     let mut journeys: Vec<Journey> = Vec::new();
     let (mut unattributed, mut unattributed_value) = (0usize, 0.0);
-    let customers: std::collections::BTreeSet<&String> = conv.keys().chain(touches.keys()).collect();
+    let customers: std::collections::BTreeSet<&String> =
+        conv.keys().chain(touches.keys()).collect();
     for customer in customers {
         let mut cs = conv.get(customer).cloned().unwrap_or_default();
         cs.sort_by(|a, b| a.0.total_cmp(&b.0));

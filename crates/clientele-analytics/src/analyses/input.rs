@@ -70,7 +70,6 @@ pub(crate) fn read_csv(path: &Path) -> Result<Table, AnalyticsError> {
     })
 }
 
-
 impl Table {
     /// The column `name`, or an error naming the file, the column and the columns it has.
     pub fn require(&self, name: &str, what: &str) -> Result<&Vec<Option<String>>, AnalyticsError> {

@@ -12,6 +12,7 @@
 //! library, whatever asked.
 
 pub mod analysis;
+pub mod attribution;
 pub mod churn;
 pub mod clv;
 pub mod cohorts;
@@ -162,6 +163,7 @@ pub fn visit(v: &mut impl Visitor) {
     v.visit::<leads::Leads>();
     v.visit::<cohorts::Cohorts>();
     v.visit::<forecast::Forecast>();
+    v.visit::<attribution::Attribution>();
 }
 
 /// The declarations of every analysis.

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use anyhow::Result;
 use clap::{ArgMatches, Args, FromArgMatches};
-use clientele_analytics::analyses::{self, Def, Spec, Visitor};
+use clientele_analytics::analyses::{self, Def, Params as _, Spec, Visitor};
 use clientele_analytics::{Analysis, Engine};
 
 use crate::args::{Globals, StoreArgs};

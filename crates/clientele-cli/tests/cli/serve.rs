@@ -111,6 +111,13 @@ fn every_analysis_is_a_command_a_route_and_a_role_with_one_json() {
         ("cohorts", &["--by", "quarter"], "by=quarter"),
         ("clv", &["--time-unit", "month"], "time_unit=month"),
         ("leads", &["--maturity-days", "30"], "maturity_days=30"),
+        (
+            "forecast",
+            &["orders", "--by", "quarter"],
+            "measure=orders&by=quarter",
+        ),
+        ("forecast", &["--split", "region"], "split=region"),
+        ("attribution", &["--order", "2"], "order=2"),
     ];
     let defs = clientele_analytics::analyses::defs();
     assert!(defs.len() >= 8);

@@ -96,7 +96,10 @@ pub(super) fn update(spec: &EtsSpec, x: &mut StateVec, p: &Smoothing, y: f64) {
         _ => p.phi * x.trend,
     };
     let q = x.level + phib;
-    let seasonal = matches!(spec.season, SeasonKind::Additive | SeasonKind::Multiplicative);
+    let seasonal = matches!(
+        spec.season,
+        SeasonKind::Additive | SeasonKind::Multiplicative
+    );
     let old_s = if seasonal { x.season(x.m() - 1) } else { 0.0 };
     let deseason = match spec.season {
         SeasonKind::None => y,
@@ -307,7 +310,11 @@ fn decompose_seasonal(y: &[f64], m: usize, multiplicative: bool) -> Vec<f64> {
             .enumerate()
             .map(|(k, w)| w * y[t + k - half])
             .sum();
-        let d = if multiplicative { y[t] / trend } else { y[t] - trend };
+        let d = if multiplicative {
+            y[t] / trend
+        } else {
+            y[t] - trend
+        };
         sums[t % m] += d;
         counts[t % m] += 1;
     }
@@ -365,7 +372,11 @@ fn fourier_seasonal(y: &[f64], m: usize, multiplicative: bool) -> Result<Vec<f64
     Ok((0..n)
         .map(|i| {
             let line = coef[0] + coef[1] * (i as f64 + 1.0);
-            if multiplicative { y[i] / line } else { y[i] - line }
+            if multiplicative {
+                y[i] / line
+            } else {
+                y[i] - line
+            }
         })
         .collect())
 }

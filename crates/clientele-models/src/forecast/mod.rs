@@ -67,8 +67,8 @@ use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use crate::ModelError;
-use ets::{Smoothing, StateVec};
 pub use ets::MAX_SEASON;
+use ets::{Smoothing, StateVec};
 
 /// How errors enter the observation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -390,7 +390,15 @@ fn fit_ets(y: &[f64], season: usize, spec: &EtsSpec) -> Result<Fitted, ModelErro
     })
 }
 
-fn baseline(method: Method, season: usize, y: &[f64], fitted: Vec<f64>, sigma2: f64, params: Vec<(String, f64)>, engine: Engine) -> Fitted {
+fn baseline(
+    method: Method,
+    season: usize,
+    y: &[f64],
+    fitted: Vec<f64>,
+    sigma2: f64,
+    params: Vec<(String, f64)>,
+    engine: Engine,
+) -> Fitted {
     Fitted {
         method,
         season,
@@ -452,7 +460,10 @@ fn drift(y: &[f64]) -> Fitted {
 }
 
 fn check_levels(levels: &[f64]) -> Result<(), ModelError> {
-    match levels.iter().find(|l| l.is_nan() || **l <= 0.0 || **l >= 1.0) {
+    match levels
+        .iter()
+        .find(|l| l.is_nan() || **l <= 0.0 || **l >= 1.0)
+    {
         Some(l) => Err(ModelError::BadParameter(format!(
             "interval level {l}: expected a share above 0 and below 1, such as 0.95"
         ))),
@@ -469,7 +480,13 @@ impl Fitted {
             ));
         }
         check_levels(levels)?;
-        Ok(forecast_from(&self.engine, self.sigma2, h, levels, SIMULATIONS))
+        Ok(forecast_from(
+            &self.engine,
+            self.sigma2,
+            h,
+            levels,
+            SIMULATIONS,
+        ))
     }
 }
 
@@ -571,7 +588,8 @@ fn analytic_variance(
                             let e3 = 2.0 * a * (1.0 - phi) + b * phi;
                             let e4 = b * phi * (1.0 - phi.powf(hh))
                                 / ((1.0 - phi).powi(2) * (1.0 - phi * phi));
-                            let e5 = 2.0 * a * (1.0 - phi * phi) + b * phi * (1.0 + 2.0 * phi - phi.powf(hh));
+                            let e5 = 2.0 * a * (1.0 - phi * phi)
+                                + b * phi * (1.0 + 2.0 * phi - phi.powf(hh));
                             let mut v = 1.0 + a * a * (hh - 1.0) + e2 * e3 - e4 * e5 + season_term;
                             if seasonal {
                                 let pm = phi.powf(mf);
@@ -592,7 +610,9 @@ fn analytic_variance(
                     let trend = match spec.trend {
                         TrendKind::None => 0.0,
                         TrendKind::Additive => b * j as f64,
-                        TrendKind::AdditiveDamped => b * (1..=j).map(|i| phi.powi(i as i32)).sum::<f64>(),
+                        TrendKind::AdditiveDamped => {
+                            b * (1..=j).map(|i| phi.powi(i as i32)).sum::<f64>()
+                        }
                     };
                     let d = if seasonal && j % m == 0 { 1.0 } else { 0.0 };
                     a + trend + g * d
@@ -647,8 +667,14 @@ fn simulated_bands(
         .iter()
         .map(|&level| Interval {
             level,
-            lower: paths.iter().map(|s| quantile(s, 0.5 - level / 2.0)).collect(),
-            upper: paths.iter().map(|s| quantile(s, 0.5 + level / 2.0)).collect(),
+            lower: paths
+                .iter()
+                .map(|s| quantile(s, 0.5 - level / 2.0))
+                .collect(),
+            upper: paths
+                .iter()
+                .map(|s| quantile(s, 0.5 + level / 2.0))
+                .collect(),
         })
         .collect()
 }
@@ -700,8 +726,16 @@ fn candidates(y: &[f64], season: usize) -> (Vec<EtsSpec>, Vec<String>) {
     }
     let mut out = Vec::new();
     for error in [ErrorKind::Additive, ErrorKind::Multiplicative] {
-        for trend in [TrendKind::None, TrendKind::Additive, TrendKind::AdditiveDamped] {
-            for season in [SeasonKind::None, SeasonKind::Additive, SeasonKind::Multiplicative] {
+        for trend in [
+            TrendKind::None,
+            TrendKind::Additive,
+            TrendKind::AdditiveDamped,
+        ] {
+            for season in [
+                SeasonKind::None,
+                SeasonKind::Additive,
+                SeasonKind::Multiplicative,
+            ] {
                 let spec = EtsSpec {
                     error,
                     trend,
@@ -778,7 +812,12 @@ pub fn auto_ets(y: &[f64], season: usize) -> Result<Selection, ModelError> {
 }
 
 /// Rolling-origin backtest of `method` (definitions in the module docs).
-pub fn backtest(y: &[f64], season: usize, method: &Method, h: usize) -> Result<Accuracy, ModelError> {
+pub fn backtest(
+    y: &[f64],
+    season: usize,
+    method: &Method,
+    h: usize,
+) -> Result<Accuracy, ModelError> {
     check_series(y)?;
     if h == 0 {
         return Err(ModelError::BadParameter(
@@ -818,7 +857,12 @@ pub fn backtest(y: &[f64], season: usize, method: &Method, h: usize) -> Result<A
                 };
                 let f = forecast_from(&engine, fitted.sigma2, steps, &[0.95], BACKTEST_SIMULATIONS);
                 for k in 0..steps {
-                    points.push((y[t + k], f.mean[k], f.intervals[0].lower[k], f.intervals[0].upper[k]));
+                    points.push((
+                        y[t + k],
+                        f.mean[k],
+                        f.intervals[0].lower[k],
+                        f.intervals[0].upper[k],
+                    ));
                 }
                 ets::update(spec, &mut state, smoothing, y[t]);
             }
@@ -829,13 +873,25 @@ pub fn backtest(y: &[f64], season: usize, method: &Method, h: usize) -> Result<A
                 let fitted = fit(&y[..t], season, baseline)?;
                 let f = fitted.forecast(steps, &[0.95])?;
                 for k in 0..steps {
-                    points.push((y[t + k], f.mean[k], f.intervals[0].lower[k], f.intervals[0].upper[k]));
+                    points.push((
+                        y[t + k],
+                        f.mean[k],
+                        f.intervals[0].lower[k],
+                        f.intervals[0].upper[k],
+                    ));
                 }
             }
         }
     }
-    let lag = if season >= 2 && n0 > season { season } else { 1 };
-    let scale = (lag..n0).map(|t| (train[t] - train[t - lag]).abs()).sum::<f64>() / (n0 - lag) as f64;
+    let lag = if season >= 2 && n0 > season {
+        season
+    } else {
+        1
+    };
+    let scale = (lag..n0)
+        .map(|t| (train[t] - train[t - lag]).abs())
+        .sum::<f64>()
+        / (n0 - lag) as f64;
     let mean = |v: Vec<f64>| {
         if v.is_empty() {
             f64::NAN

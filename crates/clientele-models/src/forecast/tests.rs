@@ -91,7 +91,12 @@ fn reference(name: &'static str, m: usize) -> Reference {
         })
         .collect();
     let auto_text = read(&format!("{name}_auto.csv"));
-    let a: Vec<&str> = auto_text.lines().nth(1).expect("a row").split(',').collect();
+    let a: Vec<&str> = auto_text
+        .lines()
+        .nth(1)
+        .expect("a row")
+        .split(',')
+        .collect();
     Reference {
         name,
         y,
@@ -140,7 +145,12 @@ fn replays_statsforecast_recursion_exactly() {
             let x0 = state_of(rm, r.m);
             let run = ets::pass(&rm.spec, &x0, &rm.smoothing, &r.y);
             let label = format!("{} {}", r.name, rm.spec.name());
-            assert!(close(run.lik, rm.lik, 1e-9), "{label}: lik {} vs {}", run.lik, rm.lik);
+            assert!(
+                close(run.lik, rm.lik, 1e-9),
+                "{label}: lik {} vs {}",
+                run.lik,
+                rm.lik
+            );
             let path = |kind: &str| {
                 r.paths
                     .iter()
@@ -195,7 +205,10 @@ fn replays_statsforecast_recursion_exactly() {
                     let theirs = path(hi);
                     for k in 0..steps {
                         let (a, b) = (band.upper[k] - centre[k], theirs[k] - sf_mean[k]);
-                        assert!(close(a, b, 1e-7), "{label}: {hi}[{k}] half-width {a} vs {b}");
+                        assert!(
+                            close(a, b, 1e-7),
+                            "{label}: {hi}[{k}] half-width {a} vs {b}"
+                        );
                     }
                 }
             }
@@ -224,14 +237,21 @@ fn fits_at_least_as_well_as_statsforecast() {
             let usual = (rm.spec.trend == TrendKind::None || sp.beta <= sp.alpha)
                 && (rm.spec.season == SeasonKind::None || sp.gamma <= 1.0 - sp.alpha);
             if !usual {
-                eprintln!("  (statsforecast's optimum is outside the usual region: β ≤ α, γ ≤ 1 − α)");
+                eprintln!(
+                    "  (statsforecast's optimum is outside the usual region: β ≤ α, γ ≤ 1 − α)"
+                );
                 let g = param(&ours, "gamma");
                 assert!(g <= 1.0 - param(&ours, "alpha") + 1e-12);
             }
             // The criterion is n·ln(SSE)+…: 0.5 is a tiny gap (AICc differences that decide
             // a choice are several units).
             if usual && lik > rm.lik + 0.5 {
-                worse.push(format!("{} {}: {lik} vs {}", r.name, rm.spec.name(), rm.lik));
+                worse.push(format!(
+                    "{} {}: {lik} vs {}",
+                    r.name,
+                    rm.spec.name(),
+                    rm.lik
+                ));
             }
             // Same parameter count as the peer: AICc differs from the criterion as theirs does.
             assert!(
@@ -244,7 +264,10 @@ fn fits_at_least_as_well_as_statsforecast() {
             );
         }
     }
-    assert!(worse.is_empty(), "worse optimum than statsforecast: {worse:#?}");
+    assert!(
+        worse.is_empty(),
+        "worse optimum than statsforecast: {worse:#?}"
+    );
 }
 
 #[test]
@@ -276,7 +299,14 @@ fn chooses_what_statsforecast_chooses() {
 }
 
 /// Simulates `n` observations of an ETS model from a state.
-fn simulate(spec: &EtsSpec, p: &Smoothing, x0: &StateVec, sd: f64, n: usize, seed: u64) -> Vec<f64> {
+fn simulate(
+    spec: &EtsSpec,
+    p: &Smoothing,
+    x0: &StateVec,
+    sd: f64,
+    n: usize,
+    seed: u64,
+) -> Vec<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut x = x0.clone();
     (0..n)
@@ -294,7 +324,11 @@ fn simulate(spec: &EtsSpec, p: &Smoothing, x0: &StateVec, sd: f64, n: usize, see
 }
 
 fn param(f: &Fitted, name: &str) -> f64 {
-    f.params.iter().find(|p| p.0 == name).map(|p| p.1).expect("parameter present")
+    f.params
+        .iter()
+        .find(|p| p.0 == name)
+        .map(|p| p.1)
+        .expect("parameter present")
 }
 
 #[test]
@@ -329,7 +363,9 @@ fn recovers_known_parameters_from_simulated_series() {
         gamma: 0.1,
         phi: 1.0,
     };
-    let seasons: Vec<f64> = (0..12).map(|k| 1.0 + 0.3 * (k as f64 * 0.52).sin()).collect();
+    let seasons: Vec<f64> = (0..12)
+        .map(|k| 1.0 + 0.3 * (k as f64 * 0.52).sin())
+        .collect();
     let total: f64 = seasons.iter().sum();
     let seasons = seasons.iter().map(|s| s * 12.0 / total).collect();
     let x0 = StateVec::new(1000.0, 0.0, seasons);
@@ -342,7 +378,11 @@ fn recovers_known_parameters_from_simulated_series() {
         s2.push(f.sigma2);
     }
     assert!((mean(&a) - 0.2).abs() < 0.05, "alpha {}", mean(&a));
-    assert!((mean(&s2).sqrt() - 0.05).abs() < 0.005, "sigma {}", mean(&s2).sqrt());
+    assert!(
+        (mean(&s2).sqrt() - 0.05).abs() < 0.005,
+        "sigma {}",
+        mean(&s2).sqrt()
+    );
 }
 
 #[test]
@@ -355,12 +395,16 @@ fn auto_ets_finds_the_generating_structure() {
         gamma: 0.1,
         phi: 1.0,
     };
-    let seasons: Vec<f64> = (0..12).map(|k| 1.0 + 0.4 * (k as f64 * 0.52).cos()).collect();
+    let seasons: Vec<f64> = (0..12)
+        .map(|k| 1.0 + 0.4 * (k as f64 * 0.52).cos())
+        .collect();
     let total: f64 = seasons.iter().sum();
     let seasons = seasons.iter().map(|s| s * 12.0 / total).collect();
     let y = simulate(&spec, &p, &StateVec::new(100.0, 2.0, seasons), 0.03, 240, 7);
     let sel = auto_ets(&y, 12).expect("a model");
-    let Method::Ets(best) = sel.best.method else { panic!("an ETS model") };
+    let Method::Ets(best) = sel.best.method else {
+        panic!("an ETS model")
+    };
     assert_ne!(best.trend, TrendKind::None, "{}", best.name());
     assert_eq!(best.season, SeasonKind::Multiplicative, "{}", best.name());
     assert_eq!(sel.candidates.len(), 15);
@@ -377,9 +421,21 @@ fn intervals_cover_as_promised() {
             gamma: 0.1,
             phi: 1.0,
         };
-        let m = if spec.season == SeasonKind::None { 1 } else { 4 };
-        let seasons = if m == 1 { vec![0.0] } else { vec![1.2, 0.9, 0.8, 1.1] };
-        let sd = if spec.error == ErrorKind::Additive { 2.0 } else { 0.04 };
+        let m = if spec.season == SeasonKind::None {
+            1
+        } else {
+            4
+        };
+        let seasons = if m == 1 {
+            vec![0.0]
+        } else {
+            vec![1.2, 0.9, 0.8, 1.1]
+        };
+        let sd = if spec.error == ErrorKind::Additive {
+            2.0
+        } else {
+            0.04
+        };
         let x0 = StateVec::new(100.0, 0.0, seasons);
         let (mut in80, mut in95, mut total) = (0usize, 0usize, 0usize);
         for seed in 0..200 {
@@ -396,7 +452,10 @@ fn intervals_cover_as_promised() {
         let (c80, c95) = (in80 as f64 / total as f64, in95 as f64 / total as f64);
         // 1,200 points (correlated within a path): a few points of slack for estimation error.
         assert!((0.73..=0.87).contains(&c80), "{code_}: 80 % coverage {c80}");
-        assert!((0.91..=0.985).contains(&c95), "{code_}: 95 % coverage {c95}");
+        assert!(
+            (0.91..=0.985).contains(&c95),
+            "{code_}: 95 % coverage {c95}"
+        );
     }
 }
 
@@ -445,7 +504,12 @@ fn backtest_of_ets_on_airpassengers_beats_seasonal_naive() {
     let r = reference("airpassengers", 12);
     let ets = backtest(&r.y, 12, &Method::Ets(spec_of("MAM")), 12).expect("backtest");
     let naive = backtest(&r.y, 12, &Method::SeasonalNaive, 12).expect("backtest");
-    assert!(ets.mase < naive.mase, "ETS {} against naive {}", ets.mase, naive.mase);
+    assert!(
+        ets.mase < naive.mase,
+        "ETS {} against naive {}",
+        ets.mase,
+        naive.mase
+    );
     assert!(ets.coverage_95 > 0.8, "coverage {}", ets.coverage_95);
 }
 
@@ -463,9 +527,15 @@ fn refuses_what_it_cannot_fit() {
     let e = auto_ets(&[5.0; 20], 4).unwrap_err();
     assert!(e.to_string().contains("constant"), "{e}");
     // Weekly data: only non-seasonal models, and it says so.
-    let y: Vec<f64> = (0..120).map(|i| 100.0 + (i as f64 * 0.7).sin() * 5.0 + i as f64 * 0.1).collect();
+    let y: Vec<f64> = (0..120)
+        .map(|i| 100.0 + (i as f64 * 0.7).sin() * 5.0 + i as f64 * 0.1)
+        .collect();
     let sel = auto_ets(&y, 52).expect("a model");
-    assert!(sel.candidates.iter().all(|c| c.spec.season == SeasonKind::None));
+    assert!(
+        sel.candidates
+            .iter()
+            .all(|c| c.spec.season == SeasonKind::None)
+    );
     assert!(sel.notes.iter().any(|n| n.contains("too long")));
     let f = fit(&y, 1, &Method::Drift).expect("fits");
     assert!(f.forecast(0, &[0.9]).is_err());

@@ -166,7 +166,10 @@ mod tests {
             Step::Month.end(Step::Month.index_of(d("2024-02-10"))),
             Some(d("2024-02-29"))
         );
-        assert_eq!(Step::Day.label(Step::Day.index_of(d("2024-02-10"))), "2024-02-10");
+        assert_eq!(
+            Step::Day.label(Step::Day.index_of(d("2024-02-10"))),
+            "2024-02-10"
+        );
     }
 
     #[test]

@@ -484,7 +484,11 @@ async fn forecast(engine: &Engine, p: &ForecastOptions) -> Result<Analysis, Anal
         "Model and backtest (rolling origin over the last quarter of the history)",
         keep_split(m).batch(),
     );
-    analysis.table("history", "History and in-sample fit", keep_split(h).batch());
+    analysis.table(
+        "history",
+        "History and in-sample fit",
+        keep_split(h).batch(),
+    );
     analysis.fact("measure", p.measure.name());
     analysis.fact("by", step.name());
     analysis.fact("season", season);
@@ -538,8 +542,11 @@ fn forecast_one(s: Series, season: usize, horizon: usize, choice: &ModelChoice) 
         }),
         ModelChoice::Auto => match fc::auto_ets(y, season) {
             Ok(sel) => {
-                let mut ranked: Vec<&fc::Candidate> =
-                    sel.candidates.iter().filter(|c| c.aicc.is_finite()).collect();
+                let mut ranked: Vec<&fc::Candidate> = sel
+                    .candidates
+                    .iter()
+                    .filter(|c| c.aicc.is_finite())
+                    .collect();
                 ranked.sort_by(|a, b| a.aicc.total_cmp(&b.aicc));
                 let reason = match ranked.get(1) {
                     Some(next) => format!(
@@ -549,7 +556,10 @@ fn forecast_one(s: Series, season: usize, horizon: usize, choice: &ModelChoice) 
                         next.spec.name(),
                         next.aicc
                     ),
-                    None => format!("the only ETS model that could be fitted (AICc {:.1})", sel.best.aicc),
+                    None => format!(
+                        "the only ETS model that could be fitted (AICc {:.1})",
+                        sel.best.aicc
+                    ),
                 };
                 let candidates = ranked
                     .iter()
@@ -562,7 +572,8 @@ fn forecast_one(s: Series, season: usize, horizon: usize, choice: &ModelChoice) 
                 .iter()
                 .find_map(|m| fc::fit(y, season, m).ok())
                 .map(|f| {
-                    let reason = format!("no ETS model could be fitted ({ets_err}); a baseline is used");
+                    let reason =
+                        format!("no ETS model could be fitted ({ets_err}); a baseline is used");
                     (f, reason, Vec::new(), Vec::new())
                 })
                 .ok_or(ets_err),
@@ -767,7 +778,10 @@ async fn workspace_series(
     let (lo, hi) = match bounds.iter().find(|b| b.num_rows() > 0) {
         Some(b) => {
             let (lo, hi) = (str_col(b, "lo"), str_col(b, "hi"));
-            (day(lo.iter().next().flatten()), day(hi.iter().next().flatten()))
+            (
+                day(lo.iter().next().flatten()),
+                day(hi.iter().next().flatten()),
+            )
         }
         None => (None, None),
     };
@@ -924,7 +938,10 @@ mod tests {
                 ModelChoice::Auto => panic!("{text} read as auto"),
             }
         }
-        assert!(matches!(ModelChoice::parse("auto").unwrap(), ModelChoice::Auto));
+        assert!(matches!(
+            ModelChoice::parse("auto").unwrap(),
+            ModelChoice::Auto
+        ));
         for bad in ["ETS(A,M,N)", "AX", "ETS(A,Ad)", "holt"] {
             assert!(ModelChoice::parse(bad).is_err(), "{bad}");
         }

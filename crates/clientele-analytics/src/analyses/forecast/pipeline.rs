@@ -26,7 +26,7 @@ use chrono::{Months, NaiveDate};
 use clientele_models::pipeline::{self as pm, OpenDeal};
 use serde_json::json;
 
-use super::{ForecastOptions, Forecast, Rows, Step};
+use super::{Forecast, ForecastOptions, Rows, Step};
 use crate::analyses::Spec;
 use crate::analyses::analysis::Analysis;
 use crate::util::{f64_col, str_col};
@@ -136,7 +136,10 @@ pub async fn forecast(engine: &Engine, p: &ForecastOptions) -> Result<Analysis, 
     }
     let horizon = p.horizon.unwrap_or(6);
     let book = read(engine).await?;
-    let mut analysis = Analysis::of(&Forecast::DEF, "Pipeline forecast: expected won amount by month");
+    let mut analysis = Analysis::of(
+        &Forecast::DEF,
+        "Pipeline forecast: expected won amount by month",
+    );
     analysis.param("measure", "pipeline");
     analysis.param("horizon", horizon);
     if !engine.has_table("deal_stage_history") {
@@ -154,7 +157,9 @@ pub async fn forecast(engine: &Engine, p: &ForecastOptions) -> Result<Analysis, 
         .chain(book.visits.values().flatten().map(|v| v.0))
         .max()
     else {
-        return Err(AnalyticsError::MissingData("the deals table is empty".into()));
+        return Err(AnalyticsError::MissingData(
+            "the deals table is empty".into(),
+        ));
     };
     let now = project(&book, as_of, horizon, &mut analysis.notes)?;
     let mut f = Rows::default();
@@ -169,7 +174,10 @@ pub async fn forecast(engine: &Engine, p: &ForecastOptions) -> Result<Analysis, 
     }
     analysis.table(
         "forecast",
-        &format!("Expected won amount from the {} open deals as of {as_of}", now.open),
+        &format!(
+            "Expected won amount from the {} open deals as of {as_of}",
+            now.open
+        ),
         f.batch(),
     );
     analysis.fact("measure", "pipeline");
@@ -178,7 +186,10 @@ pub async fn forecast(engine: &Engine, p: &ForecastOptions) -> Result<Analysis, 
     analysis.fact("open_amount", now.open_amount);
     analysis.fact("closed_deals_learnt_from", now.learnt_from);
     analysis.fact("expected_after_horizon", now.result.later);
-    analysis.fact("model", "stage win probability × time to close from the stage (empirical)");
+    analysis.fact(
+        "model",
+        "stage win probability × time to close from the stage (empirical)",
+    );
 
     // The check: a snapshot a quarter back, against what its open deals did.
     let snapshot = as_of.checked_sub_months(Months::new(3));
@@ -268,7 +279,9 @@ fn project(
     };
     let start = at.succ_opt().unwrap_or(at);
     let first = Step::Month.index_of(start);
-    let periods: Vec<String> = (0..horizon as i64).map(|k| Step::Month.label(first + k)).collect();
+    let periods: Vec<String> = (0..horizon as i64)
+        .map(|k| Step::Month.label(first + k))
+        .collect();
     let mut deals = Vec::new();
     let (mut thin, mut overdue, mut amount) = (0usize, 0usize, 0.0);
     let mut thin_stages: Vec<String> = Vec::new();
@@ -287,7 +300,11 @@ fn project(
                 (overall, other.map_or(&[][..], |o| o.2.as_slice()))
             }
         };
-        let later: Vec<i64> = durations.iter().filter(|d| **d > age).map(|d| d - age).collect();
+        let later: Vec<i64> = durations
+            .iter()
+            .filter(|d| **d > age)
+            .map(|d| d - age)
+            .collect();
         let mut close = vec![0.0; horizon];
         if later.is_empty() {
             overdue += 1;

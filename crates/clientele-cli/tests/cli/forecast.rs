@@ -1,0 +1,274 @@
+//! Forecasts and attribution from the terminal: the columns the issue promises, the numbers
+//! against SQL of our own and against hand computation, and files that are refused with the
+//! row and column at fault.
+
+use super::Env;
+
+fn json(env: &Env, args: &[&str]) -> serde_json::Value {
+    let out = env.ok(&[args, &["--format", "json"]].concat());
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+}
+
+fn num(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[test]
+fn forecast_of_the_workspace_has_ordered_bands_a_model_and_its_history_from_the_sales() {
+    let env = Env::new();
+    env.ok(&["demo", "--customers", "600", "--seed", "5"]);
+    let f = json(
+        &env,
+        &["forecast", "revenue", "--by", "month", "--horizon", "12"],
+    );
+    let rows = f["tables"]["forecast"].as_array().unwrap();
+    assert_eq!(rows.len(), 12);
+    for r in rows {
+        let v: Vec<f64> = ["lower_95", "lower_80", "forecast", "upper_80", "upper_95"]
+            .iter()
+            .map(|c| num(&r[*c]))
+            .collect();
+        assert!(
+            v.windows(2).all(|w| w[0] <= w[1]),
+            "bands out of order: {r}"
+        );
+        assert!(v[0] >= 0.0, "revenue bands are cut at 0: {r}");
+    }
+    assert!(
+        f["model"].as_str().unwrap().starts_with("ETS("),
+        "{}",
+        f["model"]
+    );
+    assert!(f["aicc"].is_number() && f["parameters"]["alpha"].is_number());
+    assert!(f["backtest"]["mase"].is_number() && f["seasonal_naive_backtest"]["mase"].is_number());
+    // The history is the sales per complete month: one month checked against SQL.
+    let history = f["tables"]["history"].as_array().unwrap();
+    let month = &history[history.len() / 2];
+    let period = month["period"].as_str().unwrap();
+    let out = env.ok(&[
+        "sql",
+        &format!(
+            "SELECT SUM(total_amount) AS v FROM sales WHERE to_char(order_date, '%Y-%m') = '{period}'"
+        ),
+        "--format",
+        "json",
+    ]);
+    let want = num(&serde_json::from_str::<serde_json::Value>(&out).unwrap()[0]["v"]);
+    assert!(
+        (num(&month["actual"]) - want).abs() < 1e-6 * want,
+        "{period}: {} vs {want}",
+        month["actual"]
+    );
+    // The forecast starts the month after the last in the history.
+    let last = history.last().unwrap()["period"].as_str().unwrap();
+    let first = rows[0]["period"].as_str().unwrap();
+    assert!(first > last, "{first} follows {last}");
+
+    // One forecast per region, with the split first.
+    let csv = env.ok(&[
+        "forecast", "orders", "--by", "quarter", "--split", "region", "--format", "csv",
+    ]);
+    let header = csv.lines().next().unwrap();
+    assert_eq!(
+        header,
+        "split,period,forecast,lower_80,upper_80,lower_95,upper_95"
+    );
+    let regions = json(
+        &env,
+        &[
+            "sql",
+            "SELECT COUNT(DISTINCT region) AS n FROM sales WHERE region IS NOT NULL",
+        ],
+    );
+    let n = num(&regions[0]["n"]) as usize;
+    assert_eq!(csv.lines().count(), 1 + 4 * n, "{csv}");
+
+    // A model fixed by name is the model used.
+    let f = json(&env, &["forecast", "--model", "AAdN", "--horizon", "3"]);
+    assert_eq!(f["model"], "ETS(A,Ad,N)");
+    assert!(f["parameters"]["phi"].is_number());
+    let f = json(&env, &["forecast", "--model", "snaive", "--horizon", "3"]);
+    assert_eq!(f["model"], "seasonal naive");
+
+    // The pipeline: expected won amount from the open deals, and the check a quarter back.
+    let p = json(&env, &["forecast", "pipeline"]);
+    assert_eq!(p["tables"]["forecast"].as_array().unwrap().len(), 6);
+    assert!(num(&p["open_deals"]) > 0.0);
+    let stderr = env.fails(&["forecast", "--horizon", "0"], 2);
+    assert!(stderr.contains("horizon"), "{stderr}");
+}
+
+/// AirPassengers (Box & Jenkins), the series of the model tests.
+fn airpassengers(env: &Env) -> std::path::PathBuf {
+    let data = include_str!("../../../clientele-models/tests/data/forecast/airpassengers.csv");
+    let mut csv = String::from("month,passengers\n");
+    for (i, v) in data.lines().skip(1).enumerate() {
+        csv.push_str(&format!("{}-{:02},{v}\n", 1949 + i / 12, i % 12 + 1));
+    }
+    env.write("air.csv", &csv)
+}
+
+#[test]
+fn forecast_of_a_series_file_matches_the_model_tests_and_refuses_bad_rows() {
+    let env = Env::new();
+    let file = airpassengers(&env);
+    let file = file.to_str().unwrap();
+    let args = [
+        "forecast",
+        "--series",
+        file,
+        "--date-column",
+        "month",
+        "--value-column",
+        "passengers",
+        "--horizon",
+        "24",
+    ];
+    let csv = env.ok(&[&args[..], &["--format", "csv"]].concat());
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "period,forecast,lower_80,upper_80,lower_95,upper_95"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 24);
+    assert!(rows[0].starts_with("1961-01,"), "{}", rows[0]);
+    let f = json(&env, &args);
+    // Multiplicative season: the trend and season of the series are found.
+    let model = f["model"].as_str().unwrap();
+    assert!(model.ends_with(",M)"), "{model}");
+    // July 1961 above January 1961, as in every year of the data.
+    let fc = f["tables"]["forecast"].as_array().unwrap();
+    assert!(num(&fc[6]["forecast"]) > num(&fc[0]["forecast"]) * 1.1);
+    assert!(f["candidates"].as_array().unwrap().len() == 15);
+    // Runs without a workspace: nothing was created.
+    assert!(!env.ws().exists());
+
+    let bad = env.write(
+        "bad.csv",
+        "month,passengers\n1949-01,112\n1949-02,x\n1949-03,132\n",
+    );
+    let stderr = env.fails(
+        &[
+            "forecast",
+            "--series",
+            bad.to_str().unwrap(),
+            "--date-column",
+            "month",
+            "--value-column",
+            "passengers",
+        ],
+        2,
+    );
+    assert!(
+        stderr.contains("row 3") && stderr.contains("passengers") && stderr.contains("'x'"),
+        "{stderr}"
+    );
+    let gap = env.write(
+        "gap.csv",
+        "month,v\n2024-01,1\n2024-02,2\n2024-04,3\n2024-05,4\n",
+    );
+    let stderr = env.fails(
+        &[
+            "forecast",
+            "--series",
+            gap.to_str().unwrap(),
+            "--date-column",
+            "month",
+            "--value-column",
+            "v",
+        ],
+        2,
+    );
+    assert!(
+        stderr.contains("2024-03") || stderr.contains("gap") || stderr.contains("missing"),
+        "{stderr}"
+    );
+    let stderr = env.fails(&["forecast", "--series", file, "--date-column", "when"], 2);
+    assert!(stderr.contains("when"), "{stderr}");
+}
+
+#[test]
+fn attribution_of_a_paths_file_credits_by_hand() {
+    let env = Env::new();
+    // 3 conversions a > b, 1 conversion b, 2 nulls on a.
+    let file = env.write(
+        "paths.csv",
+        "path,total_conversions,total_conversion_value,total_null\na > b,3,30,0\nb,1,5,0\na,0,0,2\n",
+    );
+    let f = json(&env, &["attribution", "--paths", file.to_str().unwrap()]);
+    let rows = f["tables"]["attribution"].as_array().unwrap();
+    let row = |c: &str| rows.iter().find(|r| r["channel"] == c).unwrap().clone();
+    let (a, b) = (row("a"), row("b"));
+    assert_eq!(num(&a["first_touch"]), 3.0);
+    assert_eq!(num(&b["first_touch"]), 1.0);
+    assert_eq!(num(&a["last_touch"]), 0.0);
+    assert_eq!(num(&b["last_touch"]), 4.0);
+    assert_eq!(num(&a["linear"]), 1.5);
+    assert_eq!(num(&b["linear_value"]), 20.0);
+    // Shapley: the 3 conversions of {a, b} split evenly, b's own conversion to b.
+    assert_eq!(num(&a["shapley"]), 1.5);
+    assert_eq!(num(&b["shapley"]), 2.5);
+    // Markov, order 1: start → a (5/6) or b (1/6); a → b 3/5, null 2/5; b → conversion.
+    // P(conv) = 5/6·3/5 + 1/6 = 2/3. Without a: 1/6 → RE 3/4; without b: 0 → RE 1.
+    let re = &f["removal_effects"];
+    assert!((num(&re["a"]) - 0.75).abs() < 1e-12, "{re}");
+    assert!((num(&re["b"]) - 1.0).abs() < 1e-12, "{re}");
+    assert!((num(&a["markov"]) - 4.0 * 0.75 / 1.75).abs() < 1e-9);
+    assert!((num(&f["conversion_probability"]) - 2.0 / 3.0).abs() < 1e-12);
+
+    let bad = env.write("bad.csv", "path,total_conversions\na > b,3\na >  > b,1\n");
+    let stderr = env.fails(&["attribution", "--paths", bad.to_str().unwrap()], 2);
+    assert!(
+        stderr.contains("row 3") && stderr.contains("path"),
+        "{stderr}"
+    );
+    let bad = env.write("neg.csv", "path,total_conversions\na,-1\n");
+    let stderr = env.fails(&["attribution", "--paths", bad.to_str().unwrap()], 2);
+    assert!(
+        stderr.contains("row 2") && stderr.contains("-1"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn attribution_of_the_workspace_credits_every_sale_with_a_touch() {
+    let env = Env::new();
+    env.ok(&["demo", "--customers", "600", "--seed", "5"]);
+    let f = json(&env, &["attribution"]);
+    let rows = f["tables"]["attribution"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    let total = num(&f["conversions"]);
+    for model in [
+        "first_touch",
+        "last_touch",
+        "linear",
+        "time_decay",
+        "position_based",
+        "markov",
+        "shapley",
+    ] {
+        let credited: f64 = rows.iter().map(|r| num(&r[model])).sum();
+        assert!(
+            (credited - total).abs() < 1e-6 * total.max(1.0),
+            "{model}: {credited} of {total}"
+        );
+        let value: f64 = rows
+            .iter()
+            .map(|r| num(&r[&format!("{model}_value")]))
+            .sum();
+        assert!(
+            (value - num(&f["conversion_value"])).abs() < 1e-6 * value.max(1.0),
+            "{model} value"
+        );
+    }
+    let c = json(&env, &["attribution", "--by", "campaign", "--order", "2"]);
+    assert!(
+        c["tables"]["attribution"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["campaign"].is_string())
+    );
+    assert_eq!(num(&c["markov_order"]), 2.0);
+}
