@@ -293,7 +293,7 @@ fn line_fit(v: &[f64]) -> (f64, f64) {
 /// position, normalised to sum 0 (additive) or average 1 (multiplicative).
 fn decompose_seasonal(y: &[f64], m: usize, multiplicative: bool) -> Vec<f64> {
     let n = y.len();
-    let weights: Vec<f64> = if m % 2 == 0 {
+    let weights: Vec<f64> = if m.is_multiple_of(2) {
         let mut w = vec![1.0 / m as f64; m + 1];
         w[0] = 0.5 / m as f64;
         w[m] = 0.5 / m as f64;
@@ -503,15 +503,14 @@ fn max_root_modulus(coef: &[f64]) -> f64 {
                 continue;
             }
             let ratio = p.div(d);
-            let mut s = C(0.0, 0.0);
-            for j in 0..deg {
-                if j != i {
-                    let diff = z[i].sub(z[j]);
-                    if diff.abs() > 0.0 {
-                        s = s.add(C(1.0, 0.0).div(diff));
-                    }
-                }
-            }
+            let zi = z[i];
+            let s = z
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, zj)| zi.sub(*zj))
+                .filter(|diff| diff.abs() > 0.0)
+                .fold(C(0.0, 0.0), |acc, diff| acc.add(C(1.0, 0.0).div(diff)));
             let step = ratio.div(C(1.0, 0.0).sub(ratio.mul(s)));
             if step.0.is_finite() && step.1.is_finite() {
                 z[i] = z[i].sub(step);
