@@ -1042,6 +1042,11 @@ pub fn optimise_budget(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand_distr::{Distribution, Gamma, Normal};
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * b.abs().max(1.0)
+    }
 
     #[test]
     fn adstock_by_hand() {
@@ -1051,5 +1056,413 @@ mod tests {
             assert!((x - w).abs() < 1e-12, "{a:?}");
         }
         assert!(adstock(&[], 0.3).is_empty());
+        // No decay: the adstock is the spend itself.
+        assert_eq!(adstock(&[3.0, 1.0], 0.0), vec![3.0, 1.0]);
+    }
+
+    #[test]
+    fn hill_by_hand() {
+        assert!((hill(2.0, 2.0, 3.0) - 0.5).abs() < 1e-12);
+        assert!((hill(1.0, 2.0, 1.0) - 1.0 / 3.0).abs() < 1e-12);
+        assert!((hill(3.0, 1.0, 2.0) - 0.9).abs() < 1e-12);
+        assert!((hill(0.5, 1.0, 0.5) - 0.5_f64.sqrt() / (0.5_f64.sqrt() + 1.0)).abs() < 1e-12);
+        assert_eq!(hill(0.0, 1.0, 2.0), 0.0);
+        // The derivative against a central difference.
+        for &(x, k, s) in &[(0.7, 1.3, 2.2), (2.0, 0.5, 0.7), (1.0, 1.0, 1.0)] {
+            let h = 1e-6;
+            let fd = (hill(x + h, k, s) - hill(x - h, k, s)) / (2.0 * h);
+            assert!((hill_derivative(x, k, s) - fd).abs() < 1e-8, "{x} {k} {s}");
+        }
+    }
+
+    fn floats(field: &str) -> Vec<f64> {
+        field
+            .split(';')
+            .map(|v| v.parse::<f64>().expect("float in fixture"))
+            .collect()
+    }
+
+    #[test]
+    fn nnls_matches_scipy() {
+        let text = include_str!("../tests/data/mmm/nnls.csv");
+        let mut cases = 0;
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            let (m, p): (usize, usize) = (f[2].parse().unwrap(), f[3].parse().unwrap());
+            let free: Vec<bool> = f[4].split(';').map(|v| v == "1").collect();
+            let a = floats(f[5]);
+            let b = floats(f[6]);
+            let want = floats(f[7]);
+            let cols: Vec<Vec<f64>> = (0..p).map(|j| a[j * m..(j + 1) * m].to_vec()).collect();
+            let got = nnls(&cols, &b, &free).unwrap();
+            for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (g - w).abs() <= 1e-8 * w.abs().max(1.0),
+                    "case {} ({}), coefficient {j}: {g} vs scipy {w}",
+                    f[0],
+                    f[1]
+                );
+            }
+            cases += 1;
+        }
+        assert_eq!(cases, 7);
+    }
+
+    #[test]
+    fn nnls_small_by_hand() {
+        // y = 2·c0 − 1·c1 exactly: the constrained c1 hits zero, and then c0 alone is the
+        // projection: b0 = <c0, y>/<c0, c0>.
+        let c0 = vec![1.0, 0.0, 1.0];
+        let c1 = vec![0.0, 1.0, 1.0];
+        let y = vec![2.0, -1.0, 1.0];
+        let b = nnls(&[c0.clone(), c1.clone()], &y, &[false, false]).unwrap();
+        assert!((b[0] - 1.5).abs() < 1e-12 && b[1] == 0.0, "{b:?}");
+        // With c1 free the exact solution is recovered.
+        let b = nnls(&[c0, c1], &y, &[false, true]).unwrap();
+        assert!((b[0] - 2.0).abs() < 1e-12 && (b[1] + 1.0).abs() < 1e-12, "{b:?}");
+    }
+
+    /// Weekly data like the scipy fixture: TV flights, always-on search, social pulses.
+    struct Sim {
+        revenue: Vec<f64>,
+        spend: Vec<Vec<f64>>,
+        contribution: Vec<f64>,
+        decay: Vec<f64>,
+    }
+
+    fn simulate(seed: u64) -> Sim {
+        let n = 156;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let g_tv = Gamma::new(4.0, 250.0).unwrap();
+        let g_search = Gamma::new(3.0, 40.0).unwrap();
+        let g_social = Gamma::new(1.5, 150.0).unwrap();
+        let tv: Vec<f64> = (0..n)
+            .map(|_| {
+                if rng.random::<f64>() < 0.45 {
+                    g_tv.sample(&mut rng)
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let search: Vec<f64> = (0..n)
+            .map(|t| {
+                300.0
+                    + 120.0 * (2.0 * std::f64::consts::PI * t as f64 / 26.0).sin()
+                    + g_search.sample(&mut rng)
+            })
+            .collect();
+        let social: Vec<f64> = (0..n).map(|_| g_social.sample(&mut rng)).collect();
+        let spend = vec![tv, search, social];
+        let decay = vec![0.2, 0.5, 0.7];
+        let kappa = [0.8, 1.2, 0.6];
+        let shape = [1.0, 2.0, 1.5];
+        let beta = [1500.0, 2000.0, 1200.0];
+        let mut mean_part: Vec<f64> = (0..n)
+            .map(|t| {
+                let w = 2.0 * std::f64::consts::PI * t as f64 / 52.0;
+                5000.0 + 8.0 * t as f64 + 400.0 * w.sin() + 150.0 * (2.0 * w).cos()
+            })
+            .collect();
+        let mut contribution = Vec::new();
+        for c in 0..3 {
+            let a = adstock(&spend[c], decay[c]);
+            let k = kappa[c] * a.iter().sum::<f64>() / n as f64;
+            let mut total = 0.0;
+            for (m, &v) in mean_part.iter_mut().zip(&a) {
+                let r = beta[c] * hill(v, k, shape[c]);
+                *m += r;
+                total += r;
+            }
+            contribution.push(total);
+        }
+        let mean = mean_part.iter().sum::<f64>() / n as f64;
+        let noise = Normal::new(0.0, 0.05 * mean).unwrap();
+        let revenue = mean_part.iter().map(|m| m + noise.sample(&mut rng)).collect();
+        Sim {
+            revenue,
+            spend,
+            contribution,
+            decay,
+        }
+    }
+
+    #[test]
+    fn recovers_simulated_channels() {
+        let seeds = [11_u64, 12, 13];
+        for seed in seeds {
+            let sim = simulate(seed);
+            let opts = Options {
+                bootstrap: 100,
+                seed,
+                ..Options::default()
+            };
+            let fit = fit(&sim.revenue, &sim.spend, &opts).unwrap();
+            let mut covered = 0;
+            for (c, ch) in fit.channels.iter().enumerate() {
+                let truth = sim.contribution[c];
+                assert!(
+                    (ch.contribution - truth).abs() <= 0.15 * truth,
+                    "seed {seed} channel {c}: contribution {} vs true {truth}",
+                    ch.contribution
+                );
+                assert!(
+                    (ch.decay - sim.decay[c]).abs() <= 0.15,
+                    "seed {seed} channel {c}: decay {} vs true {}",
+                    ch.decay,
+                    sim.decay[c]
+                );
+                if ch.contribution_lower <= truth && truth <= ch.contribution_upper {
+                    covered += 1;
+                }
+                assert!(ch.contribution_lower <= ch.contribution_upper);
+                assert!(ch.roi_lower <= ch.roi && ch.roi <= ch.roi_upper * 1.5);
+            }
+            assert!(covered >= 2, "seed {seed}: {covered} of 3 intervals cover the truth");
+            // ROI ranking.
+            let true_roi: Vec<f64> = (0..3)
+                .map(|c| sim.contribution[c] / sim.spend[c].iter().sum::<f64>())
+                .collect();
+            let rank = |v: &[f64]| {
+                let mut idx: Vec<usize> = (0..v.len()).collect();
+                idx.sort_by(|&a, &b| v[b].total_cmp(&v[a]));
+                idx
+            };
+            let fit_roi: Vec<f64> = fit.channels.iter().map(|c| c.roi).collect();
+            assert_eq!(rank(&fit_roi), rank(&true_roi), "seed {seed}: {fit_roi:?} vs {true_roi:?}");
+            assert!(fit.r_squared > 0.8 && fit.mape < 0.1, "{} {}", fit.r_squared, fit.mape);
+            assert!((fit.trend - 8.0).abs() < 4.0, "trend {}", fit.trend);
+        }
+    }
+
+    #[test]
+    fn sse_no_worse_than_scipy() {
+        let data = include_str!("../tests/data/mmm/mmm_data.csv");
+        let mut revenue = Vec::new();
+        let mut spend = vec![Vec::new(); 3];
+        for line in data.lines().skip(1) {
+            let f: Vec<f64> = line.split(',').map(|v| v.parse().unwrap()).collect();
+            revenue.push(f[1]);
+            for c in 0..3 {
+                spend[c].push(f[2 + c]);
+            }
+        }
+        let reference = include_str!("../tests/data/mmm/mmm_scipy.csv");
+        let get = |name: &str| -> f64 {
+            reference
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name},")))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{name} missing from the fixture"))
+        };
+        let opts = Options {
+            bootstrap: 0,
+            ..Options::default()
+        };
+        let fit = fit(&revenue, &spend, &opts).unwrap();
+        let sse: f64 = revenue
+            .iter()
+            .zip(&fit.fitted)
+            .map(|(y, f)| (y - f) * (y - f))
+            .sum();
+        let best = get("best_sse");
+        assert!(sse <= best * 1.001, "SSE {sse} vs scipy's best {best}");
+        for c in 0..3 {
+            let truth = get(&format!("true_contribution{c}"));
+            let ch = &fit.channels[c];
+            assert!((ch.contribution - truth).abs() <= 0.15 * truth, "channel {c}");
+            assert!(ch.contribution_lower.is_nan(), "no bootstrap, no interval");
+        }
+    }
+
+    #[test]
+    fn marginal_roi_is_a_finite_difference() {
+        let sim = simulate(5);
+        let opts = Options {
+            bootstrap: 0,
+            ..Options::default()
+        };
+        let f = fit(&sim.revenue, &sim.spend, &opts).unwrap();
+        for (c, ch) in f.channels.iter().enumerate() {
+            let at = |scale: f64| -> f64 {
+                let x: Vec<f64> = sim.spend[c].iter().map(|v| v * scale).collect();
+                adstock(&x, ch.decay)
+                    .iter()
+                    .map(|&a| ch.coefficient * hill(a, ch.half_saturation, ch.shape))
+                    .sum()
+            };
+            assert!(close(at(1.0), ch.contribution, 1e-9));
+            let want = (at(1.01) - at(1.0)) / (0.01 * ch.spend);
+            assert!(close(ch.marginal_roi, want, 1e-9), "channel {c}");
+            assert!(close(ch.roi, ch.contribution / ch.spend, 1e-12));
+        }
+    }
+
+    #[test]
+    fn bootstrap_is_deterministic() {
+        let sim = simulate(21);
+        let opts = Options {
+            bootstrap: 8,
+            seed: 3,
+            ..Options::default()
+        };
+        let a = fit(&sim.revenue, &sim.spend, &opts).unwrap();
+        let b = fit(&sim.revenue, &sim.spend, &opts).unwrap();
+        for (x, y) in a.channels.iter().zip(&b.channels) {
+            assert_eq!(x.contribution_lower, y.contribution_lower);
+            assert_eq!(x.roi_upper, y.roi_upper);
+        }
+    }
+
+    #[test]
+    fn rejects_bad_input_naming_the_culprit() {
+        let sim = simulate(1);
+        let opts = Options {
+            bootstrap: 0,
+            ..Options::default()
+        };
+        let msg = |r: Result<MmmFit, ModelError>| match r {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("accepted bad input"),
+        };
+        let mut s = sim.spend.clone();
+        s[1].pop();
+        assert!(msg(fit(&sim.revenue, &s, &opts)).contains("channel 1"));
+        let mut s = sim.spend.clone();
+        s[2][7] = -1.0;
+        let m = msg(fit(&sim.revenue, &s, &opts));
+        assert!(m.contains("channel 2") && m.contains("period 7"), "{m}");
+        let mut s = sim.spend.clone();
+        s[0] = vec![0.0; 156];
+        assert!(msg(fit(&sim.revenue, &s, &opts)).contains("channel 0"));
+        let mut r = sim.revenue.clone();
+        r[3] = f64::NAN;
+        assert!(msg(fit(&r, &sim.spend, &opts)).contains("period 3"));
+        // 3 channels, trend, 2 harmonics: 18 parameters, so 54 periods are needed.
+        let short: Vec<Vec<f64>> = sim.spend.iter().map(|s| s[..53].to_vec()).collect();
+        assert!(matches!(
+            fit(&sim.revenue[..53], &short, &opts),
+            Err(ModelError::InsufficientData(_))
+        ));
+        assert!(matches!(fit(&sim.revenue, &[], &opts), Err(ModelError::BadParameter(_))));
+    }
+
+    #[test]
+    fn spend_correlation_by_hand() {
+        let s = vec![
+            vec![1.0, 2.0, 3.0, 4.0],
+            vec![2.0, 4.0, 6.0, 8.0],
+            vec![4.0, 3.0, 2.0, 1.0],
+            vec![5.0, 5.0, 5.0, 5.0],
+        ];
+        let r = spend_correlation(&s);
+        assert!((r[0][1] - 1.0).abs() < 1e-12);
+        assert!((r[0][2] + 1.0).abs() < 1e-12);
+        assert_eq!(r[1][1], 1.0);
+        assert!(r[3][3].is_nan() && r[0][3].is_nan());
+        let r = spend_correlation(&[vec![1.0, 3.0, 2.0], vec![1.0, 2.0, 4.0]]);
+        // Centred: (-1, 1, 0) and (-4/3, -1/3, 5/3): r = 1 / sqrt(2 · 42/9).
+        assert!((r[0][1] - 1.0 / (2.0 * 42.0 / 9.0_f64).sqrt()).abs() < 1e-12);
+    }
+
+    fn hand_fit(channels: &[(f64, f64, f64, f64)]) -> MmmFit {
+        MmmFit {
+            base: 100.0,
+            trend: 0.0,
+            channels: channels
+                .iter()
+                .map(|&(decay, k, s, beta)| ChannelFit {
+                    decay,
+                    half_saturation: k,
+                    shape: s,
+                    coefficient: beta,
+                    contribution: f64::NAN,
+                    spend: f64::NAN,
+                    roi: f64::NAN,
+                    marginal_roi: f64::NAN,
+                    contribution_lower: f64::NAN,
+                    contribution_upper: f64::NAN,
+                    roi_lower: f64::NAN,
+                    roi_upper: f64::NAN,
+                })
+                .collect(),
+            fitted: vec![],
+            r_squared: f64::NAN,
+            mape: f64::NAN,
+            n_obs: 0,
+        }
+    }
+
+    fn marginal(fit: &MmmFit, c: usize, x: f64) -> f64 {
+        let ch = &fit.channels[c];
+        let g = 1.0 / (1.0 - ch.decay);
+        ch.coefficient * g * hill_derivative(x * g, ch.half_saturation, ch.shape)
+    }
+
+    #[test]
+    fn budget_equalises_marginal_returns() {
+        // Channel 0 concave (S = 1), channel 1 S-shaped but spent past its inflection.
+        let f = hand_fit(&[(0.3, 400.0, 1.0, 1000.0), (0.6, 800.0, 2.0, 1500.0)]);
+        let current = [600.0, 200.0];
+        let total = 800.0;
+        let a = optimise_budget(&f, &current, total, None).unwrap();
+        assert!((a.spend.iter().sum::<f64>() - total).abs() < 1e-9);
+        let m0 = marginal(&f, 0, a.spend[0]);
+        let m1 = marginal(&f, 1, a.spend[1]);
+        assert!(a.spend.iter().all(|&x| x > 0.0 && x < total), "{:?}", a.spend);
+        assert!((m0 - m1).abs() <= 1e-6 * m0.abs(), "marginal returns {m0} vs {m1}");
+        assert!(a.revenue > a.current_revenue, "{} vs {}", a.revenue, a.current_revenue);
+        // Revenue by hand at the current split.
+        let r = 1000.0 * hill(600.0 / 0.7, 400.0, 1.0) + 1500.0 * hill(200.0 / 0.4, 800.0, 2.0);
+        assert!((a.current_revenue - r).abs() < 1e-9);
+        // No nearby split does better (a local check of optimality).
+        for d in [-5.0, -0.5, 0.5, 5.0] {
+            let x0 = a.spend[0] + d;
+            let other = 1000.0 * hill(x0 / 0.7, 400.0, 1.0)
+                + 1500.0 * hill((total - x0) / 0.4, 800.0, 2.0);
+            assert!(other <= a.revenue + 1e-9);
+        }
+    }
+
+    #[test]
+    fn budget_respects_bounds() {
+        // Channel 1 is far more efficient: unbounded, it would take almost everything.
+        let f = hand_fit(&[
+            (0.2, 500.0, 1.0, 200.0),
+            (0.5, 300.0, 0.8, 3000.0),
+            (0.4, 200.0, 1.2, 800.0),
+        ]);
+        let current = [500.0, 300.0, 200.0];
+        let total = 1000.0;
+        let a = optimise_budget(&f, &current, total, Some((0.5, 2.0))).unwrap();
+        assert!((a.spend.iter().sum::<f64>() - total).abs() < 1e-9);
+        let mut lambda = f64::NAN;
+        for c in 0..3 {
+            let (lo, hi) = (0.5 * current[c], 2.0 * current[c]);
+            assert!(a.spend[c] >= lo - 1e-9 && a.spend[c] <= hi + 1e-9, "{:?}", a.spend);
+            if a.spend[c] > lo + 1e-6 && a.spend[c] < hi - 1e-6 {
+                lambda = marginal(&f, c, a.spend[c]);
+            }
+        }
+        assert!(lambda.is_finite(), "one channel is interior: {:?}", a.spend);
+        // KKT: at the lower bound the marginal return is at most λ, at the upper at least λ,
+        // inside it equals λ.
+        for c in 0..3 {
+            let (lo, hi) = (0.5 * current[c], 2.0 * current[c]);
+            let m = marginal(&f, c, a.spend[c]);
+            if a.spend[c] <= lo + 1e-6 {
+                assert!(m <= lambda * (1.0 + 1e-6), "channel {c}");
+            } else if a.spend[c] >= hi - 1e-6 {
+                assert!(m >= lambda * (1.0 - 1e-6), "channel {c}");
+            } else {
+                assert!((m - lambda).abs() <= 1e-6 * lambda, "channel {c}: {m} vs {lambda}");
+            }
+        }
+        assert!(a.spend[1] >= 2.0 * current[1] - 1e-6, "the efficient channel is capped");
+        assert!(a.revenue >= a.current_revenue);
+        // A total the bounds cannot reach is refused.
+        assert!(optimise_budget(&f, &current, 2500.0, Some((0.5, 2.0))).is_err());
+        assert!(optimise_budget(&f, &current, 400.0, Some((0.5, 2.0))).is_err());
+        assert!(optimise_budget(&f, &current[..2], 1000.0, None).is_err());
     }
 }
