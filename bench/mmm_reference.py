@@ -93,10 +93,11 @@ for k in range(1, K_FOURIER + 1):
 FIXED = np.column_stack(fixed)
 
 rng = np.random.default_rng(156)
-# Three spend patterns: TV-like flights (on/off bursts), search-like always-on spend with
-# noise, social-like pulses.
+# Three spend patterns: TV-like flights (on/off bursts), search-like spend that is on most
+# weeks at a varying level, social-like pulses. Each varies enough from week to week for its
+# response to be told apart from the base (always-on spend at a constant level would not be).
 tv = np.where(rng.random(N) < 0.45, rng.gamma(4.0, 250.0, N), 0.0)
-search = 300.0 + 120.0 * np.sin(2 * math.pi * t / 26.0) + rng.gamma(3.0, 40.0, N)
+search = np.where(rng.random(N) < 0.7, rng.gamma(3.0, 120.0, N), 20.0)
 social = rng.gamma(1.5, 150.0, N)
 SPEND = [tv, search, social]
 TRUE = dict(decay=[0.2, 0.5, 0.7], kappa=[0.8, 1.2, 0.6], shape=[1.0, 2.0, 1.5],
