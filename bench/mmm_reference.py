@@ -94,19 +94,19 @@ FIXED = np.column_stack(fixed)
 
 rng = np.random.default_rng(156)
 # Three spend patterns: TV-like flights (on/off bursts), search-like spend that is on most
-# weeks at a varying level, social-like pulses. Each varies enough from week to week for its
+# weeks at a varying level, social-like pulses (a few weeks in three). Each varies enough from week to week for its
 # response to be told apart from the base (always-on spend at a constant level would not be).
 tv = np.where(rng.random(N) < 0.45, rng.gamma(4.0, 250.0, N), 0.0)
 search = np.where(rng.random(N) < 0.7, rng.gamma(3.0, 120.0, N), 20.0)
-social = rng.gamma(1.5, 150.0, N)
+social = np.where(rng.random(N) < 0.35, rng.gamma(2.0, 300.0, N), 0.0)
 SPEND = [tv, search, social]
-TRUE = dict(decay=[0.2, 0.5, 0.7], kappa=[0.8, 1.2, 0.6], shape=[1.0, 2.0, 1.5],
-            beta=[1500.0, 2000.0, 1200.0])
+TRUE = dict(decay=[0.2, 0.5, 0.7], kappa=[0.8, 1.0, 1.2], shape=[1.0, 2.0, 1.5],
+            beta=[2500.0, 2500.0, 3000.0])
 media = np.zeros(N)
 for c in range(3):
     a = adstock(SPEND[c], TRUE["decay"][c])
     media += TRUE["beta"][c] * hill(a, TRUE["kappa"][c] * a.mean(), TRUE["shape"][c])
-mean_part = 5000.0 + 8.0 * t + 400.0 * np.sin(2 * math.pi * t / SEASON) + 150.0 * np.cos(
+mean_part = 2000.0 + 8.0 * t + 400.0 * np.sin(2 * math.pi * t / SEASON) + 150.0 * np.cos(
     4 * math.pi * t / SEASON
 ) + media
 revenue = mean_part + rng.normal(0.0, 0.05 * mean_part.mean(), N)
@@ -154,7 +154,7 @@ def full_resid(p):
 best = (math.inf, None, None)
 rs = np.random.default_rng(7)
 starts = []
-for i in range(150):
+for i in range(100):
     th0 = LO + rs.random(9) * (HI - LO)
     res = optimize.minimize(lambda th: profiled(th)[0], th0, method="L-BFGS-B",
                             bounds=list(zip(LO, HI)), options=dict(maxiter=500, ftol=1e-15,
