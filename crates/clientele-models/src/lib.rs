@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod forecast;
 pub mod lifecycle;
 pub mod metrics;
+pub mod mmm;
 pub mod pipeline;
 pub mod rfm;
 pub mod tabular;
