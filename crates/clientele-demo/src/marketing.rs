@@ -119,6 +119,16 @@ pub(crate) const ALWAYS_ON_AMPLITUDE: f64 = 0.25;
 /// Day-to-day noise of always-on spend (sd of log).
 pub(crate) const ALWAYS_ON_NOISE: f64 = 0.15;
 
+/// Share of the customers an email campaign would reach that it holds out (sends nothing to)
+/// as the control group of its experiment: the treatment group is lifted by the campaign's
+/// lift, the control is not, so `clientele abtest` measures the lift.
+pub(crate) const HOLDOUT: f64 = 0.2;
+
+/// `HO-CMP001`-style id of the holdout experiment of campaign index `k`.
+pub(crate) fn experiment_id(k: usize) -> String {
+    format!("HO-{}", campaign_id(k))
+}
+
 /// One campaign and what happened in it.
 pub(crate) struct Campaign {
     pub name: String,
@@ -129,6 +139,8 @@ pub(crate) struct Campaign {
     pub lift: f64,
     /// Customers reached.
     pub reached: u64,
+    /// Customers held out of an email campaign (its control group, see [`HOLDOUT`]).
+    pub held_out: u64,
     /// Customers acquired (signed up through it).
     pub acquired: u64,
     /// Orders attributed (campaign_id set) and their completed revenue.
@@ -183,6 +195,7 @@ pub(crate) fn campaigns(cal: &Calendar, scale: f64, rng: &mut DemoRng) -> Vec<Ca
                 cost_cents,
                 lift: (lift * 1000.0).round() / 1000.0,
                 reached: 0,
+                held_out: 0,
                 acquired: 0,
                 orders: 0,
                 revenue_cents: 0,
@@ -283,6 +296,8 @@ pub(crate) fn truth(
                 "cost": c.cost_cents as f64 / 100.0,
                 "lift": c.lift,
                 "customers_reached": c.reached,
+                "customers_held_out": c.held_out,
+                "experiment_id": (c.channel == EMAIL).then(|| experiment_id(k)),
                 "customers_acquired": c.acquired,
                 "orders_attributed": c.orders,
                 "completed_revenue_attributed": c.revenue_cents as f64 / 100.0,
@@ -312,6 +327,11 @@ pub(crate) fn truth(
         "cost_rule": "cost = U(cost range) × cost_scale, rounded to 10",
         "targeting": "a campaign reaches each customer who signed up before its start with probability reach (email: only customers with consent_email who have not unsubscribed); from a reached customer's first touch to the campaign's end, the days in that window weigh lift times more when the customer's in-between purchases are placed (purchase_process.timing_of_purchases_in_between): the campaign pulls purchases into its window without adding any; overlapping campaigns multiply",
         "touchpoints": "email: email_sent on one of the first two days, email_open within 3 days, click after open, unsubscribe; social/display: 1+Poisson(1.0/1.5) impressions on random days, click after the first; paid_search: impression then click. Churned customers engage at dead_engagement × the probability. Every click also opens a web session with that source.",
+        "holdout": {
+            "share": HOLDOUT,
+            "rule": "each customer an email campaign would reach is, with this probability, held out instead: no email, no touchpoint, no lift; the experiments table has one row per reached or held-out customer (variant treatment or control, assigned_at the send time, or the time it would have been sent)",
+            "truth": "in the treatment group, the purchase days of the lift window weigh lift times more (the campaign's lift); the control's purchases are not moved",
+        },
         "dead_engagement": DEAD_ENGAGEMENT,
         "unsubscribe_probability": UNSUBSCRIBE,
         "acquisition_attribution": ACQUISITION_ATTRIBUTION,

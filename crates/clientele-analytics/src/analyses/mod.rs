@@ -11,6 +11,7 @@
 //! [`run`] is the only way the surfaces run an analysis: parameters are checked here, in the
 //! library, whatever asked.
 
+pub mod abtest;
 pub mod analysis;
 pub mod attribution;
 pub mod churn;
@@ -164,6 +165,7 @@ pub fn visit(v: &mut impl Visitor) {
     v.visit::<cohorts::Cohorts>();
     v.visit::<forecast::Forecast>();
     v.visit::<attribution::Attribution>();
+    v.visit::<abtest::Abtest>();
 }
 
 /// The declarations of every analysis.

@@ -118,6 +118,7 @@ fn every_analysis_is_a_command_a_route_and_a_role_with_one_json() {
         ),
         ("forecast", &["--split", "region"], "split=region"),
         ("attribution", &["--order", "2"], "order=2"),
+        ("abtest", &["--window-days", "14"], "window_days=14"),
     ];
     let defs = clientele_analytics::analyses::defs();
     assert!(defs.len() >= 8);

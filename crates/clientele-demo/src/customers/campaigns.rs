@@ -7,8 +7,8 @@
 use super::sessions::{Session, session_seconds};
 use super::{Ctx, Customer, DAY, Run};
 use crate::marketing::{
-    ACQUISITION_ATTRIBUTION, CHANNELS, DEAD_ENGAGEMENT, DISPLAY, EMAIL, EXTRA_IMPRESSIONS, SOCIAL,
-    UNSUBSCRIBE,
+    ACQUISITION_ATTRIBUTION, CHANNELS, DEAD_ENGAGEMENT, DISPLAY, EMAIL, EXTRA_IMPRESSIONS, HOLDOUT,
+    SOCIAL, UNSUBSCRIBE,
 };
 use crate::sample;
 use crate::world::HOUR_WEIGHTS;
@@ -21,6 +21,14 @@ pub(super) struct Exposure {
     /// When the first touch happened (seconds).
     pub at: i64,
     pub lift: f64,
+}
+
+/// A customer's place in the holdout experiment of an email campaign.
+pub(super) struct Assignment {
+    pub campaign: usize,
+    /// When the email was (or, held out, would have been) sent, in seconds.
+    pub at: i64,
+    pub treated: bool,
 }
 
 /// A marketing touchpoint, kept until the customer's are written in time order.
@@ -85,6 +93,17 @@ pub(super) fn reach(ctx: &Ctx<'_>, run: &mut Run<'_>, c: &mut Customer) {
         if !sample::chance(rng, spec.reach) {
             continue;
         }
+        if campaign.channel == EMAIL && sample::chance(rng, HOLDOUT) {
+            let day = (campaign.start + sample::below(rng, 2) as i32).min(campaign.end);
+            let at = i64::from(day) * DAY + 9 * 3600 + sample::below(rng, 7200) as i64;
+            campaign.held_out += 1;
+            run.sc.assignments.push(Assignment {
+                campaign: k,
+                at,
+                treated: false,
+            });
+            continue;
+        }
         campaign.reached += 1;
         let len = (campaign.end - campaign.start + 1) as usize;
         let channel = spec.name;
@@ -98,6 +117,11 @@ pub(super) fn reach(ctx: &Ctx<'_>, run: &mut Run<'_>, c: &mut Customer) {
                     channel,
                     campaign: Some(k),
                     kind: "email_sent",
+                });
+                run.sc.assignments.push(Assignment {
+                    campaign: k,
+                    at,
+                    treated: true,
                 });
                 if sample::chance(rng, UNSUBSCRIBE) {
                     let un =

@@ -34,7 +34,7 @@ use std::collections::HashMap;
 use crate::DemoError;
 use crate::calendar::Calendar;
 use crate::catalog::{Catalog, Line};
-use crate::marketing::Campaign;
+use crate::marketing::{Campaign, experiment_id};
 use crate::out::{Ix, Sinks};
 use crate::sales::CustomerFacts;
 use crate::sample::DemoRng;
@@ -46,7 +46,7 @@ pub(crate) use profile::SIGNUP_GROWTH;
 pub(crate) use tickets::write_tickets;
 pub(crate) use truth::truth;
 
-use campaigns::{Exposure, Tp};
+use campaigns::{Assignment, Exposure, Tp};
 use orders::{ORDER_CHANNELS, OrderRec};
 use profile::Profile;
 use purchases::{Behaviour, CURRENCY_SCALE, P};
@@ -133,6 +133,7 @@ struct Scratch {
     /// Lift windows `(from, to, lift)` of the exposures.
     windows: Vec<(i32, i32, f64)>,
     tps: Vec<Tp>,
+    assignments: Vec<Assignment>,
     sessions: Vec<Session>,
     email: String,
     /// Quarters in which the customer has a completed order, ascending.
@@ -145,6 +146,7 @@ impl Scratch {
         self.exposures.clear();
         self.windows.clear();
         self.tps.clear();
+        self.assignments.clear();
         self.sessions.clear();
         self.email.clear();
         self.active_quarters.clear();
@@ -281,6 +283,15 @@ fn finish(ctx: &Ctx<'_>, run: &mut Run<'_>, c: &Customer) -> Result<(), DemoErro
             .s(t.channel)
             .opt_id("CMP", t.campaign.map(|k| k + 1), 3)
             .s(t.kind)
+            .end()?;
+    }
+    for a in &sc.assignments {
+        sinks
+            .at(ix.experiments)
+            .s(&experiment_id(a.campaign))
+            .id("C", c.id(), 6)
+            .s(if a.treated { "treatment" } else { "control" })
+            .ts(cal, a.at)
             .end()?;
     }
     sc.sessions.sort_by_key(|s| s.at);
