@@ -16,6 +16,9 @@ use clientele_analytics::{Analysis, Engine};
 use crate::args::{Globals, StoreArgs};
 use crate::output::{self, Sink};
 
+/// A run in progress: the engine it ran on and the result.
+pub type Running<'a> = Pin<Box<dyn Future<Output = Result<(Engine, Analysis)>> + Send + 'a>>;
+
 /// An analysis as the CLI sees it, its parameter type erased.
 pub trait CliAnalysis: Send + Sync {
     /// Its declaration.
@@ -29,7 +32,7 @@ pub trait CliAnalysis: Send + Sync {
         &'a self,
         g: &'a Globals,
         matches: &'a ArgMatches,
-    ) -> Pin<Box<dyn Future<Output = Result<(Engine, Analysis)>> + Send + 'a>>;
+    ) -> Running<'a>;
 }
 
 struct Typed<S>(PhantomData<fn() -> S>);
@@ -56,7 +59,7 @@ impl<S: Spec> CliAnalysis for Typed<S> {
         &'a self,
         g: &'a Globals,
         matches: &'a ArgMatches,
-    ) -> Pin<Box<dyn Future<Output = Result<(Engine, Analysis)>> + Send + 'a>> {
+    ) -> Running<'a> {
         Box::pin(async move {
             let params = S::Params::from_arg_matches(matches)?;
             let engine = match params.input_file() {

@@ -195,7 +195,7 @@ pub async fn forecast(engine: &Engine, p: &ForecastOptions) -> Result<Analysis, 
     let snapshot = as_of.checked_sub_months(Months::new(3));
     match snapshot.map(|s| (s, project(&book, s, 3, &mut Vec::new()))) {
         Some((s, Ok(back))) if back.open > 0 && back.learnt_from > 0 => {
-            let mut actual = vec![0.0; 3];
+            let mut actual = [0.0; 3];
             for d in book.deals.iter().filter(|d| Book::open_at(d, s)) {
                 if let (Some(c), Some(true)) = (d.closed, d.won) {
                     let k = months_between(s, c);
