@@ -28,11 +28,7 @@ pub trait CliAnalysis: Send + Sync {
     /// Reads its parameters from the matches of its subcommand and runs it, on the
     /// workspace or, when the parameters name an input file, on a detached engine; returns
     /// the engine it ran on with the result.
-    fn run<'a>(
-        &'a self,
-        g: &'a Globals,
-        matches: &'a ArgMatches,
-    ) -> Running<'a>;
+    fn run<'a>(&'a self, g: &'a Globals, matches: &'a ArgMatches) -> Running<'a>;
 }
 
 struct Typed<S>(PhantomData<fn() -> S>);
@@ -55,11 +51,7 @@ impl<S: Spec> CliAnalysis for Typed<S> {
             .visible_aliases(def.aliases.iter().copied())
     }
 
-    fn run<'a>(
-        &'a self,
-        g: &'a Globals,
-        matches: &'a ArgMatches,
-    ) -> Running<'a> {
+    fn run<'a>(&'a self, g: &'a Globals, matches: &'a ArgMatches) -> Running<'a> {
         Box::pin(async move {
             let params = S::Params::from_arg_matches(matches)?;
             let engine = match params.input_file() {
