@@ -45,6 +45,7 @@ pub use json::{analysis_json, period_json, report_json, rows_json};
 pub use period::{Period, default_periods, resolve_period};
 pub use report::Report;
 pub use reports::campaigns::{NO_CAMPAIGN, campaigns};
+pub use reports::channels::channels;
 pub use reports::detailed::{DetailedOptions, detailed, detailed_frame};
 pub use reports::exceptions::{ExceptionOptions, exceptions};
 pub use reports::kpis::{Accrual, Change, KPIS, KpiDef, QUARTER_DAYS, Unit, kpis, kpis_to_date};

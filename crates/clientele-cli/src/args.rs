@@ -108,7 +108,7 @@ pub enum Command {
         #[arg(long, default_value_t = clientele_ingest::MONEY_CEILING)]
         money_ceiling: f64,
     },
-    /// Print a report: kpis, sales, pipeline, summary, detailed, exceptions or campaigns.
+    /// Print a report: kpis, sales, pipeline, summary, detailed, exceptions, campaigns or channels.
     Report(ReportArgs),
     /// Run a SQL query over the workspace tables and views.
     Sql {

@@ -88,7 +88,7 @@ function byUnit(v, unit) {
 function fmtCell(col, v) {
   if (v === undefined || v === null) return '';
   if (typeof v === 'number') {
-    if (/(^share|_share$|_rate$|^growth$|^retention$|^conversion|probability|^deviation$|^p_|^win_|^roi$|removal_effect|coverage_95$|mape$)/.test(col)) return pct(v);
+    if (/(^share|_share$|_rate$|^growth$|^retention$|^conversion|probability|^deviation$|^p_|^win_|^roi$|removal_effect|coverage_95$|mape$|^ctr$|^click_to_open$)/.test(col)) return pct(v);
     if (Number.isInteger(v)) return count(v);
     return money(v);
   }
@@ -292,6 +292,13 @@ async function campaignsPage(main, params) {
     }) : null,
     table(rows, { columns: ['campaign_id', 'name', 'channel', 'revenue', 'orders', 'customers', 'spend', 'roi', 'budget'].filter((c) => rows.some((r) => r[c] !== undefined)) }),
     notes(data.notes));
+  const ch = await api('channels' + qs(pick(params, ['from', 'to'])));
+  const used = (c) => ch.rows.some((r) => r[c] !== undefined && r[c] !== null);
+  put(main,
+    el('h2', { text: 'Channels' }),
+    el('p', { class: 'muted', text: 'Sends, opens, impressions and clicks from the touchpoints; spend, CPC, CPM; new customers by acquisition channel and CAC; sessions and leads by source; revenue of the orders carrying a campaign of the channel, ROAS and ROI. Definitions in docs/metrics.md.' }),
+    table(ch.rows, { testid: 'channel-row', columns: ['channel', 'sends', 'open_rate', 'impressions', 'clicks', 'ctr', 'unsubscribe_rate', 'engagement_rate', 'spend', 'cpc', 'cpm', 'new_customers', 'cac', 'sessions', 'mean_session_seconds', 'leads', 'attributed_revenue', 'roas', 'roi'].filter(used) }),
+    notes(ch.notes));
   if (may('segments')) {
     put(main, el('p', {}, el('a', { href: '#/customers?tab=segments', text: 'Segments to target ›' })));
   }

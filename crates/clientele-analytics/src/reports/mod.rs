@@ -5,6 +5,7 @@
 //! Each report lives in a module of its own; this file is the dispatch by name.
 
 pub mod campaigns;
+pub mod channels;
 pub mod detailed;
 pub mod exceptions;
 pub mod kpis;
@@ -28,6 +29,7 @@ pub const REPORTS: &[&str] = &[
     "detailed",
     "exceptions",
     "campaigns",
+    "channels",
 ];
 
 /// Which report and with which parameters.
@@ -122,6 +124,10 @@ pub async fn run_report(engine: &Engine, req: &ReportRequest) -> Result<Report, 
         "campaigns" => {
             no_by("campaigns")?;
             crate::campaigns(engine, &resolve().await?).await?
+        }
+        "channels" => {
+            no_by("channels")?;
+            crate::channels(engine, &resolve().await?).await?
         }
         "exceptions" => {
             no_by("exceptions")?;

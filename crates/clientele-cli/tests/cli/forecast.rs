@@ -433,3 +433,108 @@ fn abtest_of_the_demo_holdouts_sees_the_design_and_the_pull_of_the_emails() {
     // The lift is below the largest campaign lift: the pull applies to part of the window.
     assert!(pt / pc < 1.6, "ratio {}", pt / pc);
 }
+
+/// `report channels` on a small company counted by hand: email sends, opens, clicks and an
+/// unsubscribe; social impressions, clicks, a reaction and a share; spend, sign-ups, sessions,
+/// leads and the revenue of a campaign's orders, inside and outside the period.
+#[test]
+fn channel_report_counts_and_divides_as_by_hand() {
+    let env = Env::new();
+    let mut tp = String::from("customer_id,occurred_at,channel,campaign_id,kind\n");
+    for (c, kind) in [
+        (1, "email_sent"),
+        (2, "email_sent"),
+        (3, "email_sent"),
+        (4, "email_sent"),
+        (1, "email_open"),
+        (2, "email_open"),
+        (1, "click"),
+        (4, "unsubscribe"),
+    ] {
+        tp.push_str(&format!("C{c},2025-03-03 09:00:00,email,CMP1,{kind}\n"));
+    }
+    for i in 0..10 {
+        tp.push_str(&format!(
+            "C{},2025-03-04 10:00:00,social,,impression\n",
+            i % 4 + 1
+        ));
+    }
+    for kind in ["click", "click", "reaction", "share"] {
+        tp.push_str(&format!("C1,2025-03-04 11:00:00,social,,{kind}\n"));
+    }
+    // Outside the period: not counted.
+    tp.push_str("C1,2025-04-02 09:00:00,email,CMP1,email_sent\n");
+    env.write("src/touchpoints.csv", &tp);
+    env.write(
+        "src/marketing_spend.csv",
+        "date,channel,amount,campaign_id\n2025-03-01,email,60,CMP1\n2025-03-02,email,40,CMP1\n2025-03-01,social,50,\n2025-04-01,social,999,\n",
+    );
+    env.write(
+        "src/customers.csv",
+        "customer_id,signup_date,acquisition_channel\nC1,2025-03-05,email\nC2,2025-03-06,email\nC3,2025-02-01,social\nC4,2025-03-07,referral\n",
+    );
+    env.write(
+        "src/campaigns.csv",
+        "campaign_id,name,channel,start_date,end_date,cost\nCMP1,Spring,email,2025-03-01,2025-03-14,100\n",
+    );
+    env.write(
+        "src/orders.csv",
+        "order_id,customer_id,order_date,total_amount,status,campaign_id\nO1,C1,2025-03-08,200,completed,CMP1\nO2,C2,2025-03-09,100,completed,CMP1\nO3,C2,2025-03-10,70,cancelled,CMP1\nO4,C3,2025-03-10,40,completed,\n",
+    );
+    env.write(
+        "src/web_sessions.csv",
+        "customer_id,started_at,pages,duration_seconds,source\nC1,2025-03-03 09:10:00,3,120,email\nC2,2025-03-03 09:20:00,5,300,email\n",
+    );
+    env.write(
+        "src/leads.csv",
+        "lead_id,created_at,source_channel\nL1,2025-03-02 10:00:00,social\n",
+    );
+    env.ok(&["ingest", "src"]);
+    let r = json(&env, &["report", "channels", "--period", "2025-03"]);
+    let rows = r["rows"].as_array().unwrap();
+    let row = |c: &str| {
+        rows.iter()
+            .find(|r| r["channel"] == c)
+            .unwrap_or_else(|| panic!("{c}: {rows:?}"))
+            .clone()
+    };
+    let (e, s) = (row("email"), row("social"));
+    assert_eq!(num(&e["sends"]), 4.0);
+    assert_eq!(num(&e["opens"]), 2.0);
+    assert_eq!(num(&e["open_rate"]), 0.5);
+    assert_eq!(num(&e["ctr"]), 0.25);
+    assert_eq!(num(&e["click_to_open"]), 0.5);
+    assert_eq!(num(&e["unsubscribe_rate"]), 0.25);
+    assert_eq!(num(&e["spend"]), 100.0);
+    assert_eq!(num(&e["cpc"]), 100.0);
+    assert_eq!(num(&e["new_customers"]), 2.0);
+    assert_eq!(num(&e["cac"]), 50.0);
+    assert_eq!(num(&e["sessions"]), 2.0);
+    assert_eq!(num(&e["mean_session_seconds"]), 210.0);
+    assert_eq!(
+        num(&e["attributed_revenue"]),
+        300.0,
+        "the cancelled order is no sale"
+    );
+    assert_eq!(num(&e["roas"]), 3.0);
+    assert_eq!(num(&e["roi"]), 2.0);
+    assert_eq!(num(&s["impressions"]), 10.0);
+    assert_eq!(num(&s["clicks"]), 2.0);
+    assert_eq!(num(&s["ctr"]), 0.2);
+    assert_eq!(num(&s["engagements"]), 2.0);
+    assert_eq!(num(&s["engagement_rate"]), 0.2);
+    assert_eq!(num(&s["spend"]), 50.0, "April's spend is outside");
+    assert_eq!(num(&s["cpc"]), 25.0);
+    assert_eq!(num(&s["cpm"]), 5000.0);
+    assert_eq!(num(&s["leads"]), 1.0);
+    assert!(s["new_customers"].is_null(), "C3 signed up in February");
+    assert!(
+        s["roas"].is_number() && num(&s["roas"]) == 0.0,
+        "no attributed revenue: ROAS 0"
+    );
+    assert!(s["open_rate"].is_null(), "no sends: no open rate");
+    assert!(row("referral")["cac"].is_null(), "no spend: no CAC");
+    // The spend column adds up to the marketing spend of the period.
+    let spend: f64 = rows.iter().filter_map(|r| r["spend"].as_f64()).sum();
+    assert_eq!(spend, 150.0);
+}

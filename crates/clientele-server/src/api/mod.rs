@@ -85,6 +85,7 @@ fn api_router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(summary))
         .routes(routes!(exceptions))
         .routes(routes!(campaigns))
+        .routes(routes!(channels))
         .routes(routes!(transactions))
         .routes(routes!(customers))
         .routes(routes!(at_risk))

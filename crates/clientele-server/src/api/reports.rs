@@ -1,4 +1,4 @@
-//! The report endpoints (KPIs, sales, pipeline, summary, exceptions, campaigns) and the
+//! The report endpoints (KPIs, sales, pipeline, summary, exceptions, campaigns, channels) and the
 //! transaction list: the reports of `clientele report`, run through `run_report`.
 
 use super::*;
@@ -219,6 +219,19 @@ pub(super) async fn campaigns(
 ) -> Result<Response, ApiError> {
     ctx.require(Area::Campaigns, "campaigns")?;
     run_report(&state, &ctx, p.request("campaigns")?).await
+}
+
+/// Channels: sends, opens, impressions, clicks and their rates, spend, CPC, CPM, new
+/// customers and CAC, sessions, leads, attributed revenue, ROAS and ROI per channel.
+#[utoipa::path(get, path = "/channels", tag = "reports", params(ReportParams),
+    responses((status = 200, body = ReportBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(super) async fn channels(
+    State(state): St,
+    ctx: Ctx,
+    P(p): P<ReportParams>,
+) -> Result<Response, ApiError> {
+    ctx.require(Area::Campaigns, "channels")?;
+    run_report(&state, &ctx, p.request("channels")?).await
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -135,6 +135,10 @@ pub fn infer_step(days: &[NaiveDate]) -> Option<Step> {
             days.windows(2)
                 .all(|w| s.index_of(w[1]) == s.index_of(w[0]) + 1)
                 && (s != Step::Week || days.iter().all(|d| d.weekday() == days[0].weekday()))
+                // Quarters are dated at one place in the quarter: months two apart (a
+                // monthly series with a gap) are not consecutive quarters.
+                && (s != Step::Quarter
+                    || days.iter().all(|d| d.month0() % 3 == days[0].month0() % 3))
         })
 }
 

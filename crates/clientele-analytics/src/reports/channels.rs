@@ -1,0 +1,197 @@
+//! The channel report: marketing effectiveness per channel in a period, from every table that
+//! names a channel.
+//!
+//! Definitions (also in docs/metrics.md), per channel, over the period's days:
+//! - **touches** from `touchpoints` by `kind`: `sends` (`email_sent`), `opens`
+//!   (`email_open`), `impressions`, `clicks`, `unsubscribes`, `engagements` (`reaction` +
+//!   `share`), `downloads`;
+//! - **open rate** = opens / sends; **CTR** = clicks / (sends + impressions), the clicks per
+//!   message shown or sent; **click-to-open** = clicks / opens; **unsubscribe rate** =
+//!   unsubscribes / sends; **engagement rate** = engagements / impressions;
+//! - **spend**: `marketing_spend.amount` of the channel; **CPC** = spend / clicks; **CPM** =
+//!   spend / impressions × 1,000;
+//! - **new customers**: customers whose `signup_date` is in the period with that
+//!   `acquisition_channel`; **CAC** = spend / new customers;
+//! - **sessions** and **mean time on site** (seconds) from `web_sessions` by `source`;
+//!   **leads** from `leads.source_channel` by `created_at`;
+//! - **attributed revenue**: sales (completed orders) carrying a campaign of the channel
+//!   (`orders.campaign_id` → `campaigns.channel`), the campaign report's attribution;
+//!   **ROAS** = attributed revenue / spend; **ROI** = (attributed revenue − spend) / spend.
+//!
+//! Every ratio is empty when its denominator is 0 or missing. A table or column the workspace
+//! lacks leaves its columns empty and is named in a note. Channels are compared as written:
+//! the same name in every table (`email`, `paid_search` …) is one channel.
+
+use crate::{AnalyticsError, Engine, Period, Report};
+
+/// Touchpoint kinds counted one by one (reactions and shares are counted together).
+const KINDS: &[&str] = &[
+    "email_sent",
+    "email_open",
+    "impression",
+    "click",
+    "unsubscribe",
+    "download",
+];
+
+fn missing(what: &str, notes: &mut Vec<String>) {
+    notes.push(format!("no {what}: its columns are empty"));
+}
+
+/// Channels in `period`, highest spend first.
+pub async fn channels(engine: &Engine, period: &Period) -> Result<Report, AnalyticsError> {
+    let mut parts: Vec<String> = Vec::new();
+    let mut notes = Vec::new();
+    if engine.has_table("touchpoints") {
+        let kinds = KINDS
+            .iter()
+            .map(|k| format!("'{k}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        parts.push(format!(
+            "SELECT channel, kind AS k, CAST(COUNT(*) AS DOUBLE) AS v FROM touchpoints
+             WHERE kind IN ({kinds}) AND {p} GROUP BY channel, kind
+             UNION ALL
+             SELECT channel, 'engagements' AS k, CAST(COUNT(*) AS DOUBLE) AS v FROM touchpoints
+             WHERE kind IN ('reaction', 'share') AND {p} GROUP BY channel",
+            p = period.contains_ts("occurred_at")
+        ));
+    } else {
+        missing(
+            "touchpoints table (sends, opens, impressions, clicks …)",
+            &mut notes,
+        );
+    }
+    if engine.has_table("marketing_spend") {
+        parts.push(format!(
+            "SELECT channel, 'spend' AS k, CAST(SUM(amount) AS DOUBLE) AS v FROM marketing_spend
+             WHERE {} GROUP BY channel",
+            period.contains_date("date")
+        ));
+    } else {
+        missing(
+            "marketing_spend table (spend, CPC, CPM, CAC, ROAS, ROI)",
+            &mut notes,
+        );
+    }
+    if engine.has_column("customers", "acquisition_channel")
+        && engine.has_column("customers", "signup_date")
+    {
+        parts.push(format!(
+            "SELECT acquisition_channel AS channel, 'new_customers' AS k, CAST(COUNT(*) AS DOUBLE) AS v
+             FROM customers WHERE {} GROUP BY acquisition_channel",
+            period.contains_date("signup_date")
+        ));
+    } else {
+        missing(
+            "customers.acquisition_channel and signup_date (new customers, CAC)",
+            &mut notes,
+        );
+    }
+    if engine.has_column("web_sessions", "source") {
+        let seconds = if engine.has_column("web_sessions", "duration_seconds") {
+            format!(
+                " UNION ALL SELECT source AS channel, 'session_seconds' AS k,
+                   CAST(AVG(duration_seconds) AS DOUBLE) AS v FROM web_sessions WHERE {} GROUP BY source",
+                period.contains_ts("started_at")
+            )
+        } else {
+            String::new()
+        };
+        parts.push(format!(
+            "SELECT source AS channel, 'sessions' AS k, CAST(COUNT(*) AS DOUBLE) AS v FROM web_sessions
+             WHERE {} GROUP BY source{seconds}",
+            period.contains_ts("started_at")
+        ));
+    } else {
+        missing("web_sessions.source (sessions, time on site)", &mut notes);
+    }
+    if engine.has_column("leads", "source_channel") {
+        parts.push(format!(
+            "SELECT source_channel AS channel, 'leads' AS k, CAST(COUNT(*) AS DOUBLE) AS v FROM leads
+             WHERE {} GROUP BY source_channel",
+            period.contains_ts("created_at")
+        ));
+    } else {
+        missing("leads.source_channel (leads)", &mut notes);
+    }
+    if engine.has_column("orders", "campaign_id") && engine.has_column("campaigns", "channel") {
+        parts.push(format!(
+            "SELECT c.channel, 'revenue' AS k, CAST(SUM(s.total_amount) AS DOUBLE) AS v
+             FROM sales s JOIN campaigns c ON s.campaign_id = c.campaign_id
+             WHERE {} GROUP BY c.channel",
+            period.contains_date("s.order_date")
+        ));
+    } else {
+        missing(
+            "orders.campaign_id with campaigns.channel (attributed revenue, ROAS, ROI)",
+            &mut notes,
+        );
+    }
+    if parts.is_empty() {
+        return Err(AnalyticsError::MissingData(
+            "the channel report needs at least one of touchpoints, marketing_spend, customers \
+             (acquisition_channel), web_sessions, leads or campaign orders"
+                .into(),
+        ));
+    }
+    let col = |k: &str| format!("SUM(CASE WHEN k = '{k}' THEN v END)");
+    let ratio = |a: &str, b: &str| format!("CASE WHEN {b} > 0 THEN {a} / {b} END");
+    let (sends, opens, imps, clicks, unsub) = (
+        col("email_sent"),
+        col("email_open"),
+        col("impression"),
+        col("click"),
+        col("unsubscribe"),
+    );
+    let (spend, news, revenue) = (col("spend"), col("new_customers"), col("revenue"));
+    let shown = format!("(COALESCE({sends}, 0) + COALESCE({imps}, 0))");
+    let sql = format!(
+        "WITH m AS ({union})
+         SELECT channel,
+                {sends} AS sends, {opens} AS opens, {imps} AS impressions, {clicks} AS clicks,
+                {unsub} AS unsubscribes, {eng} AS engagements, {downloads} AS downloads,
+                {open_rate} AS open_rate, {ctr} AS ctr, {cto} AS click_to_open,
+                {unsub_rate} AS unsubscribe_rate, {eng_rate} AS engagement_rate,
+                {spend} AS spend, {cpc} AS cpc, {cpm} AS cpm,
+                {news} AS new_customers, {cac} AS cac,
+                {sessions} AS sessions, {seconds} AS mean_session_seconds, {leads} AS leads,
+                {revenue} AS attributed_revenue, {roas} AS roas, {roi} AS roi
+         FROM m WHERE channel IS NOT NULL GROUP BY channel
+         ORDER BY spend DESC NULLS LAST, attributed_revenue DESC NULLS LAST, channel",
+        union = parts.join(" UNION ALL "),
+        eng = col("engagements"),
+        downloads = col("download"),
+        open_rate = ratio(&opens, &sends),
+        ctr = ratio(&format!("COALESCE({clicks}, 0)"), &shown),
+        cto = ratio(&format!("COALESCE({clicks}, 0)"), &opens),
+        unsub_rate = ratio(&format!("COALESCE({unsub}, 0)"), &sends),
+        eng_rate = ratio(&format!("COALESCE({}, 0)", col("engagements")), &imps),
+        cpc = ratio(&spend, &clicks),
+        cpm = format!("{} * 1000", ratio(&spend, &imps)),
+        cac = ratio(&spend, &news),
+        sessions = col("sessions"),
+        seconds = col("session_seconds"),
+        leads = col("leads"),
+        roas = ratio(&format!("COALESCE({revenue}, 0)"), &spend),
+        roi = ratio(&format!("(COALESCE({revenue}, 0) - {spend})"), &spend),
+    );
+    let df = engine.sql(&sql).await?;
+    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+    let batches = engine.collect(df).await?;
+    if batches.iter().all(|b| b.num_rows() == 0) {
+        notes.push(format!(
+            "no channel activity between {} and {}",
+            period.from, period.to
+        ));
+    }
+    Ok(Report {
+        name: "channels".into(),
+        title: "Channels".into(),
+        period: Some(period.clone()),
+        previous: None,
+        notes,
+        batches,
+        schema,
+    })
+}
