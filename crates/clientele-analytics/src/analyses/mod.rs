@@ -21,6 +21,7 @@ pub mod features;
 pub mod forecast;
 pub(crate) mod input;
 pub mod leads;
+pub mod mmm;
 pub mod params;
 pub mod predict;
 pub mod segment;
@@ -166,6 +167,7 @@ pub fn visit(v: &mut impl Visitor) {
     v.visit::<forecast::Forecast>();
     v.visit::<attribution::Attribution>();
     v.visit::<abtest::Abtest>();
+    v.visit::<mmm::Mmm>();
 }
 
 /// The declarations of every analysis.

@@ -146,11 +146,30 @@ pub async fn channels(engine: &Engine, period: &Period) -> Result<Report, Analyt
     );
     let (spend, news, revenue) = (col("spend"), col("new_customers"), col("revenue"));
     let shown = format!("(COALESCE({sends}, 0) + COALESCE({imps}, 0))");
+    let clicks0 = format!("COALESCE({clicks}, 0)");
+    let engagements = col("engagements");
+    let open_rate = ratio(&opens, &sends);
+    let ctr = ratio(&clicks0, &shown);
+    let cto = ratio(&clicks0, &opens);
+    let unsub_rate = ratio(&format!("COALESCE({unsub}, 0)"), &sends);
+    let eng_rate = ratio(&format!("COALESCE({engagements}, 0)"), &imps);
+    let cpc = ratio(&spend, &clicks);
+    let cpm = ratio(&format!("{spend} * 1000"), &imps);
+    let cac = ratio(&spend, &news);
+    let roas = ratio(&format!("COALESCE({revenue}, 0)"), &spend);
+    let roi = ratio(&format!("(COALESCE({revenue}, 0) - {spend})"), &spend);
+    let (downloads, sessions, seconds, leads) = (
+        col("download"),
+        col("sessions"),
+        col("session_seconds"),
+        col("leads"),
+    );
+    let union = parts.join(" UNION ALL ");
     let sql = format!(
         "WITH m AS ({union})
          SELECT channel,
                 {sends} AS sends, {opens} AS opens, {imps} AS impressions, {clicks} AS clicks,
-                {unsub} AS unsubscribes, {eng} AS engagements, {downloads} AS downloads,
+                {unsub} AS unsubscribes, {engagements} AS engagements, {downloads} AS downloads,
                 {open_rate} AS open_rate, {ctr} AS ctr, {cto} AS click_to_open,
                 {unsub_rate} AS unsubscribe_rate, {eng_rate} AS engagement_rate,
                 {spend} AS spend, {cpc} AS cpc, {cpm} AS cpm,
@@ -158,23 +177,7 @@ pub async fn channels(engine: &Engine, period: &Period) -> Result<Report, Analyt
                 {sessions} AS sessions, {seconds} AS mean_session_seconds, {leads} AS leads,
                 {revenue} AS attributed_revenue, {roas} AS roas, {roi} AS roi
          FROM m WHERE channel IS NOT NULL GROUP BY channel
-         ORDER BY spend DESC NULLS LAST, attributed_revenue DESC NULLS LAST, channel",
-        union = parts.join(" UNION ALL "),
-        eng = col("engagements"),
-        downloads = col("download"),
-        open_rate = ratio(&opens, &sends),
-        ctr = ratio(&format!("COALESCE({clicks}, 0)"), &shown),
-        cto = ratio(&format!("COALESCE({clicks}, 0)"), &opens),
-        unsub_rate = ratio(&format!("COALESCE({unsub}, 0)"), &sends),
-        eng_rate = ratio(&format!("COALESCE({}, 0)", col("engagements")), &imps),
-        cpc = ratio(&spend, &clicks),
-        cpm = format!("{} * 1000", ratio(&spend, &imps)),
-        cac = ratio(&spend, &news),
-        sessions = col("sessions"),
-        seconds = col("session_seconds"),
-        leads = col("leads"),
-        roas = ratio(&format!("COALESCE({revenue}, 0)"), &spend),
-        roi = ratio(&format!("(COALESCE({revenue}, 0) - {spend})"), &spend),
+         ORDER BY spend DESC NULLS LAST, attributed_revenue DESC NULLS LAST, channel"
     );
     let df = engine.sql(&sql).await?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
