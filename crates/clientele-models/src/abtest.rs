@@ -61,7 +61,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
 
-use crate::ModelError;
+use crate::{ModelError, quantile};
 
 /// The successes and trials of one arm (conversions and customers exposed).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -266,16 +266,6 @@ pub fn welch(a: &[f64], b: &[f64], level: f64) -> Result<MeanTest, ModelError> {
         df,
         p_value,
     })
-}
-
-/// The `q` quantile of sorted values, linearly interpolated (numpy's default).
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let pos = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
 /// Percentile bootstrap interval at `level` of `mean(b) − mean(a)` from `draws` replicates

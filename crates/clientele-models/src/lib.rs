@@ -32,6 +32,17 @@ pub enum ModelError {
     BadParameter(String),
 }
 
+/// The `q` quantile of sorted values, linearly interpolated between order statistics
+/// (numpy's default); NaN for no values.
+pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
 /// Whether the scale tests (a million rows; minutes in a debug build) run: set
 /// `CLIENTELE_SCALE_TESTS=1` and use a release build, as `bench/models.sh` does. They are
 /// left out of the CI test run, which builds in debug.

@@ -64,7 +64,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::ModelError;
+use crate::{ModelError, quantile};
 
 /// Upper bound of the decay `θ`.
 const DECAY_MAX: f64 = 0.9;
@@ -745,17 +745,6 @@ fn channel_summary(problem: &Problem, u: &[f64], lin: &LinearFit, c: usize) -> C
         roi_lower: f64::NAN,
         roi_upper: f64::NAN,
     }
-}
-
-/// Quantile `q` of sorted values, linear interpolation between order statistics.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let pos = q * (sorted.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    sorted[lo] + (pos - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
 /// Number of parameters of the model (for the minimum sample size).

@@ -12,7 +12,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::ModelError;
+use crate::{ModelError, quantile};
 
 /// One open deal.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,16 +139,6 @@ pub fn forecast(
         later,
         intervals,
     })
-}
-
-/// The `q` quantile of sorted values, linearly interpolated (numpy's default).
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let pos = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
 #[cfg(test)]

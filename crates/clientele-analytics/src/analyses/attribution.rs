@@ -345,8 +345,10 @@ async fn workspace_paths(engine: &Engine, p: &AttributionOptions) -> Result<Buil
     };
     let touches_sql = format!(
         "SELECT customer_id, CAST(to_unixtime(occurred_at) AS DOUBLE) AS t, {key} AS k FROM touchpoints \
-         WHERE kind IS NULL OR kind NOT IN ('email_sent', 'unsubscribe')"
+         WHERE kind IS NULL OR kind NOT IN ('email_sent', 'unsubscribe') ORDER BY customer_id, t, k"
     );
+    // Sorted, so that touches at the same second keep one order and channels are numbered
+    // the same on every run.
     // customer → sorted (time, value) conversions and (time, channel) touches.
     let mut conv: HashMap<String, Vec<(f64, f64)>> = HashMap::new();
     for b in engine.query(conversions_sql).await? {

@@ -356,7 +356,8 @@ async fn read(engine: &Engine) -> Result<Book, AnalyticsError> {
     for b in engine
         .query(
             "SELECT deal_id, CAST(created_at AS VARCHAR) AS created, stage, COALESCE(amount, 0) AS amount,
-                    CAST(closed_at AS VARCHAR) AS closed, lower(outcome) AS outcome FROM deals",
+                    CAST(closed_at AS VARCHAR) AS closed, lower(outcome) AS outcome FROM deals
+             ORDER BY deal_id",
         )
         .await?
     {
@@ -394,7 +395,7 @@ async fn read(engine: &Engine) -> Result<Book, AnalyticsError> {
     let mut visits: HashMap<String, Vec<(NaiveDate, String)>> = HashMap::new();
     if engine.has_table("deal_stage_history") {
         for b in engine
-            .query("SELECT deal_id, stage, CAST(entered_at AS VARCHAR) AS entered FROM deal_stage_history")
+            .query("SELECT deal_id, stage, CAST(entered_at AS VARCHAR) AS entered FROM deal_stage_history ORDER BY deal_id, entered_at")
             .await?
         {
             let (id, st, en) = (str_col(&b, "deal_id"), str_col(&b, "stage"), str_col(&b, "entered"));
