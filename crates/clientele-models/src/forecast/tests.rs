@@ -541,3 +541,45 @@ fn refuses_what_it_cannot_fit() {
     assert!(f.forecast(0, &[0.9]).is_err());
     assert!(f.forecast(3, &[95.0]).is_err());
 }
+
+#[test]
+fn schur_cohn_agrees_with_root_finding() {
+    // Random characteristic polynomials of seasonal ETS models, inside and outside the region.
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    let (mut inside, mut outside) = (0, 0);
+    for _ in 0..2000 {
+        let m = 2 + (rand::Rng::random::<f64>(&mut rng) * 11.0) as usize;
+        let u = |rng: &mut ChaCha8Rng| rand::Rng::random::<f64>(rng);
+        let (alpha, beta, gamma, phi) = (
+            u(&mut rng),
+            0.3 * u(&mut rng),
+            u(&mut rng),
+            0.8 + 0.2 * u(&mut rng),
+        );
+        let mut poly = vec![
+            phi * (1.0 - alpha - gamma),
+            alpha + beta - alpha * phi + gamma - 1.0,
+        ];
+        poly.extend(std::iter::repeat_n(alpha + beta - alpha * phi, m - 2));
+        poly.push(alpha + beta - phi);
+        poly.push(1.0);
+        let modulus = ets::max_root_modulus_for_tests(&poly);
+        // Away from the boundary both must say the same.
+        if (modulus - 1.0).abs() > 1e-6 {
+            assert_eq!(
+                ets::roots_within_for_tests(&poly, 1.0 + 1e-10),
+                modulus < 1.0,
+                "{poly:?}: {modulus}"
+            );
+            if modulus < 1.0 {
+                inside += 1
+            } else {
+                outside += 1
+            }
+        }
+    }
+    assert!(
+        inside > 100 && outside > 100,
+        "{inside} inside, {outside} outside"
+    );
+}
