@@ -159,12 +159,14 @@ async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, Analytic
                FROM a LEFT JOIN sales s ON s.customer_id = a.customer_id
                     AND s.order_date >= a.d AND s.order_date < a.d + INTERVAL '{w} days'
                GROUP BY a.experiment_id, a.customer_id, a.variant, a.d)
-         SELECT o.experiment_id, o.variant, CAST(o.n AS DOUBLE) AS n, CAST(o.revenue AS DOUBLE) AS revenue,
+         SELECT o.experiment_id, o.variant, o.customer_id, CAST(o.n AS DOUBLE) AS n, CAST(o.revenue AS DOUBLE) AS revenue,
                 CAST(CASE WHEN last.m IS NOT NULL AND o.d + INTERVAL '{w} days' <= last.m + INTERVAL '1 day' THEN 1 ELSE 0 END AS DOUBLE) AS complete
-         FROM o CROSS JOIN last"
+         FROM o CROSS JOIN last
+         ORDER BY o.experiment_id, o.variant, o.customer_id"
     );
     let batches = engine.query(&sql).await?;
-    // experiment → variant → units; incomplete assignments counted per experiment.
+    // experiment → variant → units (in customer order, so that the seeded bootstrap draws the
+    // same resamples on every run); incomplete assignments counted per experiment.
     let mut data: BTreeMap<String, BTreeMap<String, Vec<Unit>>> = BTreeMap::new();
     let mut incomplete: BTreeMap<String, usize> = BTreeMap::new();
     let mut unnamed = 0usize;
