@@ -1,5 +1,6 @@
 //! Small helpers shared by the reports: building result batches and reading scalars.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
@@ -81,6 +82,13 @@ pub fn change(cur: Option<f64>, prev: Option<f64>) -> Option<f64> {
     }
 }
 
+/// A sum from the engine settled to a millionth of a unit (far below a cent). The engine adds
+/// floats in whatever order its partitions finish, which moves the last bits, and a fitted
+/// model's optimum moves with them: settled, the same data give the same series on every run.
+pub fn settle(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
 /// Quotes a string for SQL.
 pub fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -120,4 +128,62 @@ pub fn f64_col(batch: &RecordBatch, name: &str) -> Float64Array {
 pub fn opt(a: &Float64Array, i: usize) -> Option<f64> {
     use arrow::array::Array;
     (!a.is_null(i)).then(|| a.value(i))
+}
+
+/// Result rows assembled column by column, columns in the order first pushed.
+#[derive(Default)]
+pub struct Rows {
+    order: Vec<String>,
+    text: BTreeMap<String, Vec<Option<String>>>,
+    num: BTreeMap<String, Vec<Option<f64>>>,
+}
+
+impl Rows {
+    /// A table whose columns exist (in this order) even when no row comes: `true` marks a
+    /// text column.
+    pub fn new(columns: &[(&str, bool)]) -> Rows {
+        let mut r = Rows::default();
+        for (name, text) in columns {
+            r.order.push((*name).into());
+            if *text {
+                r.text.insert((*name).into(), Vec::new());
+            } else {
+                r.num.insert((*name).into(), Vec::new());
+            }
+        }
+        r
+    }
+
+    pub fn text(&mut self, name: &str, v: Option<String>) {
+        if !self.text.contains_key(name) {
+            self.order.push(name.into());
+        }
+        self.text.entry(name.into()).or_default().push(v);
+    }
+
+    pub fn num(&mut self, name: &str, v: Option<f64>) {
+        if !self.num.contains_key(name) {
+            self.order.push(name.into());
+        }
+        self.num.entry(name.into()).or_default().push(v);
+    }
+
+    pub fn without(mut self, name: &str) -> Rows {
+        self.order.retain(|n| n != name);
+        self.text.remove(name);
+        self.num.remove(name);
+        self
+    }
+
+    pub fn batch(mut self) -> arrow::array::RecordBatch {
+        let mut c = Columns::default();
+        for name in &self.order {
+            if let Some(v) = self.text.remove(name) {
+                c = c.text(name, v);
+            } else if let Some(v) = self.num.remove(name) {
+                c = c.num(name, v);
+            }
+        }
+        c.batch()
+    }
 }

@@ -5,12 +5,12 @@
 // In `cli/`, not beside this file: cargo would build each `tests/*.rs` as a test binary.
 #[path = "cli/analyses.rs"]
 mod analyses;
-#[path = "cli/forecast.rs"]
-mod forecast;
 #[path = "cli/ingest.rs"]
 mod ingest;
 #[path = "cli/kpis.rs"]
 mod kpis;
+#[path = "cli/marketing.rs"]
+mod marketing;
 #[path = "cli/serve.rs"]
 mod serve;
 

@@ -30,12 +30,12 @@
 use std::collections::BTreeMap;
 
 use arrow::array::Array;
-use clientele_models::abtest::{self, Proportion};
+use clientele_models::abtest::{self, MeanTest, Proportion, ProportionTest};
 use serde_json::json;
 
 use crate::analyses::analysis::Analysis;
 use crate::analyses::{Area, Def, Params, Spec, params};
-use crate::util::{Columns, f64_col, sql_str, str_col};
+use crate::util::{Rows, f64_col, sql_str, str_col};
 use crate::{AnalyticsError, Engine};
 
 /// Parameters of `abtest`.
@@ -131,6 +131,15 @@ struct Unit {
     converted: bool,
     revenue: f64,
 }
+
+/// A variant against the control: the conversion test, the always-valid p-value, the revenue
+/// test and the bootstrap interval of the revenue difference.
+type Comparison = (
+    Option<ProportionTest>,
+    Option<f64>,
+    Option<MeanTest>,
+    Option<(f64, f64)>,
+);
 
 async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, AnalyticsError> {
     if !engine.has_table("experiments") {
@@ -231,9 +240,42 @@ async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, Analytic
         )));
     }
 
-    let mut v = VariantRows::default();
-    let mut x = ExperimentRows::default();
+    let (text, num) = (true, false);
+    let mut v = Rows::new(&[
+        ("experiment_id", text),
+        ("variant", text),
+        ("role", text),
+        ("customers", num),
+        ("conversions", num),
+        ("conversion_rate", num),
+        ("difference", num),
+        ("lift", num),
+        ("ci_lower", num),
+        ("ci_upper", num),
+        ("p_value", num),
+        ("p_value_holm", num),
+        ("significant", text),
+        ("always_valid_p", num),
+        ("revenue_per_customer", num),
+        ("revenue_difference", num),
+        ("revenue_lift", num),
+        ("revenue_ci_lower", num),
+        ("revenue_ci_upper", num),
+        ("revenue_p_value", num),
+    ]);
+    let mut x = Rows::new(&[
+        ("experiment_id", text),
+        ("control", text),
+        ("variants", num),
+        ("customers", num),
+        ("smallest_arm", num),
+        ("needed_per_arm", num),
+        ("srm_p_value", num),
+        ("incomplete", num),
+    ]);
     let alpha = 1.0 - p.level;
+    // Rows written so far: the bootstrap of each comparison has a seed of its own.
+    let mut written = 0u64;
     for (exp, variants) in &data {
         let control = if variants.contains_key(&p.control) {
             p.control.clone()
@@ -254,62 +296,76 @@ async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, Analytic
         let base_arm = arm(base);
         let base_rev = revenue(base);
         let base_rate = base_arm.successes / base_arm.trials;
-        // Conversion p-values of the variants, Holm-adjusted together below.
-        let mut raw = Vec::new();
-        for (name, units) in variants {
-            let is_control = *name == control;
-            let this = arm(units);
-            let rev = revenue(units);
-            v.experiment.push(Some(exp.clone()));
-            v.variant.push(Some(name.clone()));
-            v.role
-                .push(Some(if is_control { "control" } else { "variant" }.into()));
-            v.customers.push(Some(this.trials));
-            v.conversions.push(Some(this.successes));
-            v.rate.push(Some(this.successes / this.trials));
-            v.revenue_per_customer
-                .push(Some(rev.iter().sum::<f64>() / rev.len() as f64));
-            if is_control {
-                v.push_none();
-                raw.push(None);
-                continue;
-            }
-            let t = abtest::two_proportions(base_arm, this, p.level).ok();
-            raw.push(t.as_ref().map(|t| t.p_value));
-            v.difference.push(t.as_ref().map(|t| t.difference));
-            v.lift
-                .push(t.as_ref().map(|t| t.lift).filter(|l| l.is_finite()));
-            v.lower.push(t.as_ref().map(|t| t.lower));
-            v.upper.push(t.as_ref().map(|t| t.upper));
-            v.p_value.push(t.as_ref().map(|t| t.p_value));
-            let tau2 = (p.mde * base_rate.max(1e-6)).powi(2);
-            let s = abtest::msprt_proportions(base_arm, this, tau2, p.level).ok();
-            v.always_valid_p.push(s.map(|s| s.always_valid_p));
-            let m = abtest::welch(&base_rev, &rev, p.level).ok();
-            v.revenue_difference.push(m.as_ref().map(|m| m.difference));
-            v.revenue_lift
-                .push(m.as_ref().map(|m| m.lift).filter(|l| l.is_finite()));
-            v.revenue_p_value.push(m.as_ref().map(|m| m.p_value));
-            let seed = 0x00ab_7e57 ^ (v.len() as u64);
-            let bands =
-                abtest::bootstrap_difference(&base_rev, &rev, p.level, p.bootstrap, seed).ok();
-            v.revenue_lower.push(bands.map(|b| b.0));
-            v.revenue_upper.push(bands.map(|b| b.1));
-        }
-        let present: Vec<f64> = raw.iter().flatten().copied().collect();
-        let adjusted = abtest::holm(&present);
-        let mut next = adjusted.into_iter();
-        for r in &raw {
-            let adj = r.and_then(|_| next.next());
-            v.p_holm.push(adj);
-            v.significant.push(Some(
-                match adj {
-                    Some(q) if q < alpha => "yes",
-                    Some(_) => "no",
-                    None => "",
+        // Each variant against the control (none for the control itself); the conversion
+        // p-values are Holm-adjusted together before the rows are written.
+        let compared: Vec<Option<Comparison>> = variants
+            .iter()
+            .map(|(name, units)| {
+                written += 1;
+                if *name == control {
+                    return None;
                 }
-                .into(),
-            ));
+                let this = arm(units);
+                let rev = revenue(units);
+                let t = abtest::two_proportions(base_arm, this, p.level).ok();
+                let tau2 = (p.mde * base_rate.max(1e-6)).powi(2);
+                let s = abtest::msprt_proportions(base_arm, this, tau2, p.level)
+                    .ok()
+                    .map(|s| s.always_valid_p);
+                let m = abtest::welch(&base_rev, &rev, p.level).ok();
+                let seed = 0x00ab_7e57 ^ written;
+                let bands =
+                    abtest::bootstrap_difference(&base_rev, &rev, p.level, p.bootstrap, seed).ok();
+                Some((t, s, m, bands))
+            })
+            .collect();
+        let raw: Vec<f64> = compared
+            .iter()
+            .flatten()
+            .filter_map(|c| c.0.as_ref().map(|t| t.p_value))
+            .collect();
+        let mut adjusted = abtest::holm(&raw).into_iter();
+        for ((name, units), c) in variants.iter().zip(&compared) {
+            let this = arm(units);
+            v.text("experiment_id", Some(exp.clone()));
+            v.text("variant", Some(name.clone()));
+            let role = if *name == control {
+                "control"
+            } else {
+                "variant"
+            };
+            v.text("role", Some(role.into()));
+            v.num("customers", Some(this.trials));
+            v.num("conversions", Some(this.successes));
+            v.num("conversion_rate", Some(this.successes / this.trials));
+            let (t, s, m, bands) = match c {
+                Some((t, s, m, bands)) => (t.as_ref(), *s, m.as_ref(), *bands),
+                None => (None, None, None, None),
+            };
+            let finite = |x: f64| Some(x).filter(|x| x.is_finite());
+            v.num("difference", t.map(|t| t.difference));
+            v.num("lift", t.and_then(|t| finite(t.lift)));
+            v.num("ci_lower", t.map(|t| t.lower));
+            v.num("ci_upper", t.map(|t| t.upper));
+            v.num("p_value", t.map(|t| t.p_value));
+            let holm = t.and_then(|_| adjusted.next());
+            v.num("p_value_holm", holm);
+            let significant = match holm {
+                Some(q) if q < alpha => "yes",
+                Some(_) => "no",
+                None => "",
+            };
+            v.text("significant", Some(significant.into()));
+            v.num("always_valid_p", s);
+            v.num(
+                "revenue_per_customer",
+                Some(units.iter().map(|u| u.revenue).sum::<f64>() / units.len() as f64),
+            );
+            v.num("revenue_difference", m.map(|m| m.difference));
+            v.num("revenue_lift", m.and_then(|m| finite(m.lift)));
+            v.num("revenue_ci_lower", bands.map(|b| b.0));
+            v.num("revenue_ci_upper", bands.map(|b| b.1));
+            v.num("revenue_p_value", m.map(|m| m.p_value));
         }
         let sizes: Vec<f64> = variants.values().map(|u| u.len() as f64).collect();
         let others = (variants.len() as f64 - 1.0).max(1.0);
@@ -339,15 +395,17 @@ async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, Analytic
             .ok()
             .map(f64::ceil);
         let smallest = sizes.iter().copied().fold(f64::INFINITY, f64::min);
-        x.experiment.push(Some(exp.clone()));
-        x.control.push(Some(control.clone()));
-        x.variants.push(Some(variants.len() as f64));
-        x.customers.push(Some(sizes.iter().sum()));
-        x.smallest_arm.push(Some(smallest));
-        x.needed.push(needed);
-        x.srm.push(srm);
-        x.incomplete
-            .push(Some(incomplete.get(exp).copied().unwrap_or(0) as f64));
+        x.text("experiment_id", Some(exp.clone()));
+        x.text("control", Some(control.clone()));
+        x.num("variants", Some(variants.len() as f64));
+        x.num("customers", Some(sizes.iter().sum()));
+        x.num("smallest_arm", Some(smallest));
+        x.num("needed_per_arm", needed);
+        x.num("srm_p_value", srm);
+        x.num(
+            "incomplete",
+            Some(incomplete.get(exp).copied().unwrap_or(0) as f64),
+        );
         if variants.len() < 2 {
             a.notes
                 .push(format!("{exp}: only one variant, nothing to compare"));
@@ -380,108 +438,4 @@ async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, Analytic
         }),
     );
     Ok(a)
-}
-
-/// The `variants` table, column by column.
-#[derive(Default)]
-struct VariantRows {
-    experiment: Vec<Option<String>>,
-    variant: Vec<Option<String>>,
-    role: Vec<Option<String>>,
-    customers: Vec<Option<f64>>,
-    conversions: Vec<Option<f64>>,
-    rate: Vec<Option<f64>>,
-    difference: Vec<Option<f64>>,
-    lift: Vec<Option<f64>>,
-    lower: Vec<Option<f64>>,
-    upper: Vec<Option<f64>>,
-    p_value: Vec<Option<f64>>,
-    p_holm: Vec<Option<f64>>,
-    significant: Vec<Option<String>>,
-    always_valid_p: Vec<Option<f64>>,
-    revenue_per_customer: Vec<Option<f64>>,
-    revenue_difference: Vec<Option<f64>>,
-    revenue_lift: Vec<Option<f64>>,
-    revenue_lower: Vec<Option<f64>>,
-    revenue_upper: Vec<Option<f64>>,
-    revenue_p_value: Vec<Option<f64>>,
-}
-
-impl VariantRows {
-    fn len(&self) -> usize {
-        self.variant.len()
-    }
-
-    /// The comparison columns of the control's own row (the Holm and significance columns
-    /// are filled per experiment afterwards).
-    fn push_none(&mut self) {
-        for c in [
-            &mut self.difference,
-            &mut self.lift,
-            &mut self.lower,
-            &mut self.upper,
-            &mut self.p_value,
-            &mut self.always_valid_p,
-            &mut self.revenue_difference,
-            &mut self.revenue_lift,
-            &mut self.revenue_lower,
-            &mut self.revenue_upper,
-            &mut self.revenue_p_value,
-        ] {
-            c.push(None);
-        }
-    }
-
-    fn batch(self) -> arrow::array::RecordBatch {
-        Columns::default()
-            .text("experiment_id", self.experiment)
-            .text("variant", self.variant)
-            .text("role", self.role)
-            .num("customers", self.customers)
-            .num("conversions", self.conversions)
-            .num("conversion_rate", self.rate)
-            .num("difference", self.difference)
-            .num("lift", self.lift)
-            .num("ci_lower", self.lower)
-            .num("ci_upper", self.upper)
-            .num("p_value", self.p_value)
-            .num("p_value_holm", self.p_holm)
-            .text("significant", self.significant)
-            .num("always_valid_p", self.always_valid_p)
-            .num("revenue_per_customer", self.revenue_per_customer)
-            .num("revenue_difference", self.revenue_difference)
-            .num("revenue_lift", self.revenue_lift)
-            .num("revenue_ci_lower", self.revenue_lower)
-            .num("revenue_ci_upper", self.revenue_upper)
-            .num("revenue_p_value", self.revenue_p_value)
-            .batch()
-    }
-}
-
-/// The `experiments` table.
-#[derive(Default)]
-struct ExperimentRows {
-    experiment: Vec<Option<String>>,
-    control: Vec<Option<String>>,
-    variants: Vec<Option<f64>>,
-    customers: Vec<Option<f64>>,
-    smallest_arm: Vec<Option<f64>>,
-    needed: Vec<Option<f64>>,
-    srm: Vec<Option<f64>>,
-    incomplete: Vec<Option<f64>>,
-}
-
-impl ExperimentRows {
-    fn batch(self) -> arrow::array::RecordBatch {
-        Columns::default()
-            .text("experiment_id", self.experiment)
-            .text("control", self.control)
-            .num("variants", self.variants)
-            .num("customers", self.customers)
-            .num("smallest_arm", self.smallest_arm)
-            .num("needed_per_arm", self.needed)
-            .num("srm_p_value", self.srm)
-            .num("incomplete", self.incomplete)
-            .batch()
-    }
 }

@@ -41,6 +41,16 @@ pub enum CreditTo {
     Campaign,
 }
 
+impl CreditTo {
+    /// The parameter's value, and the name of the first column.
+    fn name(self) -> &'static str {
+        match self {
+            CreditTo::Channel => "channel",
+            CreditTo::Campaign => "campaign",
+        }
+    }
+}
+
 /// What counts as a conversion.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, utoipa::ToSchema,
@@ -155,14 +165,11 @@ impl Spec for Attribution {
                 (false, Goal::Orders) => "sales",
                 (false, Goal::Leads) => "lead conversions",
             },
-            match p.by {
-                CreditTo::Channel => "channel",
-                CreditTo::Campaign => "campaign",
-            }
+            p.by.name()
         );
         a.notes.append(&mut notes);
         a.facts.extend(facts);
-        a.param("by", format!("{:?}", p.by).to_lowercase());
+        a.param("by", p.by.name());
         a.param("goal", format!("{:?}", p.goal).to_lowercase());
         a.param("lookback_days", p.lookback_days);
         a.param("order", p.order);
@@ -176,10 +183,7 @@ impl Spec for Attribution {
             ("markov", &result.markov),
             ("shapley", &result.shapley),
         ];
-        let key = match p.by {
-            CreditTo::Channel => "channel",
-            CreditTo::Campaign => "campaign",
-        };
+        let key = p.by.name();
         let mut cols = Columns::default().text(key, names.iter().cloned().map(Some).collect());
         for (name, credit) in &models {
             cols = cols.num_values(name, credit.conversions.clone());
@@ -247,23 +251,10 @@ fn read_paths(file: &Path) -> Result<(Vec<String>, Vec<Journey>), AnalyticsError
     let conv = t.require("total_conversions", "conversions per path")?;
     let value = t.column("total_conversion_value");
     let null = t.column("total_null");
-    let bad = |row: usize, column: &str, v: &str, expected: &str| {
-        AnalyticsError::Usage(format!(
-            "{}: row {}, column {column}: '{v}' is not {expected}",
-            file.display(),
-            row + 2
-        ))
-    };
-    let number = |row: usize, column: &str, v: &Option<String>| -> Result<f64, AnalyticsError> {
-        match v.as_deref() {
-            None => Ok(0.0),
-            Some(s) => s
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|x| x.is_finite() && *x >= 0.0)
-                .ok_or_else(|| bad(row, column, s, "a number of at least 0")),
-        }
+    // A blank count or value is 0 (ChannelAttribution's files leave them out).
+    let number = |row: usize, column: &str, v: &Option<String>| match v {
+        None => Ok(0.0),
+        Some(_) => t.non_negative(row, column, v),
     };
     let mut names: Vec<String> = Vec::new();
     let mut index: HashMap<String, u32> = HashMap::new();
@@ -274,7 +265,7 @@ fn read_paths(file: &Path) -> Result<(Vec<String>, Vec<Journey>), AnalyticsError
         for part in text.split('>') {
             let name = part.trim();
             if name.is_empty() {
-                return Err(bad(
+                return Err(t.cell_error(
                     i,
                     "path",
                     text,
@@ -443,10 +434,7 @@ async fn workspace_paths(engine: &Engine, p: &AttributionOptions) -> Result<Buil
         notes.push(format!(
             "{unattributed} conversions had no touch in the {} days before them: they are not credited to any {}",
             p.lookback_days,
-            match p.by {
-                CreditTo::Channel => "channel",
-                CreditTo::Campaign => "campaign",
-            }
+            p.by.name()
         ));
     }
     if p.goal == Goal::Leads {

@@ -81,4 +81,34 @@ impl Table {
             ))
         })
     }
+
+    /// The error for a cell that is not what its column holds: file, row as a spreadsheet
+    /// numbers it (the header is row 1; `row` counts data rows from 0), column, value.
+    pub fn cell_error(
+        &self,
+        row: usize,
+        column: &str,
+        value: &str,
+        expected: &str,
+    ) -> AnalyticsError {
+        AnalyticsError::Usage(format!(
+            "{}: row {}, column {column}: '{value}' is not {expected}",
+            self.path.display(),
+            row + 2
+        ))
+    }
+
+    /// A cell read as a finite number of at least 0 (a blank cell is an error).
+    pub fn non_negative(
+        &self,
+        row: usize,
+        column: &str,
+        cell: &Option<String>,
+    ) -> Result<f64, AnalyticsError> {
+        let s = cell.as_deref().unwrap_or("");
+        s.parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && *x >= 0.0)
+            .ok_or_else(|| self.cell_error(row, column, s, "a number of at least 0"))
+    }
 }

@@ -24,14 +24,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use arrow::array::Array;
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::NaiveDate;
 use clientele_models::mmm::{self, Options};
 use serde_json::json;
 
 use crate::analyses::analysis::Analysis;
+use crate::analyses::forecast::Step;
 use crate::analyses::input::read_csv;
 use crate::analyses::{Area, Def, Params, Spec, params};
-use crate::util::{Columns, f64_col, str_col};
+use crate::util::{Columns, f64_col, settle, str_col};
 use crate::{AnalyticsError, Engine};
 
 /// Parameters of `mmm`.
@@ -254,11 +255,6 @@ fn run_model(
     Ok(a)
 }
 
-/// The Monday of `d`'s week.
-fn monday(d: NaiveDate) -> NaiveDate {
-    d - Duration::days(i64::from(d.weekday().num_days_from_monday()))
-}
-
 async fn workspace(engine: &Engine, notes: &mut Vec<String>) -> Result<Series, AnalyticsError> {
     for t in ["orders", "marketing_spend"] {
         if !engine.has_table(t) {
@@ -273,80 +269,74 @@ async fn workspace(engine: &Engine, notes: &mut Vec<String>) -> Result<Series, A
         )
         .await?;
     let day = |s: &str| s.parse::<NaiveDate>().ok();
-    let (lo, hi) = match rev.first().filter(|b| b.num_rows() > 0) {
-        Some(b) => {
-            let (l, h) = (str_col(b, "lo"), str_col(b, "hi"));
-            match (
-                l.is_valid(0).then(|| day(l.value(0))).flatten(),
-                h.is_valid(0).then(|| day(h.value(0))).flatten(),
-            ) {
-                (Some(l), Some(h)) => (l, h),
-                _ => return Err(AnalyticsError::MissingData("there are no sales".into())),
-            }
-        }
-        None => return Err(AnalyticsError::MissingData("there are no sales".into())),
+    let no_sales = || AnalyticsError::MissingData("there are no sales".into());
+    let b = rev
+        .first()
+        .filter(|b| b.num_rows() > 0)
+        .ok_or_else(no_sales)?;
+    let (l, h) = (str_col(b, "lo"), str_col(b, "hi"));
+    let (Some(lo), Some(hi)) = (
+        l.is_valid(0).then(|| day(l.value(0))).flatten(),
+        h.is_valid(0).then(|| day(h.value(0))).flatten(),
+    ) else {
+        return Err(no_sales());
     };
     // Whole weeks only: the first and last weeks of the sales are partial unless they start
     // on a Monday and end on a Sunday.
-    let first = if lo.weekday().num_days_from_monday() == 0 {
-        lo
-    } else {
-        monday(lo) + Duration::days(7)
+    let week = Step::Week;
+    let first = week.index_of(lo) + i64::from(week.start(week.index_of(lo)) != Some(lo));
+    let last = week.index_of(hi) - i64::from(week.end(week.index_of(hi)) != Some(hi));
+    let (Some(from), Some(to)) = (week.start(first), week.end(last)) else {
+        return Err(no_sales());
     };
-    let last = if hi.weekday().num_days_from_monday() == 6 {
-        monday(hi)
-    } else {
-        monday(hi) - Duration::days(7)
-    };
-    let weekly = |sql: String| async move { engine.query(&sql).await };
-    let r = weekly(format!(
-        "SELECT CAST(CAST(date_trunc('week', order_date) AS DATE) AS VARCHAR) AS w, CAST(SUM(total_amount) AS DOUBLE) AS v
-         FROM sales WHERE order_date BETWEEN DATE '{first}' AND DATE '{}' GROUP BY 1",
-        last + Duration::days(6)
-    ))
-    .await?;
-    let s = weekly(format!(
-        "SELECT CAST(CAST(date_trunc('week', date) AS DATE) AS VARCHAR) AS w, channel AS c, CAST(SUM(amount) AS DOUBLE) AS v
-         FROM marketing_spend WHERE date BETWEEN DATE '{first}' AND DATE '{}' GROUP BY 1, 2",
-        last + Duration::days(6)
-    ))
-    .await?;
-    let mut weeks = Vec::new();
-    let mut w = first;
-    while w <= last {
-        weeks.push(w);
-        w += Duration::days(7);
-    }
-    if weeks.is_empty() {
+    if last < first {
         return Err(AnalyticsError::MissingData(
             "the sales cover no whole week".into(),
         ));
     }
-    let index: BTreeMap<NaiveDate, usize> =
-        weeks.iter().enumerate().map(|(i, w)| (*w, i)).collect();
-    let mut revenue = vec![0.0; weeks.len()];
+    let n = (last - first + 1) as usize;
+    let r = engine
+        .query(&format!(
+            "SELECT CAST(order_date AS VARCHAR) AS d, CAST(SUM(total_amount) AS DOUBLE) AS v
+             FROM sales WHERE order_date BETWEEN DATE '{from}' AND DATE '{to}' GROUP BY 1"
+        ))
+        .await?;
+    let s = engine
+        .query(&format!(
+            "SELECT CAST(date AS VARCHAR) AS d, channel AS c, CAST(SUM(amount) AS DOUBLE) AS v
+             FROM marketing_spend WHERE date BETWEEN DATE '{from}' AND DATE '{to}' GROUP BY 1, 2"
+        ))
+        .await?;
+    // The week of a day, as a position in the series.
+    let slot = |text: &str| {
+        day(text)
+            .map(|d| week.index_of(d) - first)
+            .filter(|k| (0..n as i64).contains(k))
+            .map(|k| k as usize)
+    };
+    let mut revenue = vec![0.0; n];
     for b in &r {
-        let (wk, v) = (str_col(b, "w"), f64_col(b, "v"));
+        let (d, v) = (str_col(b, "d"), f64_col(b, "v"));
         for i in 0..b.num_rows() {
-            if let Some(k) = day(wk.value(i)).and_then(|d| index.get(&d)) {
-                revenue[*k] += v.value(i);
+            if let Some(k) = slot(d.value(i)) {
+                revenue[k] += v.value(i);
             }
         }
     }
     let mut by_channel: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut unnamed = 0.0;
     for b in &s {
-        let (wk, c, v) = (str_col(b, "w"), str_col(b, "c"), f64_col(b, "v"));
+        let (d, c, v) = (str_col(b, "d"), str_col(b, "c"), f64_col(b, "v"));
         for i in 0..b.num_rows() {
             let amount = if v.is_null(i) { 0.0 } else { v.value(i) };
             if c.is_null(i) {
                 unnamed += amount;
                 continue;
             }
-            if let Some(k) = day(wk.value(i)).and_then(|d| index.get(&d)) {
+            if let Some(k) = slot(d.value(i)) {
                 by_channel
                     .entry(c.value(i).to_string())
-                    .or_insert_with(|| vec![0.0; weeks.len()])[*k] += amount;
+                    .or_insert_with(|| vec![0.0; n])[k] += amount;
             }
         }
     }
@@ -368,12 +358,16 @@ async fn workspace(engine: &Engine, notes: &mut Vec<String>) -> Result<Series, A
         ));
     }
     notes.push(format!(
-        "weeks {first} to {last} (Monday to Sunday); partial first and last weeks of the sales left out"
+        "weeks {from} to {} (Monday to Sunday); partial first and last weeks of the sales left out",
+        week.start(last).unwrap_or(to)
     ));
-    let (names, spend) = by_channel.into_iter().unzip();
+    let (names, spend): (Vec<String>, Vec<Vec<f64>>) = by_channel
+        .into_iter()
+        .map(|(name, v)| (name, v.into_iter().map(settle).collect()))
+        .unzip();
     Ok((
-        weeks.iter().map(|w| w.to_string()).collect(),
-        revenue,
+        (first..=last).map(|i| week.label(i)).collect(),
+        revenue.into_iter().map(settle).collect(),
         names,
         spend,
     ))
@@ -400,34 +394,20 @@ fn read_file(file: &Path, p: &MmmOptions) -> Result<Series, AnalyticsError> {
             p.revenue_column
         )));
     }
-    let number = |row: usize, column: &str, v: &Option<String>| -> Result<f64, AnalyticsError> {
-        let s = v.as_deref().unwrap_or("");
-        s.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|x| x.is_finite() && *x >= 0.0)
-            .ok_or_else(|| {
-                AnalyticsError::Usage(format!(
-                    "{}: row {}, column {column}: '{s}' is not a number of at least 0",
-                    file.display(),
-                    row + 2
-                ))
-            })
-    };
     let mut spend = Vec::new();
     for name in &spend_names {
         let col = t.require(name, "a spend column: --spend-columns")?;
         spend.push(
             col.iter()
                 .enumerate()
-                .map(|(i, v)| number(i, name, v))
+                .map(|(i, v)| t.non_negative(i, name, v))
                 .collect::<Result<Vec<f64>, _>>()?,
         );
     }
     let revenue = rev
         .iter()
         .enumerate()
-        .map(|(i, v)| number(i, &p.revenue_column, v))
+        .map(|(i, v)| t.non_negative(i, &p.revenue_column, v))
         .collect::<Result<Vec<f64>, _>>()?;
     let periods = dates
         .iter()

@@ -142,6 +142,7 @@ pub(super) fn point_forecasts(spec: &EtsSpec, x: &StateVec, p: &Smoothing, h: us
 }
 
 /// What running the recursion over a series gives.
+#[derive(Debug, Clone)]
 pub(super) struct Pass {
     /// One-step means μₜ.
     pub fitted: Vec<f64>,
@@ -573,18 +574,9 @@ fn max_root_modulus(coef: &[f64]) -> f64 {
 pub(super) struct Estimate {
     pub smoothing: Smoothing,
     pub initial: StateVec,
-    pub pass: PassSummary,
+    pub pass: Pass,
     /// Number of estimated parameters, σ included (as in R and statsforecast).
     pub n_params: usize,
-}
-
-/// The parts of a [`Pass`] a fit keeps.
-#[derive(Debug, Clone)]
-pub(super) struct PassSummary {
-    pub fitted: Vec<f64>,
-    pub errors: Vec<f64>,
-    pub lik: f64,
-    pub last: StateVec,
 }
 
 /// Which smoothing parameters a model estimates.
@@ -598,6 +590,7 @@ fn free_smoothing(spec: &EtsSpec) -> (bool, bool, bool) {
 
 /// The objective over the free parameters: α, β, γ, φ (those the model has), then the
 /// initial level, trend and the first m − 1 seasonal terms.
+#[derive(Clone)]
 struct Objective<'a> {
     y: &'a [f64],
     spec: EtsSpec,
@@ -725,7 +718,8 @@ pub(super) fn fit(y: &[f64], spec: &EtsSpec, m: usize) -> Result<Estimate, Model
             phi: 0.95,
         },
     ];
-    let mut scale = vec![1.0; 1 + usize::from(has_b) + usize::from(has_g) + usize::from(has_phi)];
+    let n_smooth = 1 + usize::from(has_b) + usize::from(has_g) + usize::from(has_phi);
+    let mut scale = vec![1.0; n_smooth];
     scale.push(level_scale);
     if has_b {
         scale.push(level_scale / y.len() as f64);
@@ -751,7 +745,7 @@ pub(super) fn fit(y: &[f64], spec: &EtsSpec, m: usize) -> Result<Estimate, Model
         spec: *spec,
         m,
         scale: scale.clone(),
-        n_smooth: 1 + usize::from(has_b) + usize::from(has_g) + usize::from(has_phi),
+        n_smooth,
     };
     let mut best: Option<(Vec<f64>, f64)> = None;
     for p in &starts {
@@ -799,16 +793,10 @@ pub(super) fn fit(y: &[f64], spec: &EtsSpec, m: usize) -> Result<Estimate, Model
         )));
     };
     let (p, x) = obj.unpack(&z);
-    let run = pass(spec, &x, &p, y);
     Ok(Estimate {
+        pass: pass(spec, &x, &p, y),
         smoothing: p,
         initial: x,
-        pass: PassSummary {
-            fitted: run.fitted,
-            errors: run.errors,
-            lik: run.lik,
-            last: run.last,
-        },
         n_params,
     })
 }
@@ -840,7 +828,8 @@ fn nelder_mead(obj: &Objective, start: &[f64], step: f64) -> Result<(Vec<f64>, f
     let solver = NelderMead::new(simplex)
         .with_sd_tolerance(1e-9)
         .map_err(|e| ModelError::NoConvergence(format!("optimiser failed: {e}")))?;
-    let res = Executor::new(obj_ref(obj), solver)
+    // argmin takes the problem by value: a copy of the borrowing objective.
+    let res = Executor::new(obj.clone(), solver)
         .configure(|s| s.max_iters(2_000))
         .ctrlc(false)
         .run()
@@ -852,15 +841,4 @@ fn nelder_mead(obj: &Objective, start: &[f64], step: f64) -> Result<(Vec<f64>, f
         .to_vec();
     let value = obj.value(&best);
     Ok((best, value))
-}
-
-/// argmin takes the problem by value; a borrowed objective is cheap to wrap.
-fn obj_ref<'a>(obj: &'a Objective<'a>) -> Objective<'a> {
-    Objective {
-        y: obj.y,
-        spec: obj.spec,
-        m: obj.m,
-        scale: obj.scale.clone(),
-        n_smooth: obj.n_smooth,
-    }
 }

@@ -144,6 +144,53 @@ impl EtsSpec {
     }
 }
 
+impl std::str::FromStr for EtsSpec {
+    type Err = ModelError;
+
+    /// `ETS(A,Ad,M)` as R prints it, or the compact `AAdM`, in either case.
+    fn from_str(text: &str) -> Result<EtsSpec, ModelError> {
+        let t = text.trim();
+        let bad = || {
+            ModelError::BadParameter(format!(
+                "'{t}' is not an ETS model such as ETS(A,Ad,M) or AAdM (error A or M; trend N, \
+                 A or Ad; season N, A or M)"
+            ))
+        };
+        let inner = t
+            .strip_prefix("ETS(")
+            .or_else(|| t.strip_prefix("ets("))
+            .and_then(|r| r.strip_suffix(')'))
+            .map(|r| r.replace([',', ' '], ""))
+            .unwrap_or_else(|| t.to_string())
+            .to_ascii_uppercase();
+        let (error, rest) = match inner.split_at_checked(1) {
+            Some(("A", r)) => (ErrorKind::Additive, r),
+            Some(("M", r)) => (ErrorKind::Multiplicative, r),
+            _ => return Err(bad()),
+        };
+        let (trend, rest) = if let Some(r) = rest.strip_prefix("AD") {
+            (TrendKind::AdditiveDamped, r)
+        } else if let Some(r) = rest.strip_prefix('A') {
+            (TrendKind::Additive, r)
+        } else if let Some(r) = rest.strip_prefix('N') {
+            (TrendKind::None, r)
+        } else {
+            return Err(bad());
+        };
+        let season = match rest {
+            "N" => SeasonKind::None,
+            "A" => SeasonKind::Additive,
+            "M" => SeasonKind::Multiplicative,
+            _ => return Err(bad()),
+        };
+        Ok(EtsSpec {
+            error,
+            trend,
+            season,
+        })
+    }
+}
+
 /// A forecasting method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Method {

@@ -23,28 +23,7 @@ struct RefModel {
 }
 
 fn spec_of(code: &str) -> EtsSpec {
-    let error = match &code[..1] {
-        "A" => ErrorKind::Additive,
-        _ => ErrorKind::Multiplicative,
-    };
-    let rest = &code[1..];
-    let (trend, rest) = if let Some(r) = rest.strip_prefix("Ad") {
-        (TrendKind::AdditiveDamped, r)
-    } else if let Some(r) = rest.strip_prefix('A') {
-        (TrendKind::Additive, r)
-    } else {
-        (TrendKind::None, &rest[1..])
-    };
-    let season = match rest {
-        "A" => SeasonKind::Additive,
-        "M" => SeasonKind::Multiplicative,
-        _ => SeasonKind::None,
-    };
-    EtsSpec {
-        error,
-        trend,
-        season,
-    }
+    code.parse().expect("an ETS model")
 }
 
 fn floats(s: &str) -> Vec<f64> {

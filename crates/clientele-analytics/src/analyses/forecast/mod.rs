@@ -28,9 +28,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::Array;
 use chrono::NaiveDate;
-use clientele_models::forecast::{
-    self as fc, Accuracy, ErrorKind, EtsSpec, Method, SeasonKind, TrendKind,
-};
+use clientele_models::forecast::{self as fc, Accuracy, EtsSpec, Method};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
@@ -39,7 +37,7 @@ pub use calendar::Step;
 use crate::analyses::analysis::Analysis;
 use crate::analyses::input::read_csv;
 use crate::analyses::{Area, Def, Params, Spec, params};
-use crate::util::{Columns, f64_col, str_col};
+use crate::util::{Rows, f64_col, settle, str_col};
 use crate::{AnalyticsError, Engine};
 
 /// What is forecast.
@@ -248,43 +246,9 @@ impl ModelChoice {
                  (error A or M; trend N, A or Ad; season N, A or M)",
             )
         };
-        let inner = t
-            .strip_prefix("ETS(")
-            .or_else(|| t.strip_prefix("ets("))
-            .and_then(|r| r.strip_suffix(')'))
-            .map(|r| r.replace([',', ' '], ""))
-            .unwrap_or_else(|| t.to_string())
-            .to_ascii_uppercase();
-        let mut rest = inner.as_str();
-        let error = match rest.get(..1) {
-            Some("A") => ErrorKind::Additive,
-            Some("M") => ErrorKind::Multiplicative,
-            _ => return Err(bad()),
-        };
-        rest = &rest[1..];
-        let trend = if let Some(r) = rest.strip_prefix("AD") {
-            rest = r;
-            TrendKind::AdditiveDamped
-        } else if let Some(r) = rest.strip_prefix('A') {
-            rest = r;
-            TrendKind::Additive
-        } else if let Some(r) = rest.strip_prefix('N') {
-            rest = r;
-            TrendKind::None
-        } else {
-            return Err(bad());
-        };
-        let season = match rest {
-            "N" => SeasonKind::None,
-            "A" => SeasonKind::Additive,
-            "M" => SeasonKind::Multiplicative,
-            _ => return Err(bad()),
-        };
-        Ok(ModelChoice::Fixed(Method::Ets(EtsSpec {
-            error,
-            trend,
-            season,
-        })))
+        t.parse::<EtsSpec>()
+            .map(|spec| ModelChoice::Fixed(Method::Ets(spec)))
+            .map_err(|_| bad())
     }
 }
 
@@ -636,25 +600,18 @@ fn read_series(
     let t = read_csv(path)?;
     let dates = t.require(date_column, "the periods: --date-column")?;
     let values = t.require(value_column, "the values: --value-column")?;
-    let bad = |row: usize, column: &str, value: &str, expected: &str| {
-        AnalyticsError::Usage(format!(
-            "{}: row {}, column {column}: '{value}' is not {expected}",
-            path.display(),
-            row + 2
-        ))
-    };
     let mut points: Vec<(NaiveDate, f64, usize)> = Vec::with_capacity(t.rows());
     for (i, (d, v)) in dates.iter().zip(values).enumerate() {
         let d = d.as_deref().unwrap_or("");
-        let day = calendar::parse_period(d)
-            .ok_or_else(|| bad(i, date_column, d, "a date (YYYY-MM-DD, YYYY-MM or YYYY-Qn)"))?;
+        let day = calendar::parse_period(d).ok_or_else(|| {
+            t.cell_error(i, date_column, d, "a date (YYYY-MM-DD, YYYY-MM or YYYY-Qn)")
+        })?;
         let v = v.as_deref().unwrap_or("");
         let x: f64 = v
-            .trim()
             .parse()
             .ok()
             .filter(|x: &f64| x.is_finite())
-            .ok_or_else(|| bad(i, value_column, v, "a number (a series has no gaps)"))?;
+            .ok_or_else(|| t.cell_error(i, value_column, v, "a number (a series has no gaps)"))?;
         points.push((day, x, i));
     }
     if points.len() < 2 {
@@ -858,73 +815,9 @@ async fn workspace_series(
         .map(|(split, values)| Series {
             split,
             first,
-            // Sums of money come out of the engine in whatever order its partitions finish,
-            // which moves the last bits; the likelihood's optimum would move with them. At a
-            // millionth of a unit (far below a cent) the series is the same on every run.
-            values: values
-                .into_iter()
-                .map(|v| (v * 1e6).round() / 1e6)
-                .collect(),
+            values: values.into_iter().map(settle).collect(),
         })
         .collect())
-}
-
-/// Result rows assembled column by column, columns in the order first pushed.
-#[derive(Default)]
-struct Rows {
-    order: Vec<String>,
-    text: BTreeMap<String, Vec<Option<String>>>,
-    num: BTreeMap<String, Vec<Option<f64>>>,
-}
-
-impl Rows {
-    /// A table whose columns exist (in this order) even when no row comes: `true` marks a
-    /// text column.
-    fn new(columns: &[(&str, bool)]) -> Rows {
-        let mut r = Rows::default();
-        for (name, text) in columns {
-            r.order.push((*name).into());
-            if *text {
-                r.text.insert((*name).into(), Vec::new());
-            } else {
-                r.num.insert((*name).into(), Vec::new());
-            }
-        }
-        r
-    }
-
-    fn text(&mut self, name: &str, v: Option<String>) {
-        if !self.text.contains_key(name) {
-            self.order.push(name.into());
-        }
-        self.text.entry(name.into()).or_default().push(v);
-    }
-
-    fn num(&mut self, name: &str, v: Option<f64>) {
-        if !self.num.contains_key(name) {
-            self.order.push(name.into());
-        }
-        self.num.entry(name.into()).or_default().push(v);
-    }
-
-    fn without(mut self, name: &str) -> Rows {
-        self.order.retain(|n| n != name);
-        self.text.remove(name);
-        self.num.remove(name);
-        self
-    }
-
-    fn batch(mut self) -> arrow::array::RecordBatch {
-        let mut c = Columns::default();
-        for name in &self.order {
-            if let Some(v) = self.text.remove(name) {
-                c = c.text(name, v);
-            } else if let Some(v) = self.num.remove(name) {
-                c = c.num(name, v);
-            }
-        }
-        c.batch()
-    }
 }
 
 #[cfg(test)]

@@ -26,10 +26,10 @@ use chrono::{Months, NaiveDate};
 use clientele_models::pipeline::{self as pm, OpenDeal};
 use serde_json::json;
 
-use super::{Forecast, ForecastOptions, Rows, Step};
+use super::{Forecast, ForecastOptions, Step};
 use crate::analyses::Spec;
 use crate::analyses::analysis::Analysis;
-use crate::util::{f64_col, str_col};
+use crate::util::{Rows, f64_col, str_col};
 use crate::{AnalyticsError, Engine};
 
 /// Closed deals a stage needs before its own win rate is used.

@@ -1,6 +1,6 @@
-//! Forecasts and attribution from the terminal: the columns the issue promises, the numbers
-//! against SQL of our own and against hand computation, and files that are refused with the
-//! row and column at fault.
+//! Forecasts and marketing effectiveness from the terminal (forecast, attribution, abtest,
+//! report channels, mmm): the columns the issue promises, the numbers against SQL of our own,
+//! peers' values and hand computation, and files refused with the row and column at fault.
 
 use super::Env;
 
