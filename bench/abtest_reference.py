@@ -53,10 +53,17 @@ for xa, na, xb, nb, level in prop_cases:
     lo, hi = confint_proportions_2indep(xb, nb, xa, na, method="wald", compare="diff", alpha=1 - level)
     ra, rb = xa / na, xb / nb
     lift = rb / ra - 1 if ra > 0 else float("nan")
-    rows.append([f(v) for v in (xa, na, xb, nb, level, ra, rb, rb - ra, lift, lo, hi, z, p)])
+    # The interval of the relative lift: statsmodels' log (Katz) interval of the ratio
+    # rate_b / rate_a, minus one; undefined (NaN) when either arm has no successes.
+    if xa > 0 and xb > 0:
+        rlo, rhi = confint_proportions_2indep(xb, nb, xa, na, method="log", compare="ratio", alpha=1 - level)
+        llo, lhi = rlo - 1, rhi - 1
+    else:
+        llo = lhi = float("nan")
+    rows.append([f(v) for v in (xa, na, xb, nb, level, ra, rb, rb - ra, lift, lo, hi, z, p, llo, lhi)])
 write(
     "proportions.csv",
-    ["xa", "na", "xb", "nb", "level", "rate_a", "rate_b", "difference", "lift", "lower", "upper", "z", "p_value"],
+    ["xa", "na", "xb", "nb", "level", "rate_a", "rate_b", "difference", "lift", "lower", "upper", "z", "p_value", "lift_lower", "lift_upper"],
     rows,
 )
 

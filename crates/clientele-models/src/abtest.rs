@@ -10,6 +10,10 @@
 //! - **two proportions** ([`two_proportions`]): arm `i` has `x_i` successes in `n_i` trials and
 //!   rate `p_i = x_i / n_i`; the difference is `d = p_b − p_a` and the lift `p_b / p_a − 1`
 //!   (NaN when `p_a = 0`: no relative change is defined from a zero base);
+//!   - the interval of the lift is the log (Katz) interval of the ratio `r = p_b / p_a`,
+//!     `exp(ln r ± z_{1−α/2} · √(1/x_b − 1/n_b + 1/x_a − 1/n_a)) − 1` (statsmodels'
+//!     `confint_proportions_2indep(method='log', compare='ratio')`), NaN when either arm has
+//!     no successes (the ratio or its logarithm is undefined);
 //!   - the interval of `d` is the unpooled Wald interval `d ± z_{1−α/2} · se_u`,
 //!     `se_u = √(p_a(1 − p_a)/n_a + p_b(1 − p_b)/n_b)`;
 //!   - the test of `p_a = p_b` is the pooled z-test: `p̄ = (x_a + x_b)/(n_a + n_b)`,
@@ -87,6 +91,10 @@ pub struct ProportionTest {
     pub lower: f64,
     /// Upper bound of the unpooled Wald interval of the difference.
     pub upper: f64,
+    /// Lower bound of the log interval of the lift; NaN when either arm has no successes.
+    pub lift_lower: f64,
+    /// Upper bound of the log interval of the lift; NaN when either arm has no successes.
+    pub lift_upper: f64,
     /// Pooled z statistic.
     pub z: f64,
     /// Two-sided p-value of the pooled z-test.
@@ -182,7 +190,18 @@ pub fn two_proportions(
     let normal = std_normal();
     let difference = rate_b - rate_a;
     let se_u = (rate_a * (1.0 - rate_a) / a.trials + rate_b * (1.0 - rate_b) / b.trials).sqrt();
-    let half = normal.inverse_cdf(1.0 - (1.0 - level) / 2.0) * se_u;
+    let zq = normal.inverse_cdf(1.0 - (1.0 - level) / 2.0);
+    let half = zq * se_u;
+    let (lift_lower, lift_upper) = if a.successes > 0.0 && b.successes > 0.0 {
+        let log_ratio = (rate_b / rate_a).ln();
+        let se = (1.0 / b.successes - 1.0 / b.trials + 1.0 / a.successes - 1.0 / a.trials).sqrt();
+        (
+            (log_ratio - zq * se).exp() - 1.0,
+            (log_ratio + zq * se).exp() - 1.0,
+        )
+    } else {
+        (f64::NAN, f64::NAN)
+    };
     let pooled = (a.successes + b.successes) / (a.trials + b.trials);
     let se_p = (pooled * (1.0 - pooled) * (1.0 / a.trials + 1.0 / b.trials)).sqrt();
     // se_p = 0 only when every trial of both arms succeeded or every one failed: the arms are
@@ -200,6 +219,8 @@ pub fn two_proportions(
         lift: relative(rate_b, rate_a),
         lower: difference - half,
         upper: difference + half,
+        lift_lower,
+        lift_upper,
         z,
         p_value,
     })
@@ -575,8 +596,9 @@ mod tests {
         (a, b)
     }
 
-    /// statsmodels `proportions_ztest` (pooled) and `confint_proportions_2indep(method='wald')`
-    /// on six cases: small and large arms, zero successes in either arm, all successes.
+    /// statsmodels `proportions_ztest` (pooled), `confint_proportions_2indep(method='wald')`
+    /// and, for the lift, `confint_proportions_2indep(method='log', compare='ratio')`, on six
+    /// cases: small and large arms, zero successes in either arm, all successes.
     #[test]
     fn two_proportions_match_statsmodels() {
         let cases = rows(PROPORTIONS);
@@ -601,6 +623,8 @@ mod tests {
             close(t.upper, v[10], 1e-9, &format!("{what} upper"));
             close(t.z, v[11], 1e-9, &format!("{what} z"));
             close(t.p_value, v[12], 1e-9, &format!("{what} p"));
+            close(t.lift_lower, v[13], 1e-9, &format!("{what} lift_lower"));
+            close(t.lift_upper, v[14], 1e-9, &format!("{what} lift_upper"));
         }
     }
 

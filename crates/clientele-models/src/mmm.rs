@@ -171,6 +171,15 @@ pub struct ChannelFit {
     pub roi_upper: f64,
 }
 
+impl ChannelFit {
+    /// The channel's steady-state response curve: modelled revenue per period when `x` is
+    /// spent every period, `β · Hill(x / (1 − θ))` (the adstock of a constant spend `x`
+    /// converges to `x / (1 − θ)`); 0 at `x ≤ 0`.
+    pub fn response(&self, x: f64) -> f64 {
+        Response::of(self).value(x)
+    }
+}
+
 /// A fitted marketing mix model.
 #[derive(Debug, Clone, Serialize)]
 pub struct MmmFit {
@@ -937,6 +946,14 @@ struct Response {
 }
 
 impl Response {
+    fn of(ch: &ChannelFit) -> Response {
+        Response {
+            beta: ch.coefficient,
+            k: ch.half_saturation,
+            s: ch.shape,
+            gain: 1.0 / (1.0 - ch.decay),
+        }
+    }
     fn value(&self, x: f64) -> f64 {
         self.beta * hill(x * self.gain, self.k, self.s)
     }
@@ -1047,16 +1064,7 @@ pub fn optimise_budget(
             "total {total} is outside what the bounds allow: [{sum_lo}, {sum_hi}]"
         )));
     }
-    let resp: Vec<Response> = fit
-        .channels
-        .iter()
-        .map(|ch| Response {
-            beta: ch.coefficient,
-            k: ch.half_saturation,
-            s: ch.shape,
-            gain: 1.0 / (1.0 - ch.decay),
-        })
-        .collect();
+    let resp: Vec<Response> = fit.channels.iter().map(Response::of).collect();
     let current_revenue: f64 = resp
         .iter()
         .zip(current_spend)

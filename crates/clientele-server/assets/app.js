@@ -14,6 +14,8 @@ const PAGES = [
   { id: 'customers', label: 'Customers', area: 'customers' },
   { id: 'campaigns', label: 'Campaigns', area: 'campaigns' },
   { id: 'attribution', label: 'Attribution', area: 'campaigns' },
+  { id: 'experiments', label: 'Experiments', area: 'campaigns' },
+  { id: 'mix', label: 'Marketing mix', area: 'campaigns' },
   { id: 'exceptions', label: 'Exceptions', area: 'overview' },
   { id: 'audit', label: 'Audit log', area: 'admin' },
 ];
@@ -418,6 +420,97 @@ async function attributionPage(main, params) {
     notes(a.notes));
 }
 
+// A/B tests: each variant's difference from its control with the interval drawn as a bar
+// from the lower to the upper bound and the estimate as a mark; bars that cross 0 are grey.
+const AB_MEASURES = {
+  conversion: { label: 'conversion rate', d: 'difference', lo: 'ci_lower', hi: 'ci_upper', fmt: (v) => `${(v * 100).toFixed(2)} pts` },
+  revenue: { label: 'revenue per customer', d: 'revenue_difference', lo: 'revenue_ci_lower', hi: 'revenue_ci_upper', fmt: money },
+  orders: { label: 'orders per customer', d: 'orders_difference', lo: 'orders_ci_lower', hi: 'orders_ci_upper', fmt: (v) => nf2.format(v) },
+};
+
+async function experimentsPage(main, params) {
+  const a = await api('abtest' + qs(pick(params, ['experiment', 'window_days', 'control_share'])));
+  const measure = AB_MEASURES[params.measure] ? params.measure : 'conversion';
+  const m = AB_MEASURES[measure];
+  const rows = a.tables.variants || [];
+  const compared = rows.filter((r) => r.role === 'variant' && r[m.lo] != null && r[m.hi] != null);
+  const crosses = (r) => r[m.lo] <= 0 && r[m.hi] >= 0;
+  const canvas = el('canvas', { id: 'abtest-chart', 'data-testid': 'abtest-chart', height: Math.max(60, 14 * compared.length + 30) });
+  chart(canvas, {
+    type: 'bar',
+    data: {
+      labels: compared.map((r) => `${r.experiment_id} · ${r.variant}`),
+      datasets: [
+        { label: `${Math.round(a.level * 100)} % interval`, data: compared.map((r) => [r[m.lo], r[m.hi]]), backgroundColor: compared.map((r) => (crosses(r) ? '#ced4da' : '#74c0fc')), barPercentage: 0.5, grouped: false, order: 2 },
+        // The estimate as a zero-length bar drawn a few pixels wide, over the interval.
+        { label: 'Estimate', data: compared.map((r) => [r[m.d], r[m.d]]), minBarLength: 4, backgroundColor: '#1f2933', barPercentage: 0.8, grouped: false, order: 1 },
+      ],
+    },
+    options: {
+      indexAxis: 'y',
+      animation: false,
+      plugins: { tooltip: { callbacks: { label: (c) => (c.raw[0] === c.raw[1] ? `${c.dataset.label}: ${m.fmt(c.raw[0])}` : `${c.dataset.label}: ${m.fmt(c.raw[0])} to ${m.fmt(c.raw[1])}`) } } },
+      scales: { x: { title: { display: true, text: `difference in ${m.label}, variant − control` } } },
+    },
+  });
+  const set = (k) => (v) => go('experiments', Object.assign({}, params, { [k]: v }));
+  const experiments = a.tables.experiments || [];
+  put(main,
+    el('h1', { text: a.title }),
+    el('div', { class: 'period' },
+      picker('abtest-measure', 'Compare', Object.entries(AB_MEASURES).map(([k, v]) => [k, v.label]), measure, set('measure')),
+      picker('abtest-experiment', 'experiment', [['', 'all']].concat(experiments.map((x) => [x.experiment_id, x.experiment_id])), params.experiment || '', set('experiment')),
+      // The split the design intended, which the sample-ratio check compares the sizes with.
+      picker('abtest-design', 'design', [['', 'even split'], ['0.1', '10 % control'], ['0.2', '20 % control'], ['0.3', '30 % control'], ['0.5', '50 % control']], params.control_share || '', set('control_share'))),
+    el('p', { class: 'muted', text: `${count(a.experiments)} experiments; a conversion is a sale within ${a.window_days} days of the assignment. An interval that crosses 0 (grey) does not show an effect.` }),
+    compared.length ? el('div', { class: 'chart' }, canvas) : el('p', { text: 'No variant to compare with a control.' }),
+    table(rows, { testid: 'abtest-row', columns: ['experiment_id', 'variant', 'role', 'customers', 'conversion_rate', 'lift', 'lift_ci_lower', 'lift_ci_upper', 'p_value_holm', 'significant', 'always_valid_p', 'revenue_per_customer', 'revenue_difference', 'revenue_p_value', 'orders_per_customer', 'orders_p_value'] }),
+    el('h2', { text: 'Experiments' }),
+    table(experiments, { testid: 'experiment-row' }),
+    notes(a.notes));
+}
+
+// Marketing mix: each channel's steady-state response curve (weekly revenue against weekly
+// spend), with its current spend marked, then the channel table and the budget split.
+const CURVE_COLOURS = ['#3b6fd8', '#d9480f', '#2f9e44', '#5f3dc4', '#0b7285', '#e67700', '#c2255c', '#52606d'];
+
+async function mixPage(main, params) {
+  const a = await api('mmm' + qs(pick(params, ['budget'])));
+  const channels = a.tables.channels || [];
+  const curves = a.tables.response_curves || [];
+  const names = [...new Set(curves.map((r) => r.channel))];
+  const canvas = el('canvas', { id: 'mmm-chart', 'data-testid': 'mmm-chart', height: 110 });
+  const colour = (i) => CURVE_COLOURS[i % CURVE_COLOURS.length];
+  chart(canvas, {
+    type: 'scatter',
+    data: {
+      datasets: names.flatMap((name, i) => [
+        { label: name, data: curves.filter((r) => r.channel === name).map((r) => ({ x: r.weekly_spend, y: r.weekly_revenue })), showLine: true, pointRadius: 0, borderColor: colour(i), backgroundColor: colour(i) },
+        { label: `${name} now`, data: curves.filter((r) => r.channel === name && r.current).map((r) => ({ x: r.weekly_spend, y: r.weekly_revenue })), pointRadius: 5, pointStyle: 'circle', borderColor: colour(i), backgroundColor: colour(i) },
+      ]),
+    },
+    options: {
+      animation: false,
+      plugins: {
+        legend: { labels: { filter: (item) => !/ now$/.test(item.text) } },
+        tooltip: { callbacks: { label: (c) => `${c.dataset.label}: spend ${money(c.parsed.x)} → revenue ${money(c.parsed.y)} a week` } },
+      },
+      scales: { x: { title: { display: true, text: 'spend per week' } }, y: { title: { display: true, text: 'modelled revenue per week' } } },
+    },
+  });
+  const weeks = a.tables.fit || [];
+  put(main,
+    el('h1', { text: a.title }),
+    el('p', { class: 'muted', text: `Weekly revenue over ${count(a.weeks)} weeks fitted on each channel's spend through adstock and saturation (R² ${a.r_squared == null ? '—' : a.r_squared.toFixed(2)}). The curves show what a steady weekly spend brings in; the dots are today's spend.` }),
+    el('div', { class: 'chart' }, canvas),
+    table(channels, { testid: 'mmm-row' }),
+    a.tables.allocation ? el('h2', { text: 'Budget split for the most modelled revenue' }) : null,
+    a.tables.allocation ? table(a.tables.allocation, { testid: 'allocation-row' }) : null,
+    weeks.length ? el('h2', { text: 'Fit, week by week' }) : null,
+    weeks.length ? barChart(weeks.map((r) => r.week), weeks.map((r) => r.revenue), { id: 'mmm-fit-chart', label: 'Revenue', extra: [{ type: 'line', label: 'Fitted', data: weeks.map((r) => r.fitted), borderColor: '#d9480f', pointRadius: 0 }] }) : null,
+    notes(a.notes));
+}
+
 async function pipeline(main) {
   const funnel = await api('pipeline');
   const byRep = await api('pipeline?by=rep');
@@ -598,6 +691,8 @@ async function render() {
       case 'campaigns': await campaignsPage(content, r.params); break;
       case 'forecast': await forecastPage(content, r.params); break;
       case 'attribution': await attributionPage(content, r.params); break;
+      case 'experiments': await experimentsPage(content, r.params); break;
+      case 'mix': await mixPage(content, r.params); break;
       case 'members': await membersPage(content, r.params); break;
       case 'customer': await customer360(content, r.arg); break;
       case 'exceptions': await exceptionsPage(content, r.params); break;

@@ -18,8 +18,12 @@
 //!   p-value Holm-adjusted over the experiment's variants; **always-valid p** is the mixture
 //!   SPRT's (normal mixing distribution with variance (mde × control rate)²), valid however
 //!   often the test was looked at;
+//!   the relative lift has the log (Katz) interval of the ratio of rates, minus one (empty
+//!   when either arm has no conversion);
 //! - **revenue per customer**: the difference of means with Welch's p-value and a percentile
 //!   bootstrap interval (revenue is heavy-tailed: the bootstrap does not assume normality);
+//! - **orders per customer**: the sales in the window per assignment, the difference of means
+//!   with Welch's interval and p-value;
 //! - **sample-ratio mismatch**: the χ² test of the variants' sizes against the design's split
 //!   (even, or `--control-share` for the control and the rest evenly); a
 //!   p-value below 0.001 means the assignment itself is suspect, and the results should not
@@ -113,7 +117,7 @@ impl Spec for Abtest {
         about: "A/B tests and holdouts: conversion and revenue per variant against the control, with intervals and corrected p-values.",
         long_about: "Reads the experiments table (customer, variant, assignment time) and, for \
                      each experiment, compares every variant with the control on conversion \
-                     (a sale within --window-days) and revenue per customer: difference, lift, \
+                     (a sale within --window-days), revenue and orders per customer: difference, lift, \
                      interval, p-value (Holm-adjusted over the variants), an always-valid \
                      p-value for tests looked at early, the sample-ratio check and the sample \
                      size needed to detect --mde.",
@@ -130,15 +134,17 @@ impl Spec for Abtest {
 struct Unit {
     converted: bool,
     revenue: f64,
+    orders: f64,
 }
 
 /// A variant against the control: the conversion test, the always-valid p-value, the revenue
-/// test and the bootstrap interval of the revenue difference.
+/// test, the bootstrap interval of the revenue difference and the orders test.
 type Comparison = (
     Option<ProportionTest>,
     Option<f64>,
     Option<MeanTest>,
     Option<(f64, f64)>,
+    Option<MeanTest>,
 );
 
 async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, AnalyticsError> {
@@ -203,6 +209,7 @@ async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, Analytic
                 .push(Unit {
                     converted: n.value(i) > 0.0,
                     revenue: rev.value(i),
+                    orders: n.value(i),
                 });
         }
     }
@@ -262,6 +269,14 @@ async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, Analytic
         ("revenue_ci_lower", num),
         ("revenue_ci_upper", num),
         ("revenue_p_value", num),
+        ("lift_ci_lower", num),
+        ("lift_ci_upper", num),
+        ("orders_per_customer", num),
+        ("orders_difference", num),
+        ("orders_lift", num),
+        ("orders_ci_lower", num),
+        ("orders_ci_upper", num),
+        ("orders_p_value", num),
     ]);
     let mut x = Rows::new(&[
         ("experiment_id", text),
@@ -292,9 +307,11 @@ async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, Analytic
             trials: units.len() as f64,
         };
         let revenue = |units: &[Unit]| units.iter().map(|u| u.revenue).collect::<Vec<f64>>();
+        let orders = |units: &[Unit]| units.iter().map(|u| u.orders).collect::<Vec<f64>>();
         let base = &variants[&control];
         let base_arm = arm(base);
         let base_rev = revenue(base);
+        let base_orders = orders(base);
         let base_rate = base_arm.successes / base_arm.trials;
         // Each variant against the control (none for the control itself); the conversion
         // p-values are Holm-adjusted together before the rows are written.
@@ -316,7 +333,8 @@ async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, Analytic
                 let seed = 0x00ab_7e57 ^ written;
                 let bands =
                     abtest::bootstrap_difference(&base_rev, &rev, p.level, p.bootstrap, seed).ok();
-                Some((t, s, m, bands))
+                let o = abtest::welch(&base_orders, &orders(units), p.level).ok();
+                Some((t, s, m, bands, o))
             })
             .collect();
         let raw: Vec<f64> = compared
@@ -338,9 +356,9 @@ async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, Analytic
             v.num("customers", Some(this.trials));
             v.num("conversions", Some(this.successes));
             v.num("conversion_rate", Some(this.successes / this.trials));
-            let (t, s, m, bands) = match c {
-                Some((t, s, m, bands)) => (t.as_ref(), *s, m.as_ref(), *bands),
-                None => (None, None, None, None),
+            let (t, s, m, bands, o) = match c {
+                Some((t, s, m, bands, o)) => (t.as_ref(), *s, m.as_ref(), *bands, o.as_ref()),
+                None => (None, None, None, None, None),
             };
             let finite = |x: f64| Some(x).filter(|x| x.is_finite());
             v.num("difference", t.map(|t| t.difference));
@@ -366,6 +384,17 @@ async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, Analytic
             v.num("revenue_ci_lower", bands.map(|b| b.0));
             v.num("revenue_ci_upper", bands.map(|b| b.1));
             v.num("revenue_p_value", m.map(|m| m.p_value));
+            v.num("lift_ci_lower", t.and_then(|t| finite(t.lift_lower)));
+            v.num("lift_ci_upper", t.and_then(|t| finite(t.lift_upper)));
+            v.num(
+                "orders_per_customer",
+                Some(units.iter().map(|u| u.orders).sum::<f64>() / units.len() as f64),
+            );
+            v.num("orders_difference", o.map(|o| o.difference));
+            v.num("orders_lift", o.and_then(|o| finite(o.lift)));
+            v.num("orders_ci_lower", o.map(|o| o.lower));
+            v.num("orders_ci_upper", o.map(|o| o.upper));
+            v.num("orders_p_value", o.map(|o| o.p_value));
         }
         let sizes: Vec<f64> = variants.values().map(|u| u.len() as f64).collect();
         let others = (variants.len() as f64 - 1.0).max(1.0);
@@ -411,7 +440,7 @@ async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, Analytic
                 .push(format!("{exp}: only one variant, nothing to compare"));
         }
     }
-    a.title = format!("A/B tests: conversion within {w} days and revenue per customer");
+    a.title = format!("A/B tests: conversion, revenue and orders per customer within {w} days");
     a.table(
         "variants",
         "Each variant against its experiment's control",
@@ -434,6 +463,8 @@ async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, Analytic
             "always_valid_p": "mixture SPRT, normal mixing variance (mde × control rate)²",
             "revenue_p_value": "Welch's t-test of revenue per customer",
             "revenue_lower/upper": "percentile bootstrap of the difference in revenue per customer",
+            "lift_ci_lower/upper": "log (Katz) interval of the ratio of conversion rates, minus one",
+            "orders_p_value": "Welch's t-test of sales per customer in the window, with its interval",
             "srm_p_value": "χ² test of the variant sizes against the design's split (even, or --control-share)",
         }),
     );

@@ -13,6 +13,10 @@
 //! - **contribution**: the revenue the fitted curve credits to the channel over the weeks;
 //!   **ROI** = contribution / spend; **marginal ROI**: revenue per extra unit of spend at the
 //!   current level (spend scaled up by 1 %);
+//! - **response curves**: per channel, the steady-state weekly revenue `β · Hill(x / (1 − θ))`
+//!   of spending `x` every week, at `CURVE_POINTS` even steps from 0 to `CURVE_REACH` times the
+//!   larger of the current and the allocated weekly spend, plus the current spend itself
+//!   (`current` = 1 on that row);
 //! - **the allocation**: the split of the same weekly total (or `--budget`) that maximises the
 //!   modelled revenue in steady state, each channel kept between `--min-change` and
 //!   `--max-change` times its current weekly spend.
@@ -148,6 +152,42 @@ impl Spec for Mmm {
     }
 }
 
+/// Steps of each response curve (table `response_curves`).
+const CURVE_POINTS: usize = 40;
+/// How far each response curve reaches, as a multiple of the larger of the channel's current
+/// and allocated weekly spend.
+const CURVE_REACH: f64 = 2.0;
+
+/// Each channel's steady-state response curve, from 0 to past its current and allocated
+/// spend, with the current spend as a row of its own (see the module's definitions).
+fn response_curves(
+    names: &[String],
+    fit: &mmm::MmmFit,
+    current: &[f64],
+    allocated: Option<&[f64]>,
+) -> Columns {
+    let (mut channel, mut spend, mut revenue, mut now) = (vec![], vec![], vec![], vec![]);
+    for (c, ch) in fit.channels.iter().enumerate() {
+        let top = current[c].max(allocated.map_or(0.0, |a| a[c])) * CURVE_REACH;
+        let mut xs: Vec<(f64, bool)> = (0..=CURVE_POINTS)
+            .map(|i| (top * i as f64 / CURVE_POINTS as f64, false))
+            .collect();
+        xs.push((current[c], true));
+        xs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (x, is_current) in xs {
+            channel.push(Some(names[c].clone()));
+            spend.push(settle(x));
+            revenue.push(settle(ch.response(x)));
+            now.push(if is_current { 1.0 } else { 0.0 });
+        }
+    }
+    Columns::default()
+        .text("channel", channel)
+        .num_values("weekly_spend", spend)
+        .num_values("weekly_revenue", revenue)
+        .num_values("current", now)
+}
+
 type Series = (Vec<String>, Vec<f64>, Vec<String>, Vec<Vec<f64>>);
 
 fn run_model(
@@ -230,6 +270,17 @@ fn run_model(
         }
         Err(e) => a.notes.push(format!("no budget allocation: {e}")),
     }
+    a.table(
+        "response_curves",
+        "Weekly revenue of a steady weekly spend, per channel (current = today's spend)",
+        response_curves(
+            &names,
+            &fit,
+            &current,
+            alloc.as_ref().ok().map(|al| al.spend.as_slice()),
+        )
+        .batch(),
+    );
     a.table(
         "fit",
         "Weekly revenue and the model's fit",

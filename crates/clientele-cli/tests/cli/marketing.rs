@@ -351,6 +351,23 @@ fn abtest_compares_each_variant_with_the_control_as_statsmodels_and_scipy_do() {
     );
     // The always-valid p-value pays for peeking: larger than the fixed-horizon one.
     assert!(num(&tr["always_valid_p"]) > num(&tr["p_value"]));
+    // The lift's interval: statsmodels confint_proportions_2indep(25, 100, 10, 100,
+    // method='log', compare='ratio') minus one.
+    assert!((num(&tr["lift_ci_lower"]) - 0.267_871_222_643_933_7).abs() < 1e-9);
+    assert!((num(&tr["lift_ci_upper"]) - 3.929_522_721_532_135).abs() < 1e-9);
+    // Orders per customer in the window, 0.1 and 0.25 (C1's order on day 364 is outside);
+    // scipy's ttest_ind(equal_var=False) and its confidence_interval(0.95).
+    assert!((num(&c["orders_per_customer"]) - 0.1).abs() < 1e-12);
+    assert!((num(&tr["orders_per_customer"]) - 0.25).abs() < 1e-12);
+    assert!((num(&tr["orders_difference"]) - 0.15).abs() < 1e-12);
+    assert!((num(&tr["orders_lift"]) - 1.5).abs() < 1e-12);
+    assert!((num(&tr["orders_p_value"]) - 0.005_145_883_680_428_818).abs() < 1e-9);
+    assert!((num(&tr["orders_ci_lower"]) - 0.045_514_879_896_286_18).abs() < 1e-9);
+    assert!((num(&tr["orders_ci_upper"]) - 0.254_485_120_103_713_8).abs() < 1e-9);
+    assert!(
+        c["orders_p_value"].is_null(),
+        "the control is not compared with itself"
+    );
 
     let ex = t["tables"]["experiments"].as_array().unwrap();
     assert_eq!(ex.len(), 1, "E2 has no complete assignment: {ex:?}");
@@ -606,6 +623,53 @@ fn mmm_of_a_file_recovers_simulated_contributions() {
         );
     }
     assert!(num(&f["r_squared"]) > 0.8);
+    // The response curves: 41 steps and the current spend per channel, rising from 0, each
+    // point the fitted β · Hill(x / (1 − θ)), and at the current weekly spend within 25 % of
+    // the true curve's.
+    let curves = f["tables"]["response_curves"].as_array().unwrap();
+    for (name, (theta, k, s, beta)) in [
+        ("search", (0.3, 800.0, 1.5, 3000.0)),
+        ("tv", (0.7, 5000.0, 1.0, 4000.0)),
+    ] {
+        let ch = get(name);
+        let pts: Vec<_> = curves.iter().filter(|r| r["channel"] == name).collect();
+        assert_eq!(pts.len(), 42, "{name}");
+        assert_eq!(num(&pts[0]["weekly_spend"]), 0.0);
+        assert_eq!(num(&pts[0]["weekly_revenue"]), 0.0);
+        assert!(
+            pts.windows(2)
+                .all(|w| num(&w[1]["weekly_revenue"]) >= num(&w[0]["weekly_revenue"])),
+            "{name}: the curve never falls"
+        );
+        let (decay, half, shape) = (
+            num(&ch["decay"]),
+            num(&ch["half_saturation"]),
+            num(&ch["shape"]),
+        );
+        let now: Vec<_> = pts.iter().filter(|r| num(&r["current"]) == 1.0).collect();
+        assert_eq!(now.len(), 1, "{name}");
+        let x = num(&now[0]["weekly_spend"]);
+        assert!(
+            (x - num(&ch["spend"]) / weeks as f64).abs() < 1e-3,
+            "{name}: {x}"
+        );
+        let got = num(&now[0]["weekly_revenue"]);
+        let at_full = got / hill(x / (1.0 - decay), half, shape);
+        let true_value = beta * hill(x / (1.0 - theta), k, s);
+        assert!(
+            (got / true_value - 1.0).abs() < 0.25,
+            "{name}: {got} at {x} a week against the true {true_value}"
+        );
+        // Every point is the fitted curve (β recovered from the current point).
+        for p in &pts {
+            let x = num(&p["weekly_spend"]);
+            let want = at_full * hill(x / (1.0 - decay), half, shape);
+            assert!(
+                (num(&p["weekly_revenue"]) - want).abs() < 1e-3 + 1e-6 * want,
+                "{name} {p}"
+            );
+        }
+    }
     let alloc = f["tables"]["allocation"].as_array().unwrap();
     let current: f64 = alloc.iter().map(|r| num(&r["current_weekly_spend"])).sum();
     let optimal: f64 = alloc.iter().map(|r| num(&r["optimal_weekly_spend"])).sum();
