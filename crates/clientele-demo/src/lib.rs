@@ -218,7 +218,7 @@ fn build(
         &consumers,
         config.customers,
         &mut campaigns,
-        &mut stream(config.seed, Stream::Customers),
+        config.seed,
         sinks,
         &mut tally,
         progress,

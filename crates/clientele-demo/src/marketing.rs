@@ -119,6 +119,14 @@ pub(crate) const ALWAYS_ON_AMPLITUDE: f64 = 0.25;
 /// Day-to-day noise of always-on spend (sd of log).
 pub(crate) const ALWAYS_ON_NOISE: f64 = 0.15;
 
+/// Probability that a social impression gets a `reaction` touchpoint (a like), and a `share`,
+/// each drawn on its own; engagement rate = (reactions + shares) / impressions.
+pub(crate) const REACTION: f64 = 0.03;
+pub(crate) const SHARE: f64 = 0.008;
+/// Probability that a click lands on content the visitor downloads (a `download` touchpoint
+/// of the click's channel and campaign): downloads / clicks.
+pub(crate) const DOWNLOAD: f64 = 0.12;
+
 /// Share of the customers an email campaign would reach that it holds out (sends nothing to)
 /// as the control group of its experiment: the treatment group is lifted by the campaign's
 /// lift, the control is not, so `clientele abtest` measures the lift.
@@ -331,6 +339,12 @@ pub(crate) fn truth(
             "share": HOLDOUT,
             "rule": "each customer an email campaign would reach is, with this probability, held out instead: no email, no touchpoint, no lift; the experiments table has one row per reached or held-out customer (variant treatment or control, assigned_at the send time, or the time it would have been sent)",
             "truth": "in the treatment group, the purchase days of the lift window weigh lift times more (the campaign's lift); the control's purchases are not moved",
+        },
+        "engagement": {
+            "reaction_per_social_impression": REACTION,
+            "share_per_social_impression": SHARE,
+            "download_per_click": DOWNLOAD,
+            "rule": "each social impression gets a reaction with probability reaction_per_social_impression and, independently, a share with probability share_per_social_impression, within 10 minutes; each click (any channel) leads to a download of the click's channel and campaign with probability download_per_click, within 20 minutes; drawn from a stream of their own, whatever the customer's state",
         },
         "dead_engagement": DEAD_ENGAGEMENT,
         "unsubscribe_probability": UNSUBSCRIBE,

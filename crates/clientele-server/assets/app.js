@@ -298,8 +298,8 @@ async function campaignsPage(main, params) {
   const used = (c) => ch.rows.some((r) => r[c] !== undefined && r[c] !== null);
   put(main,
     el('h2', { text: 'Channels' }),
-    el('p', { class: 'muted', text: 'Sends, opens, impressions and clicks from the touchpoints; spend, CPC, CPM; new customers by acquisition channel and CAC; sessions and leads by source; revenue of the orders carrying a campaign of the channel, ROAS and ROI. Definitions in docs/metrics.md.' }),
-    table(ch.rows, { testid: 'channel-row', columns: ['channel', 'sends', 'open_rate', 'impressions', 'clicks', 'ctr', 'unsubscribe_rate', 'engagement_rate', 'spend', 'cpc', 'cpm', 'new_customers', 'cac', 'sessions', 'mean_session_seconds', 'leads', 'attributed_revenue', 'roas', 'roi'].filter(used) }),
+    el('p', { class: 'muted', text: 'Sends, opens, impressions and clicks from the touchpoints; spend, CPC, CPM; new customers by acquisition channel and CAC; sessions and leads by source; revenue and conversions of the orders carrying a campaign of the channel, ROAS and ROI; the lifetime value of the customers acquired (sales so far plus stored CLV) and the ROI counted in it. Definitions in docs/metrics.md.' }),
+    table(ch.rows, { testid: 'channel-row', columns: ['channel', 'sends', 'open_rate', 'impressions', 'clicks', 'ctr', 'unsubscribe_rate', 'engagement_rate', 'spend', 'cpc', 'cpm', 'new_customers', 'cac', 'sessions', 'mean_session_seconds', 'leads', 'downloads', 'engagements', 'attributed_revenue', 'conversions', 'conversion_rate', 'roas', 'roi', 'lifetime_value', 'clv_roi'].filter(used) }),
     notes(ch.notes));
   if (may('segments')) {
     put(main, el('p', {}, el('a', { href: '#/customers?tab=segments', text: 'Segments to target ›' })));

@@ -16,7 +16,12 @@
 //!   **leads** from `leads.source_channel` by `created_at`;
 //! - **attributed revenue**: sales (completed orders) carrying a campaign of the channel
 //!   (`orders.campaign_id` → `campaigns.channel`), the campaign report's attribution;
-//!   **ROAS** = attributed revenue / spend; **ROI** = (attributed revenue − spend) / spend.
+//!   **ROAS** = attributed revenue / spend; **ROI** = (attributed revenue − spend) / spend;
+//! - **conversions**: those sales counted; **conversion rate** = conversions / clicks;
+//! - **lifetime value** of the new customers: their completed sales to date plus the future
+//!   value the stored CLV run expects of them (`scores_clv.clv`; missing CLV counts 0), only
+//!   when a CLV run is stored; **CLV ROI** = (lifetime value − spend) / spend, the return on
+//!   the period's spend counted in the value of the customers it acquired ("CLTV-based ROI").
 //!
 //! Every ratio is empty when its denominator is 0 or missing. A table or column the workspace
 //! lacks leaves its columns empty and is named in a note. Channels are compared as written:
@@ -119,13 +124,36 @@ pub async fn channels(engine: &Engine, period: &Period) -> Result<Report, Analyt
         parts.push(format!(
             "SELECT c.channel, 'revenue' AS k, CAST(SUM(s.total_amount) AS DOUBLE) AS v
              FROM sales s JOIN campaigns c ON s.campaign_id = c.campaign_id
-             WHERE {} GROUP BY c.channel",
-            period.contains_date("s.order_date")
+             WHERE {p} GROUP BY c.channel
+             UNION ALL
+             SELECT c.channel, 'conversions' AS k, CAST(COUNT(*) AS DOUBLE) AS v
+             FROM sales s JOIN campaigns c ON s.campaign_id = c.campaign_id
+             WHERE {p} GROUP BY c.channel",
+            p = period.contains_date("s.order_date")
         ));
     } else {
         missing(
             "orders.campaign_id with campaigns.channel (attributed revenue, ROAS, ROI)",
             &mut notes,
+        );
+    }
+    let acquisition = engine.has_column("customers", "acquisition_channel")
+        && engine.has_column("customers", "signup_date");
+    let valued = acquisition && engine.has_column("scores_clv", "clv");
+    if valued {
+        parts.push(format!(
+            "SELECT c.acquisition_channel AS channel, 'lifetime_value' AS k,
+                    CAST(SUM(COALESCE(s.past, 0) + COALESCE(k.clv, 0)) AS DOUBLE) AS v
+             FROM customers c
+             LEFT JOIN (SELECT customer_id, SUM(total_amount) AS past FROM sales GROUP BY customer_id) s
+                    ON s.customer_id = c.customer_id
+             LEFT JOIN scores_clv k ON k.customer_id = c.customer_id
+             WHERE {} GROUP BY c.acquisition_channel",
+            period.contains_date("c.signup_date")
+        ));
+    } else if acquisition {
+        notes.push(
+            "no stored CLV (run `clientele clv`): lifetime_value and clv_roi are empty".into(),
         );
     }
     if parts.is_empty() {
@@ -158,6 +186,15 @@ pub async fn channels(engine: &Engine, period: &Period) -> Result<Report, Analyt
     let cac = ratio(&spend, &news);
     let roas = ratio(&format!("COALESCE({revenue}, 0)"), &spend);
     let roi = ratio(&format!("(COALESCE({revenue}, 0) - {spend})"), &spend);
+    let (conversions, value) = (col("conversions"), col("lifetime_value"));
+    let conversion_rate = ratio(&format!("COALESCE({conversions}, 0)"), &clicks);
+    // With a CLV run stored, a channel that acquired nobody has a lifetime value of 0;
+    // without one, nothing is known.
+    let clv_roi = if valued {
+        ratio(&format!("(COALESCE({value}, 0) - {spend})"), &spend)
+    } else {
+        "CAST(NULL AS DOUBLE)".to_string()
+    };
     let (downloads, sessions, seconds, leads) = (
         col("download"),
         col("sessions"),
@@ -175,7 +212,9 @@ pub async fn channels(engine: &Engine, period: &Period) -> Result<Report, Analyt
                 {spend} AS spend, {cpc} AS cpc, {cpm} AS cpm,
                 {news} AS new_customers, {cac} AS cac,
                 {sessions} AS sessions, {seconds} AS mean_session_seconds, {leads} AS leads,
-                {revenue} AS attributed_revenue, {roas} AS roas, {roi} AS roi
+                {revenue} AS attributed_revenue, {roas} AS roas, {roi} AS roi,
+                {conversions} AS conversions, {conversion_rate} AS conversion_rate,
+                {value} AS lifetime_value, {clv_roi} AS clv_roi
          FROM m WHERE channel IS NOT NULL GROUP BY channel
          ORDER BY spend DESC NULLS LAST, attributed_revenue DESC NULLS LAST, channel"
     );

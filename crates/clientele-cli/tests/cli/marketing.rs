@@ -535,6 +535,17 @@ fn channel_report_counts_and_divides_as_by_hand() {
     );
     assert_eq!(num(&e["roas"]), 3.0);
     assert_eq!(num(&e["roi"]), 2.0);
+    assert_eq!(num(&e["conversions"]), 2.0, "O1 and O2; O3 was cancelled");
+    assert_eq!(num(&e["conversion_rate"]), 2.0, "two sales from one click");
+    assert!(
+        e["lifetime_value"].is_null() && e["clv_roi"].is_null(),
+        "no CLV run stored: {e}"
+    );
+    assert!(
+        r["notes"].to_string().contains("clientele clv"),
+        "{}",
+        r["notes"]
+    );
     assert_eq!(num(&s["impressions"]), 10.0);
     assert_eq!(num(&s["clicks"]), 2.0);
     assert_eq!(num(&s["ctr"]), 0.2);
@@ -550,6 +561,7 @@ fn channel_report_counts_and_divides_as_by_hand() {
         "no attributed revenue: ROAS 0"
     );
     assert!(s["open_rate"].is_null(), "no sends: no open rate");
+    assert!(s["conversions"].is_null() && s["conversion_rate"].is_number());
     assert!(row("referral")["cac"].is_null(), "no spend: no CAC");
     // The spend column adds up to the marketing spend of the period.
     let spend: f64 = rows.iter().filter_map(|r| r["spend"].as_f64()).sum();
@@ -683,4 +695,104 @@ fn mmm_of_a_file_recovers_simulated_contributions() {
         stderr.contains("row 3") && stderr.contains("search"),
         "{stderr}"
     );
+}
+
+/// The demo's channel truths through `report channels` over its whole history: reactions and
+/// shares per social impression and downloads per click are the generator's probabilities
+/// (within four binomial standard errors), the revenue and orders credited to each channel's
+/// campaigns add up to the campaigns' own truth, and after a CLV run each channel's lifetime
+/// value is its new customers' sales plus their stored CLV, counted here by SQL of our own.
+#[test]
+fn channel_report_of_the_demo_matches_its_truth() {
+    let env = Env::new();
+    env.ok(&["demo", "--customers", "4000", "--seed", "5"]);
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.ws().join("demo/truth/ground_truth.json")).unwrap(),
+    )
+    .unwrap();
+    let m = &truth["marketing"];
+    let (from, to) = (
+        truth["config"]["start"].as_str().unwrap(),
+        truth["config"]["end"].as_str().unwrap(),
+    );
+    env.ok(&["clv"]);
+    let r = json(&env, &["report", "channels", "--from", from, "--to", to]);
+    let rows = r["rows"].as_array().unwrap();
+    let row = |c: &str| {
+        rows.iter()
+            .find(|r| r["channel"] == c)
+            .unwrap_or_else(|| panic!("{c}: {rows:?}"))
+            .clone()
+    };
+    let within = |got: f64, n: f64, p: f64, what: &str| {
+        let se = (p * (1.0 - p) / n).sqrt();
+        assert!(
+            (got - p).abs() < 4.0 * se,
+            "{what}: {got} over {n} against the truth {p} (se {se})"
+        );
+    };
+    let e = &m["engagement"];
+    let social = row("social");
+    within(
+        num(&social["engagement_rate"]),
+        num(&social["impressions"]),
+        num(&e["reaction_per_social_impression"]) + num(&e["share_per_social_impression"]),
+        "social engagements per impression",
+    );
+    let (mut downloads, mut clicks) = (0.0, 0.0);
+    for r in rows {
+        downloads += r["downloads"].as_f64().unwrap_or(0.0);
+        clicks += r["clicks"].as_f64().unwrap_or(0.0);
+    }
+    assert!(clicks > 500.0, "{clicks} clicks");
+    within(
+        downloads / clicks,
+        clicks,
+        num(&e["download_per_click"]),
+        "downloads per click",
+    );
+    // Revenue of the orders carrying each channel's campaigns: the campaigns' truth.
+    for channel in ["email", "social", "paid_search", "display"] {
+        let want: f64 = m["campaigns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["channel"] == channel)
+            .map(|c| num(&c["completed_revenue_attributed"]))
+            .sum();
+        let got = row(channel)["attributed_revenue"].as_f64().unwrap_or(0.0);
+        assert!(
+            (got - want).abs() < 0.01 + 1e-9 * want,
+            "{channel}: {got} against {want}"
+        );
+    }
+    // Lifetime value of the new customers: sales to date plus stored CLV, by SQL.
+    let sql = |q: &str| -> serde_json::Value {
+        let out = env.ok(&["sql", q, "--format", "json"]);
+        serde_json::from_str(&out).unwrap()
+    };
+    let by_sql = sql(&format!(
+        "SELECT c.acquisition_channel AS channel,
+                SUM(COALESCE(s.past, 0) + COALESCE(k.clv, 0)) AS value
+         FROM customers c
+         LEFT JOIN (SELECT customer_id, SUM(total_amount) AS past FROM sales GROUP BY customer_id) s
+           ON s.customer_id = c.customer_id
+         LEFT JOIN scores_clv k ON k.customer_id = c.customer_id
+         WHERE c.signup_date BETWEEN DATE '{from}' AND DATE '{to}'
+         GROUP BY c.acquisition_channel"
+    ));
+    let by_sql = by_sql.as_array().unwrap();
+    assert!(by_sql.len() >= 4, "{by_sql:?}");
+    for v in by_sql {
+        let channel = v["channel"].as_str().unwrap();
+        let r = row(channel);
+        assert!(
+            (num(&r["lifetime_value"]) - num(&v["value"])).abs() < 1e-6 * num(&v["value"]),
+            "{channel}: {r} against {v}"
+        );
+        if let Some(spend) = r["spend"].as_f64().filter(|s| *s > 0.0) {
+            let want = (num(&v["value"]) - spend) / spend;
+            assert!((num(&r["clv_roi"]) - want).abs() < 1e-9 * want.abs().max(1.0));
+        }
+    }
 }

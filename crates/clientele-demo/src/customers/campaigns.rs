@@ -7,8 +7,8 @@
 use super::sessions::{Session, session_seconds};
 use super::{Ctx, Customer, DAY, Run};
 use crate::marketing::{
-    ACQUISITION_ATTRIBUTION, CHANNELS, DEAD_ENGAGEMENT, DISPLAY, EMAIL, EXTRA_IMPRESSIONS, HOLDOUT,
-    SOCIAL, UNSUBSCRIBE,
+    ACQUISITION_ATTRIBUTION, CHANNELS, DEAD_ENGAGEMENT, DISPLAY, DOWNLOAD, EMAIL,
+    EXTRA_IMPRESSIONS, HOLDOUT, REACTION, SHARE, SOCIAL, UNSUBSCRIBE,
 };
 use crate::sample;
 use crate::world::HOUR_WEIGHTS;
@@ -173,6 +173,37 @@ pub(super) fn reach(ctx: &Ctx<'_>, run: &mut Run<'_>, c: &mut Customer) {
             at: first_at,
             lift: campaign.lift,
         });
+    }
+}
+
+/// Reactions and shares of the customer's social impressions and downloads after their
+/// clicks, from the engagement stream (see `marketing::REACTION`): they follow the
+/// touchpoints already drawn and change no other draw.
+pub(super) fn react(ctx: &Ctx<'_>, run: &mut Run<'_>) {
+    let rng = &mut *run.engagement_rng;
+    let tps = &mut run.sc.tps;
+    for i in 0..tps.len() {
+        let (at, channel, campaign, kind) =
+            (tps[i].at, tps[i].channel, tps[i].campaign, tps[i].kind);
+        let after = |kind: &'static str, within: usize, rng: &mut crate::sample::DemoRng| Tp {
+            at: (at + 5 + sample::below(rng, within) as i64).min(ctx.last_sec),
+            channel,
+            campaign,
+            kind,
+        };
+        if kind == "impression" && channel == CHANNELS[SOCIAL].name {
+            if sample::chance(rng, REACTION) {
+                let t = after("reaction", 600, rng);
+                tps.push(t);
+            }
+            if sample::chance(rng, SHARE) {
+                let t = after("share", 600, rng);
+                tps.push(t);
+            }
+        } else if kind == "click" && sample::chance(rng, DOWNLOAD) {
+            let t = after("download", 1200, rng);
+            tps.push(t);
+        }
     }
 }
 

@@ -37,7 +37,7 @@ use crate::catalog::{Catalog, Line};
 use crate::marketing::{Campaign, experiment_id};
 use crate::out::{Ix, Sinks};
 use crate::sales::CustomerFacts;
-use crate::sample::DemoRng;
+use crate::sample::{DemoRng, Stream, stream};
 use crate::tally::Tally;
 use crate::world::{COUNTRY, GENDERS, REGIONS, TICKET_CATEGORIES};
 
@@ -113,6 +113,8 @@ impl<'a> Ctx<'a> {
 /// files, the KPI totals, what it keeps for the later passes, and its scratch buffers.
 struct Run<'a> {
     rng: &'a mut DemoRng,
+    /// Reactions, shares and downloads only (see `campaigns::react`).
+    engagement_rng: &'a mut DemoRng,
     campaigns: &'a mut [Campaign],
     sinks: &'a mut Sinks,
     tally: &'a mut Tally,
@@ -200,19 +202,25 @@ impl Customer {
 }
 
 /// Runs the customer pass: draws every sign-up day, then each customer's life in sign-up
-/// order, writing the rows that have no id of their own.
+/// order, writing the rows that have no id of their own. The draws come from the seed's
+/// customer stream, the reactions, shares and downloads from its engagement stream.
 pub(crate) fn simulate(
     ctx: &Ctx<'_>,
     n: usize,
     campaigns: &mut [Campaign],
-    rng: &mut DemoRng,
+    seed: u64,
     sinks: &mut Sinks,
     tally: &mut Tally,
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<CustomerPass, DemoError> {
+    let (rng, engagement_rng) = (
+        &mut stream(seed, Stream::Customers),
+        &mut stream(seed, Stream::Engagement),
+    );
     let signups = profile::signups(ctx.cal, n, rng);
     let mut run = Run {
         rng,
+        engagement_rng,
         campaigns,
         sinks,
         tally,
@@ -263,6 +271,7 @@ fn live(ctx: &Ctx<'_>, run: &mut Run<'_>, index: usize, signup: i32) -> Result<(
     campaigns::reach(ctx, run, &mut c);
     orders::place(ctx, run, &mut c);
     campaigns::engage(ctx, run, &c);
+    campaigns::react(ctx, run);
     sessions::browse(ctx, run, &c);
     tickets::open(ctx, run, &mut c);
     surveys::answer(ctx, run, &c)?;
