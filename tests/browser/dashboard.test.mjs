@@ -308,7 +308,7 @@ try {
     await page.screenshot({ path: join(artifacts, '08-attribution.png'), fullPage: true });
   });
 
-  await check('A/B results draw each variant\'s interval; the marketing mix draws a response curve per channel', async () => {
+  await check('A/B results draw each variant\'s interval; the marketing mix draws a response curve per channel; channels attribute by a chosen model', async () => {
     await page.goto(base + '/#/experiments');
     await page.waitForSelector('[data-testid=abtest-row]');
     const bars = await page.evaluate(() => window.Chart.getChart('abtest-chart').data.datasets[0].data);
@@ -332,6 +332,11 @@ try {
     assert.equal(curves.length, channels, 'one curve per channel');
     assert.ok(curves.every((n) => n === 42), `points per curve ${curves}`);
     await page.screenshot({ path: join(artifacts, '10-mix.png'), fullPage: true });
+    await page.goto(base + '/#/campaigns');
+    await page.waitForSelector('[data-testid=channel-row]');
+    await page.selectOption('[data-testid=channels-attribution]', 'markov');
+    await page.waitForFunction(() => /the markov model's credit/.test(document.querySelector('main').textContent));
+    assert.ok((await page.$$('[data-testid=channel-row]')).length >= 4, 'a row per channel');
   });
 
   await check('the segment explorer lists a segment\'s members', async () => {

@@ -189,6 +189,10 @@ pub struct ReportArgs {
     /// detailed: rows to skip.
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
+    /// channels: how revenue is attributed — campaign (the orders' campaign, default),
+    /// first_touch, last_touch, linear, time_decay, position_based, markov or shapley.
+    #[arg(long)]
+    pub attribution: Option<String>,
 }
 
 /// `clientele predict`.

@@ -294,10 +294,12 @@ async function campaignsPage(main, params) {
     }) : null,
     table(rows, { columns: ['campaign_id', 'name', 'channel', 'revenue', 'orders', 'customers', 'spend', 'roi', 'budget'].filter((c) => rows.some((r) => r[c] !== undefined)) }),
     notes(data.notes));
-  const ch = await api('channels' + qs(pick(params, ['from', 'to'])));
+  const ch = await api('channels' + qs(pick(params, ['from', 'to', 'attribution'])));
   const used = (c) => ch.rows.some((r) => r[c] !== undefined && r[c] !== null);
+  const models = [['', 'campaign of the order']].concat(ATTRIBUTION_MODELS.map(([m, label]) => [m, label]));
   put(main,
     el('h2', { text: 'Channels' }),
+    el('div', { class: 'period' }, picker('channels-attribution', 'Revenue attributed by', models, params.attribution || '', (v) => go('campaigns', Object.assign({}, params, { attribution: v })))),
     el('p', { class: 'muted', text: 'Sends, opens, impressions and clicks from the touchpoints; spend, CPC, CPM; new customers by acquisition channel and CAC; sessions and leads by source; revenue and conversions of the orders carrying a campaign of the channel, ROAS and ROI; the lifetime value of the customers acquired (sales so far plus stored CLV) and the ROI counted in it. Definitions in docs/metrics.md.' }),
     table(ch.rows, { testid: 'channel-row', columns: ['channel', 'sends', 'open_rate', 'impressions', 'clicks', 'ctr', 'unsubscribe_rate', 'engagement_rate', 'spend', 'cpc', 'cpm', 'new_customers', 'cac', 'sessions', 'mean_session_seconds', 'leads', 'downloads', 'engagements', 'attributed_revenue', 'conversions', 'conversion_rate', 'roas', 'roi', 'lifetime_value', 'clv_roi'].filter(used) }),
     notes(ch.notes));

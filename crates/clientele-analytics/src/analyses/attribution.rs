@@ -13,6 +13,8 @@
 //!   that window has no path and is counted as unattributed (in the facts), not credited;
 //! - a **null path** is a customer's touchpoints after their last conversion (all of them for
 //!   a customer who never converted), within `lookback_days` before the last of them;
+//! - with `--from`/`--to`, only the conversions dated in that period are credited (their
+//!   paths may start before it), and only the null paths whose last touch falls in it;
 //! - touches of kind `email_sent` (a send is not seen) and `unsubscribe` are not touches;
 //! - the models' definitions are in `clientele_models::attribution`.
 
@@ -20,6 +22,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use arrow::array::Array;
+use chrono::NaiveDate;
 use clientele_models::attribution::{self as attr, Options, Path as Journey};
 use serde_json::json;
 
@@ -87,6 +90,16 @@ pub struct AttributionOptions {
     /// Half-life of the time-decay model, in days (steps along the path for a path file).
     #[arg(long, default_value_t = 7.0)]
     pub half_life_days: f64,
+    /// Only conversions on or after this day (YYYY-MM-DD); their paths may start before it.
+    #[arg(long, value_parser = params::day)]
+    #[serde(deserialize_with = "params::de_opt_day")]
+    #[param(value_type = Option<String>, format = Date)]
+    pub from: Option<NaiveDate>,
+    /// Only conversions on or before this day (YYYY-MM-DD).
+    #[arg(long, value_parser = params::day)]
+    #[serde(deserialize_with = "params::de_opt_day")]
+    #[param(value_type = Option<String>, format = Date)]
+    pub to: Option<NaiveDate>,
     /// A CSV file of paths in ChannelAttribution's format (path "a > b > c",
     /// total_conversions, total_conversion_value, total_null) instead of the workspace
     /// (terminal only).
@@ -104,6 +117,8 @@ impl Default for AttributionOptions {
             lookback_days: 30,
             order: 1,
             half_life_days: 7.0,
+            from: None,
+            to: None,
             paths: None,
         }
     }
@@ -114,6 +129,19 @@ impl Params for AttributionOptions {
         params::in_range("lookback_days", self.lookback_days, 1, 3650, "days")?;
         params::in_range("order", self.order, 1, 3, "a Markov order")?;
         params::in_range("half_life_days", self.half_life_days, 0.01, 3650.0, "days")?;
+        if let (Some(f), Some(t)) = (self.from, self.to)
+            && f > t
+        {
+            return Err(AnalyticsError::Usage(format!(
+                "from {f} is after to {t}: expected a period that runs forward"
+            )));
+        }
+        if self.paths.is_some() && (self.from.is_some() || self.to.is_some()) {
+            return Err(AnalyticsError::Usage(
+                "--from and --to select the workspace's conversions; a path file has no dates"
+                    .into(),
+            ));
+        }
         Ok(())
     }
 
@@ -174,6 +202,12 @@ impl Spec for Attribution {
         a.param("lookback_days", p.lookback_days);
         a.param("order", p.order);
         a.param("half_life_days", p.half_life_days);
+        if let Some(f) = p.from {
+            a.param("from", f);
+        }
+        if let Some(t) = p.to {
+            a.param("to", t);
+        }
         let models: [(&str, &attr::Credit); 7] = [
             ("first_touch", &result.first_touch),
             ("last_touch", &result.last_touch),
@@ -381,6 +415,15 @@ async fn workspace_paths(engine: &Engine, p: &AttributionOptions) -> Result<Buil
         }
     }
     let window = f64::from(p.lookback_days) * 86_400.0;
+    // The period as seconds: a conversion (or a null path's last touch) counts when it falls
+    // from the first day's start to the last day's end.
+    let second = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .map_or(0.0, |t| t.and_utc().timestamp() as f64)
+    };
+    let lo = p.from.map_or(f64::NEG_INFINITY, second);
+    let hi = p.to.map_or(f64::INFINITY, |d| second(d) + 86_399.0);
+    let in_period = |t: f64| lo <= t && t <= hi;
     let mut journeys: Vec<Journey> = Vec::new();
     let (mut unattributed, mut unattributed_value) = (0usize, 0.0);
     let customers: std::collections::BTreeSet<&String> =
@@ -399,7 +442,9 @@ async fn workspace_paths(engine: &Engine, p: &AttributionOptions) -> Result<Buil
                 .iter()
                 .filter(|t| t.0 > previous && *when - t.0 <= window)
                 .collect();
-            if path.is_empty() {
+            if !in_period(*when) {
+                // Not credited, but it still ends the path before the next conversion.
+            } else if path.is_empty() {
                 unattributed += 1;
                 unattributed_value += value;
             } else {
@@ -415,7 +460,7 @@ async fn workspace_paths(engine: &Engine, p: &AttributionOptions) -> Result<Buil
             previous = *when;
         }
         let rest = &ts[start..];
-        if let Some(last) = rest.last() {
+        if let Some(last) = rest.last().filter(|l| in_period(l.0)) {
             let path: Vec<&(f64, u32)> = rest.iter().filter(|t| last.0 - t.0 <= window).collect();
             journeys.push(Journey {
                 channels: path.iter().map(|t| t.1).collect(),

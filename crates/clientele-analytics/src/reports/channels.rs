@@ -17,6 +17,10 @@
 //! - **attributed revenue**: sales (completed orders) carrying a campaign of the channel
 //!   (`orders.campaign_id` → `campaigns.channel`), the campaign report's attribution;
 //!   **ROAS** = attributed revenue / spend; **ROI** = (attributed revenue − spend) / spend;
+//!   with `--attribution MODEL` (one of [`ATTRIBUTION_MODELS`]) the attributed revenue and
+//!   conversions are instead the channel's credit under that multi-touch model for the sales
+//!   dated in the period (`clientele attribution --from --to`, its default lookback and
+//!   half-life); `campaign`, the default, is the campaign attribution above;
 //! - **conversions**: those sales counted; **conversion rate** = conversions / clicks;
 //! - **lifetime value** of the new customers: their completed sales to date plus the future
 //!   value the stored CLV run expects of them (`scores_clv.clv`; missing CLV counts 0), only
@@ -27,7 +31,71 @@
 //! lacks leaves its columns empty and is named in a note. Channels are compared as written:
 //! the same name in every table (`email`, `paid_search` …) is one channel.
 
+use arrow::array::Array;
+
+use crate::analyses::Spec;
+use crate::analyses::attribution::{Attribution, AttributionOptions};
+use crate::util::{f64_col, sql_str, str_col};
 use crate::{AnalyticsError, Engine, Period, Report};
+
+/// What `--attribution` accepts: the campaign attribution of the orders, or a multi-touch
+/// model of `clientele attribution`.
+pub const ATTRIBUTION_MODELS: &[&str] = &[
+    "campaign",
+    "first_touch",
+    "last_touch",
+    "linear",
+    "time_decay",
+    "position_based",
+    "markov",
+    "shapley",
+];
+
+/// The credit of each channel under a multi-touch `model` for the sales of the period, as
+/// rows `(channel, 'revenue' | 'conversions', v)` of the report's long table.
+async fn multi_touch(
+    engine: &Engine,
+    period: &Period,
+    model: &str,
+) -> Result<String, AnalyticsError> {
+    let options = AttributionOptions {
+        from: Some(period.from),
+        to: Some(period.to),
+        ..AttributionOptions::default()
+    };
+    let a = Attribution::run(engine, &options).await?;
+    let table = a
+        .tables
+        .iter()
+        .find(|t| t.name == "attribution")
+        .ok_or_else(|| AnalyticsError::MissingData("the attribution has no credit table".into()))?;
+    let mut rows = Vec::new();
+    for b in &table.batches {
+        let (channel, conversions, value) = (
+            str_col(b, "channel"),
+            f64_col(b, model),
+            f64_col(b, &format!("{model}_value")),
+        );
+        for i in 0..b.num_rows() {
+            if channel.is_null(i) {
+                continue;
+            }
+            let name = sql_str(channel.value(i));
+            rows.push(format!("({name}, 'revenue', {:?})", value.value(i)));
+            rows.push(format!(
+                "({name}, 'conversions', {:?})",
+                conversions.value(i)
+            ));
+        }
+    }
+    if rows.is_empty() {
+        return Ok("SELECT CAST(NULL AS VARCHAR) AS channel, 'revenue' AS k, CAST(NULL AS DOUBLE) AS v WHERE FALSE".into());
+    }
+    Ok(format!(
+        "SELECT column1 AS channel, column2 AS k, CAST(column3 AS DOUBLE) AS v FROM (VALUES {})",
+        rows.join(", ")
+    ))
+}
 
 /// Touchpoint kinds counted one by one (reactions and shares are counted together).
 const KINDS: &[&str] = &[
@@ -43,8 +111,20 @@ fn missing(what: &str, notes: &mut Vec<String>) {
     notes.push(format!("no {what}: its columns are empty"));
 }
 
-/// Channels in `period`, highest spend first.
-pub async fn channels(engine: &Engine, period: &Period) -> Result<Report, AnalyticsError> {
+/// Channels in `period`, highest spend first; `attribution` picks how revenue is attributed
+/// (one of [`ATTRIBUTION_MODELS`]; `None` is `campaign`).
+pub async fn channels(
+    engine: &Engine,
+    period: &Period,
+    attribution: Option<&str>,
+) -> Result<Report, AnalyticsError> {
+    let model = attribution.unwrap_or("campaign");
+    if !ATTRIBUTION_MODELS.contains(&model) {
+        return Err(AnalyticsError::Usage(format!(
+            "attribution '{model}': expected one of {}",
+            ATTRIBUTION_MODELS.join(", ")
+        )));
+    }
     let mut parts: Vec<String> = Vec::new();
     let mut notes = Vec::new();
     if engine.has_table("touchpoints") {
@@ -120,7 +200,14 @@ pub async fn channels(engine: &Engine, period: &Period) -> Result<Report, Analyt
     } else {
         missing("leads.source_channel (leads)", &mut notes);
     }
-    if engine.has_column("orders", "campaign_id") && engine.has_column("campaigns", "channel") {
+    if model != "campaign" {
+        parts.push(multi_touch(engine, period, model).await?);
+        notes.push(format!(
+            "attributed revenue and conversions: the {model} model's credit for the period's sales"
+        ));
+    } else if engine.has_column("orders", "campaign_id")
+        && engine.has_column("campaigns", "channel")
+    {
         parts.push(format!(
             "SELECT c.channel, 'revenue' AS k, CAST(SUM(s.total_amount) AS DOUBLE) AS v
              FROM sales s JOIN campaigns c ON s.campaign_id = c.campaign_id

@@ -53,6 +53,9 @@ pub struct ReportRequest {
     pub offset: usize,
     /// Sales: drill-down filters.
     pub filters: Vec<SalesFilter>,
+    /// Channels: how revenue is attributed, one of
+    /// [`channels::ATTRIBUTION_MODELS`] (default `campaign`).
+    pub attribution: Option<String>,
 }
 
 /// Runs the report a request names. Periods: explicit dates win, then a calendar label, else
@@ -71,6 +74,12 @@ pub async fn run_report(engine: &Engine, req: &ReportRequest) -> Result<Report, 
         }
         Ok(())
     };
+    if req.attribution.is_some() && req.name != "channels" {
+        return Err(AnalyticsError::Usage(format!(
+            "the {} report takes no attribution model; only channels does",
+            req.name
+        )));
+    }
     if !req.filters.is_empty() && req.name != "sales" {
         return Err(AnalyticsError::Usage(format!(
             "the {} report takes no filters; only sales can be filtered",
@@ -127,7 +136,7 @@ pub async fn run_report(engine: &Engine, req: &ReportRequest) -> Result<Report, 
         }
         "channels" => {
             no_by("channels")?;
-            crate::channels(engine, &resolve().await?).await?
+            crate::channels(engine, &resolve().await?, req.attribution.as_deref()).await?
         }
         "exceptions" => {
             no_by("exceptions")?;

@@ -43,6 +43,7 @@ pub async fn report(g: &Globals, args: ReportArgs) -> Result<()> {
         limit,
         offset: args.offset,
         filters: Vec::new(),
+        attribution: args.attribution,
     };
     let report = clientele_analytics::run_report(&engine, &request).await?;
     let mut sink = Sink::open(g.out.as_deref())?;

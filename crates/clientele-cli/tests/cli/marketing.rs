@@ -566,6 +566,58 @@ fn channel_report_counts_and_divides_as_by_hand() {
     // The spend column adds up to the marketing spend of the period.
     let spend: f64 = rows.iter().filter_map(|r| r["spend"].as_f64()).sum();
     assert_eq!(spend, 150.0);
+
+    // Multi-touch attribution of the period's three sales (O1 by C1 200, O2 by C2 100, O4 by
+    // C3 40). First touch: C1's and C2's first touches are email opens on 3 March (a send is
+    // no touch), C3's a social impression on 4 March; last touch: all three last saw social.
+    let by = |model: &str| {
+        let r = json(
+            &env,
+            &[
+                "report",
+                "channels",
+                "--period",
+                "2025-03",
+                "--attribution",
+                model,
+            ],
+        );
+        let rows = r["rows"].as_array().unwrap().clone();
+        move |c: &str| rows.iter().find(|r| r["channel"] == c).unwrap().clone()
+    };
+    let first = by("first_touch");
+    assert_eq!(num(&first("email")["attributed_revenue"]), 300.0);
+    assert_eq!(num(&first("email")["conversions"]), 2.0);
+    assert_eq!(num(&first("email")["roi"]), 2.0);
+    assert_eq!(num(&first("social")["attributed_revenue"]), 40.0);
+    assert_eq!(num(&first("social")["conversion_rate"]), 0.5);
+    let last = by("last_touch");
+    assert_eq!(num(&last("social")["attributed_revenue"]), 340.0);
+    assert_eq!(num(&last("social")["conversions"]), 3.0);
+    assert_eq!(num(&last("email")["attributed_revenue"]), 0.0);
+    assert_eq!(num(&last("email")["roi"]), -1.0);
+    assert_eq!(
+        num(&by("campaign")("email")["attributed_revenue"]),
+        300.0,
+        "campaign is the default"
+    );
+    let stderr = env.fails(
+        &[
+            "report",
+            "channels",
+            "--period",
+            "2025-03",
+            "--attribution",
+            "lastclick",
+        ],
+        2,
+    );
+    assert!(
+        stderr.contains("lastclick") && stderr.contains("markov"),
+        "{stderr}"
+    );
+    let stderr = env.fails(&["report", "sales", "--attribution", "markov"], 2);
+    assert!(stderr.contains("only channels"), "{stderr}");
 }
 
 /// `mmm --file` on three years of weekly data simulated from known curves: the contributions

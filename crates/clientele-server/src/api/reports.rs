@@ -37,6 +37,9 @@ pub(super) struct ReportParams {
     page: Option<usize>,
     /// Sales only: rows per page (at most 1000).
     page_size: Option<usize>,
+    /// Channels only: how revenue is attributed — campaign (default), first_touch,
+    /// last_touch, linear, time_decay, position_based, markov or shapley.
+    attribution: Option<String>,
     /// json (default) or csv.
     format: Option<String>,
 }
@@ -75,6 +78,7 @@ impl ReportParams {
             limit: None,
             offset: 0,
             filters,
+            attribution: self.attribution.clone().filter(|s| !s.trim().is_empty()),
         })
     }
 }
