@@ -588,6 +588,12 @@ fn free_smoothing(spec: &EtsSpec) -> (bool, bool, bool) {
     )
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Likelihood evaluations on this thread (the timing test counts them per model).
+    pub(super) static EVALUATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// The objective over the free parameters: α, β, γ, φ (those the model has), then the
 /// initial level, trend and the first m − 1 seasonal terms.
 #[derive(Clone)]
@@ -661,6 +667,8 @@ impl Objective<'_> {
     }
 
     fn value(&self, z: &[f64]) -> f64 {
+        #[cfg(test)]
+        EVALUATIONS.with(|c| c.set(c.get() + 1));
         if z.iter().any(|v| !v.is_finite()) {
             return f64::INFINITY;
         }

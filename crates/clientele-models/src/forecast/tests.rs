@@ -562,3 +562,101 @@ fn schur_cohn_agrees_with_root_finding() {
         "{inside} inside, {outside} outside"
     );
 }
+
+/// `n` monthly series of 48 months from a few ETS models (for the timing test).
+fn short_monthly_series(n: usize) -> Vec<Vec<f64>> {
+    let seasons: Vec<f64> = (0..12)
+        .map(|k| 1.0 + 0.25 * (k as f64 * 0.52).sin())
+        .collect();
+    let total: f64 = seasons.iter().sum();
+    let mult: Vec<f64> = seasons.iter().map(|s| s * 12.0 / total).collect();
+    let add: Vec<f64> = mult.iter().map(|s| 20.0 * (s - 1.0)).collect();
+    (0..n)
+        .map(|i| {
+            let (code_, x0, sd) = match i % 4 {
+                0 => ("MAM", StateVec::new(100.0, 1.0, mult.clone()), 0.05),
+                1 => ("ANA", StateVec::new(100.0, 0.0, add.clone()), 3.0),
+                2 => ("MNN", StateVec::new(100.0, 0.0, vec![0.0]), 0.08),
+                _ => ("AAdN", StateVec::new(100.0, 2.0, vec![0.0]), 4.0),
+            };
+            let p = Smoothing {
+                alpha: 0.3,
+                beta: 0.05,
+                gamma: 0.1,
+                phi: 0.9,
+            };
+            simulate(&spec_of(code_), &p, &x0, sd, 48, 5000 + i as u64)
+        })
+        .collect()
+}
+
+/// Timings: `cargo test -p clientele-models --locked forecast::tests::timings -- --ignored
+/// --nocapture` (the dev profile builds this crate at opt-level 3). `ETS_TIMING_SERIES` sets
+/// how many 48-month series the batch part fits (default 1,000).
+#[test]
+#[ignore = "timings, run by hand"]
+fn timings() {
+    use std::time::Instant;
+    let r = reference("airpassengers", 12);
+    let reps = 5;
+    let (specs, _) = candidates(&r.y, 12);
+    let mut total = 0.0;
+    for spec in &specs {
+        ets::EVALUATIONS.with(|c| c.set(0));
+        let t = Instant::now();
+        let mut lik = 0.0;
+        for _ in 0..reps {
+            lik = -2.0 * fit(&r.y, 12, &Method::Ets(*spec)).expect("fits").loglik;
+        }
+        let secs = t.elapsed().as_secs_f64() / reps as f64;
+        total += secs;
+        let evals = ets::EVALUATIONS.with(|c| c.get()) / reps;
+        eprintln!(
+            "airpassengers {:12} {:8.2} ms {:7} evaluations lik {lik:.4}",
+            spec.name(),
+            secs * 1e3,
+            evals
+        );
+    }
+    eprintln!("airpassengers sum over the 15 models {:8.2} ms", total * 1e3);
+    let t = Instant::now();
+    for _ in 0..reps {
+        let sel = auto_ets(&r.y, 12).expect("a model");
+        sel.best.forecast(12, &[0.8, 0.95]).expect("forecast");
+    }
+    eprintln!(
+        "airpassengers auto + forecast {:8.2} ms",
+        t.elapsed().as_secs_f64() / reps as f64 * 1e3
+    );
+    let t = Instant::now();
+    for _ in 0..reps {
+        let sel = auto_ets(&r.y, 12).expect("a model");
+        sel.best.forecast(12, &[0.8, 0.95]).expect("forecast");
+        backtest(&r.y, 12, &sel.best.method, 12).expect("backtest");
+        backtest(&r.y, 12, &Method::SeasonalNaive, 12).expect("backtest");
+    }
+    eprintln!(
+        "airpassengers auto + forecast + both backtests {:8.2} ms",
+        t.elapsed().as_secs_f64() / reps as f64 * 1e3
+    );
+    let n: usize = std::env::var("ETS_TIMING_SERIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let series = short_monthly_series(n);
+    let t = Instant::now();
+    let chosen: Vec<String> = series
+        .par_iter()
+        .map(|y| {
+            let sel = auto_ets(y, 12).expect("a model");
+            sel.best.forecast(12, &[0.8, 0.95]).expect("forecast");
+            sel.best.method.name()
+        })
+        .collect();
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!(
+        "{n} series of 48 months, auto + forecast (h 12): {secs:.2} s ({:.2} ms per series); {} seasonal choices",
+        secs / n as f64 * 1e3,
+        chosen.iter().filter(|c| c.ends_with("A)") || c.ends_with("M)")).count()
+    );
+}
