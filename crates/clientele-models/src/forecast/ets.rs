@@ -6,10 +6,7 @@
 //! fitted here and there with the same parameters gives the same fitted values, likelihood and
 //! forecasts (checked in the tests against statsforecast on AirPassengers).
 
-use argmin::core::{CostFunction, Error as ArgminError, Executor, State as _};
-use argmin::solver::neldermead::NelderMead;
-use ndarray::Array1;
-
+use super::neldermead;
 use super::{ErrorKind, EtsSpec, SeasonKind, TrendKind};
 use crate::ModelError;
 
@@ -31,35 +28,49 @@ pub(super) struct Smoothing {
     pub phi: f64,
 }
 
-/// The state after an observation: level, trend and the last `m` seasonal terms, in a ring.
-#[derive(Debug, Clone, PartialEq)]
+/// The state after an observation: level, trend and the last `m` seasonal terms, in a ring
+/// held inline (at most [`MAX_SEASON`] terms), so that copying a state allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct StateVec {
     pub level: f64,
     pub trend: f64,
     /// `seasons[(head + j) % m]` is the seasonal term of `j` periods ago (0 = the latest).
-    seasons: Vec<f64>,
+    seasons: [f64; MAX_SEASON],
+    m: usize,
     head: usize,
 }
 
 impl StateVec {
-    /// A state from a level, a trend and seasonal terms listed latest first (R's order).
+    /// A state from a level, a trend and seasonal terms listed latest first (R's order); one
+    /// term (0) for a model without a season.
     pub fn new(level: f64, trend: f64, seasons_latest_first: Vec<f64>) -> StateVec {
+        let m = seasons_latest_first.len();
+        assert!(
+            (1..=MAX_SEASON).contains(&m),
+            "{m} seasonal terms: a state holds 1 to {MAX_SEASON}"
+        );
+        let mut seasons = [0.0; MAX_SEASON];
+        seasons[..m].copy_from_slice(&seasons_latest_first);
         StateVec {
             level,
             trend,
-            seasons: seasons_latest_first,
+            seasons,
+            m,
             head: 0,
         }
     }
 
     fn m(&self) -> usize {
-        self.seasons.len()
+        self.m
     }
 
-    /// The seasonal term of `j` periods ago.
+    /// The seasonal term of `j` periods ago (`j < m`).
+    #[inline]
     pub fn season(&self, j: usize) -> f64 {
-        let m = self.m();
-        self.seasons[(self.head + j) % m]
+        debug_assert!(j < self.m);
+        // head + j < 2m: one subtraction instead of a division.
+        let i = self.head + j;
+        self.seasons[if i >= self.m { i - self.m } else { i }]
     }
 
     /// The term used `h` steps ahead (1-based): the one of `m − h` periods ago, cycling.
@@ -68,14 +79,19 @@ impl StateVec {
         self.season((m - 1 + m * h - (h - 1)) % m)
     }
 
+    #[inline]
     fn push_season(&mut self, s: f64) {
-        let m = self.m();
-        self.head = (self.head + m - 1) % m;
+        self.head = if self.head == 0 {
+            self.m - 1
+        } else {
+            self.head - 1
+        };
         self.seasons[self.head] = s;
     }
 }
 
 /// The one-step mean μ from a state.
+#[inline]
 pub(super) fn one_step(spec: &EtsSpec, x: &StateVec, p: &Smoothing) -> f64 {
     let q = match spec.trend {
         TrendKind::None => x.level,
@@ -90,6 +106,7 @@ pub(super) fn one_step(spec: &EtsSpec, x: &StateVec, p: &Smoothing) -> f64 {
 
 /// Updates the state with observation `y` (the same equations for both error types: they are
 /// written in `y`, Hyndman et al. 2008, Table 2.3).
+#[inline]
 pub(super) fn update(spec: &EtsSpec, x: &mut StateVec, p: &Smoothing, y: f64) {
     let phib = match spec.trend {
         TrendKind::None => 0.0,
@@ -158,9 +175,37 @@ pub(super) struct Pass {
 
 /// Runs the recursion from initial state `x0` over `y`.
 pub(super) fn pass(spec: &EtsSpec, x0: &StateVec, p: &Smoothing, y: &[f64]) -> Pass {
-    let mut x = x0.clone();
     let mut fitted = Vec::with_capacity(y.len());
     let mut errors = Vec::with_capacity(y.len());
+    let (lik, last) = run(spec, x0, p, y, |f, e| {
+        fitted.push(f);
+        errors.push(e);
+    });
+    Pass {
+        fitted,
+        errors,
+        lik,
+        last,
+    }
+}
+
+/// The criterion of [`pass`] alone, without keeping fitted values or errors: what the
+/// optimiser evaluates. The same arithmetic, so the same bits.
+pub(super) fn likelihood(spec: &EtsSpec, x0: &StateVec, p: &Smoothing, y: &[f64]) -> f64 {
+    run(spec, x0, p, y, |_, _| {}).0
+}
+
+/// The recursion over `y` from `x0`, handing each one-step mean and error to `record`;
+/// returns the criterion (see [`Pass::lik`]) and the last state.
+#[inline]
+fn run(
+    spec: &EtsSpec,
+    x0: &StateVec,
+    p: &Smoothing,
+    y: &[f64],
+    mut record: impl FnMut(f64, f64),
+) -> (f64, StateVec) {
+    let mut x = *x0;
     let (mut sse, mut logs) = (0.0, 0.0);
     let mut ok = true;
     for &v in y {
@@ -176,8 +221,7 @@ pub(super) fn pass(spec: &EtsSpec, x0: &StateVec, p: &Smoothing, y: &[f64]) -> P
             }
         };
         sse += e * e;
-        fitted.push(f);
-        errors.push(e);
+        record(f, e);
         update(spec, &mut x, p, v);
     }
     let n = y.len() as f64;
@@ -188,12 +232,7 @@ pub(super) fn pass(spec: &EtsSpec, x0: &StateVec, p: &Smoothing, y: &[f64]) -> P
     if !ok || !lik.is_finite() {
         lik = f64::INFINITY;
     }
-    Pass {
-        fitted,
-        errors,
-        lik,
-        last: x,
-    }
+    (lik, x)
 }
 
 /// Initial states by the heuristics of R's `ets` (`initstate`): seasonal terms from a classical
@@ -440,13 +479,13 @@ pub(super) fn admissible(spec: &EtsSpec, p: &Smoothing, m: usize) -> bool {
         return false;
     }
     // Coefficients in ascending powers, as statsforecast's `admissible`.
-    let mut poly = Vec::with_capacity(m + 2);
-    poly.push(phi * (1.0 - alpha - gamma));
-    poly.push(alpha + beta - alpha * phi + gamma - 1.0);
-    poly.extend(std::iter::repeat_n(alpha + beta - alpha * phi, m - 2));
-    poly.push(alpha + beta - phi);
-    poly.push(1.0);
-    roots_within(&poly, 1.0 + 1e-10)
+    let mut poly = [0.0; MAX_SEASON + 2];
+    poly[0] = phi * (1.0 - alpha - gamma);
+    poly[1] = alpha + beta - alpha * phi + gamma - 1.0;
+    poly[2..m].fill(alpha + beta - alpha * phi);
+    poly[m] = alpha + beta - phi;
+    poly[m + 1] = 1.0;
+    roots_within(&poly[..m + 2], 1.0 + 1e-10)
 }
 
 /// Whether every root of a real polynomial (ascending coefficients) has modulus below
@@ -454,20 +493,32 @@ pub(super) fn admissible(spec: &EtsSpec, p: &Smoothing, m: usize) -> bool {
 /// where root finding on every likelihood evaluation made seasonal fits fifty times slower.
 /// A root exactly on the circle of `radius` counts as outside.
 fn roots_within(coef: &[f64], radius: f64) -> bool {
-    let mut a: Vec<f64> = coef
-        .iter()
-        .enumerate()
-        .map(|(j, c)| c * radius.powi(j as i32))
-        .collect();
-    while a.len() > 1 {
-        let k = a.len() - 1;
-        let (lead, constant) = (a[k], a[0]);
+    // Two buffers on the stack, swapped each step: no allocation per likelihood evaluation.
+    const CAP: usize = MAX_SEASON + 2;
+    assert!(
+        coef.len() <= CAP,
+        "degree {} above {}",
+        coef.len() - 1,
+        CAP - 1
+    );
+    let (mut cur, mut next) = ([0.0f64; CAP], [0.0f64; CAP]);
+    for (j, (a, c)) in cur.iter_mut().zip(coef).enumerate() {
+        *a = c * radius.powi(j as i32);
+    }
+    let mut len = coef.len();
+    while len > 1 {
+        let k = len - 1;
+        let (lead, constant) = (cur[k], cur[0]);
         if constant.abs() >= lead.abs() {
             return false;
         }
         // (a_k·p(w) − a_0·p*(w)) / w, p* the reversed polynomial: degree k − 1, the same
         // roots inside the circle.
-        a = (1..=k).map(|j| lead * a[j] - constant * a[k - j]).collect();
+        for j in 1..=k {
+            next[j - 1] = lead * cur[j] - constant * cur[k - j];
+        }
+        len = k;
+        let a = &mut next[..len];
         // The coefficients square at each step: rescale so that 13 steps neither overflow
         // nor underflow.
         let scale = a.iter().fold(0.0f64, |m, c| m.max(c.abs()));
@@ -477,6 +528,7 @@ fn roots_within(coef: &[f64], radius: f64) -> bool {
         for c in a.iter_mut() {
             *c /= scale;
         }
+        std::mem::swap(&mut cur, &mut next);
     }
     true
 }
@@ -609,11 +661,10 @@ struct Objective<'a> {
 impl Objective<'_> {
     /// Parameters from the optimiser's scaled vector.
     fn unpack(&self, z: &[f64]) -> (Smoothing, StateVec) {
-        let v: Vec<f64> = z.iter().zip(&self.scale).map(|(a, s)| a * s).collect();
         let (has_b, has_g, has_phi) = free_smoothing(&self.spec);
         let mut i = 0;
         let mut take = || {
-            let x = v[i];
+            let x = z[i] * self.scale[i];
             i += 1;
             x
         };
@@ -624,13 +675,19 @@ impl Objective<'_> {
         let level = take();
         let trend = if has_b { take() } else { 0.0 };
         let m = if has_g { self.m } else { 1 };
-        let mut seasons = vec![0.0; m];
+        let mut seasons = [0.0; MAX_SEASON];
         if has_g {
             for s in seasons.iter_mut().take(m - 1) {
                 *s = take();
             }
         }
-        let mut x = StateVec::new(level, trend, seasons);
+        let mut x = StateVec {
+            level,
+            trend,
+            seasons,
+            m,
+            head: 0,
+        };
         if has_g {
             close_seasons(&mut x, self.spec.season, m);
         }
@@ -660,7 +717,9 @@ impl Objective<'_> {
         if has_phi && !inside(p.phi, 3) {
             return false;
         }
-        if self.spec.season == SeasonKind::Multiplicative && x.seasons.iter().any(|s| *s <= 0.0) {
+        if self.spec.season == SeasonKind::Multiplicative
+            && x.seasons[..x.m].iter().any(|s| *s <= 0.0)
+        {
             return false;
         }
         admissible(&self.spec, p, if has_g { self.m } else { 1 })
@@ -676,21 +735,13 @@ impl Objective<'_> {
         if !self.feasible(&p, &x) {
             return f64::INFINITY;
         }
-        let lik = pass(&self.spec, &x, &p, self.y).lik;
+        let lik = likelihood(&self.spec, &x, &p, self.y);
         // A perfect fit has Σe² = 0 and ln 0 = −∞: floor it as R does (−1e10).
         if lik.is_nan() {
             f64::INFINITY
         } else {
             lik.max(-1e10)
         }
-    }
-}
-
-impl CostFunction for Objective<'_> {
-    type Param = Array1<f64>;
-    type Output = f64;
-    fn cost(&self, p: &Array1<f64>) -> Result<f64, ArgminError> {
-        Ok(self.value(p.as_slice().unwrap_or(&p.to_vec())))
     }
 }
 
@@ -780,7 +831,8 @@ pub(super) fn fit(y: &[f64], spec: &EtsSpec, m: usize) -> Result<Estimate, Model
             continue;
         }
         for round in 0..6 {
-            let (next, v) = nelder_mead(&obj, &z, if round == 0 { 0.1 } else { 0.02 })?;
+            let (next, v) =
+                nelder_mead(&obj, &z, if round == 0 { 0.1 } else { 0.02 }, 1e-12, 4_000);
             let gain = value - v;
             if v < value {
                 z = next;
@@ -809,10 +861,17 @@ pub(super) fn fit(y: &[f64], spec: &EtsSpec, m: usize) -> Result<Estimate, Model
     })
 }
 
-/// One Nelder–Mead run from `start` with a simplex of relative size `step`; returns the best
-/// point and its value.
-fn nelder_mead(obj: &Objective, start: &[f64], step: f64) -> Result<(Vec<f64>, f64), ModelError> {
-    let mut simplex = vec![Array1::from(start.to_vec())];
+/// One Nelder–Mead run from `start` with a simplex of relative size `step`, stopping at a
+/// relative spread `rel` of the simplex's values or after `max_evals` evaluations; returns the
+/// best point and its value.
+fn nelder_mead(
+    obj: &Objective,
+    start: &[f64],
+    step: f64,
+    rel: f64,
+    max_evals: usize,
+) -> (Vec<f64>, f64) {
+    let mut simplex = vec![start.to_vec()];
     for i in 0..start.len() {
         let mut v = start.to_vec();
         // Smoothing parameters step toward the middle of their range; states by a share
@@ -831,22 +890,8 @@ fn nelder_mead(obj: &Objective, start: &[f64], step: f64) -> Result<(Vec<f64>, f
             }
             d /= 2.0;
         }
-        simplex.push(Array1::from(v));
+        simplex.push(v);
     }
-    let solver = NelderMead::new(simplex)
-        .with_sd_tolerance(1e-9)
-        .map_err(|e| ModelError::NoConvergence(format!("optimiser failed: {e}")))?;
-    // argmin takes the problem by value: a copy of the borrowing objective.
-    let res = Executor::new(obj.clone(), solver)
-        .configure(|s| s.max_iters(2_000))
-        .ctrlc(false)
-        .run()
-        .map_err(|e| ModelError::NoConvergence(format!("optimiser failed: {e}")))?;
-    let state = res.state();
-    let best = state
-        .get_best_param()
-        .ok_or_else(|| ModelError::NoConvergence("Nelder–Mead returned no parameters".into()))?
-        .to_vec();
-    let value = obj.value(&best);
-    Ok((best, value))
+    let found = neldermead::minimise(|z| obj.value(z), &simplex, rel, max_evals);
+    (found.x, found.value)
 }

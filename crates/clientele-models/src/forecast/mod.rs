@@ -57,6 +57,7 @@
 //! (all actuals 0 for MAPE, a constant training part for MASE) is NaN.
 
 mod ets;
+mod neldermead;
 #[cfg(test)]
 mod tests;
 
@@ -695,7 +696,7 @@ fn simulated_bands(
     let mut rng = ChaCha8Rng::seed_from_u64(20_081);
     let mut paths = vec![Vec::with_capacity(sims); h];
     for _ in 0..sims {
-        let mut x = last.clone();
+        let mut x = *last;
         for step in paths.iter_mut() {
             let mu = ets::one_step(spec, &x, p);
             let e = sd * standard_normal(&mut rng);
@@ -882,14 +883,14 @@ pub fn backtest(
             else {
                 unreachable!("an ETS fit keeps an ETS engine")
             };
-            let mut state = last.clone();
+            let mut state = *last;
             for t in n0..n {
                 let steps = h.min(n - t);
                 let engine = Engine::Ets {
                     spec: *spec,
                     smoothing: *smoothing,
                     m: *m,
-                    last: state.clone(),
+                    last: state,
                 };
                 let f = forecast_from(&engine, fitted.sigma2, steps, &[0.95], BACKTEST_SIMULATIONS);
                 for k in 0..steps {
