@@ -684,3 +684,174 @@ fn timings() {
             .count()
     );
 }
+
+/// Compares fit efforts: evaluations, and criteria against statsforecast's and against the
+/// reference effort on 48-month series. `cargo test -p clientele-models --locked
+/// forecast::tests::efforts -- --ignored --nocapture`.
+#[test]
+#[ignore = "an experiment, run by hand"]
+fn efforts() {
+    use ets::Effort;
+    // ETS_EFFORT_SEASONAL=1 (0): only the seasonal (non-seasonal) models.
+    let only: Option<bool> = std::env::var("ETS_EFFORT_SEASONAL").ok().map(|v| v == "1");
+    let e = |first_rel: f64, first_evals: usize, rounds: usize, polish_evals: usize| Effort {
+        first_rel,
+        first_evals,
+        rounds,
+        polish_step: 0.02,
+        polish_rel: 1e-8,
+        polish_evals,
+        stop_gain: 1e-7,
+        polish_every: false,
+    };
+    let mut variants: Vec<(&str, Effort)> = vec![
+        ("reference (before issue 12)", ets::REFERENCE_EFFORT),
+        (
+            "all starts polished, rel 1e-8 cap 1000",
+            Effort {
+                polish_every: true,
+                ..ets::NONSEASONAL_EFFORT
+            },
+        ),
+        ("1000@1e-6 + 2x1000", e(1e-6, 1000, 2, 1000)),
+        ("600@1e-6 + 3x400", e(1e-6, 600, 3, 400)),
+        ("300@1e-5 + 2x300", e(1e-5, 300, 2, 300)),
+    ];
+    match only {
+        Some(true) => variants.push(("SEASONAL_EFFORT", ets::SEASONAL_EFFORT)),
+        Some(false) => variants.push(("NONSEASONAL_EFFORT", ets::NONSEASONAL_EFFORT)),
+        None => {}
+    }
+    let refs = references();
+    let short = short_monthly_series(24);
+    let keep = |spec: &EtsSpec| only.is_none_or(|s| s == (spec.season != SeasonKind::None));
+    let mut base: Vec<f64> = Vec::new();
+    let mut base_aicc: Vec<f64> = Vec::new();
+    for (name, effort) in &variants {
+        ets::EVALUATIONS.with(|c| c.set(0));
+        let t = std::time::Instant::now();
+        let (mut worst, mut worst_at) = (f64::NEG_INFINITY, String::new());
+        let mut over = 0;
+        for r in &refs {
+            for rm in r.models.iter().filter(|rm| keep(&rm.spec)) {
+                let m = if rm.spec.season == SeasonKind::None {
+                    1
+                } else {
+                    r.m
+                };
+                let est = ets::fit_with(&r.y, &rm.spec, m, effort).expect("fits");
+                let sp = &rm.smoothing;
+                let usual = (rm.spec.trend == TrendKind::None || sp.beta <= sp.alpha)
+                    && (rm.spec.season == SeasonKind::None || sp.gamma <= 1.0 - sp.alpha);
+                let d = est.pass.lik - rm.lik;
+                if usual && d > worst {
+                    worst = d;
+                    worst_at = format!("{} {}", r.name, rm.spec.name());
+                }
+                over += usize::from(usual && d > 0.5);
+            }
+        }
+        let ref_evals = ets::EVALUATIONS.with(|c| c.get());
+        // The 48-month series: every candidate, against the reference effort.
+        let mut liks = Vec::new();
+        let mut best_aicc = Vec::new();
+        for y in &short {
+            let (specs, _) = candidates(y, 12);
+            let mut best = f64::INFINITY;
+            for spec in specs.into_iter().filter(|s| keep(s)) {
+                let m = if spec.season == SeasonKind::None {
+                    1
+                } else {
+                    12
+                };
+                let est = ets::fit_with(y, &spec, m, effort);
+                liks.push(est.as_ref().map_or(f64::NAN, |e| e.pass.lik));
+                if let Ok(est) = est {
+                    let k = est.n_params as f64;
+                    let n = y.len() as f64;
+                    if n - k - 1.0 > 0.0 {
+                        best =
+                            best.min(est.pass.lik + 2.0 * k + 2.0 * k * (k + 1.0) / (n - k - 1.0));
+                    }
+                }
+            }
+            best_aicc.push(best);
+        }
+        if base_aicc.is_empty() {
+            base_aicc = best_aicc.clone();
+        }
+        let chosen_worse = best_aicc
+            .iter()
+            .zip(&base_aicc)
+            .map(|(a, b)| a - b)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let evals = ets::EVALUATIONS.with(|c| c.get());
+        if base.is_empty() {
+            base = liks.clone();
+        }
+        let diffs: Vec<f64> = liks.iter().zip(&base).map(|(a, b)| a - b).collect();
+        let worse = diffs.iter().filter(|d| **d > 0.5).count();
+        let max = diffs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let mean = diffs.iter().sum::<f64>() / diffs.len() as f64;
+        eprintln!(
+            "{name:34} fixtures: {ref_evals:8} evals, worst {worst:+9.4} ({worst_at}), {over} over +0.5 | \
+             48-month: {:8} evals, mean {mean:+8.4}, max {max:+8.4}, {worse}/{} worse by 0.5, chosen AICc worse by {chosen_worse:+.3} at most | {:.2} s",
+            evals - ref_evals,
+            diffs.len(),
+            t.elapsed().as_secs_f64()
+        );
+    }
+}
+
+#[test]
+fn power_of_two_rescaling_decides_as_the_division_did() {
+    // The Schur–Cohn recursion rescales by a power of two since issue 12's speed work; on
+    // random ETS polynomials, near the boundary too, it decides as dividing did, and
+    // `admissible` (radius powers computed once) agrees with the general function.
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let u = |rng: &mut ChaCha8Rng| rand::Rng::random::<f64>(rng);
+    let (mut inside, mut outside) = (0, 0);
+    for i in 0..200_000 {
+        let m = 2 + (u(&mut rng) * 23.0) as usize;
+        let p = Smoothing {
+            alpha: u(&mut rng),
+            beta: 0.3 * u(&mut rng),
+            gamma: if i % 2 == 0 {
+                u(&mut rng)
+            } else {
+                1e-4 + 0.1 * u(&mut rng)
+            },
+            phi: 0.8 + 0.2 * u(&mut rng),
+        };
+        let mut poly = vec![
+            p.phi * (1.0 - p.alpha - p.gamma),
+            p.alpha + p.beta - p.alpha * p.phi + p.gamma - 1.0,
+        ];
+        poly.extend(std::iter::repeat_n(
+            p.alpha + p.beta - p.alpha * p.phi,
+            m - 2,
+        ));
+        poly.push(p.alpha + p.beta - p.phi);
+        poly.push(1.0);
+        let old = ets::roots_within_by_division(&poly, 1.0 + 1e-10);
+        assert_eq!(
+            ets::roots_within_for_tests(&poly, 1.0 + 1e-10),
+            old,
+            "{poly:?}"
+        );
+        // `admissible` also checks simpler bounds first: when those pass, it is the test.
+        let spec = spec_of("AAdA");
+        if ets::admissible_for_tests(&spec, &p, m) {
+            assert!(old, "{p:?} m {m}");
+        }
+        if old {
+            inside += 1;
+        } else {
+            outside += 1;
+        }
+    }
+    assert!(
+        inside > 1000 && outside > 1000,
+        "{inside} inside, {outside} outside"
+    );
+}
