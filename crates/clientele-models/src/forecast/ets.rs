@@ -91,7 +91,7 @@ impl StateVec {
 }
 
 /// The one-step mean μ from a state.
-#[inline]
+#[inline(always)]
 pub(super) fn one_step(spec: &EtsSpec, x: &StateVec, p: &Smoothing) -> f64 {
     let q = match spec.trend {
         TrendKind::None => x.level,
@@ -106,7 +106,7 @@ pub(super) fn one_step(spec: &EtsSpec, x: &StateVec, p: &Smoothing) -> f64 {
 
 /// Updates the state with observation `y` (the same equations for both error types: they are
 /// written in `y`, Hyndman et al. 2008, Table 2.3).
-#[inline]
+#[inline(always)]
 pub(super) fn update(spec: &EtsSpec, x: &mut StateVec, p: &Smoothing, y: f64) {
     let phib = match spec.trend {
         TrendKind::None => 0.0,
@@ -189,15 +189,58 @@ pub(super) fn pass(spec: &EtsSpec, x0: &StateVec, p: &Smoothing, y: &[f64]) -> P
     }
 }
 
-/// The criterion of [`pass`] alone, without keeping fitted values or errors: what the
-/// optimiser evaluates. The same arithmetic, so the same bits.
-pub(super) fn likelihood(spec: &EtsSpec, x0: &StateVec, p: &Smoothing, y: &[f64]) -> f64 {
-    run(spec, x0, p, y, |_, _| {}).0
+/// The criterion of [`pass`] alone, without keeping fitted values or errors, for the
+/// optimiser: the same recursion (see [`run_bounded`] for its two shortcuts), equal to
+/// [`pass`]'s criterion but for the last bits, or any value above `bound` when it is above.
+pub(super) fn likelihood(
+    spec: &EtsSpec,
+    x0: &StateVec,
+    p: &Smoothing,
+    y: &[f64],
+    bound: f64,
+) -> f64 {
+    // One copy of the loop per model, its kind a constant: the branches on the kind fold away.
+    macro_rules! by_kind {
+        ($(($e:ident, $t:ident, $s:ident)),* $(,)?) => {
+            match (spec.error, spec.trend, spec.season) {
+                $(
+                    (ErrorKind::$e, TrendKind::$t, SeasonKind::$s) => {
+                        const SPEC: EtsSpec = EtsSpec {
+                            error: ErrorKind::$e,
+                            trend: TrendKind::$t,
+                            season: SeasonKind::$s,
+                        };
+                        run_bounded(&SPEC, x0, p, y, bound)
+                    }
+                )*
+            }
+        };
+    }
+    by_kind!(
+        (Additive, None, None),
+        (Additive, None, Additive),
+        (Additive, None, Multiplicative),
+        (Additive, Additive, None),
+        (Additive, Additive, Additive),
+        (Additive, Additive, Multiplicative),
+        (Additive, AdditiveDamped, None),
+        (Additive, AdditiveDamped, Additive),
+        (Additive, AdditiveDamped, Multiplicative),
+        (Multiplicative, None, None),
+        (Multiplicative, None, Additive),
+        (Multiplicative, None, Multiplicative),
+        (Multiplicative, Additive, None),
+        (Multiplicative, Additive, Additive),
+        (Multiplicative, Additive, Multiplicative),
+        (Multiplicative, AdditiveDamped, None),
+        (Multiplicative, AdditiveDamped, Additive),
+        (Multiplicative, AdditiveDamped, Multiplicative),
+    )
 }
 
 /// The recursion over `y` from `x0`, handing each one-step mean and error to `record`;
 /// returns the criterion (see [`Pass::lik`]) and the last state.
-#[inline]
+#[inline(always)]
 fn run(
     spec: &EtsSpec,
     x0: &StateVec,
@@ -224,7 +267,13 @@ fn run(
         record(f, e);
         update(spec, &mut x, p, v);
     }
-    let n = y.len() as f64;
+    (criterion(spec, y.len(), sse, logs, ok), x)
+}
+
+/// `n·ln(Σe²) + 2·Σ ln|μ|` from its sums; infinite where it cannot be evaluated.
+#[inline(always)]
+fn criterion(spec: &EtsSpec, n: usize, sse: f64, logs: f64, ok: bool) -> f64 {
+    let n = n as f64;
     let mut lik = n * sse.ln();
     if spec.error == ErrorKind::Multiplicative {
         lik += 2.0 * logs;
@@ -232,7 +281,67 @@ fn run(
     if !ok || !lik.is_finite() {
         lik = f64::INFINITY;
     }
-    (lik, x)
+    lik
+}
+
+/// The optimiser's recursion: [`run`]'s criterion, without recording, and two shortcuts
+/// that change nothing the optimiser can see. Multiplicative errors: Σ ln|μ| as the logarithm
+/// of the product of the |μ|, kept in range by moving its binary exponent aside every 16
+/// steps (one logarithm instead of n; the sum differs in the last bits only, ~n·10⁻¹⁶
+/// relative, and where the product leaves the normal range the sum of logarithms is taken
+/// instead). Additive errors: n·ln(Σe²) only grows, so the pass stops as soon as Σe²
+/// exceeds what `bound` allows and returns infinity (any value above `bound` will do).
+#[inline(always)]
+fn run_bounded(spec: &EtsSpec, x0: &StateVec, p: &Smoothing, y: &[f64], bound: f64) -> f64 {
+    const EXPONENT: u64 = 0x7ff << 52;
+    let mut x = *x0;
+    let mut sse = 0.0;
+    let mut ok = true;
+    // ∏|μ| = prod · 2^exponent.
+    let (mut prod, mut exponent, mut steps, mut in_range) = (1.0f64, 0i64, 0u32, true);
+    // Σe² above this gives n·ln(Σe²) above `bound` (with a margin for rounding).
+    let sse_bound = if spec.error == ErrorKind::Additive && bound.is_finite() {
+        (bound / y.len() as f64).exp() * (1.0 + 1e-9)
+    } else {
+        f64::INFINITY
+    };
+    for &v in y {
+        let f = one_step(spec, &x, p);
+        let e = match spec.error {
+            ErrorKind::Additive => v - f,
+            ErrorKind::Multiplicative => {
+                if f.abs() < 1e-10 {
+                    ok = false;
+                }
+                prod *= f.abs();
+                steps += 1;
+                if steps == 16 {
+                    steps = 0;
+                    let bits = prod.to_bits();
+                    let biased = (bits & EXPONENT) >> 52;
+                    if biased == 0 || biased == 0x7ff {
+                        in_range = false;
+                    }
+                    exponent += biased as i64 - 1023;
+                    prod = f64::from_bits((bits & !EXPONENT) | (1023 << 52));
+                }
+                (v - f) / f
+            }
+        };
+        sse += e * e;
+        if sse > sse_bound {
+            return f64::INFINITY;
+        }
+        update(spec, &mut x, p, v);
+    }
+    let logs = if spec.error == ErrorKind::Additive {
+        0.0
+    } else if in_range && prod.is_normal() {
+        prod.ln() + exponent as f64 * std::f64::consts::LN_2
+    } else {
+        return run(spec, x0, p, y, |_, _| {}).0;
+    };
+    criterion(spec, y.len(), sse, logs, ok)
 }
 
 /// Initial states by the heuristics of R's `ets` (`initstate`): seasonal terms from a classical
@@ -497,6 +606,7 @@ pub(super) fn admissible(spec: &EtsSpec, p: &Smoothing, m: usize) -> bool {
 /// `radius`, by the Schur–Cohn recursion on p(radius·w): O(n²) arithmetic and no iteration,
 /// where root finding on every likelihood evaluation made seasonal fits fifty times slower.
 /// A root exactly on the circle of `radius` counts as outside.
+#[cfg(test)]
 fn roots_within(coef: &[f64], radius: f64) -> bool {
     const CAP: usize = MAX_SEASON + 2;
     assert!(
@@ -710,6 +820,8 @@ fn free_smoothing(spec: &EtsSpec) -> (bool, bool, bool) {
 thread_local! {
     /// Likelihood evaluations on this thread (the timing test counts them per model).
     pub(super) static EVALUATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Makes the objective ignore its bound (the test that the bound changes no path).
+    pub(super) static EAGER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// The objective over the free parameters: α, β, γ, φ (those the model has), then the
@@ -788,12 +900,27 @@ impl Objective<'_> {
         {
             return false;
         }
-        admissible(&self.spec, p, if has_g { self.m } else { 1 })
+        true
     }
 
+    /// The objective at `z`: infinite outside the bounds or the admissible region.
     fn value(&self, z: &[f64]) -> f64 {
+        self.value_below(z, f64::INFINITY)
+    }
+
+    /// The objective at `z`, or any value above `bound` when it is above: then the point is
+    /// rejected whether admissible or not, so the Schur–Cohn test (as costly as a pass over
+    /// 48 observations) is only run for values at or below `bound`. Gives the Nelder–Mead run
+    /// the same path as [`Objective::value`] (see `neldermead::minimise`).
+    fn value_below(&self, z: &[f64], bound: f64) -> f64 {
         #[cfg(test)]
         EVALUATIONS.with(|c| c.set(c.get() + 1));
+        #[cfg(test)]
+        let bound = if EAGER.with(|c| c.get()) {
+            f64::INFINITY
+        } else {
+            bound
+        };
         if z.iter().any(|v| !v.is_finite()) {
             return f64::INFINITY;
         }
@@ -801,12 +928,25 @@ impl Objective<'_> {
         if !self.feasible(&p, &x) {
             return f64::INFINITY;
         }
-        let lik = likelihood(&self.spec, &x, &p, self.y);
+        let lik = likelihood(&self.spec, &x, &p, self.y, bound);
         // A perfect fit has Σe² = 0 and ln 0 = −∞: floor it as R does (−1e10).
-        if lik.is_nan() {
+        let value = if lik.is_nan() {
             f64::INFINITY
         } else {
             lik.max(-1e10)
+        };
+        if value > bound {
+            return value;
+        }
+        let m = if self.spec.season == SeasonKind::None {
+            1
+        } else {
+            self.m
+        };
+        if admissible(&self.spec, &p, m) {
+            value
+        } else {
+            f64::INFINITY
         }
     }
 }
@@ -959,6 +1099,7 @@ pub(super) struct Effort {
 /// The effort of the fit before issue 12's speed work: every start restarted up to five
 /// times, each run to a spread of 10⁻¹² or 4,000 evaluations (about 40,000 evaluations per
 /// seasonal model). The experiment in the tests compares the efforts below with it.
+#[cfg(test)]
 pub(super) const REFERENCE_EFFORT: Effort = Effort {
     first_rel: 1e-12,
     first_evals: 4_000,
@@ -1052,6 +1193,11 @@ fn nelder_mead(
         }
         simplex.push(v);
     }
-    let found = neldermead::minimise(|z| obj.value(z), &simplex, rel, max_evals);
+    let found = neldermead::minimise(
+        |z, bound| obj.value_below(z, bound),
+        &simplex,
+        rel,
+        max_evals,
+    );
     (found.x, found.value)
 }

@@ -609,7 +609,13 @@ fn timings() {
         let t = Instant::now();
         let mut acc = 0.0;
         for _ in 0..100_000 {
-            acc += ets::likelihood(&rm.spec, std::hint::black_box(&x0), &rm.smoothing, &r.y);
+            acc += ets::likelihood(
+                &rm.spec,
+                std::hint::black_box(&x0),
+                &rm.smoothing,
+                &r.y,
+                f64::INFINITY,
+            );
         }
         eprintln!(
             "airpassengers {:12} likelihood {:6.3} µs ({acc:.0})",
@@ -854,4 +860,65 @@ fn power_of_two_rescaling_decides_as_the_division_did() {
         inside > 1000 && outside > 1000,
         "{inside} inside, {outside} outside"
     );
+}
+
+#[test]
+fn the_optimisers_criterion_is_the_passs() {
+    // The product of |μ| in place of the sum of their logarithms changes the last bits only.
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for r in references() {
+        for rm in &r.models {
+            let x0 = state_of(rm, r.m);
+            for k in 0..20 {
+                let mut p = rm.smoothing;
+                if k > 0 {
+                    p.alpha = (p.alpha * (0.8 + 0.4 * rand::Rng::random::<f64>(&mut rng))).min(0.9);
+                }
+                let exact = ets::pass(&rm.spec, &x0, &p, &r.y).lik;
+                let fast = ets::likelihood(&rm.spec, &x0, &p, &r.y, f64::INFINITY);
+                assert!(
+                    (exact - fast).abs() <= 1e-12 * exact.abs().max(1.0),
+                    "{} {}: {exact} vs {fast}",
+                    r.name,
+                    rm.spec.name()
+                );
+                // Below a bound under the value: a value above the bound.
+                let capped = ets::likelihood(&rm.spec, &x0, &p, &r.y, exact - 1.0);
+                assert!(capped > exact - 1.0, "{capped} vs {exact}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_bound_changes_no_optimisation_path() {
+    // Skipping the admissibility test and the rest of a pass above the bound gives the same
+    // fits, to the bit, as evaluating every point fully.
+    let refs = references();
+    let short = short_monthly_series(4);
+    let mut cases: Vec<(&[f64], usize, EtsSpec)> = Vec::new();
+    for r in &refs[..1] {
+        for rm in &r.models {
+            cases.push((&r.y, r.m, rm.spec));
+        }
+    }
+    for y in &short {
+        for code_ in ["ANA", "AAdA", "MAM", "MNA", "AAN"] {
+            cases.push((y, 12, spec_of(code_)));
+        }
+    }
+    for (y, season, spec) in cases {
+        let m = if spec.season == SeasonKind::None {
+            1
+        } else {
+            season
+        };
+        let lazy = ets::fit(y, &spec, m).expect("fits");
+        ets::EAGER.with(|c| c.set(true));
+        let eager = ets::fit(y, &spec, m).expect("fits");
+        ets::EAGER.with(|c| c.set(false));
+        assert_eq!(lazy.smoothing, eager.smoothing, "{}", spec.name());
+        assert_eq!(lazy.initial, eager.initial, "{}", spec.name());
+        assert_eq!(lazy.pass.lik.to_bits(), eager.pass.lik.to_bits());
+    }
 }
