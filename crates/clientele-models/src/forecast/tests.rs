@@ -922,3 +922,106 @@ fn the_bound_changes_no_optimisation_path() {
         assert_eq!(lazy.pass.lik.to_bits(), eager.pass.lik.to_bits());
     }
 }
+
+/// The simulated bands as computed before issue 12's speed work: a fresh seeded generator
+/// per call and sorted paths.
+fn simulated_bands_as_before(
+    spec: &EtsSpec,
+    p: &Smoothing,
+    last: &StateVec,
+    sigma2: f64,
+    h: usize,
+    levels: &[f64],
+    sims: usize,
+) -> Vec<Interval> {
+    let sd = sigma2.max(0.0).sqrt();
+    let mut rng = ChaCha8Rng::seed_from_u64(20_081);
+    let mut paths = vec![Vec::with_capacity(sims); h];
+    for _ in 0..sims {
+        let mut x = *last;
+        for step in paths.iter_mut() {
+            let mu = ets::one_step(spec, &x, p);
+            let e = sd * standard_normal(&mut rng);
+            let y = match spec.error {
+                ErrorKind::Additive => mu + e,
+                ErrorKind::Multiplicative => mu * (1.0 + e),
+            };
+            step.push(y);
+            ets::update(spec, &mut x, p, y);
+        }
+    }
+    for step in paths.iter_mut() {
+        step.sort_by(f64::total_cmp);
+    }
+    levels
+        .iter()
+        .map(|&level| Interval {
+            level,
+            lower: paths
+                .iter()
+                .map(|s| crate::quantile(s, 0.5 - level / 2.0))
+                .collect(),
+            upper: paths
+                .iter()
+                .map(|s| crate::quantile(s, 0.5 + level / 2.0))
+                .collect(),
+        })
+        .collect()
+}
+
+#[test]
+fn simulated_bands_are_the_same_with_kept_draws_and_selection() {
+    let r = reference("airpassengers", 12);
+    for code_ in ["MAM", "MNM", "MAdM"] {
+        let f = fit(&r.y, 12, &Method::Ets(spec_of(code_))).expect("fits");
+        let Engine::Ets {
+            spec,
+            smoothing,
+            last,
+            ..
+        } = &f.engine
+        else {
+            unreachable!()
+        };
+        // One set of draws for several calls of different horizons, as a backtest makes.
+        let draws = NormalDraws::new(300);
+        for h in [12, 5, 12, 1, 7] {
+            let ours = simulated_bands(spec, smoothing, last, f.sigma2, h, &[0.8, 0.95], &draws);
+            let before =
+                simulated_bands_as_before(spec, smoothing, last, f.sigma2, h, &[0.8, 0.95], 300);
+            assert_eq!(ours, before, "{code_} h {h}");
+        }
+        let fc = f.forecast(12, &[0.5, 0.8, 0.95]).expect("forecast");
+        let before = simulated_bands_as_before(
+            spec,
+            smoothing,
+            last,
+            f.sigma2,
+            12,
+            &[0.5, 0.8, 0.95],
+            SIMULATIONS,
+        );
+        assert_eq!(fc.intervals, before, "{code_}");
+    }
+}
+
+#[test]
+fn the_same_input_gives_the_same_bits() {
+    for r in references() {
+        let run = || {
+            let sel = auto_ets(&r.y, r.m).expect("a model");
+            let fc = sel.best.forecast(12, &[0.8, 0.95]).expect("forecast");
+            let bt = backtest(&r.y, r.m, &sel.best.method, 12).expect("backtest");
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
+            (
+                sel.best.method.name(),
+                bits(&sel.best.params.iter().map(|p| p.1).collect::<Vec<_>>()),
+                bits(&sel.candidates.iter().map(|c| c.aicc).collect::<Vec<_>>()),
+                bits(&fc.mean),
+                bits(&fc.intervals[1].upper),
+                bits(&[bt.mape, bt.mase, bt.coverage_95]),
+            )
+        };
+        assert_eq!(run(), run(), "{}", r.name);
+    }
+}
