@@ -648,15 +648,19 @@ fn unit_roots_within(a: &mut [f64]) -> bool {
         }
         // (a_k·p(w) − a_0·p*(w)) / w, p* the reversed polynomial: degree k − 1, the same
         // roots inside the circle.
-        for j in 1..=k {
-            next[j - 1] = lead * cur[j] - constant * cur[k - j];
+        // next[j] = a_k·a_{j+1} − a_0·a_{k−1−j}.
+        for (n, (up, down)) in next[..k]
+            .iter_mut()
+            .zip(cur[1..=k].iter().zip(cur[..k].iter().rev()))
+        {
+            *n = lead * up - constant * down;
         }
         len = k;
         // The coefficients square at each step: rescale so that 13 steps neither overflow
         // nor underflow. By a power of two, which is exact (a division by the largest
         // coefficient rounded every one, and cost a division each): the signs and ratios
         // the recursion tests are unchanged by it.
-        let scale = next[..len].iter().fold(0.0f64, |m, c| m.max(c.abs()));
+        let scale = max_abs(&next[..len]);
         if scale == 0.0 || !scale.is_finite() {
             return false;
         }
@@ -666,6 +670,23 @@ fn unit_roots_within(a: &mut [f64]) -> bool {
         }
     }
     true
+}
+
+/// The largest |x| (0 for none), in four lanes: the maximum does not depend on the order.
+#[inline(always)]
+fn max_abs(v: &[f64]) -> f64 {
+    let mut lanes = [0.0f64; 4];
+    let chunks = v.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, x) in lanes.iter_mut().zip(c) {
+            *l = l.max(x.abs());
+        }
+    }
+    for (l, x) in lanes.iter_mut().zip(rest) {
+        *l = l.max(x.abs());
+    }
+    lanes[0].max(lanes[1]).max(lanes[2].max(lanes[3]))
 }
 
 /// 2^−e for the exponent e of a positive normal or subnormal `x` (so that x·2^−e is in

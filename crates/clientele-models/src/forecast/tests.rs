@@ -598,7 +598,7 @@ fn short_monthly_series(n: usize) -> Vec<Vec<f64>> {
 fn timings() {
     use std::time::Instant;
     let r = reference("airpassengers", 12);
-    let reps = 5;
+    let reps = 7;
     // One likelihood evaluation (the recursion alone) at statsforecast's optimum.
     for rm in r
         .models
@@ -623,16 +623,44 @@ fn timings() {
             t.elapsed().as_secs_f64() / 100_000.0 * 1e6
         );
     }
+    // The admissibility test of a seasonal model, m = 12.
+    let t = Instant::now();
+    let mut inside = 0usize;
+    for i in 0..100_000 {
+        let p = Smoothing {
+            alpha: 0.2 + 1e-6 * (i % 100) as f64,
+            beta: 0.01,
+            gamma: 0.1,
+            phi: 0.95,
+        };
+        inside += usize::from(ets::admissible_for_tests(
+            &spec_of("AAdA"),
+            std::hint::black_box(&p),
+            12,
+        ));
+    }
+    eprintln!(
+        "admissible (m 12) {:6.3} µs ({inside})",
+        t.elapsed().as_secs_f64() / 100_000.0 * 1e6
+    );
     let (specs, _) = candidates(&r.y, 12);
     let mut total = 0.0;
+    // The fastest of `reps` runs: the machine is shared, and the others' load only slows.
+    let fastest = |f: &mut dyn FnMut()| {
+        (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
     for spec in &specs {
         ets::EVALUATIONS.with(|c| c.set(0));
-        let t = Instant::now();
         let mut lik = 0.0;
-        for _ in 0..reps {
+        let secs = fastest(&mut || {
             lik = -2.0 * fit(&r.y, 12, &Method::Ets(*spec)).expect("fits").loglik;
-        }
-        let secs = t.elapsed().as_secs_f64() / reps as f64;
+        });
         total += secs;
         let evals = ets::EVALUATIONS.with(|c| c.get()) / reps;
         eprintln!(
@@ -646,30 +674,28 @@ fn timings() {
         "airpassengers sum over the 15 models {:8.2} ms",
         total * 1e3
     );
-    let t = Instant::now();
-    for _ in 0..reps {
+    let secs = fastest(&mut || {
         let sel = auto_ets(&r.y, 12).expect("a model");
         sel.best.forecast(12, &[0.8, 0.95]).expect("forecast");
-    }
-    eprintln!(
-        "airpassengers auto + forecast {:8.2} ms",
-        t.elapsed().as_secs_f64() / reps as f64 * 1e3
-    );
-    let t = Instant::now();
-    for _ in 0..reps {
+    });
+    eprintln!("airpassengers auto + forecast {:8.2} ms", secs * 1e3);
+    let secs = fastest(&mut || {
         let sel = auto_ets(&r.y, 12).expect("a model");
         sel.best.forecast(12, &[0.8, 0.95]).expect("forecast");
         backtest(&r.y, 12, &sel.best.method, 12).expect("backtest");
         backtest(&r.y, 12, &Method::SeasonalNaive, 12).expect("backtest");
-    }
+    });
     eprintln!(
         "airpassengers auto + forecast + both backtests {:8.2} ms",
-        t.elapsed().as_secs_f64() / reps as f64 * 1e3
+        secs * 1e3
     );
     let n: usize = std::env::var("ETS_TIMING_SERIES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
+    if n == 0 {
+        return;
+    }
     let series = short_monthly_series(n);
     let t = Instant::now();
     let chosen: Vec<String> = series
