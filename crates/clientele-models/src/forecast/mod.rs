@@ -221,7 +221,8 @@ enum Engine {
         spec: EtsSpec,
         smoothing: Smoothing,
         m: usize,
-        last: StateVec,
+        /// Boxed: a state holds room for 24 seasons, the other variants a few numbers.
+        last: Box<StateVec>,
     },
     SeasonalNaive {
         /// The last m values.
@@ -433,7 +434,7 @@ fn fit_ets(y: &[f64], season: usize, spec: &EtsSpec) -> Result<Fitted, ModelErro
             spec: *spec,
             smoothing: p,
             m,
-            last: est.pass.last,
+            last: Box::new(est.pass.last),
         },
     })
 }
@@ -938,7 +939,7 @@ pub fn backtest(
             else {
                 unreachable!("an ETS fit keeps an ETS engine")
             };
-            let mut state = *last;
+            let mut state = **last;
             // Every origin simulates with the same draws (as it did when each reseeded).
             let draws = NormalDraws::new(BACKTEST_SIMULATIONS);
             for t in n0..n {
@@ -947,7 +948,7 @@ pub fn backtest(
                     spec: *spec,
                     smoothing: *smoothing,
                     m: *m,
-                    last: state,
+                    last: Box::new(state),
                 };
                 let f = forecast_from(&engine, fitted.sigma2, steps, &[0.95], &draws);
                 for k in 0..steps {
