@@ -1132,8 +1132,9 @@ pub(super) const REFERENCE_EFFORT: Effort = Effort {
     polish_every: true,
 };
 
-/// Models without a season (2 to 5 free parameters): each start to a spread of 10⁻⁸, then up
-/// to five restarts of the best. Their optima decide many choices and are cheap to reach.
+/// Models without a season (2 to 5 free parameters): each start to a spread of 10⁻⁸ and up
+/// to five restarts of each (restarting only the best start lost up to 6.6 in the criterion
+/// on some 48-month series). Their optima decide many choices and are cheap to reach.
 pub(super) const NONSEASONAL_EFFORT: Effort = Effort {
     first_rel: 1e-8,
     first_evals: 1_000,
@@ -1142,7 +1143,7 @@ pub(super) const NONSEASONAL_EFFORT: Effort = Effort {
     polish_rel: 1e-8,
     polish_evals: 1_000,
     stop_gain: 1e-7,
-    polish_every: false,
+    polish_every: true,
 };
 
 /// Seasonal models (m + 1 to m + 4 free parameters): a short run from each start (400

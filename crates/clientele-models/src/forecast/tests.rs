@@ -739,9 +739,9 @@ fn efforts() {
     let mut variants: Vec<(&str, Effort)> = vec![
         ("reference (before issue 12)", ets::REFERENCE_EFFORT),
         (
-            "all starts polished, rel 1e-8 cap 1000",
+            "best start polished, rel 1e-8 cap 1000",
             Effort {
-                polish_every: true,
+                polish_every: false,
                 ..ets::NONSEASONAL_EFFORT
             },
         ),
@@ -754,6 +754,15 @@ fn efforts() {
         Some(false) => variants.push(("NONSEASONAL_EFFORT", ets::NONSEASONAL_EFFORT)),
         None => {}
     }
+    // What `fit` uses: the effort of the model's kind.
+    let fit_as = |y: &[f64], spec: &EtsSpec, m: usize, effort: &Effort, name: &str| {
+        if name == "fit (per kind)" {
+            ets::fit(y, spec, m)
+        } else {
+            ets::fit_with(y, spec, m, effort)
+        }
+    };
+    variants.push(("fit (per kind)", ets::SEASONAL_EFFORT));
     let refs = references();
     let short = short_monthly_series(24);
     let keep = |spec: &EtsSpec| only.is_none_or(|s| s == (spec.season != SeasonKind::None));
@@ -771,7 +780,7 @@ fn efforts() {
                 } else {
                     r.m
                 };
-                let est = ets::fit_with(&r.y, &rm.spec, m, effort).expect("fits");
+                let est = fit_as(&r.y, &rm.spec, m, effort, name).expect("fits");
                 let sp = &rm.smoothing;
                 let usual = (rm.spec.trend == TrendKind::None || sp.beta <= sp.alpha)
                     && (rm.spec.season == SeasonKind::None || sp.gamma <= 1.0 - sp.alpha);
@@ -796,7 +805,7 @@ fn efforts() {
                 } else {
                     12
                 };
-                let est = ets::fit_with(y, &spec, m, effort);
+                let est = fit_as(y, &spec, m, effort, name);
                 liks.push(est.as_ref().map_or(f64::NAN, |e| e.pass.lik));
                 if let Ok(est) = est {
                     let k = est.n_params as f64;
