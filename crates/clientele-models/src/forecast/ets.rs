@@ -973,7 +973,9 @@ impl Objective<'_> {
 }
 
 /// Fits an ETS model by maximum likelihood: Nelder–Mead over the smoothing parameters and the
-/// initial states (as R's `ets`), restarted from its optimum until it stops improving.
+/// initial states (as R's `ets`) from three starts, restarted from the best optimum until it
+/// stops improving, with the effort of the model's kind ([`SEASONAL_EFFORT`],
+/// [`NONSEASONAL_EFFORT`]).
 pub(super) fn fit(y: &[f64], spec: &EtsSpec, m: usize) -> Result<Estimate, ModelError> {
     let effort = if spec.season == SeasonKind::None {
         &NONSEASONAL_EFFORT
