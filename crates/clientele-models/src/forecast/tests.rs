@@ -745,6 +745,21 @@ fn efforts() {
                 ..ets::NONSEASONAL_EFFORT
             },
         ),
+        (
+            "every start polished, 5 rounds",
+            Effort {
+                rounds: 5,
+                ..ets::NONSEASONAL_EFFORT
+            },
+        ),
+        (
+            "every start polished, rel 1e-7",
+            Effort {
+                first_rel: 1e-7,
+                polish_rel: 1e-7,
+                ..ets::NONSEASONAL_EFFORT
+            },
+        ),
         ("1000@1e-6 + 2x1000", e(1e-6, 1000, 2, 1000)),
         ("600@1e-6 + 3x400", e(1e-6, 600, 3, 400)),
         ("300@1e-5 + 2x300", e(1e-5, 300, 2, 300)),
