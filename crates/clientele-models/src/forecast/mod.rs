@@ -57,6 +57,7 @@
 //! (all actuals 0 for MAPE, a constant training part for MASE) is NaN.
 
 mod ets;
+mod neldermead;
 #[cfg(test)]
 mod tests;
 
@@ -66,7 +67,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, Normal};
 
-use crate::{ModelError, quantile};
+use crate::ModelError;
 pub use ets::MAX_SEASON;
 use ets::{Smoothing, StateVec};
 
@@ -220,7 +221,8 @@ enum Engine {
         spec: EtsSpec,
         smoothing: Smoothing,
         m: usize,
-        last: StateVec,
+        /// Boxed: a state holds room for 24 seasons, the other variants a few numbers.
+        last: Box<StateVec>,
     },
     SeasonalNaive {
         /// The last m values.
@@ -432,7 +434,7 @@ fn fit_ets(y: &[f64], season: usize, spec: &EtsSpec) -> Result<Fitted, ModelErro
             spec: *spec,
             smoothing: p,
             m,
-            last: est.pass.last,
+            last: Box::new(est.pass.last),
         },
     })
 }
@@ -532,7 +534,7 @@ impl Fitted {
             self.sigma2,
             h,
             levels,
-            SIMULATIONS,
+            &NormalDraws::new(SIMULATIONS),
         ))
     }
 }
@@ -561,7 +563,13 @@ fn normal_bands(mean: &[f64], var: &[f64], levels: &[f64]) -> Vec<Interval> {
         .collect()
 }
 
-fn forecast_from(engine: &Engine, sigma2: f64, h: usize, levels: &[f64], sims: usize) -> Forecast {
+fn forecast_from(
+    engine: &Engine,
+    sigma2: f64,
+    h: usize,
+    levels: &[f64],
+    draws: &NormalDraws,
+) -> Forecast {
     match engine {
         Engine::SeasonalNaive { tail } => {
             let m = tail.len();
@@ -594,7 +602,7 @@ fn forecast_from(engine: &Engine, sigma2: f64, h: usize, levels: &[f64], sims: u
             let mean = ets::point_forecasts(spec, last, smoothing, h);
             let intervals = match analytic_variance(spec, smoothing, *m, sigma2, &mean) {
                 Some(var) => normal_bands(&mean, &var, levels),
-                None => simulated_bands(spec, smoothing, last, sigma2, h, levels, sims),
+                None => simulated_bands(spec, smoothing, last, sigma2, h, levels, draws),
             };
             Forecast { mean, intervals }
         }
@@ -681,6 +689,34 @@ fn analytic_variance(
     }
 }
 
+/// The standard normal draws of the simulated bands: `sims` paths, drawn from one seed path
+/// after path (so the same model gives the same bands), drawn once and kept, since a backtest
+/// simulates from every origin with the same draws.
+struct NormalDraws {
+    sims: usize,
+    /// The sequence so far; path i of an h-step simulation uses `values[i·h..(i + 1)·h]`.
+    values: std::cell::RefCell<(ChaCha8Rng, Vec<f64>)>,
+}
+
+impl NormalDraws {
+    fn new(sims: usize) -> NormalDraws {
+        NormalDraws {
+            sims,
+            values: std::cell::RefCell::new((ChaCha8Rng::seed_from_u64(20_081), Vec::new())),
+        }
+    }
+
+    /// Runs `f` over the first `len` draws of the sequence, drawing those not drawn yet.
+    fn with<R>(&self, len: usize, f: impl FnOnce(&[f64]) -> R) -> R {
+        let mut cell = self.values.borrow_mut();
+        let (rng, values) = &mut *cell;
+        while values.len() < len {
+            values.push(standard_normal(rng));
+        }
+        f(&values[..len])
+    }
+}
+
 /// Empirical bands from simulated sample paths (seeded: the same model gives the same bands).
 fn simulated_bands(
     spec: &EtsSpec,
@@ -689,41 +725,62 @@ fn simulated_bands(
     sigma2: f64,
     h: usize,
     levels: &[f64],
-    sims: usize,
+    draws: &NormalDraws,
 ) -> Vec<Interval> {
     let sd = sigma2.max(0.0).sqrt();
-    let mut rng = ChaCha8Rng::seed_from_u64(20_081);
+    let sims = draws.sims;
     let mut paths = vec![Vec::with_capacity(sims); h];
-    for _ in 0..sims {
-        let mut x = last.clone();
-        for step in paths.iter_mut() {
-            let mu = ets::one_step(spec, &x, p);
-            let e = sd * standard_normal(&mut rng);
-            let y = match spec.error {
-                ErrorKind::Additive => mu + e,
-                ErrorKind::Multiplicative => mu * (1.0 + e),
-            };
-            step.push(y);
-            ets::update(spec, &mut x, p, y);
+    draws.with(sims * h, |z| {
+        for path in z.chunks_exact(h) {
+            let mut x = *last;
+            for (step, draw) in paths.iter_mut().zip(path) {
+                let mu = ets::one_step(spec, &x, p);
+                let e = sd * draw;
+                let y = match spec.error {
+                    ErrorKind::Additive => mu + e,
+                    ErrorKind::Multiplicative => mu * (1.0 + e),
+                };
+                step.push(y);
+                ets::update(spec, &mut x, p, y);
+            }
         }
-    }
-    for step in paths.iter_mut() {
-        step.sort_by(f64::total_cmp);
-    }
+    });
+    // Each quantile needs two order statistics: selections instead of a sort, the same values.
     levels
         .iter()
         .map(|&level| Interval {
             level,
             lower: paths
-                .iter()
-                .map(|s| quantile(s, 0.5 - level / 2.0))
+                .iter_mut()
+                .map(|s| quantile_unsorted(s, 0.5 - level / 2.0))
                 .collect(),
             upper: paths
-                .iter()
-                .map(|s| quantile(s, 0.5 + level / 2.0))
+                .iter_mut()
+                .map(|s| quantile_unsorted(s, 0.5 + level / 2.0))
                 .collect(),
         })
         .collect()
+}
+
+/// [`quantile`] of values in any order (reordered in place), by selecting the two order
+/// statistics it interpolates between: the same result as sorting first.
+fn quantile_unsorted(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let (_, a, right) = v.select_nth_unstable_by(lo, f64::total_cmp);
+    let a = *a;
+    let b = if hi == lo {
+        a
+    } else {
+        *right
+            .iter()
+            .min_by(|x, y| x.total_cmp(y))
+            .expect("hi is within the values")
+    };
+    a + (b - a) * (pos - lo as f64)
 }
 
 /// A standard normal draw (Box–Muller).
@@ -882,16 +939,18 @@ pub fn backtest(
             else {
                 unreachable!("an ETS fit keeps an ETS engine")
             };
-            let mut state = last.clone();
+            let mut state = **last;
+            // Every origin simulates with the same draws (as it did when each reseeded).
+            let draws = NormalDraws::new(BACKTEST_SIMULATIONS);
             for t in n0..n {
                 let steps = h.min(n - t);
                 let engine = Engine::Ets {
                     spec: *spec,
                     smoothing: *smoothing,
                     m: *m,
-                    last: state.clone(),
+                    last: Box::new(state),
                 };
-                let f = forecast_from(&engine, fitted.sigma2, steps, &[0.95], BACKTEST_SIMULATIONS);
+                let f = forecast_from(&engine, fitted.sigma2, steps, &[0.95], &draws);
                 for k in 0..steps {
                     points.push((
                         y[t + k],

@@ -287,7 +287,7 @@ fn simulate(
     seed: u64,
 ) -> Vec<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut x = x0.clone();
+    let mut x = *x0;
     (0..n)
         .map(|_| {
             let mu = ets::one_step(spec, &x, p);
@@ -561,4 +561,517 @@ fn schur_cohn_agrees_with_root_finding() {
         inside > 100 && outside > 100,
         "{inside} inside, {outside} outside"
     );
+}
+
+/// `n` monthly series of 48 months from a few ETS models (for the timing test).
+fn short_monthly_series(n: usize) -> Vec<Vec<f64>> {
+    let seasons: Vec<f64> = (0..12)
+        .map(|k| 1.0 + 0.25 * (k as f64 * 0.52).sin())
+        .collect();
+    let total: f64 = seasons.iter().sum();
+    let mult: Vec<f64> = seasons.iter().map(|s| s * 12.0 / total).collect();
+    let add: Vec<f64> = mult.iter().map(|s| 20.0 * (s - 1.0)).collect();
+    (0..n)
+        .map(|i| {
+            let (code_, x0, sd) = match i % 4 {
+                0 => ("MAM", StateVec::new(100.0, 1.0, mult.clone()), 0.05),
+                1 => ("ANA", StateVec::new(100.0, 0.0, add.clone()), 3.0),
+                2 => ("MNN", StateVec::new(100.0, 0.0, vec![0.0]), 0.08),
+                _ => ("AAdN", StateVec::new(100.0, 2.0, vec![0.0]), 4.0),
+            };
+            let p = Smoothing {
+                alpha: 0.3,
+                beta: 0.05,
+                gamma: 0.1,
+                phi: 0.9,
+            };
+            simulate(&spec_of(code_), &p, &x0, sd, 48, 5000 + i as u64)
+        })
+        .collect()
+}
+
+/// Timings: `cargo test -p clientele-models --locked forecast::tests::timings -- --ignored
+/// --nocapture` (the dev profile builds this crate at opt-level 3). `ETS_TIMING_SERIES` sets
+/// how many 48-month series the batch part fits (default 1,000).
+#[test]
+#[ignore = "timings, run by hand"]
+fn timings() {
+    use std::time::Instant;
+    let r = reference("airpassengers", 12);
+    let reps = 7;
+    // One likelihood evaluation (the recursion alone) at statsforecast's optimum.
+    for rm in r
+        .models
+        .iter()
+        .filter(|m| ["MAM", "ANA", "MNN"].contains(&code(&m.spec).as_str()))
+    {
+        let x0 = state_of(rm, r.m);
+        let t = Instant::now();
+        let mut acc = 0.0;
+        for _ in 0..100_000 {
+            acc += ets::likelihood(
+                &rm.spec,
+                std::hint::black_box(&x0),
+                &rm.smoothing,
+                &r.y,
+                f64::INFINITY,
+            );
+        }
+        eprintln!(
+            "airpassengers {:12} likelihood {:6.3} µs ({acc:.0})",
+            rm.spec.name(),
+            t.elapsed().as_secs_f64() / 100_000.0 * 1e6
+        );
+    }
+    // The admissibility test of a seasonal model, m = 12.
+    let t = Instant::now();
+    let mut inside = 0usize;
+    for i in 0..100_000 {
+        let p = Smoothing {
+            alpha: 0.2 + 1e-6 * (i % 100) as f64,
+            beta: 0.01,
+            gamma: 0.1,
+            phi: 0.95,
+        };
+        inside += usize::from(ets::admissible_for_tests(
+            &spec_of("AAdA"),
+            std::hint::black_box(&p),
+            12,
+        ));
+    }
+    eprintln!(
+        "admissible (m 12) {:6.3} µs ({inside})",
+        t.elapsed().as_secs_f64() / 100_000.0 * 1e6
+    );
+    let (specs, _) = candidates(&r.y, 12);
+    let mut total = 0.0;
+    // The fastest of `reps` runs: the machine is shared, and the others' load only slows.
+    let fastest = |f: &mut dyn FnMut()| {
+        (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    for spec in &specs {
+        ets::EVALUATIONS.with(|c| c.set(0));
+        let mut lik = 0.0;
+        let secs = fastest(&mut || {
+            lik = -2.0 * fit(&r.y, 12, &Method::Ets(*spec)).expect("fits").loglik;
+        });
+        total += secs;
+        let evals = ets::EVALUATIONS.with(|c| c.get()) / reps;
+        eprintln!(
+            "airpassengers {:12} {:8.2} ms {:7} evaluations lik {lik:.4}",
+            spec.name(),
+            secs * 1e3,
+            evals
+        );
+    }
+    eprintln!(
+        "airpassengers sum over the 15 models {:8.2} ms",
+        total * 1e3
+    );
+    let secs = fastest(&mut || {
+        let sel = auto_ets(&r.y, 12).expect("a model");
+        sel.best.forecast(12, &[0.8, 0.95]).expect("forecast");
+    });
+    eprintln!("airpassengers auto + forecast {:8.2} ms", secs * 1e3);
+    let secs = fastest(&mut || {
+        let sel = auto_ets(&r.y, 12).expect("a model");
+        sel.best.forecast(12, &[0.8, 0.95]).expect("forecast");
+        backtest(&r.y, 12, &sel.best.method, 12).expect("backtest");
+        backtest(&r.y, 12, &Method::SeasonalNaive, 12).expect("backtest");
+    });
+    eprintln!(
+        "airpassengers auto + forecast + both backtests {:8.2} ms",
+        secs * 1e3
+    );
+    let n: usize = std::env::var("ETS_TIMING_SERIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    if n == 0 {
+        return;
+    }
+    let series = short_monthly_series(n);
+    let t = Instant::now();
+    let chosen: Vec<String> = series
+        .par_iter()
+        .map(|y| {
+            let sel = auto_ets(y, 12).expect("a model");
+            sel.best.forecast(12, &[0.8, 0.95]).expect("forecast");
+            sel.best.method.name()
+        })
+        .collect();
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!(
+        "{n} series of 48 months, auto + forecast (h 12): {secs:.2} s ({:.2} ms per series); {} seasonal choices",
+        secs / n as f64 * 1e3,
+        chosen
+            .iter()
+            .filter(|c| c.ends_with("A)") || c.ends_with("M)"))
+            .count()
+    );
+}
+
+/// Compares fit efforts: evaluations, and criteria against statsforecast's and against the
+/// reference effort on 48-month series. `cargo test -p clientele-models --locked
+/// forecast::tests::efforts -- --ignored --nocapture`.
+#[test]
+#[ignore = "an experiment, run by hand"]
+fn efforts() {
+    use ets::Effort;
+    // ETS_EFFORT_SEASONAL=1 (0): only the seasonal (non-seasonal) models.
+    let only: Option<bool> = std::env::var("ETS_EFFORT_SEASONAL").ok().map(|v| v == "1");
+    let e = |first_rel: f64, first_evals: usize, rounds: usize, polish_evals: usize| Effort {
+        first_rel,
+        first_evals,
+        rounds,
+        polish_step: 0.02,
+        polish_rel: 1e-8,
+        polish_evals,
+        stop_gain: 1e-7,
+        polish_every: false,
+    };
+    let mut variants: Vec<(&str, Effort)> = vec![
+        ("reference (before issue 12)", ets::REFERENCE_EFFORT),
+        (
+            "best start polished, rel 1e-8 cap 1000",
+            Effort {
+                polish_every: false,
+                ..ets::NONSEASONAL_EFFORT
+            },
+        ),
+        (
+            "every start polished, 5 rounds",
+            Effort {
+                rounds: 5,
+                ..ets::NONSEASONAL_EFFORT
+            },
+        ),
+        (
+            "every start polished, rel 1e-7",
+            Effort {
+                first_rel: 1e-7,
+                polish_rel: 1e-7,
+                ..ets::NONSEASONAL_EFFORT
+            },
+        ),
+        ("1000@1e-6 + 2x1000", e(1e-6, 1000, 2, 1000)),
+        ("600@1e-6 + 3x400", e(1e-6, 600, 3, 400)),
+        ("300@1e-5 + 2x300", e(1e-5, 300, 2, 300)),
+    ];
+    match only {
+        Some(true) => variants.push(("SEASONAL_EFFORT", ets::SEASONAL_EFFORT)),
+        Some(false) => variants.push(("NONSEASONAL_EFFORT", ets::NONSEASONAL_EFFORT)),
+        None => {}
+    }
+    // What `fit` uses: the effort of the model's kind.
+    let fit_as = |y: &[f64], spec: &EtsSpec, m: usize, effort: &Effort, name: &str| {
+        if name == "fit (per kind)" {
+            ets::fit(y, spec, m)
+        } else {
+            ets::fit_with(y, spec, m, effort)
+        }
+    };
+    variants.push(("fit (per kind)", ets::SEASONAL_EFFORT));
+    let refs = references();
+    let short = short_monthly_series(24);
+    let keep = |spec: &EtsSpec| only.is_none_or(|s| s == (spec.season != SeasonKind::None));
+    let mut base: Vec<f64> = Vec::new();
+    let mut base_aicc: Vec<f64> = Vec::new();
+    for (name, effort) in &variants {
+        ets::EVALUATIONS.with(|c| c.set(0));
+        let t = std::time::Instant::now();
+        let (mut worst, mut worst_at) = (f64::NEG_INFINITY, String::new());
+        let mut over = 0;
+        for r in &refs {
+            for rm in r.models.iter().filter(|rm| keep(&rm.spec)) {
+                let m = if rm.spec.season == SeasonKind::None {
+                    1
+                } else {
+                    r.m
+                };
+                let est = fit_as(&r.y, &rm.spec, m, effort, name).expect("fits");
+                let sp = &rm.smoothing;
+                let usual = (rm.spec.trend == TrendKind::None || sp.beta <= sp.alpha)
+                    && (rm.spec.season == SeasonKind::None || sp.gamma <= 1.0 - sp.alpha);
+                let d = est.pass.lik - rm.lik;
+                if usual && d > worst {
+                    worst = d;
+                    worst_at = format!("{} {}", r.name, rm.spec.name());
+                }
+                over += usize::from(usual && d > 0.5);
+            }
+        }
+        let ref_evals = ets::EVALUATIONS.with(|c| c.get());
+        // The 48-month series: every candidate, against the reference effort.
+        let mut liks = Vec::new();
+        let mut best_aicc = Vec::new();
+        for y in &short {
+            let (specs, _) = candidates(y, 12);
+            let mut best = f64::INFINITY;
+            for spec in specs.into_iter().filter(|s| keep(s)) {
+                let m = if spec.season == SeasonKind::None {
+                    1
+                } else {
+                    12
+                };
+                let est = fit_as(y, &spec, m, effort, name);
+                liks.push(est.as_ref().map_or(f64::NAN, |e| e.pass.lik));
+                if let Ok(est) = est {
+                    let k = est.n_params as f64;
+                    let n = y.len() as f64;
+                    if n - k - 1.0 > 0.0 {
+                        best =
+                            best.min(est.pass.lik + 2.0 * k + 2.0 * k * (k + 1.0) / (n - k - 1.0));
+                    }
+                }
+            }
+            best_aicc.push(best);
+        }
+        if base_aicc.is_empty() {
+            base_aicc = best_aicc.clone();
+        }
+        let chosen_worse = best_aicc
+            .iter()
+            .zip(&base_aicc)
+            .map(|(a, b)| a - b)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let evals = ets::EVALUATIONS.with(|c| c.get());
+        if base.is_empty() {
+            base = liks.clone();
+        }
+        let diffs: Vec<f64> = liks.iter().zip(&base).map(|(a, b)| a - b).collect();
+        let worse = diffs.iter().filter(|d| **d > 0.5).count();
+        let max = diffs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let mean = diffs.iter().sum::<f64>() / diffs.len() as f64;
+        eprintln!(
+            "{name:34} fixtures: {ref_evals:8} evals, worst {worst:+9.4} ({worst_at}), {over} over +0.5 | \
+             48-month: {:8} evals, mean {mean:+8.4}, max {max:+8.4}, {worse}/{} worse by 0.5, chosen AICc worse by {chosen_worse:+.3} at most | {:.2} s",
+            evals - ref_evals,
+            diffs.len(),
+            t.elapsed().as_secs_f64()
+        );
+    }
+}
+
+#[test]
+fn power_of_two_rescaling_decides_as_the_division_did() {
+    // The Schur–Cohn recursion rescales by a power of two since issue 12's speed work; on
+    // random ETS polynomials, near the boundary too, it decides as dividing did, and
+    // `admissible` (radius powers computed once) agrees with the general function.
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let u = |rng: &mut ChaCha8Rng| rand::Rng::random::<f64>(rng);
+    let (mut inside, mut outside) = (0, 0);
+    for i in 0..200_000 {
+        let m = 2 + (u(&mut rng) * 23.0) as usize;
+        let p = Smoothing {
+            alpha: u(&mut rng),
+            beta: 0.3 * u(&mut rng),
+            gamma: if i % 2 == 0 {
+                u(&mut rng)
+            } else {
+                1e-4 + 0.1 * u(&mut rng)
+            },
+            phi: 0.8 + 0.2 * u(&mut rng),
+        };
+        let mut poly = vec![
+            p.phi * (1.0 - p.alpha - p.gamma),
+            p.alpha + p.beta - p.alpha * p.phi + p.gamma - 1.0,
+        ];
+        poly.extend(std::iter::repeat_n(
+            p.alpha + p.beta - p.alpha * p.phi,
+            m - 2,
+        ));
+        poly.push(p.alpha + p.beta - p.phi);
+        poly.push(1.0);
+        let old = ets::roots_within_by_division(&poly, 1.0 + 1e-10);
+        assert_eq!(
+            ets::roots_within_for_tests(&poly, 1.0 + 1e-10),
+            old,
+            "{poly:?}"
+        );
+        // `admissible` also checks simpler bounds first: when those pass, it is the test.
+        let spec = spec_of("AAdA");
+        if ets::admissible_for_tests(&spec, &p, m) {
+            assert!(old, "{p:?} m {m}");
+        }
+        if old {
+            inside += 1;
+        } else {
+            outside += 1;
+        }
+    }
+    assert!(
+        inside > 1000 && outside > 1000,
+        "{inside} inside, {outside} outside"
+    );
+}
+
+#[test]
+fn the_optimisers_criterion_is_the_passs() {
+    // The product of |μ| in place of the sum of their logarithms changes the last bits only.
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for r in references() {
+        for rm in &r.models {
+            let x0 = state_of(rm, r.m);
+            for k in 0..20 {
+                let mut p = rm.smoothing;
+                if k > 0 {
+                    p.alpha = (p.alpha * (0.8 + 0.4 * rand::Rng::random::<f64>(&mut rng))).min(0.9);
+                }
+                let exact = ets::pass(&rm.spec, &x0, &p, &r.y).lik;
+                let fast = ets::likelihood(&rm.spec, &x0, &p, &r.y, f64::INFINITY);
+                assert!(
+                    (exact - fast).abs() <= 1e-12 * exact.abs().max(1.0),
+                    "{} {}: {exact} vs {fast}",
+                    r.name,
+                    rm.spec.name()
+                );
+                // Below a bound under the value: a value above the bound.
+                let capped = ets::likelihood(&rm.spec, &x0, &p, &r.y, exact - 1.0);
+                assert!(capped > exact - 1.0, "{capped} vs {exact}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_bound_changes_no_optimisation_path() {
+    // Skipping the admissibility test and the rest of a pass above the bound gives the same
+    // fits, to the bit, as evaluating every point fully.
+    let refs = references();
+    let short = short_monthly_series(4);
+    let mut cases: Vec<(&[f64], usize, EtsSpec)> = Vec::new();
+    for r in &refs[..1] {
+        for rm in &r.models {
+            cases.push((&r.y, r.m, rm.spec));
+        }
+    }
+    for y in &short {
+        for code_ in ["ANA", "AAdA", "MAM", "MNA", "AAN"] {
+            cases.push((y, 12, spec_of(code_)));
+        }
+    }
+    for (y, season, spec) in cases {
+        let m = if spec.season == SeasonKind::None {
+            1
+        } else {
+            season
+        };
+        let lazy = ets::fit(y, &spec, m).expect("fits");
+        ets::EAGER.with(|c| c.set(true));
+        let eager = ets::fit(y, &spec, m).expect("fits");
+        ets::EAGER.with(|c| c.set(false));
+        assert_eq!(lazy.smoothing, eager.smoothing, "{}", spec.name());
+        assert_eq!(lazy.initial, eager.initial, "{}", spec.name());
+        assert_eq!(lazy.pass.lik.to_bits(), eager.pass.lik.to_bits());
+    }
+}
+
+/// The simulated bands as computed before issue 12's speed work: a fresh seeded generator
+/// per call and sorted paths.
+fn simulated_bands_as_before(
+    spec: &EtsSpec,
+    p: &Smoothing,
+    last: &StateVec,
+    sigma2: f64,
+    h: usize,
+    levels: &[f64],
+    sims: usize,
+) -> Vec<Interval> {
+    let sd = sigma2.max(0.0).sqrt();
+    let mut rng = ChaCha8Rng::seed_from_u64(20_081);
+    let mut paths = vec![Vec::with_capacity(sims); h];
+    for _ in 0..sims {
+        let mut x = *last;
+        for step in paths.iter_mut() {
+            let mu = ets::one_step(spec, &x, p);
+            let e = sd * standard_normal(&mut rng);
+            let y = match spec.error {
+                ErrorKind::Additive => mu + e,
+                ErrorKind::Multiplicative => mu * (1.0 + e),
+            };
+            step.push(y);
+            ets::update(spec, &mut x, p, y);
+        }
+    }
+    for step in paths.iter_mut() {
+        step.sort_by(f64::total_cmp);
+    }
+    levels
+        .iter()
+        .map(|&level| Interval {
+            level,
+            lower: paths
+                .iter()
+                .map(|s| crate::quantile(s, 0.5 - level / 2.0))
+                .collect(),
+            upper: paths
+                .iter()
+                .map(|s| crate::quantile(s, 0.5 + level / 2.0))
+                .collect(),
+        })
+        .collect()
+}
+
+#[test]
+fn simulated_bands_are_the_same_with_kept_draws_and_selection() {
+    let r = reference("airpassengers", 12);
+    for code_ in ["MAM", "MNM", "MAdM"] {
+        let f = fit(&r.y, 12, &Method::Ets(spec_of(code_))).expect("fits");
+        let Engine::Ets {
+            spec,
+            smoothing,
+            last,
+            ..
+        } = &f.engine
+        else {
+            unreachable!()
+        };
+        // One set of draws for several calls of different horizons, as a backtest makes.
+        let draws = NormalDraws::new(300);
+        for h in [12, 5, 12, 1, 7] {
+            let ours = simulated_bands(spec, smoothing, last, f.sigma2, h, &[0.8, 0.95], &draws);
+            let before =
+                simulated_bands_as_before(spec, smoothing, last, f.sigma2, h, &[0.8, 0.95], 300);
+            assert_eq!(ours, before, "{code_} h {h}");
+        }
+        let fc = f.forecast(12, &[0.5, 0.8, 0.95]).expect("forecast");
+        let before = simulated_bands_as_before(
+            spec,
+            smoothing,
+            last,
+            f.sigma2,
+            12,
+            &[0.5, 0.8, 0.95],
+            SIMULATIONS,
+        );
+        assert_eq!(fc.intervals, before, "{code_}");
+    }
+}
+
+#[test]
+fn the_same_input_gives_the_same_bits() {
+    for r in references() {
+        let run = || {
+            let sel = auto_ets(&r.y, r.m).expect("a model");
+            let fc = sel.best.forecast(12, &[0.8, 0.95]).expect("forecast");
+            let bt = backtest(&r.y, r.m, &sel.best.method, 12).expect("backtest");
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
+            (
+                sel.best.method.name(),
+                bits(&sel.best.params.iter().map(|p| p.1).collect::<Vec<_>>()),
+                bits(&sel.candidates.iter().map(|c| c.aicc).collect::<Vec<_>>()),
+                bits(&fc.mean),
+                bits(&fc.intervals[1].upper),
+                bits(&[bt.mape, bt.mase, bt.coverage_95]),
+            )
+        };
+        assert_eq!(run(), run(), "{}", r.name);
+    }
 }
