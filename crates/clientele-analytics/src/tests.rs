@@ -812,6 +812,19 @@ async fn campaigns_add_up_to_the_marketing_roi_kpi() {
             "campaigns.csv",
             "campaign_id,name,channel,cost\nK1,Spring,email,100\nK2,Search,search,\nK3,Display,display,10\n",
         ),
+        (
+            "touchpoints.csv",
+            "customer_id,occurred_at,channel,campaign_id,kind\n\
+             C1,2025-04-01 09:00:00,email,K1,email_sent\nC2,2025-04-01 09:00:00,email,K1,email_sent\n\
+             C3,2025-04-01 09:00:00,email,K1,email_sent\nC4,2025-04-01 09:00:00,email,K1,email_sent\n\
+             C1,2025-04-01 10:00:00,email,K1,email_open\nC2,2025-04-01 11:00:00,email,K1,email_open\n\
+             C1,2025-04-01 10:01:00,email,K1,click\nC4,2025-04-02 08:00:00,email,K1,unsubscribe\n\
+             C1,2025-01-05 09:00:00,email,K1,email_sent\n\
+             C1,2025-04-30 12:00:00,search,K2,impression\nC2,2025-04-30 12:00:00,search,K2,impression\n\
+             C3,2025-04-30 12:00:00,search,K2,impression\nC4,2025-04-30 12:00:00,search,K2,impression\n\
+             C2,2025-04-30 12:05:00,search,K2,impression\nC2,2025-04-30 12:06:00,search,K2,click\n\
+             C3,2025-04-30 12:07:00,search,K2,click\nC3,2025-04-30 12:08:00,search,K2,reaction\n",
+        ),
     ]);
     let engine = open(dir.path()).await;
     let r = campaigns(&engine, &q2()).await.unwrap();
@@ -855,6 +868,28 @@ async fn campaigns_add_up_to_the_marketing_roi_kpi() {
         num(&r, "roi"),
         vec![Some(1.0), None, Some(-1.0), Some(-1.0)]
     );
+    // Touches of the quarter (the January send is outside): K1 4 sends, 2 opens, 1 click,
+    // 1 unsubscribe; K2 5 impressions, 2 clicks, 1 reaction. Conversion rate = orders / clicks.
+    assert_eq!(num(&r, "sends"), vec![Some(4.0), Some(0.0), None, None]);
+    assert_eq!(
+        num(&r, "impressions"),
+        vec![Some(0.0), Some(5.0), None, None]
+    );
+    assert_eq!(num(&r, "open_rate"), vec![Some(0.5), None, None, None]);
+    assert_eq!(num(&r, "ctr"), vec![Some(0.25), Some(0.4), None, None]);
+    assert_eq!(
+        num(&r, "conversion_rate"),
+        vec![Some(2.0), Some(0.5), None, None]
+    );
+    assert_eq!(
+        num(&r, "unsubscribe_rate"),
+        vec![Some(0.25), None, None, None]
+    );
+    assert_eq!(
+        num(&r, "engagements"),
+        vec![Some(0.0), Some(1.0), None, None]
+    );
+    assert_eq!(num(&r, "roas"), vec![Some(2.0), None, Some(0.0), Some(0.0)]);
     // The rows add up to the KPI: (200 − 110) / 110.
     let k = kpis(&engine, &q2()).await.unwrap();
     let i = text(&k, "kpi")

@@ -292,7 +292,7 @@ async function campaignsPage(main, params) {
       id: 'campaign-chart', testid: 'campaign-chart',
       extra: [{ label: 'Spend', data: rows.map((r) => r.spend ?? 0), backgroundColor: '#d9480f' }],
     }) : null,
-    table(rows, { columns: ['campaign_id', 'name', 'channel', 'revenue', 'orders', 'customers', 'spend', 'roi', 'budget'].filter((c) => rows.some((r) => r[c] !== undefined)) }),
+    table(rows, { columns: ['campaign_id', 'name', 'channel', 'revenue', 'orders', 'customers', 'spend', 'roi', 'budget', 'sends', 'open_rate', 'clicks', 'ctr', 'conversion_rate', 'unsubscribe_rate'].filter((c) => rows.some((r) => r[c] !== undefined)) }),
     notes(data.notes));
   const ch = await api('channels' + qs(pick(params, ['from', 'to', 'attribution'])));
   const used = (c) => ch.rows.some((r) => r[c] !== undefined && r[c] !== null);
