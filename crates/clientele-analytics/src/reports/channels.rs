@@ -159,9 +159,9 @@ pub async fn channels(
             &mut notes,
         );
     }
-    if engine.has_column("customers", "acquisition_channel")
-        && engine.has_column("customers", "signup_date")
-    {
+    let acquisition = engine.has_column("customers", "acquisition_channel")
+        && engine.has_column("customers", "signup_date");
+    if acquisition {
         parts.push(format!(
             "SELECT acquisition_channel AS channel, 'new_customers' AS k, CAST(COUNT(*) AS DOUBLE) AS v
              FROM customers WHERE {} GROUP BY acquisition_channel",
@@ -224,8 +224,6 @@ pub async fn channels(
             &mut notes,
         );
     }
-    let acquisition = engine.has_column("customers", "acquisition_channel")
-        && engine.has_column("customers", "signup_date");
     let valued = acquisition && engine.has_column("scores_clv", "clv");
     if valued {
         parts.push(format!(

@@ -13,6 +13,12 @@ fn num(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
+/// The ground truth `clientele demo` wrote beside the workspace.
+fn demo_truth(env: &Env) -> serde_json::Value {
+    let file = env.ws().join("demo/truth/ground_truth.json");
+    serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+}
+
 #[test]
 fn forecast_of_the_workspace_has_ordered_bands_a_model_and_its_history_from_the_sales() {
     let env = Env::new();
@@ -405,10 +411,7 @@ fn abtest_compares_each_variant_with_the_control_as_statsmodels_and_scipy_do() {
 fn abtest_of_the_demo_holdouts_sees_the_design_and_the_pull_of_the_emails() {
     let env = Env::new();
     env.ok(&["demo", "--customers", "10000", "--seed", "3"]);
-    let truth: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(env.ws().join("demo/truth/ground_truth.json")).unwrap(),
-    )
-    .unwrap();
+    let truth = demo_truth(&env);
     let share = num(&truth["marketing"]["holdout"]["share"]);
     let t = json(
         &env,
@@ -758,10 +761,7 @@ fn mmm_of_a_file_recovers_simulated_contributions() {
 fn channel_report_of_the_demo_matches_its_truth() {
     let env = Env::new();
     env.ok(&["demo", "--customers", "4000", "--seed", "5"]);
-    let truth: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(env.ws().join("demo/truth/ground_truth.json")).unwrap(),
-    )
-    .unwrap();
+    let truth = demo_truth(&env);
     let m = &truth["marketing"];
     let (from, to) = (
         truth["config"]["start"].as_str().unwrap(),
