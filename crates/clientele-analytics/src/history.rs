@@ -152,7 +152,7 @@ pub async fn read_orders(
     use arrow::datatypes::DataType;
     let batches = engine
         .query(&format!(
-            "SELECT customer_id, order_date, total_amount FROM {}",
+            "SELECT customer_id, order_date, total_amount FROM {} WHERE customer_id IS NOT NULL",
             which.source()
         ))
         .await?;

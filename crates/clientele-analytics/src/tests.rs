@@ -935,3 +935,49 @@ async fn every_listed_report_runs_by_name() {
     let e = run_report(&engine, &req).await.unwrap_err();
     assert!(e.to_string().contains(&REPORTS.join(", ")), "{e}");
 }
+
+/// A guest checkout (an order without a customer_id) is revenue and an order, but no
+/// customer: it counts in sales revenue, orders and the average purchase value, and stays out
+/// of active and new customers, purchase frequency, ARPU, historical CLTV, the customer
+/// summary and every purchase history.
+#[tokio::test]
+async fn guest_orders_are_revenue_but_no_customer() {
+    let dir = workspace(&[
+        (
+            "customers.csv",
+            "customer_id,signup_date\nC1,2025-01-05\nC2,2025-04-01\n",
+        ),
+        (
+            "orders.csv",
+            "order_id,customer_id,order_date,total_amount\n\
+             O1,C1,2025-02-01,10\nO2,C1,2025-04-02,100\nO3,,2025-04-03,50\n\
+             O4,C2,2025-05-01,30\nO5,,2025-05-02,20\nO6,,2025-01-20,7\n",
+        ),
+    ]);
+    let engine = open(dir.path()).await;
+    let r = kpis(&engine, &q2()).await.unwrap();
+    let keys = text(&r, "kpi");
+    let value = num(&r, "value");
+    let at = |k: &str| value[keys.iter().position(|x| x.as_deref() == Some(k)).unwrap()];
+    assert_eq!(at("sales_revenue"), Some(200.0));
+    assert_eq!(at("orders"), Some(4.0));
+    close(at("average_purchase_value"), Some(50.0), "APV");
+    assert_eq!(at("active_customers"), Some(2.0));
+    // C2's first order is in Q2, C1's in Q1; the guests are nobody's first order.
+    assert_eq!(at("new_customers"), Some(1.0));
+    close(at("purchase_frequency"), Some(1.0), "frequency");
+    close(at("arpu"), Some(65.0), "ARPU");
+    // Customers' revenue to the end of Q2 (140) over the two customers who bought by then.
+    close(at("historical_cltv"), Some(70.0), "historical CLTV");
+    let b = engine
+        .query("SELECT customer_id FROM customer_summary ORDER BY customer_id")
+        .await
+        .unwrap();
+    let ids: usize = b.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(ids, 2);
+    let histories = crate::history::read_orders(&engine, crate::history::Orders::Completed)
+        .await
+        .unwrap();
+    let rows: usize = histories.iter().map(|c| c.0.len()).sum();
+    assert_eq!(rows, 3, "only the customers' orders are histories");
+}

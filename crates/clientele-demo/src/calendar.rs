@@ -118,6 +118,17 @@ impl Calendar {
         self.season[day.clamp(0, self.days - 1) as usize]
     }
 
+    /// Σ m(day) over `lo..=hi` (clamped to the period; 0 when empty).
+    pub(crate) fn season_sum(&self, lo: i32, hi: i32) -> f64 {
+        let lo = lo.clamp(0, self.days) as usize;
+        let hi = (hi.clamp(-1, self.days - 1) + 1) as usize;
+        if hi <= lo {
+            0.0
+        } else {
+            7.0 * (self.cum[hi] - self.cum[lo])
+        }
+    }
+
     /// A day of `lo..=hi` (clamped to the period) drawn with probability ∝ its seasonal
     /// multiplier m, by inverting the cumulative multiplier.
     pub(crate) fn seasonal_day<R: Rng>(&self, rng: &mut R, lo: i32, hi: i32) -> i32 {

@@ -89,7 +89,14 @@ fn actuals(t: &Tally, s: &SalesTally) -> Vec<Actual> {
     let rev = money(last.revenue_cents);
     // Revenue and buyers up to the report quarter's end, for the historical CLTV.
     let upto = &t.quarters[..=t.report_quarter()];
-    let revenue_to_date: i64 = upto.iter().map(|q| q.revenue_cents).sum();
+    // Guest orders are revenue and orders but no customer's: left out of the per-customer
+    // figures, as the KPI definitions say.
+    let revenue_to_date: i64 = upto
+        .iter()
+        .map(|q| q.revenue_cents - q.guest_revenue_cents)
+        .sum();
+    let customer_rev = money(last.revenue_cents - last.guest_revenue_cents);
+    let customer_orders = (last.orders - last.guest_orders) as f64;
     let buyers_to_date: u64 = upto.iter().map(|q| q.new_customers).sum();
     let spend = money(last.spend_cents);
     let churn = 1.0 - ratio(t.retained as f64, t.prev_active as f64, 1.0 - DEFAULT_CHURN);
@@ -107,12 +114,16 @@ fn actuals(t: &Tally, s: &SalesTally) -> Vec<Actual> {
         ),
         (
             "purchase_frequency",
-            ratio(last.orders as f64, last.active as f64, 0.0),
+            ratio(customer_orders, last.active as f64, 0.0),
             Kind::Score,
         ),
         ("churn_rate", churn, Kind::Rate),
         ("retention_rate", 1.0 - churn, Kind::Rate),
-        ("arpu", ratio(rev, last.active as f64, 0.0), Kind::Money),
+        (
+            "arpu",
+            ratio(customer_rev, last.active as f64, 0.0),
+            Kind::Money,
+        ),
         (
             "historical_cltv",
             ratio(money(revenue_to_date), buyers_to_date as f64, 0.0),
@@ -252,8 +263,21 @@ pub(crate) fn write_targets(
             "rule": "the sums (sales_revenue, orders, new_customers) of this quarter have a target for the whole quarter: the value to date × of_days / days × the factor, which a KPI report prorates back × days / of_days",
         })
     });
+    let guests: Vec<Value> = t
+        .quarters
+        .iter()
+        .map(|q| {
+            json!({
+                "quarter": q.label,
+                "orders": q.guest_orders,
+                "revenue": q.guest_revenue_cents as f64 / 100.0,
+            })
+        })
+        .collect();
     Ok(json!({
         "targets": truth,
+        "guest_orders_per_quarter": guests,
+        "guest_rule": "sales_revenue and orders count the guest orders (no customer_id) of guest_orders_per_quarter; purchase_frequency, arpu and historical_cltv leave them out",
         "report_quarter": last.label,
         "to_date_quarter": to_date,
         "rule": format!("target = actual × (1 ± U({}, {})), above with probability {ABOVE_SHARE}; rates clamped to [0, 1]; the retention_rate target is 1 − the churn_rate target", FACTOR_RANGE.0, FACTOR_RANGE.1),

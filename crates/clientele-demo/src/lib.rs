@@ -17,7 +17,7 @@
 //!
 //! Modules depend on each other in one direction only, in the order [`generate`] runs them:
 //! the vocabulary and tools (`world`, `calendar`, `sample`, `out`, `catalog`), the running
-//! totals (`tally`), `marketing`, `sales`, `customers` (which runs before the sales side but
+//! totals (`tally`), `marketing`, `mix` (how the spend drives guest revenue), `sales`, `customers` (which runs before the sales side but
 //! imports the customer facts and rep numbering it defines), and `kpi` last. A module may use
 //! only those before it in this list, as the `//!` paragraph of each says; values that flow
 //! backwards (the customers handed to the sales side, the spend counted for the KPIs) are
@@ -29,6 +29,7 @@ mod catalog;
 mod customers;
 mod kpi;
 mod marketing;
+mod mix;
 mod out;
 mod sales;
 pub use sales::LEAD_CONVERSION_WINDOW_DAYS;
@@ -203,7 +204,7 @@ fn build(
     let mut campaigns =
         marketing::campaigns(&cal, scale, &mut stream(config.seed, Stream::Campaigns));
     marketing::write_campaigns(&cal, &campaigns, sinks.at(ix.campaigns))?;
-    let (always_on, campaign_spend) = marketing::write_spend(
+    let spend = marketing::write_spend(
         &cal,
         &campaigns,
         scale,
@@ -223,6 +224,14 @@ fn build(
         &mut tally,
         progress,
     )?;
+    let mut mix = mix::response(&cal, &spend);
+    customers::guest_orders(
+        &consumers,
+        &mut pass,
+        &mut mix,
+        &mut stream(config.seed, Stream::Guests),
+        &mut tally,
+    );
     customers::write_orders(&consumers, &mut pass, sinks, progress)?;
     progress("tickets", 0, 1);
     customers::write_tickets(&consumers, &mut pass, sinks, &mut tally)?;
@@ -274,8 +283,9 @@ fn build(
     merge(&mut truth, customers::truth(&pass, config.customers));
     truth.insert(
         "marketing".into(),
-        marketing::truth(&campaigns, scale, always_on, campaign_spend),
+        marketing::truth(&campaigns, scale, &spend),
     );
+    truth.insert("marketing_mix".into(), mix.truth(&cal, &campaigns));
     merge(&mut truth, sales::truth(&reps, &sales_tally));
     truth.insert("kpi_targets".into(), targets);
     truth.insert("customers_truth_csv".into(), customers_truth_csv());

@@ -106,11 +106,11 @@ const CYCLE: [usize; 8] = [
 
 /// Always-on daily spend per channel at 10,000 customers, before trend and season.
 pub(crate) const ALWAYS_ON: &[(&str, f64)] = &[
-    ("paid_search", 90.0),
-    ("social", 40.0),
-    ("display", 25.0),
-    ("email", 5.0),
-    ("affiliate", 20.0),
+    ("paid_search", 180.0),
+    ("social", 80.0),
+    ("display", 50.0),
+    ("email", 10.0),
+    ("affiliate", 40.0),
 ];
 /// Yearly growth of always-on spend (it follows the business).
 pub(crate) const ALWAYS_ON_GROWTH: f64 = 0.30;
@@ -118,6 +118,14 @@ pub(crate) const ALWAYS_ON_GROWTH: f64 = 0.30;
 pub(crate) const ALWAYS_ON_AMPLITUDE: f64 = 0.25;
 /// Day-to-day noise of always-on spend (sd of log).
 pub(crate) const ALWAYS_ON_NOISE: f64 = 0.15;
+/// Weekly flighting of always-on spend: each channel's budget for a Monday-to-Sunday week is
+/// multiplied by a log-normal factor (median 1, this sd of log), and the week goes dark
+/// (factor [`DARK_FACTOR`]) with probability [`DARK_WEEK`]. Budgets that move week by week
+/// on their own, not with the season, are what lets a mix model tell the channels' effects
+/// from the base.
+pub(crate) const FLIGHTING_SD: f64 = 0.8;
+pub(crate) const DARK_WEEK: f64 = 0.1;
+pub(crate) const DARK_FACTOR: f64 = 0.1;
 
 /// Probability that a social impression gets a `reaction` touchpoint (a like), and a `share`,
 /// each drawn on its own; engagement rate = (reactions + shares) / impressions.
@@ -154,6 +162,10 @@ pub(crate) struct Campaign {
     /// Orders attributed (campaign_id set) and their completed revenue.
     pub orders: u64,
     pub revenue_cents: i64,
+    /// Expected revenue the campaign pulled into its windows from the reached customers'
+    /// other days (see `customers::purchases::expected_pull`): what a mix model sees as the
+    /// campaign's short-term effect on top of the guest revenue.
+    pub pull_revenue: f64,
 }
 
 fn season_name(month: u32) -> &'static str {
@@ -207,6 +219,7 @@ pub(crate) fn campaigns(cal: &Calendar, scale: f64, rng: &mut DemoRng) -> Vec<Ca
                 acquired: 0,
                 orders: 0,
                 revenue_cents: 0,
+                pull_revenue: 0.0,
             }
         })
         .collect()
@@ -235,9 +248,24 @@ pub(crate) fn write_campaigns(
     Ok(())
 }
 
+/// The channels that spend, in the order of [`Spend::daily`]: the campaign channels of
+/// [`CHANNELS`], then affiliate (always-on only).
+pub(crate) const SPEND_CHANNELS: [&str; 5] =
+    ["email", "social", "paid_search", "display", "affiliate"];
+
+/// What [`write_spend`] wrote.
+pub(crate) struct Spend {
+    /// Always-on and campaign totals in cents.
+    pub always_on_cents: i64,
+    pub campaign_cents: i64,
+    /// Per day, the spend of each of [`SPEND_CHANNELS`] in cents.
+    pub daily: Vec<[i64; 5]>,
+}
+
 /// Writes the daily spend: per day, the always-on rows then one row per running campaign
 /// (its cost spread evenly to the cent), adding each day's spend to its quarter in `tally`.
-/// Returns (always-on, campaign) totals in cents.
+/// Always-on spend follows the business (growth, yearly wave), is flighted week by week
+/// ([`FLIGHTING_SD`], [`DARK_WEEK`]) and varies day to day.
 pub(crate) fn write_spend(
     cal: &Calendar,
     campaigns: &[Campaign],
@@ -245,11 +273,22 @@ pub(crate) fn write_spend(
     rng: &mut DemoRng,
     out: &mut Out,
     tally: &mut Tally,
-) -> Result<(i64, i64), DemoError> {
+) -> Result<Spend, DemoError> {
     let mut always_on = 0i64;
     let mut campaign_total = 0i64;
+    let mut daily = vec![[0i64; 5]; cal.days() as usize];
+    let mut flight = [1.0f64; 5];
     for day in 0..cal.days() {
         let date = cal.date(day);
+        if day == 0 || date.weekday() == chrono::Weekday::Mon {
+            for f in &mut flight {
+                *f = if sample::chance(rng, DARK_WEEK) {
+                    DARK_FACTOR
+                } else {
+                    sample::lognormal(rng, 1.0, FLIGHTING_SD)
+                };
+            }
+        }
         let trend = (1.0 + ALWAYS_ON_GROWTH).powf(f64::from(day) / 365.25)
             * yearly_wave(
                 date.ordinal(),
@@ -257,9 +296,12 @@ pub(crate) fn write_spend(
                 crate::calendar::YEARLY_PEAK_DAY,
             );
         for (channel, base) in ALWAYS_ON {
-            let amount = base * scale * trend * sample::lognormal(rng, 1.0, ALWAYS_ON_NOISE);
+            let c = spend_channel(channel);
+            let amount =
+                base * scale * trend * flight[c] * sample::lognormal(rng, 1.0, ALWAYS_ON_NOISE);
             let cents = (amount * 100.0).round().max(0.0) as i64;
             always_on += cents;
+            daily[day as usize][c] += cents;
             let q = tally.quarter(day);
             tally.quarters[q].spend_cents += cents;
             out.day(cal, day).s(channel).cents(cents).empty().end()?;
@@ -272,6 +314,7 @@ pub(crate) fn write_spend(
             let i = i64::from(day - c.start);
             let cents = c.cost_cents / n + i64::from(i < c.cost_cents % n);
             campaign_total += cents;
+            daily[day as usize][c.channel] += cents;
             let q = tally.quarter(day);
             tally.quarters[q].spend_cents += cents;
             out.day(cal, day)
@@ -281,16 +324,24 @@ pub(crate) fn write_spend(
                 .end()?;
         }
     }
-    Ok((always_on, campaign_total))
+    Ok(Spend {
+        always_on_cents: always_on,
+        campaign_cents: campaign_total,
+        daily,
+    })
+}
+
+/// Index of a channel name in [`SPEND_CHANNELS`] (the names of [`ALWAYS_ON`] are all there).
+fn spend_channel(name: &str) -> usize {
+    SPEND_CHANNELS
+        .iter()
+        .position(|c| *c == name)
+        .unwrap_or(SPEND_CHANNELS.len() - 1)
 }
 
 /// Ground truth of the campaigns and the spend model.
-pub(crate) fn truth(
-    campaigns: &[Campaign],
-    scale: f64,
-    always_on_cents: i64,
-    campaign_cents: i64,
-) -> Value {
+pub(crate) fn truth(campaigns: &[Campaign], scale: f64, spend: &Spend) -> Value {
+    let (always_on_cents, campaign_cents) = (spend.always_on_cents, spend.campaign_cents);
     let list: Vec<Value> = campaigns
         .iter()
         .enumerate()
@@ -309,6 +360,7 @@ pub(crate) fn truth(
                 "customers_acquired": c.acquired,
                 "orders_attributed": c.orders,
                 "completed_revenue_attributed": c.revenue_cents as f64 / 100.0,
+                "expected_pull_revenue": c.pull_revenue,
             })
         })
         .collect();
@@ -356,6 +408,12 @@ pub(crate) fn truth(
             "growth_per_year": ALWAYS_ON_GROWTH,
             "yearly_amplitude": ALWAYS_ON_AMPLITUDE,
             "log_noise_sd": ALWAYS_ON_NOISE,
+            "weekly_flighting": {
+                "log_sd": FLIGHTING_SD,
+                "dark_week_probability": DARK_WEEK,
+                "dark_factor": DARK_FACTOR,
+                "rule": "each channel's always-on spend of a Monday-to-Sunday week (the first, partial week too) is multiplied by a factor drawn once per week and channel: dark_factor with probability dark_week_probability, else log-normal with median 1 and log_sd",
+            },
             "total": always_on_cents as f64 / 100.0,
             "campaign_rows_total": campaign_cents as f64 / 100.0,
             "note": "rows without campaign_id; campaign rows spread each campaign's cost evenly over its days, to the cent",

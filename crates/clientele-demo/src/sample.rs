@@ -26,6 +26,8 @@ pub(crate) enum Stream {
     /// Reactions, shares and downloads: drawn from a stream of their own so that adding them
     /// left every other table of a seed as it was.
     Engagement = 8,
+    /// Guest orders brought by the marketing spend (`mix`), on their own stream too.
+    Guests = 9,
 }
 
 /// The generator of one stream for a seed.

@@ -25,6 +25,9 @@ pub(crate) struct Quarter {
     pub active: u64,
     /// Customers whose first completed order ever is in the quarter.
     pub new_customers: u64,
+    /// Completed guest orders (no customer): their revenue and count, included above.
+    pub guest_revenue_cents: i64,
+    pub guest_orders: u64,
     /// Completed revenue of orders that carry a campaign_id.
     pub campaign_revenue_cents: i64,
     /// All marketing spend dated in the quarter.
@@ -75,6 +78,8 @@ impl Tally {
                     active: 0,
                     new_customers: 0,
                     campaign_revenue_cents: 0,
+                    guest_revenue_cents: 0,
+                    guest_orders: 0,
                     spend_cents: 0,
                 });
             }

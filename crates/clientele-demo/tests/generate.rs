@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use clientele_demo::{DemoConfig, generate};
 use clientele_schema::{Check, ColumnDef, ColumnType, TABLES, TableDef, Value, parse_value};
 
@@ -255,6 +255,7 @@ fn check_orders<'a>(tables: &'a HashMap<&str, Table>) -> HashMap<&'a str, (usize
     let mut per_customer: HashMap<&str, (usize, usize)> = HashMap::new();
     let mut statuses: HashMap<&str, usize> = HashMap::new();
     let mut prev_date = String::new();
+    let mut guests = 0usize;
     for row in &orders.rows {
         let total: f64 = row[3].parse().unwrap();
         let lines = line_sum.get(row[0].as_str()).copied().unwrap_or(-1.0);
@@ -263,6 +264,17 @@ fn check_orders<'a>(tables: &'a HashMap<&str, Table>) -> HashMap<&'a str, (usize
             "{}: {total} vs {lines}",
             row[0]
         );
+        assert!(row[2] >= prev_date, "order ids follow dates");
+        prev_date = row[2].clone();
+        if row[1].is_empty() {
+            // A guest checkout brought by the spend: completed, web or store, no rep, no
+            // campaign (its revenue is checked against the truth in check_truth).
+            assert_eq!(row[4], "completed", "{row:?}");
+            assert!(["web", "store"].contains(&row[5].as_str()), "{row:?}");
+            assert!(row[7].is_empty() && row[8].is_empty(), "{row:?}");
+            guests += 1;
+            continue;
+        }
         let completed = row[4] == "completed";
         assert!(
             per_day.insert((row[1].clone(), row[2].clone(), completed)),
@@ -275,8 +287,6 @@ fn check_orders<'a>(tables: &'a HashMap<&str, Table>) -> HashMap<&'a str, (usize
             row[2].as_str() >= signup[row[1].as_str()],
             "order before sign-up {row:?}"
         );
-        assert!(row[2] >= prev_date, "order ids follow dates");
-        prev_date = row[2].clone();
         let n = per_customer.entry(row[1].as_str()).or_default();
         n.0 += 1;
         n.1 += usize::from(completed);
@@ -287,14 +297,15 @@ fn check_orders<'a>(tables: &'a HashMap<&str, Table>) -> HashMap<&'a str, (usize
             _ => assert!(rep.is_empty()),
         }
     }
-    for row in &orders.rows {
+    assert!(guests > 0, "no guest orders");
+    for row in orders.rows.iter().filter(|r| !r[1].is_empty()) {
         assert!(
             purchase_days.contains(&(row[1].clone(), row[2].clone())),
             "an order on a day without a purchase {row:?}"
         );
     }
     let n_orders = orders.rows.len() as f64;
-    let completed = statuses["completed"] as f64 / n_orders;
+    let completed = statuses["completed"] as f64 / (n_orders - guests as f64);
     assert!((0.90..0.96).contains(&completed), "{statuses:?}");
     let mean_total = orders
         .rows
@@ -385,6 +396,48 @@ fn check_truth(
     assert_eq!(json["counts"]["orders"], tables["orders"].rows.len());
     assert_eq!(json["marketing"]["campaigns"].as_array().unwrap().len(), 24);
     assert_eq!(json["sales_reps"]["reps"].as_array().unwrap().len(), 15);
+    check_mix_truth(&json["marketing_mix"], tables);
+}
+
+/// The marketing-mix truth: the guest orders add up to the realised revenue of the channels,
+/// week by week, and each channel's expected revenue is its ROI times its spend.
+fn check_mix_truth(mix: &serde_json::Value, tables: &HashMap<&str, Table>) {
+    let orders = &tables["orders"];
+    let mut by_week: HashMap<String, f64> = HashMap::new();
+    for row in orders.rows.iter().filter(|r| r[1].is_empty()) {
+        let date: chrono::NaiveDate = row[2].parse().unwrap();
+        let monday = date - chrono::Days::new(u64::from(date.weekday().num_days_from_monday()));
+        *by_week.entry(monday.to_string()).or_default() += row[3].parse::<f64>().unwrap();
+    }
+    let weeks = mix["weeks"].as_array().unwrap();
+    let mut total = 0.0;
+    for w in weeks {
+        let realised: f64 = w["guest_revenue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .sum();
+        let seen = by_week
+            .get(w["monday"].as_str().unwrap())
+            .copied()
+            .unwrap_or(0.0);
+        assert!((realised - seen).abs() < 0.005, "{w}: {seen}");
+        total += realised;
+    }
+    assert!(total > 0.0);
+    for c in mix["channels"].as_array().unwrap() {
+        let (spend, roi) = (c["spend"].as_f64().unwrap(), c["roi"].as_f64().unwrap());
+        let expected = c["expected_revenue"].as_f64().unwrap();
+        assert!(
+            (expected - roi * spend).abs() < 1e-6 * spend.max(1.0),
+            "{c}"
+        );
+        // Realised within Poisson noise of the expectation: a 2,000-customer company has
+        // about 200–1,200 guest orders per channel over three years.
+        let realised = c["guest_revenue"].as_f64().unwrap();
+        assert!((realised / expected - 1.0).abs() < 0.2, "{c}");
+    }
 }
 
 /// KPI targets: every KPI present; additive ones per quarter of the last year.

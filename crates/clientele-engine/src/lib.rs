@@ -95,12 +95,13 @@ const VIEWS: &[(&str, &[&str], &str)] = &[
          FROM sales s JOIN order_items i ON s.order_id = i.order_id {product_join}",
     ),
     (
-        // One row per purchasing customer: the purchase history in brief.
+        // One row per purchasing customer: the purchase history in brief (guest orders,
+        // without a customer, are no one's history).
         "customer_summary",
         &["orders"],
         "SELECT customer_id, MIN(order_date) AS first_order_date, MAX(order_date) AS last_order_date,
                 COUNT(*) AS orders, SUM(total_amount) AS revenue, AVG(total_amount) AS average_order_value
-         FROM sales GROUP BY customer_id",
+         FROM sales WHERE customer_id IS NOT NULL GROUP BY customer_id",
     ),
 ];
 

@@ -15,7 +15,8 @@
 //!   `S > 1`);
 //! - **the model** ([`fit`]):
 //!   `y_t = base + trend·t + Σ_k (α_k sin + γ_k cos)(2πkt/season) + Σ_c β_c h(a_{c,t}; K_c, S_c) + ε_t`
-//!   with `k = 1 … fourier_terms`, coefficients `β_c ≥ 0` (advertising does not destroy
+//!   with `k = 1 … fourier_terms` (with `seasonal_growth` each seasonal term also enters
+//!   multiplied by `t/n`, so the swing can grow with the trend), coefficients `β_c ≥ 0` (advertising does not destroy
 //!   revenue), and base, trend and seasonal terms unconstrained. Given the nonlinear
 //!   parameters `(θ_c, K_c, S_c)` the linear ones are the least-squares solution under those
 //!   sign constraints ([`nnls`], Lawson–Hanson active set); the nonlinear ones minimise the sum
@@ -124,6 +125,11 @@ pub struct Options {
     pub fourier_terms: usize,
     /// Whether a linear trend in `t` is fitted.
     pub trend: bool,
+    /// Whether the seasonal swing grows with the trend (multiplicative seasonality, as when
+    /// revenue is a growing customer base times a seasonal rate): each Fourier column also
+    /// enters multiplied by `t/n`. Needs `trend`. Without it a growing seasonal swing is left
+    /// in the residuals, and spend that grows and swings with the business takes its credit.
+    pub seasonal_growth: bool,
     /// Number of bootstrap replicates for the intervals; 0 leaves the intervals NaN.
     pub bootstrap: usize,
     /// Seed of the bootstrap.
@@ -136,6 +142,7 @@ impl Default for Options {
             season: 52,
             fourier_terms: 2,
             trend: true,
+            seasonal_growth: false,
             bootstrap: 200,
             seed: 0,
         }
@@ -712,6 +719,17 @@ fn fixed_columns(n: usize, opts: &Options) -> (Vec<Vec<f64>>, bool) {
             }
             cols.push((0..n).map(|t| (w * t as f64).cos()).collect());
         }
+        if opts.trend && opts.seasonal_growth {
+            let seasonal = cols.len() - 2;
+            for j in 2..2 + seasonal {
+                let grown: Vec<f64> = cols[j]
+                    .iter()
+                    .enumerate()
+                    .map(|(t, v)| v * t as f64 / n as f64)
+                    .collect();
+                cols.push(grown);
+            }
+        }
     }
     (cols, opts.trend)
 }
@@ -763,7 +781,12 @@ fn n_parameters(n_channels: usize, opts: &Options) -> usize {
     } else {
         0
     };
-    1 + usize::from(opts.trend) + seasonal + 4 * n_channels
+    let grown = if opts.trend && opts.seasonal_growth {
+        seasonal
+    } else {
+        0
+    };
+    1 + usize::from(opts.trend) + seasonal + grown + 4 * n_channels
 }
 
 fn validate(revenue: &[f64], spend: &[Vec<f64>], opts: &Options) -> Result<(), ModelError> {

@@ -352,7 +352,7 @@ async fn workspace_paths(engine: &Engine, p: &AttributionOptions) -> Result<Buil
                 ));
             }
             // A sale is dated by day: it happens at the day's end, after that day's touches.
-            "SELECT customer_id, CAST(to_unixtime(CAST(order_date AS TIMESTAMP)) AS DOUBLE) + 86399 AS t, total_amount AS v FROM sales"
+            "SELECT customer_id, CAST(to_unixtime(CAST(order_date AS TIMESTAMP)) AS DOUBLE) + 86399 AS t, total_amount AS v FROM sales WHERE customer_id IS NOT NULL"
         }
         Goal::Leads => {
             if !engine.has_table("leads") {

@@ -217,7 +217,7 @@ async fn snapshot(
         ChurnKind::Transactional => {
             let bought: HashSet<String> = if labelled {
                 ids(engine, &format!(
-                    "SELECT DISTINCT customer_id FROM sales WHERE CAST(order_date AS INT) >= {day} AND CAST(order_date AS INT) < {end}"
+                    "SELECT DISTINCT customer_id FROM sales WHERE customer_id IS NOT NULL AND CAST(order_date AS INT) >= {day} AND CAST(order_date AS INT) < {end}"
                 ))
                 .await?
                 .into_iter()

@@ -128,7 +128,7 @@ pub async fn cohorts(engine: &Engine, by: CohortBy) -> Result<Analysis, Analytic
     }
     let idx = by.index_sql("order_date");
     let sql = format!(
-        "WITH s AS (SELECT customer_id, {idx} AS p, total_amount FROM sales),
+        "WITH s AS (SELECT customer_id, {idx} AS p, total_amount FROM sales WHERE customer_id IS NOT NULL),
          f AS (SELECT customer_id, MIN(p) AS c FROM s GROUP BY customer_id),
          size AS (SELECT c, COUNT(*) AS n FROM f GROUP BY c),
          act AS (SELECT f.c, s.p - f.c AS k, COUNT(DISTINCT s.customer_id) AS active, SUM(s.total_amount) AS revenue

@@ -145,7 +145,7 @@ impl FeatureQuery {
         };
         format!(
             "WITH o AS (SELECT customer_id, CAST(order_date AS INT) AS d, total_amount AS amt FROM sales
-                    WHERE CAST(order_date AS INT) < {s}),
+                    WHERE customer_id IS NOT NULL AND CAST(order_date AS INT) < {s}),
          bo AS (SELECT customer_id, COUNT(*) AS orders, COUNT(DISTINCT d) AS days, SUM(amt) AS revenue,
                       MIN(d) AS first_d, MAX(d) AS last_d,
                       SUM(CASE WHEN d >= {s} - 90 THEN 1 ELSE 0 END) AS orders_90,

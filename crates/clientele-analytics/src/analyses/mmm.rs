@@ -200,6 +200,7 @@ fn run_model(
 ) -> Result<Analysis, AnalyticsError> {
     let opts = Options {
         season: if revenue.len() >= 104 { 52 } else { 0 },
+        seasonal_growth: true,
         bootstrap: p.bootstrap,
         seed: 7,
         ..Options::default()

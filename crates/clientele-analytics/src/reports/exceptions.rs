@@ -286,7 +286,7 @@ async fn frequency_drops(
         let sql = format!(
             "SELECT customer_id, CAST(SUM(CASE WHEN {cur} THEN 1 ELSE 0 END) AS DOUBLE) AS now,
                     CAST(SUM(CASE WHEN {before} THEN 1 ELSE 0 END) AS DOUBLE) AS before
-             FROM sales WHERE order_date BETWEEN DATE '{from}' AND DATE '{to}'
+             FROM sales WHERE customer_id IS NOT NULL AND order_date BETWEEN DATE '{from}' AND DATE '{to}'
              GROUP BY customer_id
              HAVING SUM(CASE WHEN {before} THEN 1 ELSE 0 END) >= {min}
                 AND SUM(CASE WHEN {cur} THEN 1 ELSE 0 END) <= {ratio} * SUM(CASE WHEN {before} THEN 1 ELSE 0 END)

@@ -183,9 +183,9 @@ pub const KPIS: &[KpiDef] = &[
         higher_is_better: true,
         change: Change::Relative,
         accrual: Accrual::Distinct,
-        definition: "Orders / active customers: completed orders per purchasing customer in the period.",
+        definition: "Orders of customers / active customers: completed orders per purchasing customer in the period (guest orders, without a customer_id, left out).",
         needs: &["orders"],
-        formula: |x| ratio(f(x, "orders"), f(x, "active")),
+        formula: |x| ratio(f(x, "customer_orders"), f(x, "active")),
     },
     KpiDef {
         key: "active_customers",
@@ -194,7 +194,7 @@ pub const KPIS: &[KpiDef] = &[
         higher_is_better: true,
         change: Change::Relative,
         accrual: Accrual::Distinct,
-        definition: "Distinct customers with at least one completed order in the period.",
+        definition: "Distinct customers with at least one completed order in the period (guest orders, without a customer_id, are no customer).",
         needs: &["orders"],
         formula: |x| f(x, "active"),
     },
@@ -205,7 +205,7 @@ pub const KPIS: &[KpiDef] = &[
         higher_is_better: true,
         change: Change::Relative,
         accrual: Accrual::Sum,
-        definition: "Customers whose first completed order ever is dated in the period.",
+        definition: "Customers whose first completed order ever is dated in the period (guest orders, without a customer_id, are no customer).",
         needs: &["orders"],
         formula: |x| f(x, "new"),
     },
@@ -238,9 +238,9 @@ pub const KPIS: &[KpiDef] = &[
         higher_is_better: true,
         change: Change::Relative,
         accrual: Accrual::Distinct,
-        definition: "Average revenue per user: sales revenue / active customers.",
+        definition: "Average revenue per user: sales revenue of customers (guest orders, without a customer_id, left out) / active customers.",
         needs: &["orders"],
-        formula: |x| ratio(f(x, "revenue"), f(x, "active")),
+        formula: |x| ratio(f(x, "customer_revenue"), f(x, "active")),
     },
     KpiDef {
         key: "historical_cltv",
@@ -249,9 +249,9 @@ pub const KPIS: &[KpiDef] = &[
         higher_is_better: true,
         change: Change::Relative,
         accrual: Accrual::Level,
-        definition: "Revenue of all completed orders up to the period's end / customers with a completed order by then (average revenue per customer to date).",
+        definition: "Revenue of customers' completed orders up to the period's end / customers with a completed order by then (average revenue per customer to date; guest orders left out).",
         needs: &["orders"],
-        formula: |x| ratio(f(x, "revenue_to_date"), f(x, "customers_to_date")),
+        formula: |x| ratio(f(x, "customer_revenue_to_date"), f(x, "customers_to_date")),
     },
     KpiDef {
         key: "cac",
@@ -400,29 +400,55 @@ async fn order_figures(
     } else {
         "0"
     };
+    // Guest orders (no customer_id) form one group of their own: their revenue and orders
+    // count in the totals, but the group is no customer (k = 0).
     let sql = format!(
         "WITH c AS (
            SELECT customer_id, MIN(order_date) AS first_date,
+                  CASE WHEN customer_id IS NULL THEN 0 ELSE 1 END AS k,
                   {f0} AS a0, {f1} AS a1, {f2} AS a2,
                   {r1} AS r1, {r2} AS r2, {n1} AS n1, {n2} AS n2, {c1} AS c1, {c2} AS c2,
                   SUM(CASE WHEN order_date <= DATE '{pt}' THEN total_amount ELSE 0 END) AS td1,
                   SUM(CASE WHEN order_date <= DATE '{ct}' THEN total_amount ELSE 0 END) AS td2
            FROM sales WHERE order_date <= DATE '{ct}' GROUP BY customer_id)
-         SELECT CAST(SUM(r2) AS DOUBLE) AS v1, CAST(SUM(n2) AS DOUBLE) AS v2, CAST(SUM(a2) AS DOUBLE) AS v3,
-                CAST(SUM(CASE WHEN {new2} THEN 1 ELSE 0 END) AS DOUBLE) AS v4,
-                CAST(SUM(a1 * a2) AS DOUBLE) AS v5, CAST(SUM(a1) AS DOUBLE) AS v6, CAST(SUM(td2) AS DOUBLE) AS v7,
-                CAST(COUNT(*) AS DOUBLE) AS v8, CAST(SUM(c2) AS DOUBLE) AS v9,
-                CAST(SUM(r1) AS DOUBLE) AS v10, CAST(SUM(n1) AS DOUBLE) AS v11, CAST(SUM(a1) AS DOUBLE) AS v12,
-                CAST(SUM(CASE WHEN {new1} THEN 1 ELSE 0 END) AS DOUBLE) AS v13,
-                CAST(SUM(a0 * a1) AS DOUBLE) AS v14, CAST(SUM(a0) AS DOUBLE) AS v15, CAST(SUM(td1) AS DOUBLE) AS v16,
-                CAST(SUM(CASE WHEN first_date <= DATE '{pt}' THEN 1 ELSE 0 END) AS DOUBLE) AS v17, CAST(SUM(c1) AS DOUBLE) AS v18
+         SELECT {}
          FROM c",
-        f0 = flag(base), f1 = flag(prev), f2 = flag(cur),
-        r1 = sum_in(prev, "total_amount"), r2 = sum_in(cur, "total_amount"),
-        n1 = sum_in(prev, "1"), n2 = sum_in(cur, "1"),
-        c1 = sum_in(prev, campaign), c2 = sum_in(cur, campaign),
-        pt = prev.to, ct = cur.to,
-        new1 = prev.contains_date("first_date"), new2 = cur.contains_date("first_date"),
+        // v0..v11 of the current period, then v12..v23 of the previous one (`names` below).
+        [("2", "1", cur), ("1", "0", prev)]
+            .iter()
+            .flat_map(|&(i, j, p)| {
+                let new = p.contains_date("first_date");
+                let to = p.to;
+                [
+                    format!("SUM(r{i})"),
+                    format!("SUM(n{i})"),
+                    format!("SUM(k * a{i})"),
+                    format!("SUM(CASE WHEN k = 1 AND {new} THEN 1 ELSE 0 END)"),
+                    format!("SUM(k * a{j} * a{i})"),
+                    format!("SUM(k * a{j})"),
+                    format!("SUM(td{i})"),
+                    format!("SUM(CASE WHEN k = 1 AND first_date <= DATE '{to}' THEN 1 ELSE 0 END)"),
+                    format!("SUM(c{i})"),
+                    format!("SUM(k * r{i})"),
+                    format!("SUM(k * n{i})"),
+                    format!("SUM(k * td{i})"),
+                ]
+            })
+            .enumerate()
+            .map(|(n, e)| format!("CAST({e} AS DOUBLE) AS v{n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        f0 = flag(base),
+        f1 = flag(prev),
+        f2 = flag(cur),
+        r1 = sum_in(prev, "total_amount"),
+        r2 = sum_in(cur, "total_amount"),
+        n1 = sum_in(prev, "1"),
+        n2 = sum_in(cur, "1"),
+        c1 = sum_in(prev, campaign),
+        c2 = sum_in(cur, campaign),
+        pt = prev.to,
+        ct = cur.to,
     );
     let row = row_values(engine, &sql).await?;
     let names = [
@@ -435,12 +461,15 @@ async fn order_figures(
         "revenue_to_date",
         "customers_to_date",
         "campaign_revenue",
+        "customer_revenue",
+        "customer_orders",
+        "customer_revenue_to_date",
     ];
     let zero = |v: Option<f64>| Some(v.unwrap_or(0.0));
     let mut out = [Figures::new(), Figures::new()];
     for (i, n) in names.iter().enumerate() {
-        out[0].insert(n, zero(row[i]));
-        out[1].insert(n, zero(row[i + names.len()]));
+        out[0].insert(n, zero(row.get(i).copied().flatten()));
+        out[1].insert(n, zero(row.get(i + names.len()).copied().flatten()));
     }
     Ok(out)
 }

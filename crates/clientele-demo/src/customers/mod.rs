@@ -41,7 +41,7 @@ use crate::sample::{DemoRng, Stream, stream};
 use crate::tally::Tally;
 use crate::world::{COUNTRY, GENDERS, REGIONS, TICKET_CATEGORIES};
 
-pub(crate) use orders::write_orders;
+pub(crate) use orders::{guest_orders, write_orders};
 pub(crate) use profile::SIGNUP_GROWTH;
 pub(crate) use tickets::write_tickets;
 pub(crate) use truth::truth;
@@ -134,6 +134,8 @@ struct Scratch {
     exposures: Vec<Exposure>,
     /// Lift windows `(from, to, lift)` of the exposures.
     windows: Vec<(i32, i32, f64)>,
+    /// Expected purchases each window pulled into itself (see `purchases::expected_pull`).
+    pull: Vec<f64>,
     tps: Vec<Tp>,
     assignments: Vec<Assignment>,
     sessions: Vec<Session>,
@@ -147,6 +149,7 @@ impl Scratch {
         self.days.clear();
         self.exposures.clear();
         self.windows.clear();
+        self.pull.clear();
         self.tps.clear();
         self.assignments.clear();
         self.sessions.clear();

@@ -19,9 +19,12 @@ use super::sessions::{Session, session_seconds};
 use super::{Ctx, Customer, CustomerPass, DAY, Run};
 use crate::DemoError;
 use crate::marketing::CHANNELS;
+use crate::mix::{GUEST_MEAN_VALUE, GUEST_SHAPE, GUEST_WEB, Mix};
 use crate::out::Sinks;
 use crate::sales::rep_index;
 use crate::sample;
+use crate::sample::DemoRng;
+use crate::tally::Tally;
 use crate::world::{HOUR_WEIGHTS, REGIONS, SESSION_SOURCES};
 
 /// Shares of all orders that are cancelled and returned: a purchase day gets an extra
@@ -45,9 +48,14 @@ pub(super) const DISCOUNTS: &[(u8, f64)] = &[(5, 0.30), (10, 0.35), (15, 0.20), 
 /// Order statuses.
 const STATUSES: [&str; 3] = ["completed", "cancelled", "returned"];
 
+/// `OrderRec::customer` of a guest checkout: no customer_id.
+const GUEST: u32 = u32::MAX;
+
 /// One order as stored until written.
 pub(super) struct OrderRec {
+    /// Customer index, or [`GUEST`].
     pub customer: u32,
+    pub region: u8,
     pub day: i32,
     pub total_cents: i64,
     pub status: u8,
@@ -67,15 +75,21 @@ pub(super) fn place(ctx: &Ctx<'_>, run: &mut Run<'_>, c: &mut Customer) {
     let sc = &mut run.sc;
     sc.windows
         .extend(sc.exposures.iter().map(|e| (e.from, e.to, e.lift)));
+    sc.pull.resize(sc.windows.len(), 0.0);
     c.dropout = purchase_days(
         ctx.cal,
         run.rng,
         c.signup,
-        c.behaviour.lambda,
-        c.behaviour.p,
+        (c.behaviour.lambda, c.behaviour.p),
         &sc.windows,
         &mut sc.days,
+        &mut sc.pull,
     );
+    // In currency: the customer's expected order value per pulled purchase.
+    let value = CURRENCY_SCALE * P / c.behaviour.nu;
+    for (e, pulled) in sc.exposures.iter().zip(&sc.pull) {
+        run.campaigns[e.campaign].pull_revenue += pulled * value;
+    }
     c.first_order = run.pass.orders.len();
     c.n_purchases = run.sc.days.len();
     for j in 0..c.n_purchases {
@@ -140,6 +154,7 @@ fn order(ctx: &Ctx<'_>, run: &mut Run<'_>, c: &Customer, j: usize, status: u8) {
     let n_lines = (lines.len() as u32 - first_line) as u8;
     run.pass.orders.push(OrderRec {
         customer: c.index as u32,
+        region: c.profile.region as u8,
         day,
         total_cents: total,
         status,
@@ -194,6 +209,63 @@ fn count(run: &mut Run<'_>, day: i32, status: u8, total: i64, campaign: Option<u
     }
 }
 
+/// Draws the guest orders that the marketing spend brings ([`crate::mix`]): per week and
+/// channel Poisson(expected revenue / mean value) orders, each on a uniform day of the week,
+/// web or store, in a region drawn by population, its value Gamma-distributed and filled with
+/// products like any basket (no campaign, the usual chance of a discount). They are revenue
+/// and orders in the tally, and no customer.
+pub(crate) fn guest_orders(
+    ctx: &Ctx<'_>,
+    pass: &mut CustomerPass,
+    mix: &mut Mix,
+    rng: &mut DemoRng,
+    tally: &mut Tally,
+) {
+    let categories = crate::world::CATEGORIES.len();
+    for w in &mut mix.weeks {
+        for c in 0..w.expected.len() {
+            let n = sample::poisson(rng, w.expected[c] / GUEST_MEAN_VALUE);
+            for _ in 0..n {
+                let day = w.first + sample::below(rng, (w.last - w.first + 1) as usize) as i32;
+                let channel = usize::from(!sample::chance(rng, GUEST_WEB));
+                let region = sample::pick(rng, &ctx.region_w);
+                let discount = if sample::chance(rng, DISCOUNT_WITHOUT) {
+                    sample::pick_pair(rng, DISCOUNTS)
+                } else {
+                    0
+                };
+                let value = sample::gamma(rng, GUEST_SHAPE, GUEST_SHAPE / GUEST_MEAN_VALUE);
+                let favourite = sample::below(rng, categories);
+                let first_line = pass.lines.len() as u32;
+                let total = ctx
+                    .catalog
+                    .fill(rng, favourite, value, discount, &mut pass.lines);
+                let lines = (pass.lines.len() as u32 - first_line) as u8;
+                pass.orders.push(OrderRec {
+                    customer: GUEST,
+                    region: region as u8,
+                    day,
+                    total_cents: total,
+                    status: 0,
+                    channel: channel as u8,
+                    rep: 0,
+                    campaign: 0,
+                    first_line,
+                    lines,
+                });
+                w.realized_cents[c] += total;
+                w.orders[c] += 1;
+                let qi = tally.quarter(day);
+                let q = &mut tally.quarters[qi];
+                q.revenue_cents += total;
+                q.orders += 1;
+                q.guest_revenue_cents += total;
+                q.guest_orders += 1;
+            }
+        }
+    }
+}
+
 /// Writes orders and order items in date order (ids increase with time).
 pub(crate) fn write_orders(
     ctx: &Ctx<'_>,
@@ -203,19 +275,24 @@ pub(crate) fn write_orders(
 ) -> Result<(), DemoError> {
     let (cal, ix) = (ctx.cal, ctx.ix);
     // A customer has at most one completed order and one other on a day, so (day, customer,
-    // completed) is a total order; the cancelled or returned order comes first.
+    // completed) orders them; the cancelled or returned order comes first. Guest orders come
+    // after the customers' of their day, in the order they were drawn (a stable sort).
     pass.orders
-        .sort_unstable_by_key(|o| (o.day, o.customer, o.status == 0));
+        .sort_by_key(|o| (o.day, o.customer, o.status == 0));
     let total = pass.orders.len() as u64;
     for (i, o) in pass.orders.iter().enumerate() {
         if i % 65_536 == 0 {
             progress("orders", i as u64, total);
         }
-        let region = usize::from(pass.facts[o.customer as usize].region);
+        let region = usize::from(o.region);
         sinks
             .at(ix.orders)
             .id("O", i + 1, 7)
-            .id("C", o.customer as usize + 1, 6)
+            .opt_id(
+                "C",
+                (o.customer != GUEST).then_some(o.customer as usize + 1),
+                6,
+            )
             .day(cal, o.day)
             .cents(o.total_cents)
             .s(STATUSES[usize::from(o.status)])

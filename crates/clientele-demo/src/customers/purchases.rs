@@ -85,10 +85,10 @@ pub(super) fn purchase_days(
     cal: &Calendar,
     rng: &mut DemoRng,
     signup: i32,
-    lambda: f64,
-    p: f64,
+    (lambda, p): (f64, f64),
     windows: &[(i32, i32, f64)],
     days: &mut Vec<i32>,
+    pull: &mut [f64],
 ) -> Option<i32> {
     days.push(signup);
     let last_day = cal.days() - 1;
@@ -113,11 +113,66 @@ pub(super) fn purchase_days(
     };
     if repeats > 1 {
         place_between(cal, rng, (signup + 1, last - 1), repeats - 1, windows, days);
+        expected_pull(cal, (signup + 1, last - 1), repeats - 1, windows, pull);
     }
     if repeats > 0 {
         days.push(last);
     }
     dropout
+}
+
+/// Adds to `pull[j]` the purchases that window `j` pulled into itself, in expectation: of
+/// `k` purchases placed on `lo..=hi` with probability ∝ m·L (see [`place_between`]), the
+/// expected number on day d is `k·m(d)L(d)/Σ mL`, against `k·m(d)/Σ m` without the campaigns;
+/// the difference, summed over the days where it is positive (inside windows), is the
+/// short-term revenue a campaign adds to its window (the same number is missing, spread
+/// thinly, elsewhere in the customer's history). A day in several windows splits its
+/// difference by their log-lifts. With replacement, so for dense placements (k close to the
+/// number of days) it slightly overstates the pull.
+fn expected_pull(
+    cal: &Calendar,
+    (lo, hi): (i32, i32),
+    k: usize,
+    windows: &[(i32, i32, f64)],
+    pull: &mut [f64],
+) {
+    if windows.is_empty() || hi < lo {
+        return;
+    }
+    let plain = cal.season_sum(lo, hi);
+    let lift_at = |d: i32| -> f64 {
+        windows
+            .iter()
+            .filter(|w| w.0 <= d && d <= w.1)
+            .map(|w| w.2)
+            .product()
+    };
+    // The days inside at least one window, each once.
+    let (from, to) = windows
+        .iter()
+        .fold((i32::MAX, i32::MIN), |(a, b), w| (a.min(w.0), b.max(w.1)));
+    let (from, to) = (from.max(lo), to.min(hi));
+    let mut extra = 0.0;
+    for d in from..=to {
+        extra += cal.season(d) * (lift_at(d) - 1.0);
+    }
+    let lifted = plain + extra;
+    if plain <= 0.0 || lifted <= 0.0 {
+        return;
+    }
+    for d in from..=to {
+        let l = lift_at(d);
+        let delta = k as f64 * cal.season(d) * (l / lifted - 1.0 / plain);
+        if delta <= 0.0 || l <= 1.0 {
+            continue;
+        }
+        let logs = l.ln();
+        for (j, w) in windows.iter().enumerate() {
+            if w.0 <= d && d <= w.1 && w.2 > 1.0 {
+                pull[j] += delta * w.2.ln() / logs;
+            }
+        }
+    }
 }
 
 /// Appends `k` distinct days of `lo..=hi` (which has at least `k` days) to `days`, in
@@ -186,7 +241,7 @@ mod tests {
         let mut days = Vec::new();
         for _ in 0..500 {
             days.clear();
-            let dropout = purchase_days(&cal, &mut rng, 10, 0.5, 1.0, &[], &mut days);
+            let dropout = purchase_days(&cal, &mut rng, 10, (0.5, 1.0), &[], &mut days, &mut []);
             // p = 1: inactive right after the first repeat purchase, never before it.
             match dropout {
                 Some(d) => assert_eq!(days, vec![10, d]),
@@ -202,22 +257,34 @@ mod tests {
         let mut rng = stream(2, Stream::Customers);
         let mut days = Vec::new();
         let (mut plain, mut lifted, mut between, mut inside) = (0usize, 0usize, 0usize, 0usize);
+        let (mut unlifted, mut pulled) = (0.0, 0.0);
         let runs = 400;
         for _ in 0..runs {
             days.clear();
             assert_eq!(
-                purchase_days(&cal, &mut rng, 0, 0.5, 0.0, &[], &mut days),
+                purchase_days(&cal, &mut rng, 0, (0.5, 0.0), &[], &mut days, &mut []),
                 None
             );
             plain += days.len() - 1;
             days.clear();
             // A lift of 2 over the whole second year.
-            purchase_days(&cal, &mut rng, 0, 0.5, 0.0, &[(365, 730, 2.0)], &mut days);
+            let mut pull = [0.0];
+            let window = [(365, 730, 2.0)];
+            purchase_days(&cal, &mut rng, 0, (0.5, 0.0), &window, &mut days, &mut pull);
             assert!(days.windows(2).all(|w| w[0] < w[1]), "{days:?}");
             lifted += days.len() - 1;
             let mid = &days[1..days.len().saturating_sub(1).max(1)];
             between += mid.len();
             inside += mid.iter().filter(|d| **d >= 365).count();
+            // What the window would have held without its lift.
+            if let (Some(&first), Some(&last)) = (days.first(), days.last()) {
+                let (lo, hi) = (first + 1, last - 1);
+                let plain = cal.season_sum(lo, hi);
+                if plain > 0.0 {
+                    unlifted += mid.len() as f64 * cal.season_sum(365.max(lo), hi) / plain;
+                }
+            }
+            pulled += pull[0];
         }
         // 730 days at 0.5 a week: 52.1 repeat purchases on average (Poisson, sd 0.36 over 400
         // runs), with or without the campaign.
@@ -228,6 +295,13 @@ mod tests {
         // The purchases in between land twice as densely in the second year: 2/3 of them.
         let share = inside as f64 / between as f64;
         assert!((0.64..0.69).contains(&share), "{share}");
+        // The expected pull is what the window gained over its unlifted share: about a third
+        // of the purchases in between (2/3 − 1/3 of about 51).
+        let gained = inside as f64 - unlifted;
+        assert!(
+            (pulled - gained).abs() < 0.03 * gained,
+            "expected pull {pulled:.0}, gained {gained:.0}"
+        );
     }
 
     #[test]
@@ -246,10 +320,10 @@ mod tests {
                 &cal,
                 &mut rng,
                 signup,
-                3.5,
-                0.0,
+                (3.5, 0.0),
                 &[(signup + 20, signup + 30, 1.5)],
                 &mut days,
+                &mut [0.0],
             );
             assert!(days.windows(2).all(|w| w[0] < w[1]), "{days:?}");
             assert!(*days.last().unwrap() < cal.days());

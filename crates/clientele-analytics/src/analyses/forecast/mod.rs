@@ -720,7 +720,8 @@ async fn workspace_series(
             "WITH r AS (SELECT {a}.customer_id, CAST({a}.order_date AS DATE) AS d, {key} AS g,
                         ROW_NUMBER() OVER (PARTITION BY {a}.customer_id ORDER BY {a}.order_date, {a}.order_id) AS n
                         FROM {from}{joins})
-             SELECT CAST(d AS VARCHAR) AS d, g, CAST(COUNT(*) AS DOUBLE) AS v FROM r WHERE n = 1 GROUP BY d, g"
+             SELECT CAST(d AS VARCHAR) AS d, g, CAST(COUNT(*) AS DOUBLE) AS v FROM r
+             WHERE n = 1 AND customer_id IS NOT NULL GROUP BY d, g"
         )
     } else {
         format!(
