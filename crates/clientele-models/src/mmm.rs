@@ -130,6 +130,14 @@ pub struct Options {
     /// enters multiplied by `t/n`. Needs `trend`. Without it a growing seasonal swing is left
     /// in the residuals, and spend that grows and swings with the business takes its credit.
     pub seasonal_growth: bool,
+    /// Whether the curves are fitted with weakly informative priors (maximum a posteriori:
+    /// `n/2 · ln SSE` plus minus the log prior, see [`prior_penalty`]) rather than by least
+    /// squares alone. With few periods and noisy revenue the least-squares optimum runs to
+    /// the edges of the box (decay 0.9, fully saturated or S-shaped curves) where a channel
+    /// stands in for the trend or the intercept; the priors keep it near ordinary curves
+    /// unless the data insist (after Jin et al. 2017, "Bayesian methods for media mix
+    /// modeling with carryover and shape effects").
+    pub priors: bool,
     /// Number of bootstrap replicates for the intervals; 0 leaves the intervals NaN.
     pub bootstrap: usize,
     /// Seed of the bootstrap.
@@ -143,6 +151,7 @@ impl Default for Options {
             fourier_terms: 2,
             trend: true,
             seasonal_growth: false,
+            priors: false,
             bootstrap: 200,
             seed: 0,
         }
@@ -415,6 +424,8 @@ struct Problem<'a> {
     /// `y` less its projection on the fixed columns, and its squared norm.
     y_res: Vec<f64>,
     yy: f64,
+    /// Whether the weakly informative priors ([`prior_penalty`]) are added.
+    priors: bool,
 }
 
 /// The linear fit at given nonlinear parameters.
@@ -444,6 +455,23 @@ fn pack(decay: f64, kappa: f64, shape: f64) -> [f64; 3] {
     ]
 }
 
+/// Centre and spread of the weakly informative priors of [`Options::priors`]: the decay θ
+/// normal with mean 0.4 and sd 0.3, ln κ and ln S normal with mean 0 and sd 0.5 (κ the
+/// half-saturation point as a share of the channel's mean adstock).
+const PRIOR_DECAY: (f64, f64) = (0.4, 0.3);
+const PRIOR_LOG_SD: f64 = 0.5;
+
+/// Minus the log prior density of the nonlinear parameters, up to a constant.
+fn prior_penalty(u: &[f64]) -> f64 {
+    (0..u.len() / 3)
+        .map(|c| {
+            let (d, k, s) = unpack(u, c);
+            let z = |v: f64, (m, sd): (f64, f64)| ((v - m) / sd).powi(2) / 2.0;
+            z(d, PRIOR_DECAY) + z(k.ln(), (0.0, PRIOR_LOG_SD)) + z(s.ln(), (0.0, PRIOR_LOG_SD))
+        })
+        .sum()
+}
+
 /// Removes from `v` its projection on the orthonormal `basis`.
 fn project_out(v: &mut [f64], basis: &[Vec<f64>]) {
     for q in basis {
@@ -455,7 +483,7 @@ fn project_out(v: &mut [f64], basis: &[Vec<f64>]) {
 }
 
 impl<'a> Problem<'a> {
-    fn new(y: Vec<f64>, spend: &'a [Vec<f64>], fixed: Vec<Vec<f64>>) -> Self {
+    fn new(y: Vec<f64>, spend: &'a [Vec<f64>], fixed: Vec<Vec<f64>>, priors: bool) -> Self {
         // Modified Gram–Schmidt, each column orthogonalised twice (enough for full accuracy);
         // a column already in the span of the others adds nothing.
         let mut basis: Vec<Vec<f64>> = Vec::with_capacity(fixed.len());
@@ -474,6 +502,7 @@ impl<'a> Problem<'a> {
         project_out(&mut y_res, &basis);
         let yy = dot(&y_res, &y_res);
         Problem {
+            priors,
             y,
             spend,
             fixed,
@@ -586,7 +615,14 @@ impl<'a> Problem<'a> {
                 d * d
             })
             .sum();
-        self.sse(u) * (1.0 + outside)
+        let sse = self.sse(u) * (1.0 + outside);
+        if self.priors {
+            // n/2·ln SSE + penalty is minimised by SSE·exp(2·penalty/n): the same optimum
+            // on the scale of the sum of squares (the optimiser's tolerances stay valid).
+            sse * (2.0 * prior_penalty(u) / self.y.len().max(1) as f64).exp()
+        } else {
+            sse
+        }
     }
 }
 
@@ -856,7 +892,7 @@ pub fn fit(revenue: &[f64], spend: &[Vec<f64>], opts: &Options) -> Result<MmmFit
     validate(revenue, spend, opts)?;
     let n = revenue.len();
     let (fixed, has_trend) = fixed_columns(n, opts);
-    let problem = Problem::new(revenue.to_vec(), spend, fixed);
+    let problem = Problem::new(revenue.to_vec(), spend, fixed, opts.priors);
     let u = optimise(&problem, None)?;
     let lin = problem.linear(&u)?;
     let mut channels: Vec<ChannelFit> = (0..spend.len())
@@ -885,7 +921,7 @@ pub fn fit(revenue: &[f64], spend: &[Vec<f64>], opts: &Options) -> Result<MmmFit
                         }
                     }
                 }
-                let rep = Problem::new(y, spend, problem.fixed.clone());
+                let rep = Problem::new(y, spend, problem.fixed.clone(), opts.priors);
                 // A replicate whose refit fails is left out rather than failing the fit.
                 let ur = optimise(&rep, Some(&u)).ok()?;
                 let lr = rep.linear(&ur).ok()?;

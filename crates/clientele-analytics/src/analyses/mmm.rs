@@ -7,9 +7,11 @@
 //!   are left out, and counted); the weeks run from the first week both cover to the last, the
 //!   first and last weeks of the sales left out as partial; a week without spend on a channel
 //!   is 0;
-//! - **the model**: revenue = base + trend + yearly Fourier season + Σ channels β · Hill(
-//!   adstock(spend)), adstock geometric (decay θ), Hill with half-saturation K and shape S,
-//!   β ≥ 0, fitted by least squares; intervals by a moving-block bootstrap of the residuals;
+//! - **the model**: revenue = base + trend + yearly Fourier season (its swing may grow with
+//!   the trend) + Σ channels β · Hill(adstock(spend)), adstock geometric (decay θ), Hill with
+//!   half-saturation K and shape S, β ≥ 0 by least squares, θ, K, S by maximum a posteriori
+//!   with weakly informative priors (`Options::priors`); intervals by a moving-block
+//!   bootstrap of the residuals;
 //! - **contribution**: the revenue the fitted curve credits to the channel over the weeks;
 //!   **ROI** = contribution / spend; **marginal ROI**: revenue per extra unit of spend at the
 //!   current level (spend scaled up by 1 %);
@@ -201,6 +203,7 @@ fn run_model(
     let opts = Options {
         season: if revenue.len() >= 104 { 52 } else { 0 },
         seasonal_growth: true,
+        priors: true,
         bootstrap: p.bootstrap,
         seed: 7,
         ..Options::default()

@@ -848,3 +848,65 @@ fn channel_report_of_the_demo_matches_its_truth() {
         }
     }
 }
+
+/// Issue 12: the demo's spend drives guest orders through known adstock and Hill curves
+/// (`marketing_mix` in the truth, docs/demo.md). On the default company (10,000 customers,
+/// seed 42) `mmm` puts each channel's true ROI inside its 90 % interval. The truth is taken
+/// over the model's own weeks: the guest revenue the channel brought over its spend, and at
+/// most that plus the expected revenue its campaigns pulled into their windows (which a mix
+/// model also credits to the channel). Other seeds are less kind (docs/analyses.md): this is
+/// the company users see, not a proof for every company.
+#[test]
+fn mmm_of_the_demo_recovers_each_channels_true_roi_within_its_interval() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let truth = demo_truth(&env);
+    let v = json(&env, &["mmm"]);
+    let fit = v["tables"]["fit"].as_array().unwrap();
+    let (first, last) = (
+        fit[0]["week"].as_str().unwrap(),
+        fit[fit.len() - 1]["week"].as_str().unwrap(),
+    );
+    let mix = &truth["marketing_mix"];
+    let names: Vec<&str> = mix["channel_order"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let weeks: Vec<&serde_json::Value> = mix["weeks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| {
+            let m = w["monday"].as_str().unwrap();
+            (first..=last).contains(&m)
+        })
+        .collect();
+    assert_eq!(
+        weeks.len(),
+        fit.len(),
+        "the model's weeks are the truth's whole weeks"
+    );
+    let rows = v["tables"]["channels"].as_array().unwrap();
+    assert_eq!(rows.len(), names.len());
+    for (c, name) in names.iter().enumerate() {
+        let sum = |key: &str| -> f64 { weeks.iter().map(|w| num(&w[key][c])).sum() };
+        let (spend, guest) = (sum("spend"), sum("guest_revenue"));
+        let channel = &mix["channels"][c];
+        let pull = num(&channel["campaign_pull_revenue"]);
+        let row = rows.iter().find(|r| r["channel"] == *name).unwrap();
+        assert!(
+            (num(&row["spend"]) - spend).abs() < 0.01 * spend,
+            "{name}: spend {} vs the truth's {spend}",
+            row["spend"]
+        );
+        let (lo, hi) = (num(&row["roi_lower"]), num(&row["roi_upper"]));
+        let (true_lo, true_hi) = (guest / spend, (guest + pull) / spend);
+        assert!(
+            lo <= true_hi && true_lo <= hi,
+            "{name}: ROI {} in [{lo:.2}, {hi:.2}], true {true_lo:.2}–{true_hi:.2}",
+            row["roi"]
+        );
+    }
+}
