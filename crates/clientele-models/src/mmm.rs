@@ -1201,6 +1201,24 @@ pub fn optimise_budget(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prior_penalty_is_minus_the_log_density_by_hand() {
+        // Channel 0 at the priors' centre costs nothing; channel 1 by hand.
+        let u: Vec<f64> = pack(0.4, 1.0, 1.0)
+            .into_iter()
+            .chain(pack(0.7, 2.0, 0.5))
+            .collect();
+        let want = ((0.7f64 - 0.4) / 0.3).powi(2) / 2.0
+            + (2f64.ln() / 0.5).powi(2) / 2.0
+            + (0.5f64.ln() / 0.5).powi(2) / 2.0;
+        assert!(
+            (prior_penalty(&u) - want).abs() < 1e-12,
+            "{}",
+            prior_penalty(&u)
+        );
+        assert!(prior_penalty(&u[..3]).abs() < 1e-12);
+    }
     use rand_distr::{Distribution, Gamma, Normal};
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
