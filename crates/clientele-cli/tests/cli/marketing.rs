@@ -104,6 +104,85 @@ fn forecast_of_the_workspace_has_ordered_bands_a_model_and_its_history_from_the_
     assert!(stderr.contains("horizon"), "{stderr}");
 }
 
+/// The history each forecast fits is the measure itself: units, new customers and revenue
+/// per category, month by month, equal SQL of our own written on the base tables (not on
+/// the views the forecast reads): every month of every split member.
+#[test]
+fn forecast_histories_of_units_new_customers_and_categories_equal_sql_on_the_base_tables() {
+    let env = Env::new();
+    env.ok(&["demo", "--customers", "600", "--seed", "5"]);
+    let sql = |q: &str| -> std::collections::HashMap<(String, String), f64> {
+        json(&env, &["sql", q])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    (
+                        r["g"].as_str().unwrap_or("").to_string(),
+                        r["m"].as_str().unwrap().to_string(),
+                    ),
+                    num(&r["v"]),
+                )
+            })
+            .collect()
+    };
+    let completed = "(o.status = 'completed' OR o.status IS NULL)";
+    let cases = [
+        (
+            vec!["forecast", "units", "--by", "month"],
+            sql(&format!(
+                "SELECT '' AS g, to_char(o.order_date, '%Y-%m') AS m, CAST(SUM(i.quantity) AS DOUBLE) AS v
+                 FROM orders o JOIN order_items i ON o.order_id = i.order_id WHERE {completed} GROUP BY 1, 2"
+            )),
+        ),
+        (
+            vec!["forecast", "new_customers", "--by", "month"],
+            sql(&format!(
+                "WITH f AS (SELECT o.customer_id, MIN(o.order_date) AS d FROM orders o
+                            WHERE {completed} AND o.customer_id IS NOT NULL GROUP BY o.customer_id)
+                 SELECT '' AS g, to_char(d, '%Y-%m') AS m, CAST(COUNT(*) AS DOUBLE) AS v FROM f GROUP BY 1, 2"
+            )),
+        ),
+        (
+            vec!["forecast", "revenue", "--by", "month", "--split", "category"],
+            sql(&format!(
+                "SELECT p.category AS g, to_char(o.order_date, '%Y-%m') AS m,
+                        SUM(CAST(i.quantity AS DOUBLE) * COALESCE(i.unit_price, p.unit_price) * (1 - COALESCE(i.discount, 0))) AS v
+                 FROM orders o JOIN order_items i ON o.order_id = i.order_id
+                      JOIN products p ON i.product_id = p.product_id
+                 WHERE {completed} GROUP BY 1, 2"
+            )),
+        ),
+    ];
+    for (args, want) in cases {
+        let f = json(&env, &[&args[..], &["--horizon", "3"]].concat());
+        let history = f["tables"]["history"].as_array().unwrap();
+        assert!(history.len() >= 30, "{args:?}: {} months", history.len());
+        for h in history {
+            let key = (
+                h["split"].as_str().unwrap_or("").to_string(),
+                h["period"].as_str().unwrap().to_string(),
+            );
+            let got = num(&h["actual"]);
+            let expect = want.get(&key).copied().unwrap_or(0.0);
+            assert!(
+                (got - expect).abs() <= 1e-6 * expect.abs().max(1.0),
+                "{args:?} {key:?}: forecast history {got}, SQL {expect}"
+            );
+        }
+        // Every month the SQL sees inside the history's range is in it.
+        let first = history[0]["period"].as_str().unwrap();
+        let last = history[history.len() - 1]["period"].as_str().unwrap();
+        let inside = want
+            .keys()
+            .filter(|(_, m)| first <= m.as_str() && m.as_str() <= last)
+            .count();
+        let nonzero = history.iter().filter(|h| num(&h["actual"]) != 0.0).count();
+        assert_eq!(nonzero, inside, "{args:?}");
+    }
+}
+
 /// AirPassengers (Box & Jenkins), the series of the model tests.
 fn airpassengers(env: &Env) -> std::path::PathBuf {
     let data = include_str!("../../../clientele-models/tests/data/forecast/airpassengers.csv");

@@ -52,7 +52,9 @@ pub enum Measure {
     Orders,
     /// Units sold.
     Units,
-    /// Customers making their first purchase.
+    /// Customers making their first purchase (`new-customers`; `new_customers`, the API's
+    /// and the KPI's spelling, is accepted too).
+    #[value(alias = "new_customers")]
     NewCustomers,
     /// Expected won amount from the open deals (the pipeline forecast).
     Pipeline,
