@@ -137,15 +137,20 @@ struct Unit {
     orders: f64,
 }
 
-/// A variant against the control: the conversion test, the always-valid p-value, the revenue
-/// test, the bootstrap interval of the revenue difference and the orders test.
-type Comparison = (
-    Option<ProportionTest>,
-    Option<f64>,
-    Option<MeanTest>,
-    Option<(f64, f64)>,
-    Option<MeanTest>,
-);
+/// A variant against the control (all empty for the control itself, and each empty where
+/// its test cannot be computed).
+#[derive(Default)]
+struct Comparison {
+    /// Two-proportion test of the conversion rates.
+    conversion: Option<ProportionTest>,
+    /// Always-valid (mSPRT) p-value of the conversion difference.
+    always_valid_p: Option<f64>,
+    /// Welch test of revenue per customer, and the bootstrap interval of its difference.
+    revenue: Option<MeanTest>,
+    revenue_band: Option<(f64, f64)>,
+    /// Welch test of orders per customer.
+    orders: Option<MeanTest>,
+}
 
 async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, AnalyticsError> {
     if !engine.has_table("experiments") {
@@ -315,32 +320,38 @@ async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, Analytic
         let base_rate = base_arm.successes / base_arm.trials;
         // Each variant against the control (none for the control itself); the conversion
         // p-values are Holm-adjusted together before the rows are written.
-        let compared: Vec<Option<Comparison>> = variants
+        let compared: Vec<Comparison> = variants
             .iter()
             .map(|(name, units)| {
                 written += 1;
                 if *name == control {
-                    return None;
+                    return Comparison::default();
                 }
                 let this = arm(units);
                 let rev = revenue(units);
-                let t = abtest::two_proportions(base_arm, this, p.level).ok();
                 let tau2 = (p.mde * base_rate.max(1e-6)).powi(2);
-                let s = abtest::msprt_proportions(base_arm, this, tau2, p.level)
-                    .ok()
-                    .map(|s| s.always_valid_p);
-                let m = abtest::welch(&base_rev, &rev, p.level).ok();
                 let seed = 0x00ab_7e57 ^ written;
-                let bands =
-                    abtest::bootstrap_difference(&base_rev, &rev, p.level, p.bootstrap, seed).ok();
-                let o = abtest::welch(&base_orders, &orders(units), p.level).ok();
-                Some((t, s, m, bands, o))
+                Comparison {
+                    conversion: abtest::two_proportions(base_arm, this, p.level).ok(),
+                    always_valid_p: abtest::msprt_proportions(base_arm, this, tau2, p.level)
+                        .ok()
+                        .map(|s| s.always_valid_p),
+                    revenue: abtest::welch(&base_rev, &rev, p.level).ok(),
+                    revenue_band: abtest::bootstrap_difference(
+                        &base_rev,
+                        &rev,
+                        p.level,
+                        p.bootstrap,
+                        seed,
+                    )
+                    .ok(),
+                    orders: abtest::welch(&base_orders, &orders(units), p.level).ok(),
+                }
             })
             .collect();
         let raw: Vec<f64> = compared
             .iter()
-            .flatten()
-            .filter_map(|c| c.0.as_ref().map(|t| t.p_value))
+            .filter_map(|c| c.conversion.as_ref().map(|t| t.p_value))
             .collect();
         let mut adjusted = abtest::holm(&raw).into_iter();
         for ((name, units), c) in variants.iter().zip(&compared) {
@@ -356,10 +367,13 @@ async fn abtest(engine: &Engine, p: &AbtestOptions) -> Result<Analysis, Analytic
             v.num("customers", Some(this.trials));
             v.num("conversions", Some(this.successes));
             v.num("conversion_rate", Some(this.successes / this.trials));
-            let (t, s, m, bands, o) = match c {
-                Some((t, s, m, bands, o)) => (t.as_ref(), *s, m.as_ref(), *bands, o.as_ref()),
-                None => (None, None, None, None, None),
-            };
+            let (t, s, m, bands, o) = (
+                c.conversion.as_ref(),
+                c.always_valid_p,
+                c.revenue.as_ref(),
+                c.revenue_band,
+                c.orders.as_ref(),
+            );
             let finite = |x: f64| Some(x).filter(|x| x.is_finite());
             v.num("difference", t.map(|t| t.difference));
             v.num("lift", t.and_then(|t| finite(t.lift)));
