@@ -246,10 +246,13 @@ async function sales(main, params) {
   const filters = ['region', 'rep', 'channel', 'category', 'product'].filter((f) => params[f] !== undefined);
   const data = await api('sales' + qs(params));
   const key = KEY_OF[by] || 'period';
-  const label = (r) => (by === 'rep' && r.rep_name ? `${r.rep_name} (${r[key]})` : by === 'product' && r.product_name ? r.product_name : by === 'customer' && r.customer_name ? `${r.customer_name} (${r[key]})` : r[key]);
+  // Orders without a customer (guest checkouts) are one row, '(none)', with no 360 to open.
+  const guests = (r) => by === 'customer' && r[key] === '(none)';
+  const label = (r) => (guests(r) ? 'Guest checkouts (no customer)' : by === 'rep' && r.rep_name ? `${r.rep_name} (${r[key]})` : by === 'product' && r.product_name ? r.product_name : by === 'customer' && r.customer_name ? `${r.customer_name} (${r[key]})` : r[key]);
   const top = data.rows.slice(0, 25);
   const drill = (r) => {
     const value = r[key];
+    if (guests(r)) return;
     if (by === 'customer') { go('customer/' + encodeURIComponent(value)); return; }
     const next = NEXT[by];
     if (!next) { go('transactions', Object.assign(pick(params, ['from', 'to']), {})); return; }
