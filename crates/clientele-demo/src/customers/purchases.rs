@@ -121,6 +121,15 @@ pub(super) fn purchase_days(
     dropout
 }
 
+/// lift(day): the product of the lifts of the windows `(from, to, lift)` open on `d`.
+fn lift_on(windows: &[(i32, i32, f64)], d: i32) -> f64 {
+    windows
+        .iter()
+        .filter(|w| w.0 <= d && d <= w.1)
+        .map(|w| w.2)
+        .product()
+}
+
 /// Adds to `pull[j]` the purchases that window `j` pulled into itself, in expectation: of
 /// `k` purchases placed on `lo..=hi` with probability ∝ m·L (see [`place_between`]), the
 /// expected number on day d is `k·m(d)L(d)/Σ mL`, against `k·m(d)/Σ m` without the campaigns;
@@ -140,13 +149,7 @@ fn expected_pull(
         return;
     }
     let plain = cal.season_sum(lo, hi);
-    let lift_at = |d: i32| -> f64 {
-        windows
-            .iter()
-            .filter(|w| w.0 <= d && d <= w.1)
-            .map(|w| w.2)
-            .product()
-    };
+    let lift_at = |d: i32| lift_on(windows, d);
     // The days inside at least one window, each once.
     let (from, to) = windows
         .iter()
@@ -189,13 +192,7 @@ fn place_between(
     windows: &[(i32, i32, f64)],
     days: &mut Vec<i32>,
 ) {
-    let lift_at = |d: i32| -> f64 {
-        windows
-            .iter()
-            .filter(|w| w.0 <= d && d <= w.1)
-            .map(|w| w.2)
-            .product()
-    };
+    let lift_at = |d: i32| lift_on(windows, d);
     let from = days.len();
     let slots = (hi - lo + 1).max(0) as usize;
     debug_assert!(k <= slots, "{k} purchases on {slots} days");
