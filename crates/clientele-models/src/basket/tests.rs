@@ -461,3 +461,186 @@ fn threshold_in_floating_point() {
     let sets = frequent_itemsets(&baskets, &opts(0.1, None)).unwrap();
     assert_eq!(sets.index_of(&[1, 2]).map(|i| sets.count(i)), Some(3));
 }
+
+/// The supermarket baskets of `tests/data/basket/` (one line each, ids space-separated).
+fn supermarket() -> Vec<Vec<u32>> {
+    include_str!("../../tests/data/basket/supermarket_baskets.txt")
+        .lines()
+        .map(|l| l.split_whitespace().map(|x| x.parse().unwrap()).collect())
+        .collect()
+}
+
+fn parse_ids(s: &str) -> Vec<u32> {
+    s.split_whitespace().map(|x| x.parse().unwrap()).collect()
+}
+
+fn parse_f64(s: &str) -> f64 {
+    match s {
+        "inf" => f64::INFINITY,
+        "-inf" => f64::NEG_INFINITY,
+        "nan" => f64::NAN,
+        _ => s.parse().unwrap(),
+    }
+}
+
+/// The measures in the fixtures' column order.
+fn measures(m: &Metrics) -> [f64; 11] {
+    [
+        m.antecedent_support,
+        m.consequent_support,
+        m.support,
+        m.confidence,
+        m.lift,
+        m.leverage,
+        m.conviction,
+        m.zhangs_metric,
+        m.jaccard,
+        m.certainty,
+        m.kulczynski,
+    ]
+}
+
+type RuleRows = std::collections::BTreeMap<(Vec<u32>, Vec<u32>), Vec<f64>>;
+
+/// mlxtend's rules of one fixture (rows of `case`, if given), keyed by their two sides.
+fn mlxtend_rules(text: &str, case: Option<&str>) -> RuleRows {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let skip = usize::from(case.is_some());
+    assert_eq!(header.len(), 13 + skip);
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| case.is_none_or(|c| f[0] == c))
+        .map(|f| {
+            let f = &f[skip..];
+            (
+                (parse_ids(f[0]), parse_ids(f[1])),
+                f[2..].iter().map(|x| parse_f64(x)).collect(),
+            )
+        })
+        .collect()
+}
+
+/// Our rules, keyed the same way.
+fn our_rules(sets: &Itemsets, rules: &[Rule]) -> RuleRows {
+    rules
+        .iter()
+        .map(|r| {
+            let key = (
+                sets.items(r.antecedent as usize).to_vec(),
+                sets.items(r.consequent as usize).to_vec(),
+            );
+            (key, measures(&r.metrics).to_vec())
+        })
+        .collect()
+}
+
+/// The same rules, every measure within `tol` relative (inf = inf, NaN = NaN); returns the
+/// largest relative difference seen.
+fn compare_rules(ours: &RuleRows, theirs: &RuleRows, tol: f64, what: &str) -> f64 {
+    assert_eq!(ours.len(), theirs.len(), "{what}: number of rules");
+    let mut worst = 0.0f64;
+    for (key, want) in theirs {
+        let got = ours
+            .get(key)
+            .unwrap_or_else(|| panic!("{what}: rule {key:?} missing"));
+        for (j, (&g, &w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                close(g, w, tol),
+                "{what}: rule {key:?}, measure {j}: {g} against mlxtend's {w}"
+            );
+            if g != w && g.is_finite() {
+                worst = worst.max((g - w).abs() / w.abs().max(1e-300));
+            }
+        }
+    }
+    worst
+}
+
+/// mlxtend 0.25's fpgrowth and association_rules on the supermarket baskets: the same
+/// itemsets with the same counts and supports, the same rules with every measure.
+#[test]
+fn same_as_mlxtend_on_the_supermarket() {
+    let baskets = supermarket();
+    assert_eq!(baskets.len(), 4627);
+    let fixtures = [
+        (
+            0.2,
+            include_str!("../../tests/data/basket/itemsets_s020.csv"),
+            None,
+        ),
+        (
+            0.25,
+            include_str!("../../tests/data/basket/itemsets_s025.csv"),
+            Some(include_str!("../../tests/data/basket/rules_s025.csv")),
+        ),
+        (
+            0.3,
+            include_str!("../../tests/data/basket/itemsets_s030.csv"),
+            Some(include_str!("../../tests/data/basket/rules_s030.csv")),
+        ),
+    ];
+    for (ms, itemsets, rules) in fixtures {
+        let sets = frequent_itemsets(&baskets, &opts(ms, None)).unwrap();
+        let theirs: std::collections::BTreeMap<Vec<u32>, (u64, f64)> = itemsets
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (parse_ids(f[0]), (f[1].parse().unwrap(), parse_f64(f[2])))
+            })
+            .collect();
+        assert_eq!(sets.len(), theirs.len(), "support {ms}: number of itemsets");
+        for i in 0..sets.len() {
+            let (count, support) = theirs
+                .get(sets.items(i))
+                .unwrap_or_else(|| panic!("support {ms}: {:?} is not in mlxtend's", sets.items(i)));
+            assert_eq!(sets.count(i), *count);
+            assert_eq!(
+                sets.support(i),
+                *support,
+                "support {ms}: {:?}",
+                sets.items(i)
+            );
+        }
+        if let Some(text) = rules {
+            let ours = association_rules(&sets, &RuleFilter::default()).unwrap();
+            let worst = compare_rules(
+                &our_rules(&sets, &ours),
+                &mlxtend_rules(text, None),
+                1e-9,
+                "supermarket",
+            );
+            eprintln!(
+                "support {ms}: {} rules, largest relative difference {worst:e}",
+                ours.len()
+            );
+        }
+    }
+}
+
+/// mlxtend's own edge cases: conviction inf at confidence 1, 0 for Zhang's and the
+/// certainty's 0 denominators.
+#[test]
+fn same_as_mlxtend_on_the_edge_cases() {
+    let text = include_str!("../../tests/data/basket/rules_edge.csv");
+    let cases = [
+        ("five", five(), 0.4),
+        (
+            "everywhere",
+            vec![vec![9, 1], vec![9], vec![9, 1], vec![9]],
+            0.5,
+        ),
+    ];
+    for (case, baskets, ms) in cases {
+        let sets = frequent_itemsets(&baskets, &opts(ms, None)).unwrap();
+        let ours = association_rules(&sets, &RuleFilter::default()).unwrap();
+        let worst = compare_rules(
+            &our_rules(&sets, &ours),
+            &mlxtend_rules(text, Some(case)),
+            1e-9,
+            case,
+        );
+        eprintln!("{case}: largest relative difference {worst:e}");
+    }
+}
