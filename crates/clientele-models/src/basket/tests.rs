@@ -644,3 +644,57 @@ fn same_as_mlxtend_on_the_edge_cases() {
         eprintln!("{case}: largest relative difference {worst:e}");
     }
 }
+
+/// A million simulated baskets at category level (40 categories, about 6 a basket, planted
+/// groups), at supports 0.01 and 0.1: itemsets and rules, with the time printed (the target
+/// is under 5 s for the whole `clientele basket` run; see bench/basket_bench.py). Runs with
+/// `CLIENTELE_SCALE_TESTS=1`.
+#[test]
+fn scale_a_million_category_baskets() {
+    if !crate::scale_tests() {
+        return;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let weights: Vec<f64> = (0..40).map(|c| 1.0 / (1.0 + c as f64).sqrt()).collect();
+    let total: f64 = weights.iter().sum();
+    let groups: [&[u32]; 3] = [&[0, 3, 7], &[1, 12], &[5, 9, 20, 21]];
+    let mut items = Vec::new();
+    let mut offsets = vec![0usize];
+    for _ in 0..1_000_000 {
+        let k = (1.0 - rng.random::<f64>().ln() * 5.0).min(16.0) as usize;
+        let from = items.len();
+        for _ in 0..k {
+            let mut u = rng.random::<f64>() * total;
+            let mut c = 0;
+            while c < 39 && u >= weights[c] {
+                u -= weights[c];
+                c += 1;
+            }
+            items.push(c as u32);
+        }
+        for g in groups {
+            if items[from..].contains(&g[0]) && rng.random::<f64>() < 0.6 {
+                items.extend_from_slice(g);
+            }
+        }
+        offsets.push(items.len());
+    }
+    for ms in [0.01, 0.1] {
+        let t = std::time::Instant::now();
+        let sets = frequent_itemsets_flat(&items, &offsets, &opts(ms, None)).unwrap();
+        let mined = t.elapsed();
+        let rules = association_rules(&sets, &RuleFilter::default()).unwrap();
+        eprintln!(
+            "1M baskets, support {ms}: {} itemsets (longest {}) in {:.2?}, {} rules in {:.2?}",
+            sets.len(),
+            sets.max_len(),
+            mined,
+            rules.len(),
+            t.elapsed() - mined
+        );
+        assert!(sets.len() > 40 && !rules.is_empty());
+        for i in 0..sets.len() {
+            assert!(sets.support(i) >= ms);
+        }
+    }
+}
