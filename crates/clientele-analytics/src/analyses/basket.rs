@@ -475,6 +475,126 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Baskets are the completed orders with lines: the cancelled and returned orders' lines
+    /// are no basket; a product on two lines of an order counts once; at category level a
+    /// product without a category adds no item, its order still a basket. By hand: baskets
+    /// O1 {milk, bread}, O2 {milk, bread}, O3 {cheese}, O5 {soap}.
+    #[tokio::test]
+    async fn baskets_from_the_workspace() {
+        let dir = crate::tests::workspace(&[
+            ("customers.csv", "customer_id\nC1\nC2\n"),
+            (
+                "products.csv",
+                "product_id,name,category\nP1,Milk,dairy\nP2,Cheese,dairy\nP3,Bread,bakery\nP4,Soap,\n",
+            ),
+            (
+                "orders.csv",
+                "order_id,customer_id,order_date,total_amount,status\n\
+                 O1,C1,2025-01-01,10,completed\n\
+                 O2,C2,2025-01-02,10,completed\n\
+                 O3,C1,2025-01-03,10,completed\n\
+                 O4,C2,2025-01-04,10,cancelled\n\
+                 O5,C1,2025-01-05,10,\n\
+                 O6,C2,2025-01-06,10,returned\n",
+            ),
+            (
+                "order_items.csv",
+                "order_id,product_id,quantity\n\
+                 O1,P1,1\nO1,P3,1\nO1,P1,2\nO2,P3,1\nO2,P1,1\nO3,P2,1\n\
+                 O4,P1,1\nO4,P3,1\nO5,P4,1\nO6,P1,1\nO6,P2,1\n",
+            ),
+        ]);
+        let engine = crate::tests::open(dir.path()).await;
+        let p = BasketOptions {
+            min_support: 0.5,
+            ..BasketOptions::default()
+        };
+        let a = crate::analyses::run::<Basket>(&engine, &p).await.unwrap();
+        assert_eq!(a.facts["baskets"], 4);
+        assert_eq!(a.facts["itemsets"], 3);
+        let r = &a.tables[0];
+        assert_eq!(r.name, "rules");
+        assert_eq!(
+            crate::tests::text(r, "antecedents"),
+            [Some("P1".to_string()), Some("P3".to_string())]
+        );
+        assert_eq!(crate::tests::num(r, "confidence"), [Some(1.0), Some(1.0)]);
+        assert_eq!(crate::tests::num(r, "lift"), [Some(2.0), Some(2.0)]);
+        assert_eq!(crate::tests::num(r, "leverage"), [Some(0.25), Some(0.25)]);
+        // Confidence 1: the conviction is infinite, left empty.
+        assert_eq!(crate::tests::num(r, "conviction"), [None, None]);
+        assert_eq!(
+            crate::tests::num(r, "zhangs_metric"),
+            [Some(1.0), Some(1.0)]
+        );
+        let cols: Vec<String> = r
+            .to_batch()
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(
+            cols,
+            [
+                "antecedents",
+                "consequents",
+                "support",
+                "confidence",
+                "lift",
+                "leverage",
+                "conviction",
+                "zhangs_metric"
+            ]
+        );
+
+        // Categories: O1 and O2 {bakery, dairy}, O3 {dairy}, O5 none.
+        let p = BasketOptions {
+            level: Level::Category,
+            min_support: 0.5,
+            ..BasketOptions::default()
+        };
+        let a = crate::analyses::run::<Basket>(&engine, &p).await.unwrap();
+        assert_eq!(a.facts["baskets"], 4);
+        assert!(
+            a.notes.iter().any(|n| n.starts_with("1 order lines")),
+            "{:?}",
+            a.notes
+        );
+        let r = &a.tables[0];
+        assert_eq!(
+            crate::tests::text(r, "antecedents"),
+            [Some("bakery".to_string()), Some("dairy".to_string())]
+        );
+        assert_eq!(
+            crate::tests::text(r, "consequents"),
+            [Some("dairy".to_string()), Some("bakery".to_string())]
+        );
+        assert_eq!(
+            crate::tests::num(r, "confidence"),
+            [Some(1.0), Some(2.0 / 3.0)]
+        );
+        assert_eq!(
+            crate::tests::num(r, "lift"),
+            [Some(1.0 / 0.75), Some(2.0 / 3.0 / 0.5)]
+        );
+        let p = BasketOptions {
+            itemsets: true,
+            ..p
+        };
+        let a = crate::analyses::run::<Basket>(&engine, &p).await.unwrap();
+        let r = &a.tables[0];
+        assert_eq!(r.name, "itemsets");
+        assert_eq!(
+            crate::tests::text(r, "itemset"),
+            ["bakery", "dairy", "bakery & dairy"].map(|s| Some(s.to_string()))
+        );
+        assert_eq!(
+            crate::tests::num(r, "support"),
+            [Some(0.5), Some(0.75), Some(0.5)]
+        );
+    }
+
     #[test]
     fn parameters() {
         assert!(BasketOptions::default().check().is_ok());
