@@ -444,7 +444,9 @@ fn bad_input_and_parameters() {
 /// point, also where `min_support · n` rounds above an integer.
 #[test]
 fn threshold_in_floating_point() {
-    assert_eq!(min_count(0.1, 30), 3); // 0.1 · 30 = 3.0000000000000004
+    assert_eq!(min_count(0.07, 100), 7); // 0.07 · 100 = 7.000000000000001
+    assert_eq!(min_count(0.28, 25), 7); // 7.000000000000001
+    assert_eq!(min_count(0.1, 30), 3);
     assert_eq!(min_count(0.01, 9835), 99);
     assert_eq!(min_count(1.0, 7), 7);
     assert_eq!(min_count(1e-9, 7), 1);
@@ -455,11 +457,13 @@ fn threshold_in_floating_point() {
             assert!(c == 1 || ((c - 1) as f64 / n as f64) < ms);
         }
     }
-    // Three of thirty baskets is exactly 10 %: the pair counts as frequent.
-    let mut baskets = vec![vec![1, 2]; 3];
-    baskets.extend(vec![vec![3]; 27]);
-    let sets = frequent_itemsets(&baskets, &opts(0.1, None)).unwrap();
-    assert_eq!(sets.index_of(&[1, 2]).map(|i| sets.count(i)), Some(3));
+    // Seven of a hundred baskets is exactly 7 %: the pair is frequent, as in mlxtend's
+    // apriori (its fpgrowth prunes at ceil(7.000000000000001) = 8 and leaves the pair out).
+    let mut baskets = vec![vec![1, 2]; 7];
+    baskets.extend(vec![vec![3]; 93]);
+    let sets = frequent_itemsets(&baskets, &opts(0.07, None)).unwrap();
+    assert_eq!(sets.index_of(&[1, 2]).map(|i| sets.count(i)), Some(7));
+    assert_eq!(sets.len(), 4);
 }
 
 /// The supermarket baskets of `tests/data/basket/` (one line each, ids space-separated).
