@@ -27,7 +27,6 @@ use arrow::array::Array;
 use clientele_models::basket::{self, Itemsets, Options, Rule, RuleFilter};
 
 use crate::analyses::analysis::Analysis;
-use crate::analyses::input::read_csv;
 use crate::analyses::{Area, Def, Params, Spec, params};
 use crate::util::{Columns, str_col};
 use crate::{AnalyticsError, Engine};
@@ -289,15 +288,34 @@ struct Collect {
     names: Vec<String>,
     /// (basket, item) for every line with an item.
     pairs: Vec<(u32, u32)>,
+    /// The last basket asked for.
+    last: Option<(String, u32)>,
 }
 
 impl Collect {
     fn basket(&mut self, key: &str) -> u32 {
-        if let Some(&b) = self.basket_of.get(key) {
-            return b;
+        // Rows of one basket usually come together: no hashing for those.
+        if let Some((last, b)) = &self.last
+            && last == key
+        {
+            return *b;
         }
-        let b = self.basket_of.len() as u32;
-        self.basket_of.insert(key.to_string(), b);
+        let b = match self.basket_of.get(key) {
+            Some(&b) => b,
+            None => {
+                let b = self.basket_of.len() as u32;
+                self.basket_of.insert(key.to_string(), b);
+                b
+            }
+        };
+        match &mut self.last {
+            Some((last, lb)) => {
+                last.clear();
+                last.push_str(key);
+                *lb = b;
+            }
+            None => self.last = Some((key.to_string(), b)),
+        }
         b
     }
 
@@ -349,26 +367,72 @@ impl Collect {
     }
 }
 
-/// Baskets from a CSV file with columns `basket_id` and `item`.
+/// Baskets from a CSV file with columns `basket_id` and `item`, read row by row (the file
+/// can hold millions of rows: no column is kept as text). The delimiter is taken from the
+/// header line and errors name the file and the row, as for every input file.
 fn read_baskets(file: &Path) -> Result<Baskets, AnalyticsError> {
-    let t = read_csv(file)?;
-    let ids = t.require("basket_id", "the basket of each row")?;
-    let items = t.require("item", "the item of each row")?;
+    let bad = |msg: String| AnalyticsError::Usage(format!("{}: {msg}", file.display()));
+    let bytes = std::fs::read(file).map_err(|e| bad(format!("cannot read the file ({e})")))?;
+    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    let delimiter = [b',', b';', b'\t', b'|']
+        .into_iter()
+        .max_by_key(|d| first.iter().filter(|b| *b == d).count())
+        .unwrap_or(b',');
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .from_reader(bytes.as_slice());
+    let names: Vec<String> = reader
+        .headers()
+        .map_err(|e| bad(format!("cannot read the header ({e})")))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let column = |name: &str, what: &str| {
+        names.iter().position(|n| n == name).ok_or_else(|| {
+            bad(format!(
+                "no column '{name}' ({what}); the file has {}",
+                names.join(", ")
+            ))
+        })
+    };
+    let (bc, ic) = (
+        column("basket_id", "the basket of each row")?,
+        column("item", "the item of each row")?,
+    );
     let mut c = Collect::default();
-    for (i, (b, item)) in ids.iter().zip(items).enumerate() {
-        let Some(b) = b else {
-            return Err(t.cell_error(i, "basket_id", "", "a basket id"));
-        };
+    let mut record = csv::StringRecord::new();
+    let mut row = 0usize;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(bad(format!("row {}: {e}", row + 2))),
+        }
+        if record.len() != names.len() {
+            return Err(bad(format!(
+                "row {}: {} fields where the header has {}",
+                row + 2,
+                record.len(),
+                names.len()
+            )));
+        }
+        let b = record[bc].trim();
+        if b.is_empty() {
+            return Err(bad(format!(
+                "row {}, column basket_id: '' is not a basket id",
+                row + 2
+            )));
+        }
         let b = c.basket(b);
-        if let Some(item) = item {
+        let item = record[ic].trim();
+        if !item.is_empty() {
             c.line(b, item);
         }
+        row += 1;
     }
     if c.basket_of.is_empty() {
-        return Err(AnalyticsError::Usage(format!(
-            "{}: the file has no baskets",
-            file.display()
-        )));
+        return Err(bad("the file has no baskets".into()));
     }
     Ok(c.finish())
 }
