@@ -563,46 +563,88 @@ struct Tree {
 }
 
 impl Tree {
-    /// Builds the tree of `paths` over `n_items` codes: the paths are sorted, so a path
-    /// shares its prefix nodes with the path just before it only.
+    /// Builds the tree of `paths` over `n_items` codes. The paths are put in an order where
+    /// all paths with one prefix are consecutive, so a path shares its prefix nodes with the
+    /// path just before it only: up to 64 items, the numeric order of the paths as bit masks
+    /// (code c is bit 63 − c; a prefix's paths are one range of masks), equal paths merged;
+    /// above, the lexicographic order of the paths.
     fn build(n_items: usize, paths: &Paths) -> Tree {
-        let mut order: Vec<u32> = (0..paths.weights.len() as u32).collect();
-        if order.len() > 4096 {
-            order.par_sort_unstable_by(|&a, &b| paths.get(a as usize).cmp(paths.get(b as usize)));
-        } else {
-            order.sort_unstable_by(|&a, &b| paths.get(a as usize).cmp(paths.get(b as usize)));
-        }
         let mut t = Tree {
             item: Vec::new(),
             count: Vec::new(),
             parent: Vec::new(),
             nodes_of: vec![Vec::new(); n_items],
         };
+        let mut stack: Vec<u32> = Vec::new(); // the nodes of the previous path, root first
+        let n = paths.weights.len();
+        if n_items <= 64 {
+            let mut keyed: Vec<(u64, u64)> = (0..n)
+                .map(|p| {
+                    let mask = paths.get(p).iter().fold(0u64, |m, &c| m | 1u64 << (63 - c));
+                    (mask, paths.weights[p])
+                })
+                .collect();
+            if n > 4096 {
+                keyed.par_sort_unstable_by_key(|k| k.0);
+            } else {
+                keyed.sort_unstable_by_key(|k| k.0);
+            }
+            let (mut previous, mut path) = (Vec::new(), Vec::new());
+            let mut j = 0;
+            while j < keyed.len() {
+                let mask = keyed[j].0;
+                let mut w = 0;
+                while j < keyed.len() && keyed[j].0 == mask {
+                    w += keyed[j].1;
+                    j += 1;
+                }
+                path.clear();
+                let mut m = mask;
+                while m != 0 {
+                    let code = m.leading_zeros();
+                    path.push(code);
+                    m &= !(1u64 << (63 - code));
+                }
+                t.insert(&mut stack, &previous, &path, w);
+                std::mem::swap(&mut previous, &mut path);
+            }
+            return t;
+        }
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        if n > 4096 {
+            order.par_sort_unstable_by(|&a, &b| paths.get(a as usize).cmp(paths.get(b as usize)));
+        } else {
+            order.sort_unstable_by(|&a, &b| paths.get(a as usize).cmp(paths.get(b as usize)));
+        }
         let mut previous: &[u32] = &[];
-        let mut stack: Vec<u32> = Vec::new(); // the nodes of `previous`, root first
         for &p in &order {
             let path = paths.get(p as usize);
-            let w = paths.weights[p as usize];
-            let shared = path
-                .iter()
-                .zip(previous)
-                .take_while(|(a, b)| a == b)
-                .count();
-            stack.truncate(shared);
-            for &node in &stack {
-                t.count[node as usize] += w;
-            }
-            for &code in &path[shared..] {
-                let node = t.item.len() as u32;
-                t.item.push(code);
-                t.count.push(w);
-                t.parent.push(stack.last().copied().unwrap_or(NONE));
-                t.nodes_of[code as usize].push(node);
-                stack.push(node);
-            }
+            t.insert(&mut stack, previous, path, paths.weights[p as usize]);
             previous = path;
         }
         t
+    }
+
+    /// Adds `path` with weight `w`, sharing the nodes of its common prefix with `previous`
+    /// (whose nodes are `stack`).
+    fn insert(&mut self, stack: &mut Vec<u32>, previous: &[u32], path: &[u32], w: u64) {
+        let shared = path
+            .iter()
+            .zip(previous)
+            .take_while(|(a, b)| a == b)
+            .count();
+        stack.truncate(shared);
+        for &node in stack.iter() {
+            self.count[node as usize] += w;
+        }
+        for &code in &path[shared..] {
+            let node = self.item.len() as u32;
+            self.item.push(code);
+            self.count.push(w);
+            self.parent.push(stack.last().copied().unwrap_or(NONE));
+            self.nodes_of[code as usize].push(node);
+            stack.push(node);
+        }
     }
 
     /// Whether the tree is one chain (each node the parent of the next).

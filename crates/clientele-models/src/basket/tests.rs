@@ -292,6 +292,46 @@ fn matches_brute_force() {
     }
 }
 
+/// More than 64 frequent items (the tree then orders its paths lexicographically instead of
+/// as bit masks): every itemset of up to three items against counting each basket's subsets.
+#[test]
+fn many_items_match_brute_force() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let baskets: Vec<Vec<u32>> = (0..400)
+        .map(|_| {
+            (0..90u32)
+                .filter(|&i| rng.random::<f64>() < 0.12 + 0.2 * f64::from(i % 3))
+                .collect()
+        })
+        .collect();
+    let mut count: std::collections::BTreeMap<Vec<u32>, u64> = Default::default();
+    for b in &baskets {
+        for (x, &i) in b.iter().enumerate() {
+            *count.entry(vec![i]).or_default() += 1;
+            for (y, &j) in b.iter().enumerate().skip(x + 1) {
+                *count.entry(vec![i, j]).or_default() += 1;
+                for &k in &b[y + 1..] {
+                    *count.entry(vec![i, j, k]).or_default() += 1;
+                }
+            }
+        }
+    }
+    for ms in [0.05, 0.1] {
+        let sets = frequent_itemsets(&baskets, &opts(ms, Some(3))).unwrap();
+        let singles = (0..sets.len())
+            .filter(|&i| sets.items(i).len() == 1)
+            .count();
+        assert!(singles > 64, "{singles} frequent items");
+        let mut expect: Vec<(Vec<u32>, u64)> = count
+            .iter()
+            .filter(|(_, c)| **c as f64 / 400.0 >= ms)
+            .map(|(k, &c)| (k.clone(), c))
+            .collect();
+        expect.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| a.0.cmp(&b.0)));
+        assert_eq!(listed(&sets), expect, "support {ms}");
+    }
+}
+
 /// The flat input, huge ids (counted through the hash map) and a one-path tree give the
 /// same itemsets as the plain input.
 #[test]
