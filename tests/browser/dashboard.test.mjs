@@ -339,6 +339,22 @@ try {
     assert.ok((await page.$$('[data-testid=channel-row]')).length >= 4, 'a row per channel');
   });
 
+  await check('the baskets page lists the rules with the highest lift first, for products and for categories', async () => {
+    await page.goto(base + '/#/baskets');
+    await page.waitForSelector('[data-testid=basket-row]', { timeout: 120000 });
+    const lifts = async () => page.$$eval('[data-testid=basket-row]', (rows) => rows.map((r) => Number(r.children[4].textContent.replace(/,/g, ''))));
+    const shown = await lifts();
+    assert.ok(shown.length >= 1, 'no rules');
+    assert.ok(shown.every((v, i) => i === 0 || v <= shown[i - 1]), `lifts not descending: ${shown}`);
+    const api = await apiJson('/api/v1/basket?level=product&min_support=0.01');
+    assert.equal(shown.length, Math.min(100, api.rules), 'one row per rule, at most 100');
+    await page.selectOption('[data-testid=basket-level]', 'category');
+    await page.waitForFunction(() => location.hash.includes('level=category'));
+    await page.waitForSelector('[data-testid=basket-row]');
+    assert.match(await page.textContent('main'), /Product categories bought together/);
+    await page.screenshot({ path: join(artifacts, '11-baskets.png'), fullPage: true });
+  });
+
   await check('the segment explorer lists a segment\'s members', async () => {
     await page.goto(base + '/#/customers?tab=segments');
     await page.waitForSelector('[data-testid=segment-cell]');

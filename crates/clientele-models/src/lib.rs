@@ -7,6 +7,7 @@ use thiserror::Error;
 
 pub mod abtest;
 pub mod attribution;
+pub mod basket;
 pub mod btyd;
 pub mod classify;
 pub mod cluster;

@@ -11,6 +11,7 @@ const PAGES = [
   { id: 'sales', label: 'Sales', area: 'sales' },
   { id: 'pipeline', label: 'Pipeline', area: 'pipeline' },
   { id: 'forecast', label: 'Forecast', area: 'sales' },
+  { id: 'baskets', label: 'Baskets', area: 'sales' },
   { id: 'customers', label: 'Customers', area: 'customers' },
   { id: 'campaigns', label: 'Campaigns', area: 'campaigns' },
   { id: 'attribution', label: 'Attribution', area: 'campaigns' },
@@ -516,6 +517,27 @@ async function mixPage(main, params) {
     notes(a.notes));
 }
 
+// Market baskets: products (or categories) bought together, the strongest rules by lift
+// first (the API lists them in itemset order).
+const BASKET_RULES_SHOWN = 100;
+
+async function basketsPage(main, params) {
+  const level = params.level || 'product';
+  const support = params.min_support || '0.01';
+  const a = await api('basket' + qs({ level, min_support: support, min_confidence: params.min_confidence }));
+  const rules = (a.tables.rules || []).slice().sort((x, y) => y.lift - x.lift || y.confidence - x.confidence);
+  const set = (k) => (v) => go('baskets', Object.assign({}, params, { [k]: v }));
+  put(main,
+    el('h1', { text: a.title }),
+    el('div', { class: 'period' },
+      picker('basket-level', 'Items', [['product', 'products'], ['category', 'categories']], level, set('level')),
+      picker('basket-support', 'in at least', [['0.002', '0.2 %'], ['0.005', '0.5 %'], ['0.01', '1 %'], ['0.02', '2 %'], ['0.05', '5 %'], ['0.1', '10 %']], support, set('min_support')),
+      picker('basket-confidence', 'confidence at least', [['', 'any'], ['0.1', '10 %'], ['0.3', '30 %'], ['0.5', '50 %']], params.min_confidence || '', set('min_confidence'))),
+    el('p', { class: 'muted', text: `${count(a.baskets)} baskets (sales with order lines), ${count(a.itemsets)} itemsets in at least ${pct(Number(support))} of them, ${count(a.rules)} rules${a.rules > BASKET_RULES_SHOWN ? `; the ${BASKET_RULES_SHOWN} with the highest lift are shown` : ''}. Lift above 1: bought together more often than by chance.` }),
+    table(rules.slice(0, BASKET_RULES_SHOWN), { testid: 'basket-row', columns: ['antecedents', 'consequents', 'support', 'confidence', 'lift', 'leverage', 'conviction', 'zhangs_metric'] }),
+    notes(a.notes));
+}
+
 async function pipeline(main) {
   const funnel = await api('pipeline');
   const byRep = await api('pipeline?by=rep');
@@ -695,6 +717,7 @@ async function render() {
       case 'customers': await customers(content, r.params); break;
       case 'campaigns': await campaignsPage(content, r.params); break;
       case 'forecast': await forecastPage(content, r.params); break;
+      case 'baskets': await basketsPage(content, r.params); break;
       case 'attribution': await attributionPage(content, r.params); break;
       case 'experiments': await experimentsPage(content, r.params); break;
       case 'mix': await mixPage(content, r.params); break;

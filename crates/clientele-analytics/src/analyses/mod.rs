@@ -14,6 +14,7 @@
 pub mod abtest;
 pub mod analysis;
 pub mod attribution;
+pub mod basket;
 pub mod churn;
 pub mod clv;
 pub mod cohorts;
@@ -168,6 +169,7 @@ pub fn visit(v: &mut impl Visitor) {
     v.visit::<attribution::Attribution>();
     v.visit::<abtest::Abtest>();
     v.visit::<mmm::Mmm>();
+    v.visit::<basket::Basket>();
 }
 
 /// The declarations of every analysis.
