@@ -149,9 +149,10 @@ impl Spec for Basket {
                      and prints the association rules between them with support, confidence, \
                      lift, leverage, conviction and Zhang's metric (as mlxtend defines them), \
                      or the itemsets with --itemsets. --baskets FILE.csv takes baskets as rows \
-                     of basket_id and item. Stores nothing.",
+                     of basket_id and item. The workspace's rules are stored as basket_rules \
+                     (with their level), for the customer 360's \"bought together\".",
         area: Area::Sales,
-        stores: None,
+        stores: Some("basket_rules"),
         progress: "mining the baskets",
     };
     async fn run(engine: &Engine, p: &BasketOptions) -> Result<Analysis, AnalyticsError> {
@@ -251,8 +252,51 @@ impl Spec for Basket {
                     .batch(),
             );
         }
+        // The workspace's rules are kept (`basket_rules`, level first), so that the 360 can
+        // say what the customer's purchases are bought with; a file's rules and itemsets are
+        // printed only.
+        match a.tables.first() {
+            Some(t) if p.baskets.is_none() && !p.itemsets => {
+                let rules = arrow::compute::concat_batches(&t.schema, &t.batches)?;
+                let level = Columns::default()
+                    .text(
+                        "level",
+                        vec![Some(p.level.name().to_string()); rules.num_rows()],
+                    )
+                    .batch();
+                let stored = with_first(&level, &rules)?;
+                a.rows = Some(crate::analyses::analysis::report(
+                    "basket_rules",
+                    "Stored association rules",
+                    stored,
+                ));
+            }
+            _ => a.stores = None,
+        }
         Ok(a)
     }
+}
+
+/// `first`'s columns followed by `rest`'s (the same number of rows).
+fn with_first(
+    first: &arrow::array::RecordBatch,
+    rest: &arrow::array::RecordBatch,
+) -> Result<arrow::array::RecordBatch, AnalyticsError> {
+    let schema = arrow::datatypes::Schema::new(
+        first
+            .schema()
+            .fields()
+            .iter()
+            .chain(rest.schema().fields().iter())
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    let mut columns = first.columns().to_vec();
+    columns.extend(rest.columns().iter().cloned());
+    Ok(arrow::array::RecordBatch::try_new(
+        std::sync::Arc::new(schema),
+        columns,
+    )?)
 }
 
 /// An itemset's item names, joined by ` & ` (ids are given in name order, so they are
@@ -612,6 +656,24 @@ mod tests {
             ]
         );
 
+        // The workspace's rules are stored, level first, then the columns printed.
+        let stored = a.rows.as_ref().expect("rules to store");
+        assert_eq!(a.stores.as_deref(), Some("basket_rules"));
+        assert_eq!(
+            crate::tests::text(stored, "level"),
+            vec![Some("product".to_string()); 2]
+        );
+        assert_eq!(crate::tests::num(stored, "lift"), [Some(2.0), Some(2.0)]);
+        let stored_cols = stored.to_batch().schema().fields().len();
+        assert_eq!(stored_cols, cols.len() + 1);
+        crate::save(&engine, &a).unwrap();
+        let engine = crate::tests::open(dir.path()).await;
+        let b = engine
+            .query("SELECT level, antecedents, consequents, lift FROM basket_rules ORDER BY antecedents")
+            .await
+            .unwrap();
+        assert_eq!(b.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+
         // Categories: O1 and O2 {bakery, dairy}, O3 {dairy}, O5 none.
         let p = BasketOptions {
             level: Level::Category,
@@ -649,6 +711,8 @@ mod tests {
         let a = crate::analyses::run::<Basket>(&engine, &p).await.unwrap();
         let r = &a.tables[0];
         assert_eq!(r.name, "itemsets");
+        // Itemsets are printed, not stored.
+        assert!(a.rows.is_none() && a.stores.is_none());
         assert_eq!(
             crate::tests::text(r, "itemset"),
             ["bakery", "dairy", "bakery & dairy"].map(|s| Some(s.to_string()))
