@@ -17,6 +17,7 @@ use datafusion::functions::expr_fn::{concat_ws, lower};
 use datafusion::prelude::{Expr, SessionContext, cast, ident, in_list, lit};
 use serde_json::{Map, Value};
 
+use crate::util::{f64_col, str_col};
 use crate::{AnalyticsError, Engine, rows_json};
 
 /// Tables shown in the customer 360, with the column that orders them (newest first).
@@ -208,7 +209,16 @@ pub struct Customer360 {
     /// business first ([`risk_measures`]); the JSON's `outlook` gives each with the
     /// customer's value.
     pub measures: Vec<RiskMeasure>,
+    /// Customers who bought what this customer bought also bought: the stored product-level
+    /// `basket_rules` whose antecedent products the customer has all bought and whose
+    /// consequent products they have none of, by lift then confidence, at most
+    /// [`BOUGHT_TOGETHER`] (`because`, `also_bought`, `confidence`, `lift`). Empty when no
+    /// rules are stored.
+    pub bought_together: Vec<(String, String, f64, f64)>,
 }
+
+/// Rules shown in the 360's "bought together".
+pub const BOUGHT_TOGETHER: usize = 5;
 
 impl Customer360 {
     /// The rows of one section, if the 360 has it.
@@ -270,6 +280,21 @@ impl Customer360 {
         }
         out.insert("sections".into(), sections.into());
         out.insert("section_rows".into(), SECTION_ROWS.into());
+        out.insert(
+            "bought_together".into(),
+            self.bought_together
+                .iter()
+                .map(|(because, also, confidence, lift)| {
+                    serde_json::json!({
+                        "because": because,
+                        "also_bought": also,
+                        "confidence": confidence,
+                        "lift": lift,
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into(),
+        );
         Ok(Value::Object(out))
     }
 }
@@ -648,7 +673,65 @@ pub async fn customer_360(
         sections,
         order_items,
         measures: risk_measures(engine),
+        bought_together: bought_together(engine, id).await?,
     }))
+}
+
+/// See [`Customer360::bought_together`].
+async fn bought_together(
+    engine: &Engine,
+    id: &str,
+) -> Result<Vec<(String, String, f64, f64)>, AnalyticsError> {
+    if !engine.has_table("basket_rules") || !engine.has_table("order_items") {
+        return Ok(Vec::new());
+    }
+    let quoted = id.replace('\'', "''");
+    let mine: std::collections::HashSet<String> = text_values(
+        &engine
+            .query(&format!(
+                "SELECT DISTINCT product_id FROM sales_lines WHERE customer_id = '{quoted}'"
+            ))
+            .await?,
+        "product_id",
+    )?
+    .into_iter()
+    .collect();
+    if mine.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rules = engine
+        .query(
+            "SELECT antecedents, consequents, confidence, lift FROM basket_rules \
+             WHERE level = 'product'",
+        )
+        .await?;
+    let mut out = Vec::new();
+    for b in &rules {
+        let (a, c) = (str_col(b, "antecedents"), str_col(b, "consequents"));
+        let (conf, lift) = (f64_col(b, "confidence"), f64_col(b, "lift"));
+        for i in 0..b.num_rows() {
+            if a.is_null(i) || c.is_null(i) {
+                continue;
+            }
+            let has = |items: &str| items.split(" & ").all(|p| mine.contains(p));
+            let none = |items: &str| items.split(" & ").all(|p| !mine.contains(p));
+            if has(a.value(i)) && none(c.value(i)) {
+                out.push((
+                    a.value(i).to_string(),
+                    c.value(i).to_string(),
+                    conf.value(i),
+                    lift.value(i),
+                ));
+            }
+        }
+    }
+    out.sort_by(|x, y| {
+        y.3.total_cmp(&x.3)
+            .then(y.2.total_cmp(&x.2))
+            .then_with(|| (&x.0, &x.1).cmp(&(&y.0, &y.1)))
+    });
+    out.truncate(BOUGHT_TOGETHER);
+    Ok(out)
 }
 
 /// The items of the given orders with their order date (and product name and category), by

@@ -663,6 +663,12 @@ async function customer360(main, id) {
       el('section', { class: 'card', id: 'consent' }, el('h2', { text: 'Consent' }), dl(c.consent)),
       el('section', { class: 'card', id: 'summary' }, el('h2', { text: 'Purchases' }), dl(c.summary)),
       el('section', { class: 'card', id: 'scores' }, el('h2', { text: 'Scores' }), dl(c.scores, scoreLabels(c.outlook)))));
+  if ((c.bought_together || []).length) {
+    put(main, el('section', { class: 'section', 'data-testid': 'bought-together' },
+      el('h2', { text: 'Customers who bought this also bought' }),
+      el('p', { class: 'muted', text: 'Stored basket rules (clientele basket) whose products this customer has all bought, and whose other products they have not, by lift.' }),
+      table(c.bought_together, { columns: ['because', 'also_bought', 'confidence', 'lift'] })));
+  }
   for (const [section, rows] of Object.entries(c.sections || {})) {
     put(main, el('section', { class: 'section', 'data-testid': `section-${section}` },
       el('h2', { text: `${section.replace(/_/g, ' ')} (${rows.length}${rows.length >= c.section_rows ? '+' : ''})` }),

@@ -723,6 +723,53 @@ mod tests {
         );
     }
 
+    /// The 360's "bought together": the stored rules whose antecedent the customer bought
+    /// and whose consequent they did not.
+    #[tokio::test]
+    async fn the_360_shows_what_the_customers_purchases_are_bought_with() {
+        let dir = crate::tests::workspace(&[
+            ("customers.csv", "customer_id\nC1\nC2\nC3\n"),
+            ("products.csv", "product_id,name\nP1,Tent\nP2,Stove\n"),
+            (
+                "orders.csv",
+                "order_id,customer_id,order_date,total_amount\n\
+                 O1,C1,2025-01-01,10\nO2,C2,2025-01-02,10\nO3,C3,2025-01-03,10\n",
+            ),
+            (
+                "order_items.csv",
+                "order_id,product_id,quantity\nO1,P1,1\nO1,P2,1\nO2,P1,1\nO2,P2,1\nO3,P1,1\n",
+            ),
+        ]);
+        let engine = crate::tests::open(dir.path()).await;
+        let none = crate::customers::customer_360(&engine, "C3")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(none.bought_together.is_empty(), "no rules stored yet");
+        let a = crate::analyses::run::<Basket>(&engine, &BasketOptions::default())
+            .await
+            .unwrap();
+        crate::save(&engine, &a).unwrap();
+        let engine = crate::tests::open(dir.path()).await;
+        // P1 ⇒ P2: confidence 2/3, lift (2/3) / (2/3) = 1; C3 has P1 and not P2.
+        let c3 = crate::customers::customer_360(&engine, "C3")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(c3.bought_together.len(), 1);
+        let (because, also, confidence, lift) = &c3.bought_together[0];
+        assert_eq!((because.as_str(), also.as_str()), ("P1", "P2"));
+        assert!((confidence - 2.0 / 3.0).abs() < 1e-12 && (lift - 1.0).abs() < 1e-12);
+        let json = c3.to_json::<AnalyticsError>(|b| Ok(b.to_vec())).unwrap();
+        assert_eq!(json["bought_together"][0]["also_bought"], "P2");
+        // C1 has both products: nothing to add.
+        let c1 = crate::customers::customer_360(&engine, "C1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(c1.bought_together.is_empty());
+    }
+
     #[test]
     fn parameters() {
         assert!(BasketOptions::default().check().is_ok());
