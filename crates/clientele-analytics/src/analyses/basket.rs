@@ -416,22 +416,7 @@ impl Collect {
 /// header line and errors name the file and the row, as for every input file.
 fn read_baskets(file: &Path) -> Result<Baskets, AnalyticsError> {
     let bad = |msg: String| AnalyticsError::Usage(format!("{}: {msg}", file.display()));
-    let bytes = std::fs::read(file).map_err(|e| bad(format!("cannot read the file ({e})")))?;
-    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
-    let delimiter = [b',', b';', b'\t', b'|']
-        .into_iter()
-        .max_by_key(|d| first.iter().filter(|b| *b == d).count())
-        .unwrap_or(b',');
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(true)
-        .from_reader(bytes.as_slice());
-    let names: Vec<String> = reader
-        .headers()
-        .map_err(|e| bad(format!("cannot read the header ({e})")))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
+    let (mut reader, names) = crate::analyses::input::open_csv(file)?;
     let column = |name: &str, what: &str| {
         names.iter().position(|n| n == name).ok_or_else(|| {
             bad(format!(

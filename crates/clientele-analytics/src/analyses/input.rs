@@ -26,7 +26,11 @@ impl Table {
     }
 }
 
-pub(crate) fn read_csv(path: &Path) -> Result<Table, AnalyticsError> {
+/// An input file opened for reading: its CSV reader (the delimiter taken from the header
+/// line: the most frequent of `,` `;` tab `|`) and its header's names, trimmed.
+pub(crate) fn open_csv(
+    path: &Path,
+) -> Result<(csv::Reader<std::io::Cursor<Vec<u8>>>, Vec<String>), AnalyticsError> {
     let bad = |msg: String| AnalyticsError::Usage(format!("{}: {msg}", path.display()));
     let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read the file ({e})")))?;
     let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
@@ -37,13 +41,19 @@ pub(crate) fn read_csv(path: &Path) -> Result<Table, AnalyticsError> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(true)
-        .from_reader(bytes.as_slice());
+        .from_reader(std::io::Cursor::new(bytes));
     let names: Vec<String> = reader
         .headers()
         .map_err(|e| bad(format!("cannot read the header ({e})")))?
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
+    Ok((reader, names))
+}
+
+pub(crate) fn read_csv(path: &Path) -> Result<Table, AnalyticsError> {
+    let bad = |msg: String| AnalyticsError::Usage(format!("{}: {msg}", path.display()));
+    let (mut reader, names) = open_csv(path)?;
     if names.is_empty() || names.iter().all(String::is_empty) {
         return Err(bad("the file has no header row".into()));
     }

@@ -72,7 +72,11 @@ fn declarations_are_complete_and_unique() {
         }
         assert!(!def.about.is_empty() && !def.long_about.is_empty() && !def.progress.is_empty());
         if let Some(t) = def.stores {
-            assert!(t.starts_with("scores_") || t == "lead_scores", "{t}");
+            // Per-customer (and per-lead) results, and the basket rules the 360 reads.
+            assert!(
+                t.starts_with("scores_") || t == "lead_scores" || t == "basket_rules",
+                "{t}"
+            );
             assert!(
                 def.long_about.contains(t),
                 "{}: help does not name {t}",

@@ -514,6 +514,7 @@ async fn the_360_of_a_customer() {
                 ],
             },
             "section_rows": SECTION_ROWS,
+            "bought_together": [],
         })
     );
     // Key order as today: profile, sections in CUSTOMER_TABLES order, order_items last.
@@ -528,7 +529,8 @@ async fn the_360_of_a_customer() {
             "scores",
             "summary",
             "sections",
-            "section_rows"
+            "section_rows",
+            "bought_together"
         ]
     );
     let keys: Vec<&String> = v["sections"].as_object().unwrap().keys().collect();
