@@ -26,11 +26,12 @@ impl Table {
     }
 }
 
+/// A CSV reader over a whole file held in memory.
+pub(crate) type CsvReader = csv::Reader<std::io::Cursor<Vec<u8>>>;
+
 /// An input file opened for reading: its CSV reader (the delimiter taken from the header
 /// line: the most frequent of `,` `;` tab `|`) and its header's names, trimmed.
-pub(crate) fn open_csv(
-    path: &Path,
-) -> Result<(csv::Reader<std::io::Cursor<Vec<u8>>>, Vec<String>), AnalyticsError> {
+pub(crate) fn open_csv(path: &Path) -> Result<(CsvReader, Vec<String>), AnalyticsError> {
     let bad = |msg: String| AnalyticsError::Usage(format!("{}: {msg}", path.display()));
     let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read the file ({e})")))?;
     let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
