@@ -673,38 +673,52 @@ pub async fn customer_360(
         sections,
         order_items,
         measures: risk_measures(engine),
-        bought_together: bought_together(engine, id).await?,
+        bought_together: bought_together(engine, &ctx, id).await?,
     }))
 }
 
 /// See [`Customer360::bought_together`].
 async fn bought_together(
     engine: &Engine,
+    ctx: &SessionContext,
     id: &str,
 ) -> Result<Vec<(String, String, f64, f64)>, AnalyticsError> {
     if !engine.has_table("basket_rules") || !engine.has_table("order_items") {
         return Ok(Vec::new());
     }
-    let quoted = id.replace('\'', "''");
-    let mine: std::collections::HashSet<String> = text_values(
-        &engine
-            .query(&format!(
-                "SELECT DISTINCT product_id FROM sales_lines WHERE customer_id = '{quoted}'"
-            ))
-            .await?,
-        "product_id",
-    )?
-    .into_iter()
-    .collect();
+    // The customer's products through the same filtered read as every section (the id is a
+    // literal, never SQL text).
+    let bought = ctx
+        .table("sales_lines")
+        .await
+        .and_then(|t| t.filter(ident("customer_id").eq(lit(id))))
+        .and_then(|t| t.select(vec![ident("product_id")]))
+        .and_then(|t| t.distinct())
+        .map_err(df_err)?
+        .collect()
+        .await
+        .map_err(df_err)?;
+    let mine: std::collections::HashSet<String> =
+        text_values(&bought, "product_id")?.into_iter().collect();
     if mine.is_empty() {
         return Ok(Vec::new());
     }
-    let rules = engine
-        .query(
-            "SELECT antecedents, consequents, confidence, lift FROM basket_rules \
-             WHERE level = 'product'",
-        )
-        .await?;
+    let rules = ctx
+        .table("basket_rules")
+        .await
+        .and_then(|t| t.filter(ident("level").eq(lit("product"))))
+        .and_then(|t| {
+            t.select(vec![
+                ident("antecedents"),
+                ident("consequents"),
+                ident("confidence"),
+                ident("lift"),
+            ])
+        })
+        .map_err(df_err)?
+        .collect()
+        .await
+        .map_err(df_err)?;
     let mut out = Vec::new();
     for b in &rules {
         let (a, c) = (str_col(b, "antecedents"), str_col(b, "consequents"));

@@ -11,7 +11,7 @@
 //! May use: `calendar`, `sample` and `marketing` (for the spend). It is drawn after the spend
 //! and before the customers, whose pass writes the guest orders.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::Datelike;
 use serde_json::{Value, json};
 
 use crate::calendar::Calendar;
@@ -170,7 +170,6 @@ pub(crate) fn response(cal: &Calendar, spend: &Spend) -> Mix {
 impl Mix {
     /// Ground truth of the response and of the guest orders it brought.
     pub(crate) fn truth(&self, cal: &Calendar, campaigns: &[Campaign]) -> Value {
-        let date = |d: i32| -> NaiveDate { cal.date(d) };
         let channels: Vec<Value> = SPEND_CHANNELS
             .iter()
             .enumerate()
@@ -210,7 +209,7 @@ impl Mix {
             .iter()
             .map(|w| {
                 json!({
-                    "monday": date(w.monday).to_string(),
+                    "monday": cal.date(w.monday).to_string(),
                     "days": w.last - w.first + 1,
                     "spend": w.spend,
                     "expected_revenue": w.expected,
@@ -237,8 +236,8 @@ mod tests {
     #[test]
     fn expected_revenue_is_roi_times_spend() {
         let cal = Calendar::new(
-            NaiveDate::from_ymd_opt(2024, 1, 3).unwrap(),
-            NaiveDate::from_ymd_opt(2024, 3, 31).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2024, 1, 3).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2024, 3, 31).unwrap(),
         );
         let daily: Vec<[i64; 5]> = (0..cal.days())
             .map(|d| [100 * i64::from(d % 5), 5000, 0, 700, 1])
